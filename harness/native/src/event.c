@@ -1,0 +1,413 @@
+/*
+ * event.c - JSON line writer, errno and flag name tables.
+ *
+ * Strings are escaped so that every line is valid JSON whatever bytes the
+ * runner sent or the kernel returned: printable ASCII is copied, '"' and '\'
+ * are backslash-escaped, every other byte becomes \u00XX (one code point per
+ * byte, which is what PROTOCOL.md asks for "data").
+ */
+#include "event.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The only global besides the handle table: the event sequence counter.
+ * The hello event is seq 0, the first command event seq 1. */
+static unsigned long long ev_seq;
+
+int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+#define N_(x) { (unsigned long)(x), #x }
+
+/* Every E* macro of asm-generic/errno-base.h and errno.h; aliases
+ * (EWOULDBLOCK, EDEADLOCK, ENOTSUP) deliberately absent so each number has
+ * exactly one name. */
+static const flagname_t errno_names[] = {
+	N_(EPERM), N_(ENOENT), N_(ESRCH), N_(EINTR), N_(EIO),
+	N_(ENXIO), N_(E2BIG), N_(ENOEXEC), N_(EBADF), N_(ECHILD),
+	N_(EAGAIN), N_(ENOMEM), N_(EACCES), N_(EFAULT), N_(ENOTBLK),
+	N_(EBUSY), N_(EEXIST), N_(EXDEV), N_(ENODEV), N_(ENOTDIR),
+	N_(EISDIR), N_(EINVAL), N_(ENFILE), N_(EMFILE), N_(ENOTTY),
+	N_(ETXTBSY), N_(EFBIG), N_(ENOSPC), N_(ESPIPE), N_(EROFS),
+	N_(EMLINK), N_(EPIPE), N_(EDOM), N_(ERANGE), N_(EDEADLK),
+	N_(ENAMETOOLONG), N_(ENOLCK), N_(ENOSYS), N_(ENOTEMPTY), N_(ELOOP),
+	N_(ENOMSG), N_(EIDRM), N_(ECHRNG), N_(EL2NSYNC), N_(EL3HLT),
+	N_(EL3RST), N_(ELNRNG), N_(EUNATCH), N_(ENOCSI), N_(EL2HLT),
+	N_(EBADE), N_(EBADR), N_(EXFULL), N_(ENOANO), N_(EBADRQC),
+	N_(EBADSLT), N_(EBFONT), N_(ENOSTR), N_(ENODATA), N_(ETIME),
+	N_(ENOSR), N_(ENONET), N_(ENOPKG), N_(EREMOTE), N_(ENOLINK),
+	N_(EADV), N_(ESRMNT), N_(ECOMM), N_(EPROTO), N_(EMULTIHOP),
+	N_(EDOTDOT), N_(EBADMSG), N_(EOVERFLOW), N_(ENOTUNIQ), N_(EBADFD),
+	N_(EREMCHG), N_(ELIBACC), N_(ELIBBAD), N_(ELIBSCN), N_(ELIBMAX),
+	N_(ELIBEXEC), N_(EILSEQ), N_(ERESTART), N_(ESTRPIPE), N_(EUSERS),
+	N_(ENOTSOCK), N_(EDESTADDRREQ), N_(EMSGSIZE), N_(EPROTOTYPE), N_(ENOPROTOOPT),
+	N_(EPROTONOSUPPORT), N_(ESOCKTNOSUPPORT), N_(EOPNOTSUPP), N_(EPFNOSUPPORT), N_(EAFNOSUPPORT),
+	N_(EADDRINUSE), N_(EADDRNOTAVAIL), N_(ENETDOWN), N_(ENETUNREACH), N_(ENETRESET),
+	N_(ECONNABORTED), N_(ECONNRESET), N_(ENOBUFS), N_(EISCONN), N_(ENOTCONN),
+	N_(ESHUTDOWN), N_(ETOOMANYREFS), N_(ETIMEDOUT), N_(ECONNREFUSED), N_(EHOSTDOWN),
+	N_(EHOSTUNREACH), N_(EALREADY), N_(EINPROGRESS), N_(ESTALE), N_(EUCLEAN),
+	N_(ENOTNAM), N_(ENAVAIL), N_(EISNAM), N_(EREMOTEIO), N_(EDQUOT),
+	N_(ENOMEDIUM), N_(EMEDIUMTYPE), N_(ECANCELED), N_(ENOKEY), N_(EKEYEXPIRED),
+	N_(EKEYREVOKED), N_(EKEYREJECTED), N_(EOWNERDEAD), N_(ENOTRECOVERABLE), N_(ERFKILL),
+	N_(EHWPOISON),
+	{ 0, NULL }
+};
+
+const char *errno_name(int err, char *buf)
+{
+	for (const flagname_t *p = errno_names; p->name; p++)
+		if (p->bit == (unsigned long)err)
+			return p->name;
+	snprintf(buf, 16, "E%d", err);
+	return buf;
+}
+
+/* Ascending bit order, so a fresh TCP socket reads ["EPOLLOUT","EPOLLHUP"].
+ * The input-only bits (EPOLLEXCLUSIVE .. EPOLLET) are listed for echoing the
+ * epoll_ctl request. */
+const flagname_t epoll_flag_names[] = {
+	N_(EPOLLIN), N_(EPOLLPRI), N_(EPOLLOUT), N_(EPOLLERR), N_(EPOLLHUP),
+	N_(EPOLLRDNORM), N_(EPOLLRDBAND), N_(EPOLLWRNORM), N_(EPOLLWRBAND),
+	N_(EPOLLMSG), N_(EPOLLRDHUP), N_(EPOLLEXCLUSIVE), N_(EPOLLWAKEUP),
+	N_(EPOLLONESHOT), N_(EPOLLET),
+	{ 0, NULL }
+};
+
+const flagname_t poll_flag_names[] = {
+	N_(POLLIN), N_(POLLPRI), N_(POLLOUT), N_(POLLERR), N_(POLLHUP),
+	N_(POLLNVAL), N_(POLLRDNORM), N_(POLLRDBAND), N_(POLLWRNORM),
+	N_(POLLWRBAND), N_(POLLMSG), N_(POLLRDHUP),
+	{ 0, NULL }
+};
+
+/* recvmsg msg_flags (and the send/recv flag bits, for completeness). */
+const flagname_t msg_flag_names[] = {
+	N_(MSG_OOB), N_(MSG_PEEK), N_(MSG_DONTROUTE), N_(MSG_CTRUNC),
+	N_(MSG_TRUNC), N_(MSG_DONTWAIT), N_(MSG_EOR), N_(MSG_WAITALL),
+	N_(MSG_FIN), N_(MSG_SYN), N_(MSG_CONFIRM), N_(MSG_RST),
+	N_(MSG_ERRQUEUE), N_(MSG_NOSIGNAL), N_(MSG_MORE), N_(MSG_WAITFORONE),
+	N_(MSG_FASTOPEN), N_(MSG_CMSG_CLOEXEC),
+	{ 0, NULL }
+};
+
+/* ---- buffer ------------------------------------------------------------ */
+
+static void put(ev_t *e, const char *s, size_t n)
+{
+	if (e->len + n + 1 > e->cap) {
+		size_t cap = e->cap ? e->cap : 512;
+
+		while (e->len + n + 1 > cap)
+			cap *= 2;
+		char *nb = realloc(e->buf, cap);
+		if (!nb) {
+			/* Nothing sensible can be reported without memory. */
+			static const char msg[] = "sockspec-probe: out of memory\n";
+			(void)!write(2, msg, sizeof msg - 1);
+			_exit(2);
+		}
+		e->buf = nb;
+		e->cap = cap;
+	}
+	memcpy(e->buf + e->len, s, n);
+	e->len += n;
+	e->buf[e->len] = '\0';
+}
+
+static void putf(ev_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(ev_t *e, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		put(e, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Comma management: called before every key and every value. */
+static void sep(ev_t *e)
+{
+	if (e->after_key) {
+		e->after_key = 0;
+		return;
+	}
+	if (!e->first)
+		put(e, ",", 1);
+	e->first = 0;
+}
+
+static void quote(ev_t *e, const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	put(e, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+			put(e, esc, 2);
+		} else if (c >= 0x20 && c < 0x7f) {
+			put(e, (const char *)&c, 1);
+		} else {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			put(e, esc, 6);
+		}
+	}
+	put(e, "\"", 1);
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+void ev_key(ev_t *e, const char *key)
+{
+	sep(e);
+	quote(e, (const unsigned char *)key, strlen(key));
+	put(e, ":", 1);
+	e->after_key = 1;
+}
+
+void ev_int(ev_t *e, long long v)
+{
+	sep(e);
+	putf(e, "%lld", v);
+}
+
+void ev_uint(ev_t *e, unsigned long long v)
+{
+	sep(e);
+	putf(e, "%llu", v);
+}
+
+void ev_str(ev_t *e, const char *s)
+{
+	sep(e);
+	quote(e, (const unsigned char *)s, strlen(s));
+}
+
+void ev_bytes(ev_t *e, const void *p, size_t n)
+{
+	sep(e);
+	quote(e, p, n);
+}
+
+void ev_obj_open(ev_t *e)
+{
+	sep(e);
+	put(e, "{", 1);
+	e->first = 1;
+}
+
+void ev_obj_close(ev_t *e)
+{
+	put(e, "}", 1);
+	e->first = 0;
+}
+
+void ev_arr_open(ev_t *e)
+{
+	sep(e);
+	put(e, "[", 1);
+	e->first = 1;
+}
+
+void ev_arr_close(ev_t *e)
+{
+	put(e, "]", 1);
+	e->first = 0;
+}
+
+void ev_kint(ev_t *e, const char *key, long long v)
+{
+	ev_key(e, key);
+	ev_int(e, v);
+}
+
+void ev_kuint(ev_t *e, const char *key, unsigned long long v)
+{
+	ev_key(e, key);
+	ev_uint(e, v);
+}
+
+void ev_kstr(ev_t *e, const char *key, const char *s)
+{
+	ev_key(e, key);
+	ev_str(e, s);
+}
+
+void ev_flag_items(ev_t *e, unsigned long mask, const flagname_t *tab)
+{
+	for (const flagname_t *p = tab; p->name; p++) {
+		if (p->bit && (mask & p->bit) == p->bit) {
+			ev_str(e, p->name);
+			mask &= ~p->bit;
+		}
+	}
+	/* Bits without a name: "BIT<n>" (n = bit index), which keeps every
+	 * item an upper-case identifier like the real names. */
+	for (int i = 0; mask; i++) {
+		if (mask & (1UL << i)) {
+			char tmp[16];
+
+			snprintf(tmp, sizeof tmp, "BIT%d", i);
+			ev_str(e, tmp);
+			mask &= ~(1UL << i);
+		}
+	}
+}
+
+void ev_flags(ev_t *e, unsigned long mask, const flagname_t *tab)
+{
+	ev_arr_open(e);
+	ev_flag_items(e, mask, tab);
+	ev_arr_close(e);
+}
+
+void ev_addr(ev_t *e, const struct sockaddr *sa, socklen_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	ev_obj_open(e);
+	if (len < sizeof(sa_family_t)) {
+		/* the kernel wrote no address at all */
+		ev_kstr(e, "family", "unspec");
+	} else if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+		ev_kstr(e, "family", "inet");
+		ev_kstr(e, "addr", ip);
+		ev_kint(e, "port", ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+		ev_kstr(e, "family", "inet6");
+		ev_kstr(e, "addr", ip);
+		ev_kint(e, "port", ntohs(in6->sin6_port));
+	} else if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+		size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+		ev_kstr(e, "family", "unix");
+		ev_key(e, "path");
+		if (n == 0) {
+			ev_str(e, "");                      /* unnamed socket */
+		} else if (un->sun_path[0] == '\0') {
+			/* abstract: "@" + name, the name may hold any byte */
+			char tmp[sizeof un->sun_path + 1];
+
+			tmp[0] = '@';
+			memcpy(tmp + 1, un->sun_path + 1, n - 1);
+			ev_bytes(e, tmp, n);
+		} else {
+			ev_bytes(e, un->sun_path, strnlen(un->sun_path, n));
+		}
+	} else if (sa->sa_family == AF_UNSPEC) {
+		ev_kstr(e, "family", "unspec");
+	} else {
+		ev_kstr(e, "family", "other");
+	}
+	ev_obj_close(e);
+}
+
+/* ---- event framing ------------------------------------------------------ */
+
+void ev_begin(ev_t *e, const char *step, const char *op)
+{
+	memset(e, 0, sizeof *e);
+	put(e, "{", 1);
+	e->first = 1;
+	ev_kint(e, "seq", (long long)ev_seq++);
+	if (step)
+		ev_kstr(e, "step", step);
+	ev_kstr(e, "op", op);
+}
+
+void ev_end(ev_t *e)
+{
+	put(e, "}\n", 2);
+	/* One write per line; stdout is not stdio-buffered, so every event is
+	 * visible to the runner before the next (possibly blocking) syscall. */
+	size_t off = 0;
+	while (off < e->len) {
+		ssize_t n = write(1, e->buf + off, e->len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* The runner is gone (EPIPE, SIGPIPE is ignored). */
+			_exit(1);
+		}
+		off += (size_t)n;
+	}
+	free(e->buf);
+	memset(e, 0, sizeof *e);
+}
+
+unsigned long long ev_count(void)
+{
+	return ev_seq;
+}
+
+void ev_done(const char *step, unsigned long long events)
+{
+	ev_t e;
+
+	/* Not an event: no seq; built with the same writer for escaping. */
+	memset(&e, 0, sizeof e);
+	put(&e, "{", 1);
+	e.first = 1;
+	ev_kstr(&e, "done", step);
+	ev_kint(&e, "events", (long long)events);
+	ev_end(&e);
+}
+
+void ev_result(ev_t *e, int64_t t0, int64_t t1, long long ret, int err)
+{
+	ev_kint(e, "t0", t0);
+	ev_kint(e, "t1", t1);
+	ev_kint(e, "ret", ret);
+	if (ret < 0) {
+		char buf[16];
+		ev_kstr(e, "errno", errno_name(err, buf));
+	}
+}
+
+void ev_error(const char *step, const char *op, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	ev_t e;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+
+	int64_t t = mono_ns();
+	ev_begin(&e, step ? step : "?", op ? op : "?");
+	ev_kint(&e, "t0", t);
+	ev_kint(&e, "t1", t);
+	ev_kstr(&e, "error", msg);
+	ev_end(&e);
+}

@@ -1,0 +1,179 @@
+/*
+ * main.c - sockspec-probe: one actor of a sockspec scenario.
+ *
+ * Reads one command per line on stdin, makes the syscalls, writes one JSON
+ * event per syscall on stdout (PROTOCOL.md). Single threaded on purpose: a
+ * blocking syscall blocks this actor, and the runner waits for its event.
+ */
+#include "command.h"
+#include "event.h"
+#include "handles.h"
+#include "ops.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define PROTOCOL_VERSION 1
+
+typedef struct {
+	const char *name;
+	void (*fn)(const cmd_t *c);
+	int min_args;   /* positional args after the op */
+	int max_args;   /* -1: unbounded */
+	const char *usage;
+} opdef_t;
+
+static const opdef_t ops[] = {
+	{ "socket", op_socket, 3, 5, "socket H <inet|inet6|unix> <stream|dgram|seqpacket> [tcp|mptcp|udp|0] [nonblock|cloexec]" },
+	{ "bind", op_bind, 3, 4, "bind H <addr>" },
+	{ "listen", op_listen, 2, 2, "listen H <backlog>" },
+	{ "connect", op_connect, 3, 4, "connect H <addr>" },
+	{ "connect_unspec", op_connect_unspec, 1, 1, "connect_unspec H" },
+	{ "accept4", op_accept4, 2, 3, "accept4 H NEW [nonblock|cloexec]" },
+	{ "send", op_send, 2, 3, "send H <nbytes> [msg flags]" },
+	{ "sendstr", op_sendstr, 2, 2, "sendstr H <text>" },
+	{ "sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]" },
+	{ "recv", op_recv, 2, 3, "recv H <nbytes> [msg flags]" },
+	{ "recvfrom", op_recvfrom, 2, 3, "recvfrom H <nbytes> [msg flags]" },
+	{ "recvmsg", op_recvmsg, 2, 3, "recvmsg H <nbytes> [msg flags]" },
+	{ "shutdown", op_shutdown, 2, 2, "shutdown H <rd|wr|rdwr>" },
+	{ "close", op_close, 1, 1, "close H" },
+	{ "setsockopt", op_setsockopt, 4, 4, "setsockopt H <socket|tcp|ip|ipv6> <OPT> <value>" },
+	{ "getsockopt", op_getsockopt, 3, 3, "getsockopt H <socket|tcp|ip|ipv6> <OPT>" },
+	{ "fcntl", op_fcntl, 2, 3, "fcntl H getfl | fcntl H setfl <flags> | fcntl H nonblock <0|1>" },
+	{ "epoll_create1", op_epoll_create1, 1, 2, "epoll_create1 E [cloexec]" },
+	{ "epoll_ctl", op_epoll_ctl, 3, 4, "epoll_ctl E <add|mod|del> H [events]" },
+	{ "epoll_wait", op_epoll_wait, 3, 3, "epoll_wait E <maxevents> <timeout_ms>" },
+	{ "poll", op_poll, 1, -1, "poll <timeout_ms> H:<events> [H:<events> ...]" },
+	{ "getsockname", op_getsockname, 1, 1, "getsockname H" },
+	{ "getpeername", op_getpeername, 1, 1, "getpeername H" },
+	{ "sleep", op_sleep, 1, 1, "sleep <ms>" },
+	{ "gate", op_gate, 2, -1, "gate H <class> [class...]" },
+	{ "ungate", op_ungate, 1, 1, "ungate H" },
+	{ "quit", NULL, 0, 0, "quit" },
+	{ NULL, NULL, 0, 0, NULL }
+};
+
+static void hello(void)
+{
+	struct utsname u;
+	ev_t e;
+
+	memset(&u, 0, sizeof u);
+	uname(&u);
+	ev_begin(&e, NULL, "hello");
+	ev_kint(&e, "protocol", PROTOCOL_VERSION);
+	ev_kint(&e, "pid", getpid());
+	ev_kint(&e, "t0", mono_ns());
+	ev_key(&e, "uname");
+	ev_obj_open(&e);
+	ev_kstr(&e, "sysname", u.sysname);
+	ev_kstr(&e, "release", u.release);
+	ev_kstr(&e, "version", u.version);
+	ev_kstr(&e, "machine", u.machine);
+	ev_obj_close(&e);
+	ev_end(&e);
+}
+
+/* Parses and runs one line. Returns 1 when the probe must exit (quit). */
+static int run_line(char *line, cmd_t *c)
+{
+	if (cmd_tokenize(line, c) < 0 || !c->op)
+		return 0;
+
+	const opdef_t *d;
+	for (d = ops; d->name; d++)
+		if (strcmp(d->name, c->op) == 0)
+			break;
+	if (!d->name) {
+		cmd_error(c, "unknown op '%.40s'", c->op_token);
+		return 0;
+	}
+	if (cmd_split_options(c, d->min_args) < 0)
+		return 0;
+	if (c->nargs < d->min_args || (d->max_args >= 0 && c->nargs > d->max_args)) {
+		cmd_error(c, "%s: usage: %s", c->nargs < d->min_args ?
+			  "missing arguments" : "too many arguments", d->usage);
+		return 0;
+	}
+	/* No command of protocol version 1 takes key=value options. */
+	if (c->nkv > 0) {
+		cmd_error(c, "unknown option '%.40s'", c->key[0]);
+		return 0;
+	}
+	if (!d->fn)
+		return 1;   /* quit */
+	d->fn(c);
+	return 0;
+}
+
+/*
+ * Reads one line into buf (at most LINE_MAX_LEN bytes, without the '\n').
+ * Returns the length, -1 at EOF with nothing read, or -2 for a line that
+ * was too long (the rest of it is consumed; buf keeps its first
+ * LINE_MAX_LEN bytes so the error can still name step and op).
+ */
+static long read_line(char *buf, int *saw_nul)
+{
+	long n = 0;
+	int ch, too_long = 0;
+
+	*saw_nul = 0;
+	while ((ch = getc_unlocked(stdin)) != EOF && ch != '\n') {
+		if (n < LINE_MAX_LEN) {
+			if (ch == '\0')
+				*saw_nul = 1;
+			buf[n++] = (char)ch;
+		} else {
+			too_long = 1;
+		}
+	}
+	buf[n] = '\0';
+	if (ch == EOF && n == 0 && !too_long)
+		return -1;
+	return too_long ? -2 : n;
+}
+
+int main(void)
+{
+	static char line[LINE_MAX_LEN + 1];
+	static cmd_t cmd;  /* large (token arrays); one command at a time */
+
+	/* send() on a reset/closed connection must report EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+
+	hello();
+	for (;;) {
+		int saw_nul;
+		long n = read_line(line, &saw_nul);
+		unsigned long long before = ev_count();
+
+		if (n == -1)
+			break;
+		if (n == -2 || saw_nul) {
+			/* Rejected whole; name step and op if the line starts
+			 * with them. */
+			char step[STEP_MAX + 1], op[32];
+
+			cmd_head(line, (size_t)(n == -2 ? LINE_MAX_LEN : n), step, sizeof step, op, sizeof op);
+			if (n == -2)
+				ev_error(step, op, "line longer than %d bytes", LINE_MAX_LEN);
+			else
+				ev_error(step, op, "NUL byte in line");
+			ev_done(step, ev_count() - before);
+			continue;
+		}
+		if (run_line(line, &cmd))
+			break;       /* quit: nothing more is written */
+		/* Completion frame for every command (blank lines are none). */
+		if (cmd.op)
+			ev_done(cmd.step, ev_count() - before);
+	}
+	/* quit or EOF: close every handle, silently. */
+	handles_close_all();
+	return 0;
+}

@@ -1,0 +1,324 @@
+/*
+ * options.c - setsockopt / getsockopt with named levels and options.
+ *
+ * Values are plain integers except: SO_LINGER "onoff,secs" <-> {"onoff","linger"},
+ * SO_RCVTIMEO/SO_SNDTIMEO milliseconds <-> struct timeval, TCP_CONGESTION a
+ * name, TCP_INFO an object (get only), SO_ERROR an int plus "value_name".
+ */
+#include "handles.h"
+#include "ops.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+/* include/net/tcp.h TCP_CA_NAME_MAX (not exported to userspace) */
+#define CA_NAME_MAX 16
+
+enum kind { K_INT, K_LINGER, K_TIMEO, K_STRING, K_TCPINFO, K_ERROR };
+
+typedef struct {
+	const char *name;
+	int opt;
+	enum kind kind;
+} optdef_t;
+
+#define O_(x, k) { #x, x, k }
+
+static const optdef_t sol_socket_opts[] = {
+	O_(SO_ERROR, K_ERROR), O_(SO_REUSEADDR, K_INT), O_(SO_REUSEPORT, K_INT),
+	O_(SO_KEEPALIVE, K_INT), O_(SO_LINGER, K_LINGER), O_(SO_RCVBUF, K_INT),
+	O_(SO_SNDBUF, K_INT), O_(SO_RCVLOWAT, K_INT), O_(SO_SNDLOWAT, K_INT),
+	O_(SO_RCVTIMEO, K_TIMEO), O_(SO_SNDTIMEO, K_TIMEO), O_(SO_TYPE, K_INT),
+	O_(SO_DOMAIN, K_INT), O_(SO_PROTOCOL, K_INT), O_(SO_ACCEPTCONN, K_INT),
+	O_(SO_OOBINLINE, K_INT), O_(SO_BROADCAST, K_INT), O_(SO_PEEK_OFF, K_INT),
+	{ NULL, 0, K_INT }
+};
+static const optdef_t sol_tcp_opts[] = {
+	O_(TCP_NODELAY, K_INT), O_(TCP_MAXSEG, K_INT), O_(TCP_CORK, K_INT),
+	O_(TCP_KEEPIDLE, K_INT), O_(TCP_KEEPINTVL, K_INT), O_(TCP_KEEPCNT, K_INT),
+	O_(TCP_SYNCNT, K_INT), O_(TCP_LINGER2, K_INT), O_(TCP_DEFER_ACCEPT, K_INT),
+	O_(TCP_WINDOW_CLAMP, K_INT), O_(TCP_INFO, K_TCPINFO), O_(TCP_QUICKACK, K_INT),
+	O_(TCP_USER_TIMEOUT, K_INT), O_(TCP_FASTOPEN, K_INT),
+	O_(TCP_FASTOPEN_CONNECT, K_INT), O_(TCP_NOTSENT_LOWAT, K_INT),
+	O_(TCP_CONGESTION, K_STRING),
+	{ NULL, 0, K_INT }
+};
+static const optdef_t sol_ip_opts[] = {
+	O_(IP_TTL, K_INT), O_(IP_TOS, K_INT), O_(IP_RECVERR, K_INT),
+	O_(IP_FREEBIND, K_INT), O_(IP_TRANSPARENT, K_INT),
+	{ NULL, 0, K_INT }
+};
+static const optdef_t sol_ipv6_opts[] = {
+	O_(IPV6_V6ONLY, K_INT), O_(IPV6_RECVERR, K_INT), O_(IPV6_UNICAST_HOPS, K_INT),
+	{ NULL, 0, K_INT }
+};
+
+static const struct level {
+	const char *arg;      /* protocol spelling */
+	const char *name;     /* reported spelling */
+	int level;
+	const optdef_t *opts;
+} levels[] = {
+	{ "socket", "SOL_SOCKET", SOL_SOCKET, sol_socket_opts },
+	{ "tcp", "SOL_TCP", IPPROTO_TCP, sol_tcp_opts },
+	{ "ip", "SOL_IP", IPPROTO_IP, sol_ip_opts },
+	{ "ipv6", "SOL_IPV6", IPPROTO_IPV6, sol_ipv6_opts },
+	{ NULL, NULL, 0, NULL }
+};
+
+/* Resolves args[1] (level) and args[2] (option). */
+static int lookup(const cmd_t *c, const struct level **lv, const optdef_t **od)
+{
+	for (*lv = levels; (*lv)->arg; (*lv)++)
+		if (strcmp((*lv)->arg, c->args[1]) == 0)
+			break;
+	if (!(*lv)->arg) {
+		cmd_error(c, "unknown level '%.32s' (socket|tcp|ip|ipv6)", c->args[1]);
+		return -1;
+	}
+	for (*od = (*lv)->opts; (*od)->name; (*od)++)
+		if (strcmp((*od)->name, c->args[2]) == 0)
+			return 0;
+	cmd_error(c, "unknown option '%.40s' for level %s", c->args[2], (*lv)->arg);
+	return -1;
+}
+
+/* TCP state names as in include/net/tcp_states.h (tcpi_state). */
+static const char *tcp_state_name(unsigned st)
+{
+	static const char *const names[] = {
+		"0", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV",
+		"TCP_FIN_WAIT1", "TCP_FIN_WAIT2", "TCP_TIME_WAIT", "TCP_CLOSE",
+		"TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING",
+		"TCP_NEW_SYN_RECV", "TCP_BOUND_INACTIVE",
+	};
+	return st < sizeof names / sizeof names[0] ? names[st] : NULL;
+}
+
+static const char *tcp_ca_state_name(unsigned st)
+{
+	static const char *const names[] = {
+		"TCP_CA_Open", "TCP_CA_Disorder", "TCP_CA_CWR", "TCP_CA_Recovery", "TCP_CA_Loss",
+	};
+	return st < sizeof names / sizeof names[0] ? names[st] : NULL;
+}
+
+/* struct tcp_info as an object. Only fields the kernel actually filled
+ * (within the returned optlen) are reported; do_tcp_getsockopt copies
+ * min(len, sizeof(struct tcp_info)). Field names drop the "tcpi_" prefix; all fields are unsigned
+ * (max_pacing_rate is ~0ULL when unlimited). */
+static void ev_tcp_info(ev_t *e, const struct tcp_info *ti, socklen_t len)
+{
+	ev_obj_open(e);
+	if (len >= 8) {
+		const char *s = tcp_state_name(ti->tcpi_state);
+		const char *ca = tcp_ca_state_name(ti->tcpi_ca_state);
+
+		if (s)
+			ev_kstr(e, "state", s);
+		else
+			ev_kint(e, "state", ti->tcpi_state);
+		if (ca)
+			ev_kstr(e, "ca_state", ca);
+		else
+			ev_kint(e, "ca_state", ti->tcpi_ca_state);
+		ev_kint(e, "retransmits", ti->tcpi_retransmits);
+		ev_kint(e, "probes", ti->tcpi_probes);
+		ev_kint(e, "backoff", ti->tcpi_backoff);
+		ev_kint(e, "options", ti->tcpi_options);
+		ev_kint(e, "snd_wscale", ti->tcpi_snd_wscale);
+		ev_kint(e, "rcv_wscale", ti->tcpi_rcv_wscale);
+		ev_kint(e, "delivery_rate_app_limited", ti->tcpi_delivery_rate_app_limited);
+		ev_kint(e, "fastopen_client_fail", ti->tcpi_fastopen_client_fail);
+	}
+#define F_(f) do { \
+		if (offsetof(struct tcp_info, tcpi_##f) + sizeof ti->tcpi_##f <= len) \
+			ev_kuint(e, #f, (unsigned long long)ti->tcpi_##f); \
+	} while (0)
+	F_(rto); F_(ato); F_(snd_mss); F_(rcv_mss);
+	F_(unacked); F_(sacked); F_(lost); F_(retrans); F_(fackets);
+	F_(last_data_sent); F_(last_ack_sent); F_(last_data_recv); F_(last_ack_recv);
+	F_(pmtu); F_(rcv_ssthresh); F_(rtt); F_(rttvar); F_(snd_ssthresh);
+	F_(snd_cwnd); F_(advmss); F_(reordering); F_(rcv_rtt); F_(rcv_space);
+	F_(total_retrans); F_(pacing_rate); F_(max_pacing_rate); F_(bytes_acked);
+	F_(bytes_received); F_(segs_out); F_(segs_in); F_(notsent_bytes);
+	F_(min_rtt); F_(data_segs_in); F_(data_segs_out); F_(delivery_rate);
+	F_(busy_time); F_(rwnd_limited); F_(sndbuf_limited); F_(delivered);
+	F_(delivered_ce); F_(bytes_sent); F_(bytes_retrans); F_(dsack_dups);
+	F_(reord_seen); F_(rcv_ooopack); F_(snd_wnd);
+#undef F_
+	ev_obj_close(e);
+}
+
+static void ev_head(ev_t *e, const cmd_t *c, const char *op, int slot,
+		    const struct level *lv, const optdef_t *od)
+{
+	ev_begin(e, c->step, op);
+	ev_kstr(e, "h", handle_name(slot));
+	ev_kstr(e, "level", lv->name);
+	ev_kstr(e, "opt", od->name);
+}
+
+void op_setsockopt(const cmd_t *c)
+{
+	const struct level *lv;
+	const optdef_t *od;
+	int slot = cmd_handle(c, 0);
+
+	if (slot < 0 || lookup(c, &lv, &od) < 0)
+		return;
+
+	const char *arg = c->args[3];
+	union {
+		int i;
+		struct linger l;
+		struct timeval tv;
+	} v;
+	const void *val = &v;
+	socklen_t len;
+	long long ms = 0, x;
+
+	memset(&v, 0, sizeof v);
+	switch (od->kind) {
+	case K_LINGER: {
+		const char *comma = strchr(arg, ',');
+		char on[24];
+
+		if (!comma || (size_t)(comma - arg) >= sizeof on) {
+			cmd_error(c, "SO_LINGER value must be 'onoff,secs'");
+			return;
+		}
+		memcpy(on, arg, (size_t)(comma - arg));
+		on[comma - arg] = '\0';
+		if (cmd_int(c, on, "linger onoff", INT_MIN, INT_MAX, &x) < 0)
+			return;
+		v.l.l_onoff = (int)x;
+		if (cmd_int(c, comma + 1, "linger seconds", INT_MIN, INT_MAX, &x) < 0)
+			return;
+		v.l.l_linger = (int)x;
+		len = sizeof v.l;
+		break;
+	}
+	case K_TIMEO:
+		if (cmd_int(c, arg, "timeout ms", 0, INT_MAX, &ms) < 0)
+			return;
+		v.tv.tv_sec = ms / 1000;
+		v.tv.tv_usec = (ms % 1000) * 1000;
+		len = sizeof v.tv;
+		break;
+	case K_STRING:
+		val = arg;
+		len = (socklen_t)strlen(arg);
+		break;
+	default:  /* K_INT; TCP_INFO/SO_ERROR too: the kernel rejects them */
+		if (cmd_int(c, arg, "value", INT_MIN, INT_MAX, &x) < 0)
+			return;
+		v.i = (int)x;
+		len = sizeof v.i;
+		break;
+	}
+
+	int64_t t0, t1;
+	int ret, err;
+	ev_t e;
+
+	TIMED_CALL(t0, t1, ret, err, setsockopt(handle_fd(slot), lv->level, od->opt, val, len));
+	ev_head(&e, c, "setsockopt", slot, lv, od);
+	ev_key(&e, "value");
+	switch (od->kind) {
+	case K_LINGER:
+		ev_obj_open(&e);
+		ev_kint(&e, "onoff", v.l.l_onoff);
+		ev_kint(&e, "linger", v.l.l_linger);
+		ev_obj_close(&e);
+		break;
+	case K_TIMEO:
+		ev_int(&e, ms);
+		break;
+	case K_STRING:
+		ev_str(&e, arg);
+		break;
+	default:
+		ev_int(&e, v.i);
+		break;
+	}
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
+}
+
+void op_getsockopt(const cmd_t *c)
+{
+	const struct level *lv;
+	const optdef_t *od;
+	int slot = cmd_handle(c, 0);
+
+	if (slot < 0 || lookup(c, &lv, &od) < 0)
+		return;
+
+	union {
+		int i;
+		struct linger l;
+		struct timeval tv;
+		struct tcp_info ti;
+		char s[CA_NAME_MAX];
+	} v;
+	socklen_t len;
+
+	switch (od->kind) {
+	case K_LINGER: len = sizeof v.l; break;
+	case K_TIMEO: len = sizeof v.tv; break;
+	case K_TCPINFO: len = sizeof v.ti; break;
+	case K_STRING: len = sizeof v.s; break;
+	default: len = sizeof v.i; break;
+	}
+	memset(&v, 0, sizeof v);
+
+	int64_t t0, t1;
+	int ret, err;
+	ev_t e;
+
+	TIMED_CALL(t0, t1, ret, err, getsockopt(handle_fd(slot), lv->level, od->opt, &v, &len));
+	ev_head(&e, c, "getsockopt", slot, lv, od);
+	if (ret == 0) {
+		ev_key(&e, "value");
+		switch (od->kind) {
+		case K_LINGER:
+			ev_obj_open(&e);
+			ev_kint(&e, "onoff", v.l.l_onoff);
+			ev_kint(&e, "linger", v.l.l_linger);
+			ev_obj_close(&e);
+			break;
+		case K_TIMEO:
+			ev_int(&e, (long long)v.tv.tv_sec * 1000 + v.tv.tv_usec / 1000);
+			break;
+		case K_TCPINFO:
+			ev_tcp_info(&e, &v.ti, len);
+			break;
+		case K_STRING:
+			ev_bytes(&e, v.s, strnlen(v.s, len < sizeof v.s ? len : sizeof v.s));
+			break;
+		case K_ERROR:
+			/* SO_ERROR reads and clears sk->sk_err (sock_error()). */
+			ev_int(&e, v.i);
+			if (v.i) {
+				char buf[16];
+				ev_kstr(&e, "value_name", errno_name(v.i, buf));
+			} else {
+				ev_kstr(&e, "value_name", "0");
+			}
+			break;
+		default:
+			ev_int(&e, v.i);
+			break;
+		}
+	}
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
+}
