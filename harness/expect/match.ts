@@ -1,0 +1,179 @@
+/**
+ * Expectation matching: one step's resolved expectation against the events
+ * the probe reported for it. Pure: all times and events are passed in.
+ */
+import type { ProbeEvent, ReadyEntry } from '../probe/event.js'
+import type { ExpectFields, MaskExpectation, TimeWindow } from '../scenario/types.js'
+import { describeMaskExpectation, formatMask, maskMatches } from './mask.js'
+import type { MaskKind } from './mask.js'
+
+export interface Check {
+  step: string
+  actor: string
+  field: string
+  expected: string
+  observed: string
+  ok: boolean
+  /** true for a claim check (refutes a claim instead of failing the run) */
+  claim: boolean
+}
+
+export interface MatchContext {
+  step: string
+  actor: string
+  claim: boolean
+  /** t0 (ns) of the first event of an earlier step, by step id; same host only. */
+  stepStart(stepId: string): number | undefined
+}
+
+const DEFAULT_TOL = 0.05
+const DEFAULT_SLACK_MS = 50
+
+export function checkRet(expected: number | string, observed: number | undefined): boolean {
+  if (observed === undefined) return false
+  if (typeof expected === 'number') return observed === expected
+  const m = /^(>=|<=|>|<|!=|==)(-?\d+)$/.exec(expected)
+  if (!m) return false
+  const n = Number(m[2])
+  switch (m[1]) {
+    case '>=': return observed >= n
+    case '<=': return observed <= n
+    case '>': return observed > n
+    case '<': return observed < n
+    case '!=': return observed !== n
+    default: return observed === n
+  }
+}
+
+export function checkErrno(expected: ExpectFields['errno'], observed: string | undefined): boolean {
+  if (expected === null) return observed === undefined
+  if (typeof expected === 'string') return observed === expected
+  if (Array.isArray(expected)) return observed !== undefined && expected.includes(observed)
+  if (expected && typeof expected === 'object') {
+    const not = Array.isArray(expected.not) ? expected.not : [expected.not]
+    return observed === undefined || !not.includes(observed)
+  }
+  return true
+}
+
+function describeErrno(expected: ExpectFields['errno']): string {
+  if (expected === null) return 'none'
+  if (typeof expected === 'string') return expected
+  if (Array.isArray(expected)) return expected.join(' or ')
+  if (expected && typeof expected === 'object') return `not ${[expected.not].flat().join(' or ')}`
+  return ''
+}
+
+/** Window [lo, hi] in ms for a time expectation. */
+export function timeWindow(t: TimeWindow): { lo: number; hi: number } {
+  if (t.ms !== undefined) {
+    const tol = t.tol ?? DEFAULT_TOL
+    return {
+      lo: t.min_ms ?? t.ms * (1 - tol),
+      hi: t.max_ms ?? t.ms * (1 + tol) + (t.slack_ms ?? DEFAULT_SLACK_MS),
+    }
+  }
+  return { lo: t.min_ms ?? 0, hi: t.max_ms ?? Number.POSITIVE_INFINITY }
+}
+
+function readyMap(entries: readonly ReadyEntry[] | undefined): Map<string, string[]> {
+  return new Map((entries ?? []).map(e => [e.h, e.events]))
+}
+
+function checkMasks(
+  field: 'ready' | 'revents',
+  expected: Record<string, MaskExpectation>,
+  observed: readonly ReadyEntry[] | undefined,
+  kind: MaskKind,
+  base: Omit<Check, 'field' | 'expected' | 'observed' | 'ok'>,
+): Check[] {
+  const have = readyMap(observed)
+  const checks: Check[] = []
+  const names = Object.keys(expected)
+  for (const name of names) {
+    const exp = expected[name]!
+    const obs = have.get(name)
+    const expText = describeMaskExpectation(exp, kind)
+    // poll reports every polled fd; a revents of 0 equals "not ready".
+    const obsFlags = obs ?? []
+    const ok = field === 'ready' && obs === undefined ? false : maskMatches(obsFlags, exp, kind)
+    checks.push({
+      ...base,
+      field: `${field}.${name}`,
+      expected: expText,
+      observed: obs === undefined ? (field === 'ready' ? 'not ready' : '0') : formatMask(obsFlags),
+      ok,
+    })
+  }
+  if (field === 'ready') {
+    const extra = [...have.keys()].filter(h => !(h in expected))
+    if (extra.length || names.length === 0) {
+      checks.push({
+        ...base,
+        field: 'ready',
+        expected: names.length ? `only ${names.join(', ')}` : 'no events',
+        observed: observed?.length ? observed.map(e => `${e.h}:${formatMask(e.events)}`).join(' ') : 'no events',
+        ok: extra.length === 0,
+      })
+    }
+  }
+  return checks
+}
+
+function matchesPartial(expected: Record<string, unknown>, observed: unknown): boolean {
+  if (!observed || typeof observed !== 'object') return false
+  const obs = observed as Record<string, unknown>
+  return Object.entries(expected).every(([k, v]) =>
+    v && typeof v === 'object' ? matchesPartial(v as Record<string, unknown>, obs[k]) : obs[k] === v,
+  )
+}
+
+function describeValue(event: ProbeEvent): string {
+  if (event.value_name !== undefined) return event.value_name
+  if (event.value === undefined) return 'none'
+  return typeof event.value === 'object' ? JSON.stringify(event.value) : String(event.value)
+}
+
+/**
+ * Check one step. `event` is the step's primary event (undefined if the probe
+ * never answered: every check then fails with observed "no event").
+ */
+export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx: MatchContext): Check[] {
+  const base = { step: ctx.step, actor: ctx.actor, claim: ctx.claim }
+  const checks: Check[] = []
+  const push = (field: string, expected: string, observed: string, ok: boolean): void => {
+    checks.push({ ...base, field, expected, observed, ok })
+  }
+  if (!event) {
+    push('event', 'a syscall result', 'no event', false)
+    return checks
+  }
+  if (event.error !== undefined) {
+    push('event', 'a syscall result', `probe error: ${event.error}`, false)
+    return checks
+  }
+  if (exp.ret !== undefined) push('ret', String(exp.ret), String(event.ret ?? 'none'), checkRet(exp.ret, event.ret))
+  if (exp.errno !== undefined) push('errno', describeErrno(exp.errno), event.errno ?? 'none', checkErrno(exp.errno, event.errno))
+  if (exp.ready !== undefined) checks.push(...checkMasks('ready', exp.ready, event.ready, 'EPOLL', base))
+  if (exp.revents !== undefined) checks.push(...checkMasks('revents', exp.revents, event.revents, 'POLL', base))
+  if (exp.value !== undefined) {
+    const v = exp.value
+    let ok: boolean
+    if (typeof v === 'number') ok = event.value === v
+    else if (typeof v === 'string') ok = (event.value_name ?? String(event.value)) === v
+    else ok = matchesPartial(v, event.value)
+    push('value', typeof v === 'object' ? JSON.stringify(v) : String(v), describeValue(event), ok)
+  }
+  if (exp.data !== undefined) push('data', JSON.stringify(exp.data), event.data === undefined ? 'none' : JSON.stringify(event.data), event.data === exp.data)
+  if (exp.time !== undefined) {
+    const start = exp.time.since !== undefined ? ctx.stepStart(exp.time.since) : event.t0
+    const { lo, hi } = timeWindow(exp.time)
+    const expected = `${lo.toFixed(0)}..${Number.isFinite(hi) ? hi.toFixed(0) : 'inf'} ms`
+    if (start === undefined || event.t1 === undefined) push('time', expected, 'unknown', false)
+    else {
+      const ms = (event.t1 - start) / 1e6
+      push('time', expected, `${ms.toFixed(1)} ms`, ms >= lo && ms <= hi)
+    }
+  }
+  return checks
+}

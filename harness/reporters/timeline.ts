@@ -1,0 +1,66 @@
+/**
+ * A result's trace as a terminal timeline: one column per actor, time down
+ * the left, each syscall with its answer, failed checks marked beside it.
+ * Pure: rows in, text out.
+ */
+import type { CheckRow, EventRow } from '../store/store.js'
+import type { ProbeEvent } from '../probe/event.js'
+import { formatMask } from '../expect/mask.js'
+
+export function formatAddr(a: ProbeEvent['addr']): string {
+  if (!a) return ''
+  if (a.family === 'unix') return a.path ?? ''
+  if (a.family === 'inet6') return `[${a.addr ?? ''}]:${a.port ?? 0}`
+  return `${a.addr ?? ''}:${a.port ?? 0}`
+}
+
+/** One event as a short line: `connect C 127.0.0.1:4242 = -1 EINPROGRESS`. */
+export function describeEvent(e: ProbeEvent): string {
+  if (e.error !== undefined) return `${e.op} ! ${e.error}`
+  const parts: string[] = [e.op]
+  if (e.h) parts.push(e.h)
+  if (e.opt) parts.push(e.opt)
+  if (e.gate) parts.push(`drop ${e.gate.join(',')}`)
+  if (e.addr && e.op !== 'accept4') parts.push(formatAddr(e.addr))
+  let answer = `= ${e.ret ?? '?'}`
+  if (e.errno) answer += ` ${e.errno}`
+  if (e.new) answer += ` (${e.new}${e.addr ? ` from ${formatAddr(e.addr)}` : ''})`
+  if (e.ready) answer += ` ${e.ready.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') || '-'}`
+  if (e.revents) answer += ` ${e.revents.map(r => `${r.h}:${formatMask(r.events)}`).join(' ')}`
+  if (e.value_name !== undefined) answer += ` ${e.value_name}`
+  else if (e.value !== undefined && e.op === 'getsockopt') answer += ` ${typeof e.value === 'object' ? String((e.value as Record<string, unknown>)['state'] ?? JSON.stringify(e.value)) : String(e.value)}`
+  if (e.data !== undefined && e.data !== '') answer += ` "${e.data.length > 16 ? e.data.slice(0, 16) + '…' : e.data}"`
+  parts.push(answer)
+  return parts.join(' ')
+}
+
+export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], width = 46): string {
+  const actors = [...new Set(events.map(e => e.actor))].sort((a, b) => (a === 'client' ? -1 : b === 'client' ? 1 : a < b ? -1 : 1))
+  const failedByStep = new Map<string, CheckRow[]>()
+  for (const c of checks) {
+    if (c.verdict === 'pass') continue
+    const list = failedByStep.get(c.step) ?? []
+    list.push(c)
+    failedByStep.set(c.step, list)
+  }
+  const checkedSteps = new Set(checks.map(c => c.step))
+  const pad = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width))
+  const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(a)).join(' ')}`]
+  const lastOfStep = new Map<string, number>()
+  events.forEach((e, i) => {
+    if (e.step) lastOfStep.set(`${e.actor}/${e.step}`, i)
+  })
+  events.forEach((row, i) => {
+    const e = JSON.parse(row.details) as ProbeEvent
+    const col = actors.indexOf(row.actor)
+    const isLast = row.step !== null && lastOfStep.get(`${row.actor}/${row.step}`) === i
+    const failed = isLast && row.step ? failedByStep.get(row.step) : undefined
+    const mark = isLast && row.step && checkedSteps.has(row.step) ? (failed ? ' ✗' : ' ✓') : ''
+    const cells = actors.map((_, c) => (c === col ? pad(describeEvent(e) + mark) : ' '.repeat(width)))
+    lines.push(`${(row.t_ns / 1e6).toFixed(3).padStart(10)}  ${cells.join(' ').trimEnd()}`)
+    for (const c of failed ?? []) {
+      lines.push(`${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`)
+    }
+  })
+  return lines.join('\n') + '\n'
+}

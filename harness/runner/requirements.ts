@@ -1,0 +1,22 @@
+/** Requirements that turn a scenario into `skip` with a reason. */
+import { readSysctl } from '../hosts/system-info.js'
+import type { SystemInfo } from '../hosts/system-info.js'
+import { kernelInRange } from '../scenario/kernel-range.js'
+import type { VariantPlan } from '../scenario/expand.js'
+import type { Scenario } from '../scenario/types.js'
+import { checkRet } from '../expect/match.js'
+
+/** The reason the scenario cannot run here, or undefined. */
+export function unmetRequirement(scenario: Scenario, variant: VariantPlan, system: SystemInfo, sysctl = readSysctl): string | undefined {
+  const req = scenario.requires ?? {}
+  if (req.root && system.uid !== 0) return 'needs root (CAP_NET_ADMIN)'
+  if ((req.ipv6 || variant.name === 'ipv6') && !system.ipv6Loopback) return 'needs IPv6 on loopback (::1)'
+  if (req.kernel && !kernelInRange(system.kernelRelease, req.kernel)) return `needs kernel ${req.kernel} (this is ${system.kernelRelease})`
+  for (const [name, want] of Object.entries(req.sysctl ?? {})) {
+    const have = sysctl(name)
+    if (have === undefined) return `needs sysctl ${name} (not present)`
+    const ok = typeof want === 'number' ? Number(have) === want : /^(>=|<=|>|<|!=|==)/.test(want) ? checkRet(want, Number(have)) : have === want
+    if (!ok) return `needs sysctl ${name} = ${want} (it is ${have})`
+  }
+  return undefined
+}

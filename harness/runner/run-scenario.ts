@@ -1,0 +1,169 @@
+/**
+ * Run one scenario variant on a host: start a probe per actor, walk the steps
+ * in order, check expectations, collect the whole trace. A probe that crashes,
+ * hangs or misbehaves makes the result `error` with its stderr kept; it never
+ * throws.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { matchStep } from '../expect/match.js'
+import type { Check } from '../expect/match.js'
+import type { HostDriver } from '../hosts/host.js'
+import type { SystemInfo } from '../hosts/system-info.js'
+import type { ProbeEvent, SockAddr } from '../probe/event.js'
+import { ProbeProcess } from '../probe/process.js'
+import type { StepOutcome } from '../probe/process.js'
+import { resolveExpectation } from '../scenario/expand.js'
+import type { VariantPlan } from '../scenario/expand.js'
+import type { Scenario, Step } from '../scenario/types.js'
+import { CommandError, buildCommand, primaryOp, stepLimitMs } from './command.js'
+import type { CommandContext } from './command.js'
+import { unmetRequirement } from './requirements.js'
+import type { ScenarioResult, TraceEvent } from './result.js'
+
+export interface RunScenarioOptions {
+  host: HostDriver
+  system: SystemInfo
+  attempt?: number
+  /** Called when the scenario starts probes, so Ctrl-C can kill them. */
+  onProbe?: (probe: ProbeProcess) => void
+  helloTimeoutMs?: number
+}
+
+const DEFAULT_SCENARIO_LIMIT_MS = 30_000
+
+function primaryEvent(step: Step, events: readonly ProbeEvent[]): ProbeEvent | undefined {
+  const op = primaryOp(step)
+  for (let i = events.length - 1; i >= 0; i--) if (events[i]!.op === op) return events[i]
+  return events[events.length - 1]
+}
+
+export async function runScenario(scenario: Scenario, variant: VariantPlan, opts: RunScenarioOptions): Promise<ScenarioResult> {
+  const started = performance.now()
+  const attempt = opts.attempt ?? 1
+  const base = { scenario, variant: variant.name, attempt, claim: undefined, events: [], invalid: [], checks: [], stderr: {}, kernels: {} }
+  const skip = unmetRequirement(scenario, variant, opts.system)
+  if (skip) return { ...base, verdict: 'skip', message: skip, durationMs: 0 }
+
+  const kernel = opts.system.kernelRelease
+  const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-'))
+  const probes = new Map<string, ProbeProcess>()
+  const problems: string[] = []
+  const checks: Check[] = []
+  const stepEvents = new Map<string, ProbeEvent[]>()
+  const addresses = new Map<string, SockAddr>()
+  const ctx: CommandContext = { variant, addresses, families: new Map(), tmpDir, uniqueSuffix: randomBytes(4).toString('hex') }
+  const background = new Map<string, { step: Step; sentAt: number }>()
+  const deadline = started + (scenario.limit_ms ?? DEFAULT_SCENARIO_LIMIT_MS)
+
+  const learnAddresses = (events: readonly ProbeEvent[]): void => {
+    for (const e of events) {
+      if (e.op === 'getsockname' && e.ret === 0 && e.h && e.addr) addresses.set(e.h, e.addr)
+    }
+  }
+
+  const evaluate = (step: Step & { id: string }, outcome: StepOutcome): void => {
+    stepEvents.set(step.id, outcome.events)
+    learnAddresses(outcome.events)
+    if (outcome.status === 'timeout') problems.push(`step ${step.id} (${step.actor} ${step.do}) did not finish within ${stepLimitMs(step)} ms`)
+    if (outcome.status === 'exit') {
+      const p = probes.get(step.actor)
+      problems.push(`probe for actor '${step.actor}' exited during step ${step.id} (${step.do})${p?.exit ? ` with ${p.exit.signal ?? `code ${p.exit.code}`}` : ''}`)
+    }
+    const event = primaryEvent(step, outcome.events)
+    if (event?.error !== undefined) problems.push(`probe refused step ${step.id}: ${event.error}`)
+    const stepStart = (id: string): number | undefined => stepEvents.get(id)?.[0]?.t0
+    for (const [exp, claim] of [[step.expect, false], [step.claim, true]] as const) {
+      const resolved = resolveExpectation(exp, kernel)
+      if (!resolved || Object.keys(resolved).length === 0) continue
+      checks.push(...matchStep(resolved, event, { step: step.id, actor: step.actor, claim, stepStart }))
+    }
+  }
+
+  try {
+    const actors = [...new Set(scenario.steps.map(s => s.actor))]
+    for (const actor of actors) {
+      const probe = new ProbeProcess(opts.host.probeArgv(actor), actor)
+      probes.set(actor, probe)
+      opts.onProbe?.(probe)
+    }
+    const hellos = await Promise.all([...probes.values()].map(p => p.waitHello(opts.helloTimeoutMs ?? 5000)))
+    hellos.forEach((ok, i) => {
+      if (!ok) problems.push(`probe for actor '${actors[i]}' did not start (no hello event)`)
+    })
+
+    for (const step of problems.length ? [] : scenario.steps) {
+      const probe = probes.get(step.actor)!
+      if (performance.now() > deadline) {
+        problems.push(`scenario time limit (${scenario.limit_ms ?? DEFAULT_SCENARIO_LIMIT_MS} ms) reached before step ${step.id}`)
+        break
+      }
+      if (step.do === 'await') {
+        const target = background.get(step.step ?? '')!
+        background.delete(step.step ?? '')
+        const limit = stepLimitMs(target.step) - (performance.now() - target.sentAt)
+        const outcome = await probe.waitStep(target.step.id!, Math.min(limit, deadline - performance.now()))
+        evaluate(target.step as Step & { id: string }, outcome)
+        if (outcome.status !== 'done') break
+        continue
+      }
+      let command: string
+      try {
+        command = buildCommand(step, ctx)
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err
+        problems.push(`step ${step.id}: ${err.message}`)
+        break
+      }
+      probe.send(step.id, command)
+      if (step.background) {
+        background.set(step.id, { step, sentAt: performance.now() })
+        continue
+      }
+      const outcome = await probe.waitStep(step.id, Math.min(stepLimitMs(step), deadline - performance.now()))
+      evaluate(step, outcome)
+      if (outcome.status !== 'done') break
+    }
+    // Background steps nobody awaited: collect what they did, without waiting long.
+    for (const { step } of background.values()) {
+      const outcome = await probes.get(step.actor)!.waitStep(step.id!, problems.length ? 0 : 1000)
+      evaluate(step as Step & { id: string }, outcome)
+    }
+  } finally {
+    await Promise.all([...probes.values()].map(p => p.stop()))
+    rmSync(tmpDir, { recursive: true, force: true })
+    await opts.host.cleanup()
+  }
+
+  const events: TraceEvent[] = []
+  const invalid = []
+  const stderr: Record<string, string> = {}
+  const kernels: Record<string, string> = {}
+  for (const [actor, p] of probes) {
+    for (const event of p.events) events.push({ actor, event })
+    invalid.push(...p.invalid)
+    if (p.stderr) stderr[actor] = p.stderr
+    if (p.hello?.uname?.release) kernels[actor] = p.hello.uname.release
+    if (p.exit && (p.exit.signal !== undefined || (p.exit.code ?? 0) !== 0) && !problems.some(m => m.includes(`'${actor}'`))) {
+      problems.push(`probe for actor '${actor}' ended with ${p.exit.signal ?? `exit code ${p.exit.code}`}`)
+    }
+  }
+  events.sort((a, b) => a.event.t0 - b.event.t0 || (a.actor < b.actor ? -1 : 1) || a.event.seq - b.event.seq)
+  if (invalid.length) problems.push(`${invalid.length} invalid probe output line(s), first: ${invalid[0]!.problem}`)
+
+  const failed = checks.filter(c => !c.ok && !c.claim)
+  const refuted = checks.filter(c => !c.ok && c.claim)
+  const verdict = problems.length ? 'error' : failed.length ? 'fail' : 'pass'
+  const claim = scenario.claim && verdict !== 'error' ? (refuted.length ? 'refuted' : 'holds') : undefined
+  const describe = (c: Check): string => `${c.step} ${c.actor} ${c.field}: expected ${c.expected}, got ${c.observed}`
+  const message = problems.length
+    ? problems.join('; ')
+    : failed.length
+      ? failed.map(describe).join('; ')
+      : refuted.length
+        ? `claim refuted: ${refuted.map(describe).join('; ')}`
+        : ''
+  return { ...base, verdict, claim, message, durationMs: performance.now() - started, events, invalid, checks, stderr, kernels }
+}

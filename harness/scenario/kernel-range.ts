@@ -1,0 +1,45 @@
+/** Kernel version ranges (">=6.5", ">=5.4 <6.1") against a release string (6.18.44-fc). */
+
+export type KernelVersion = [number, number, number]
+
+export function parseKernelRelease(release: string): KernelVersion {
+  const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(release.trim())
+  if (!m) throw new Error(`cannot parse kernel release '${release}'`)
+  return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)]
+}
+
+function compare(a: KernelVersion, b: KernelVersion): number {
+  for (let i = 0; i < 3; i++) {
+    const d = a[i]! - b[i]!
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/**
+ * True when `release` is inside `range`. Clauses are joined by spaces or
+ * commas and must all hold. A bare version means ">=".
+ * A clause's missing parts are zero: "<6.5" means below 6.5.0.
+ */
+export function kernelInRange(release: string, range: string): boolean {
+  const version = parseKernelRelease(release)
+  const clauses = range.split(/[\s,]+/).filter(Boolean)
+  const re = /^(>=|<=|>|<|=)?(\d+(?:\.\d+){0,2})$/
+  // Allow "> = 6.5"-style spacing by gluing operator tokens to the next one.
+  const glued: string[] = []
+  for (const c of clauses) {
+    const last = glued[glued.length - 1]
+    if (last !== undefined && /^(>=|<=|>|<|=)$/.test(last)) glued[glued.length - 1] = last + c
+    else glued.push(c)
+  }
+  for (const clause of glued) {
+    const m = re.exec(clause)
+    if (!m) throw new Error(`bad kernel range clause '${clause}' in '${range}'`)
+    const target = parseKernelRelease(m[2]!)
+    const d = compare(version, target)
+    const op = m[1] ?? '>='
+    const ok = op === '>=' ? d >= 0 : op === '<=' ? d <= 0 : op === '>' ? d > 0 : op === '<' ? d < 0 : d === 0
+    if (!ok) return false
+  }
+  return true
+}

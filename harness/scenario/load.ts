@@ -1,0 +1,213 @@
+/**
+ * Load scenario files (JSON or YAML, one schema), validate them with ajv and
+ * report every problem as file:line:col. Pure except for reading the file.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { basename, dirname, extname, join, relative, resolve } from 'node:path'
+import { compileSchemaFile } from '../deps/ajv.js'
+import type { ErrorObject } from '../deps/ajv.js'
+import { parseWithPositions } from '../deps/yaml.js'
+import type { ParsedDocument } from '../deps/yaml.js'
+import { InputErrors, SockspecError } from '../errors.js'
+import { schemaDir } from '../paths.js'
+import { checkSemantics } from './semantics.js'
+import type { Scenario, ScenarioDoc, Step } from './types.js'
+
+const SCENARIO_EXTENSIONS = new Set(['.json', '.yaml', '.yml'])
+
+/** Expand files and directories into a sorted list of scenario files. */
+export function findScenarioFiles(paths: string[]): string[] {
+  const out: string[] = []
+  const walk = (p: string, explicit: boolean): void => {
+    let st
+    try {
+      st = statSync(p)
+    } catch {
+      throw new SockspecError('E_NOT_FOUND', `no such file or directory: ${p}`)
+    }
+    if (st.isDirectory()) {
+      for (const name of readdirSync(p).sort()) {
+        if (name.startsWith('.') || name === 'node_modules') continue
+        walk(join(p, name), false)
+      }
+    } else if (explicit || SCENARIO_EXTENSIONS.has(extname(p))) {
+      out.push(p)
+    }
+  }
+  for (const p of paths) walk(p, true)
+  return out
+}
+
+/** Byte offset -> 1-based line and column. */
+function lineColAt(text: string, offset: number): { line: number; col: number } {
+  let line = 1
+  let lineStart = 0
+  for (let i = 0; i < Math.min(offset, text.length); i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++
+      lineStart = i + 1
+    }
+  }
+  return { line, col: offset - lineStart + 1 }
+}
+
+/**
+ * Strict JSON syntax check for .json files: YAML would accept things JSON does
+ * not (comments, trailing commas), and users expect JSON errors for JSON.
+ */
+function checkJsonSyntax(text: string, file: string): void {
+  try {
+    JSON.parse(text)
+  } catch (err) {
+    const msg = (err as Error).message
+    const m = /at position (\d+)/.exec(msg)
+    const offset = m ? Number(m[1]) : text.length
+    const pos = lineColAt(text, offset)
+    const clean = msg.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')
+    throw new SockspecError('E_SYNTAX', `invalid JSON: ${clean}`, { file, ...pos })
+  }
+}
+
+function describeAjvError(e: ErrorObject): { message: string; keyPath?: string } {
+  const p = e.params as Record<string, unknown>
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { message: `unknown property '${String(p['additionalProperty'])}'`, keyPath: String(p['additionalProperty']) }
+    case 'required':
+      return { message: `missing required property '${String(p['missingProperty'])}'` }
+    case 'enum':
+      return { message: `must be one of: ${(p['allowedValues'] as unknown[]).map(v => JSON.stringify(v)).join(', ')}` }
+    case 'type':
+      return { message: `must be ${String(p['type'])}` }
+    case 'pattern':
+      return { message: `does not match the expected form (${String(p['pattern'])})` }
+    default:
+      return { message: e.message ?? e.keyword }
+  }
+}
+
+function pathSegments(instancePath: string): string[] {
+  if (!instancePath) return []
+  return instancePath.slice(1).split('/').map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+}
+
+/**
+ * ajv reports every failed branch of oneOf/if-then. Keep the most specific
+ * errors: the deepest instance paths, without the oneOf/if summaries.
+ */
+function selectErrors(errors: ErrorObject[]): ErrorObject[] {
+  const useful = errors.filter(e => e.keyword !== 'oneOf' && e.keyword !== 'if' && e.keyword !== 'anyOf')
+  const pool = useful.length ? useful : errors
+  // For one instance path keep the errors of one kind only: a value that fails
+  // a oneOf fails every branch, and the first branch's complaint is enough.
+  const byPath = new Map<string, ErrorObject[]>()
+  for (const e of pool) {
+    const list = byPath.get(e.instancePath) ?? []
+    list.push(e)
+    byPath.set(e.instancePath, list)
+  }
+  const out: ErrorObject[] = []
+  const paths = [...byPath.keys()]
+  for (const [path, list] of byPath) {
+    // A parent path whose child also failed is noise (oneOf branches).
+    if (list.every(e => e.keyword === 'type') && paths.some(p => p !== path && p.startsWith(path + '/'))) continue
+    const seen = new Set<string>()
+    for (const e of list) {
+      const key = e.keyword + JSON.stringify(e.params)
+      if (seen.has(key)) continue
+      seen.add(key)
+      out.push(e)
+    }
+  }
+  return out
+}
+
+export function validateDocument(value: unknown, doc: ParsedDocument, file: string): void {
+  const validate = compileSchemaFile(join(schemaDir, 'scenario.schema.json'))
+  if (validate(value)) return
+  const errors = selectErrors(validate.errors ?? []).map(e => {
+    const segs = pathSegments(e.instancePath)
+    const { message, keyPath } = describeAjvError(e)
+    const pos = keyPath !== undefined ? doc.positionOf([...segs, keyPath], true) : doc.positionOf(segs)
+    const where = segs.length ? segs.join('.') : '(top level)'
+    return new SockspecError('E_SCHEMA', `${where}: ${message}`, { file, ...pos })
+  })
+  errors.sort((a, b) => (a.position!.line - b.position!.line) || (a.position!.col - b.position!.col))
+  throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([k]) => k !== '$schema')
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+export function contentHash(doc: unknown): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex')
+}
+
+/** Parse and validate scenario text. `file` is used for positions and the default id. */
+export function parseScenario(text: string, file: string): Scenario {
+  if (extname(file) === '.json') checkJsonSyntax(text, file)
+  const parsed = parseWithPositions(text)
+  const first = parsed.errors[0]
+  if (first) {
+    throw new SockspecError('E_SYNTAX', `invalid YAML: ${first.message}`, { file, line: first.line, col: first.col })
+  }
+  validateDocument(parsed.value, parsed, file)
+  const doc = parsed.value as ScenarioDoc
+  const pack = basename(dirname(resolve(file)))
+  const id = doc.id ?? `${pack}/${basename(file, extname(file))}`
+  const steps = doc.steps.map((s: Step, i) => ({ ...s, id: s.id ?? `s${i + 1}` }))
+  const stepPositions = doc.steps.map((_, i) => parsed.positionOf(['steps', i]))
+  const scenario: Scenario = { ...doc, id, pack, file, hash: contentHash(doc), steps, stepPositions }
+  checkSemantics(scenario, (path: Array<string | number>) => ({ file, ...parsed.positionOf(path) }))
+  return scenario
+}
+
+export function loadScenarioFile(file: string): Scenario {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    throw new SockspecError('E_NOT_FOUND', `cannot read scenario file: ${file}`)
+  }
+  return parseScenario(text, relativeIfInside(file))
+}
+
+function relativeIfInside(file: string): string {
+  const rel = relative(process.cwd(), file)
+  return rel.startsWith('..') ? file : rel
+}
+
+/** Load every scenario under the given paths; collect all input errors. */
+export function loadScenarios(paths: string[]): Scenario[] {
+  const files = findScenarioFiles(paths)
+  const scenarios: Scenario[] = []
+  const errors: SockspecError[] = []
+  const ids = new Map<string, string>()
+  for (const f of files) {
+    try {
+      const s = loadScenarioFile(f)
+      const other = ids.get(s.id)
+      if (other) {
+        errors.push(new SockspecError('E_SCENARIO', `duplicate scenario id '${s.id}' (also in ${other})`, { file: s.file, line: 1, col: 1 }))
+        continue
+      }
+      ids.set(s.id, s.file)
+      scenarios.push(s)
+    } catch (err) {
+      if (err instanceof InputErrors) errors.push(...err.errors)
+      else if (err instanceof SockspecError) errors.push(err)
+      else throw err
+    }
+  }
+  if (errors.length) throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
+  return scenarios
+}

@@ -1,0 +1,78 @@
+/**
+ * Checks the schema cannot express: step ids are unique, handles are created
+ * before use and used by the actor that owns them, references point at
+ * earlier steps. Every problem carries the position of the offending field.
+ */
+import { InputErrors, SockspecError } from '../errors.js'
+import type { SourcePosition } from '../errors.js'
+import type { Scenario } from './types.js'
+
+type PositionOf = (path: Array<string | number>) => SourcePosition
+
+const CREATES: Record<string, 'sock' | 'new' | 'ep'> = { socket: 'sock', accept4: 'new', epoll_create1: 'ep' }
+
+export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void {
+  const errors: SockspecError[] = []
+  const fail = (path: Array<string | number>, message: string): void => {
+    errors.push(new SockspecError('E_SCENARIO', message, positionOf(path)))
+  }
+  const stepIndex = new Map<string, number>()
+  /** handle name -> owning actor, for handles currently open */
+  const owner = new Map<string, string>()
+  const everCreated = new Set<string>()
+  const pendingBackground = new Map<string, string>() // step id -> actor
+
+  const useHandle = (i: number, field: string, name: string, actor: string, path?: Array<string | number>): void => {
+    const who = owner.get(name)
+    const at = path ?? ['steps', i, field]
+    if (who === undefined) fail(at, `handle '${name}' is not open for actor '${actor}' at this step (create it with socket/accept4/epoll_create1 first)`)
+    else if (who !== actor) fail(at, `handle '${name}' belongs to actor '${who}', not '${actor}'`)
+  }
+
+  scenario.steps.forEach((step, i) => {
+    if (stepIndex.has(step.id)) fail(['steps', i, 'id'], `duplicate step id '${step.id}'`)
+    stepIndex.set(step.id, i)
+
+    if (step.claim && !scenario.claim) fail(['steps', i, 'claim'], `'claim' checks need a top-level 'claim' (this is not a claim scenario)`)
+    if (step.do === 'await') {
+      const target = step.step ?? ''
+      const actor = pendingBackground.get(target)
+      if (actor === undefined) fail(['steps', i, 'step'], `await: '${target}' is not an earlier background step that is still pending`)
+      else if (actor !== step.actor) fail(['steps', i, 'actor'], `await: step '${target}' runs on actor '${actor}', not '${step.actor}'`)
+      pendingBackground.delete(target)
+    }
+    const since = step.expect?.time?.since ?? step.claim?.time?.since
+    if (since !== undefined && (!stepIndex.has(since) || since === step.id)) {
+      fail(['steps', i, step.expect?.time ? 'expect' : 'claim', 'time', 'since'], `time.since: '${since}' is not an earlier step`)
+    }
+
+    const creates = CREATES[step.do]
+    for (const field of ['sock', 'ep'] as const) {
+      const name = step[field]
+      if (name === undefined || creates === field) continue
+      useHandle(i, field, name, step.actor)
+    }
+    if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
+    for (const name of Object.keys(step.fds ?? {})) useHandle(i, 'fds', name, step.actor, ['steps', i, 'fds', name])
+    for (const exp of [step.expect, step.claim]) {
+      for (const name of Object.keys(exp?.ready ?? {})) {
+        if (!everCreated.has(name)) fail(['steps', i, exp === step.expect ? 'expect' : 'claim', 'ready', name], `ready: no socket named '${name}'`)
+      }
+    }
+    if (step.family === 'unix' && step.do === 'socket' && step.proto && step.proto !== '0') {
+      fail(['steps', i, 'proto'], `unix sockets take no protocol`)
+    }
+    if (creates) {
+      const name = step[creates]
+      if (name !== undefined) {
+        const who = owner.get(name)
+        if (who !== undefined) fail(['steps', i, creates], `handle '${name}' is already open (actor '${who}'); close it first or pick another name`)
+        owner.set(name, step.actor)
+        everCreated.add(name)
+      }
+    }
+    if (step.do === 'close' && step.sock !== undefined && owner.get(step.sock) === step.actor) owner.delete(step.sock)
+    if (step.background) pendingBackground.set(step.id, step.actor)
+  })
+  if (errors.length) throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
+}

@@ -1,0 +1,129 @@
+/** Scenario model: mirrors schemas/scenario.schema.json. */
+
+export type MaskExpectation = string | { exact?: string[]; includes?: string[]; excludes?: string[] }
+export type ErrnoExpectation = string | string[] | null | { not: string | string[] }
+
+export interface TimeWindow {
+  since?: string
+  ms?: number
+  tol?: number
+  slack_ms?: number
+  min_ms?: number
+  max_ms?: number
+}
+
+export interface ExpectFields {
+  ret?: number | string
+  errno?: ErrnoExpectation
+  ready?: Record<string, MaskExpectation>
+  revents?: Record<string, MaskExpectation>
+  value?: number | string | Record<string, unknown>
+  data?: string
+  time?: TimeWindow
+}
+
+export interface KernelCase extends ExpectFields {
+  range: string
+  source?: string
+}
+
+export interface Expectation extends ExpectFields {
+  kernels?: KernelCase[]
+  why?: string
+}
+
+export type StepOp =
+  | 'socket' | 'bind' | 'listen' | 'connect' | 'connect_unspec' | 'accept4'
+  | 'send' | 'sendto' | 'recv' | 'recvfrom' | 'recvmsg' | 'shutdown' | 'close'
+  | 'setsockopt' | 'getsockopt' | 'fcntl' | 'epoll_create1' | 'epoll_ctl' | 'epoll_wait'
+  | 'poll' | 'getsockname' | 'getpeername' | 'sleep' | 'gate' | 'ungate' | 'await'
+
+export interface Step {
+  id?: string
+  actor: string
+  do: StepOp
+  sock?: string
+  new?: string
+  ep?: string
+  family?: 'ip' | 'inet' | 'inet6' | 'unix'
+  type?: 'stream' | 'dgram' | 'seqpacket'
+  proto?: 'tcp' | 'mptcp' | 'udp' | '0'
+  nonblock?: boolean
+  cloexec?: boolean
+  addr?: string
+  port?: number
+  path?: string
+  to?: string
+  backlog?: number
+  bytes?: number
+  text?: string
+  flags?: string[]
+  how?: 'rd' | 'wr' | 'rdwr'
+  level?: 'socket' | 'tcp' | 'ip' | 'ipv6'
+  opt?: string
+  value?: number | string
+  cmd?: 'getfl' | 'setfl' | 'nonblock'
+  fl?: string[]
+  op?: 'add' | 'mod' | 'del'
+  events?: string[]
+  max?: number
+  timeout_ms?: number
+  fds?: Record<string, string[]>
+  ms?: number
+  drop?: string[]
+  step?: string
+  background?: boolean
+  limit_ms?: number
+  expect?: Expectation
+  claim?: Expectation
+  note?: string
+}
+
+export interface Source {
+  man?: string
+  kernel?: string
+  commit?: string
+  url?: string
+  catalog?: number
+  quote?: string
+}
+
+export type VariantName = 'ipv4' | 'ipv6' | 'default'
+
+export interface Requirements {
+  root?: boolean
+  ipv6?: boolean
+  kernel?: string
+  sysctl?: Record<string, number | string>
+}
+
+export interface Claim {
+  id: number
+  statement: string
+  role?: 'test' | 'counterexample'
+}
+
+export interface ScenarioDoc {
+  id?: string
+  title: string
+  description?: string
+  sources?: Source[]
+  variants?: VariantName[]
+  requires?: Requirements
+  limit_ms?: number
+  claim?: Claim
+  steps: Step[]
+}
+
+/** A loaded, validated scenario with its identity. */
+export interface Scenario extends ScenarioDoc {
+  id: string
+  pack: string
+  file: string
+  /** sha256 of the canonical JSON of the document: same content, same hash. */
+  hash: string
+  /** Step ids, filled in (s1, s2, ... where the file gave none). */
+  steps: Array<Step & { id: string }>
+  /** Source position of each step (1-based), for error messages. */
+  stepPositions: Array<{ line: number; col: number }>
+}

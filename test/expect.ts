@@ -1,0 +1,102 @@
+// Expectation matching: return values, errno, epoll/poll masks, option
+// values, timing windows, and the rule that claim checks are kept apart.
+import t from 'tap'
+import { checkErrno, checkRet, matchStep, timeWindow } from '../harness/expect/match.js'
+import type { MatchContext } from '../harness/expect/match.js'
+import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
+import type { ProbeEvent } from '../harness/probe/event.js'
+
+const ctx = (starts: Record<string, number> = {}, claim = false): MatchContext => ({
+  step: 's9',
+  actor: 'client',
+  claim,
+  stepStart: id => starts[id],
+})
+const ev = (fields: Partial<ProbeEvent>): ProbeEvent => ({ seq: 1, op: 'connect', t0: 1_000_000, t1: 1_100_000, ...fields })
+
+t.test('return values', async t => {
+  t.ok(checkRet(-1, -1))
+  t.notOk(checkRet(0, -1))
+  t.ok(checkRet('>=0', 5))
+  t.notOk(checkRet('>=0', -1))
+  t.ok(checkRet('!=0', 3))
+  t.ok(checkRet('<0', -1))
+  t.notOk(checkRet('>0', 0))
+  t.notOk(checkRet(0, undefined), 'no return value never matches')
+})
+
+t.test('errno forms', async t => {
+  t.ok(checkErrno('EINPROGRESS', 'EINPROGRESS'))
+  t.notOk(checkErrno('EINPROGRESS', 'EAGAIN'))
+  t.notOk(checkErrno('EINPROGRESS', undefined))
+  t.ok(checkErrno(['EAGAIN', 'EWOULDBLOCK'], 'EAGAIN'))
+  t.ok(checkErrno(null, undefined))
+  t.notOk(checkErrno(null, 'EAGAIN'))
+  t.ok(checkErrno({ not: 'EINPROGRESS' }, 'ETIMEDOUT'))
+  t.ok(checkErrno({ not: 'EINPROGRESS' }, undefined))
+  t.notOk(checkErrno({ not: ['EINPROGRESS', 'EALREADY'] }, 'EALREADY'))
+})
+
+t.test('masks: names with or without prefix, exact and partial', async t => {
+  t.same(parseMaskString('OUT|HUP', 'EPOLL'), ['EPOLLOUT', 'EPOLLHUP'])
+  t.same(parseMaskString('0', 'EPOLL'), [])
+  t.equal(formatMask(['EPOLLHUP', 'EPOLLOUT', 'EPOLLIN']), 'EPOLLIN|EPOLLOUT|EPOLLHUP')
+  t.ok(maskMatches(['EPOLLOUT', 'EPOLLHUP'], 'HUP|OUT', 'EPOLL'))
+  t.notOk(maskMatches(['EPOLLOUT', 'EPOLLHUP', 'EPOLLERR'], 'OUT|HUP', 'EPOLL'), 'exact means exact')
+  t.ok(maskMatches(['EPOLLOUT', 'EPOLLHUP', 'EPOLLERR'], { includes: ['ERR'] }, 'EPOLL'))
+  t.notOk(maskMatches(['EPOLLOUT', 'EPOLLHUP'], { excludes: ['HUP'] }, 'EPOLL'))
+  t.ok(maskMatches(['POLLIN'], 'EPOLLIN', 'POLL'), 'poll masks accept epoll spellings')
+})
+
+t.test('matchStep: ret and errno', async t => {
+  const checks = matchStep({ ret: -1, errno: 'EINPROGRESS' }, ev({ ret: -1, errno: 'EINPROGRESS' }), ctx())
+  t.same(checks.map(c => [c.field, c.ok]), [['ret', true], ['errno', true]])
+  const bad = matchStep({ ret: -1, errno: 'EINPROGRESS' }, ev({ ret: 0 }), ctx())
+  t.same(bad.map(c => [c.field, c.expected, c.observed, c.ok]), [['ret', '-1', '0', false], ['errno', 'EINPROGRESS', 'none', false]])
+})
+
+t.test('matchStep: no event or a probe error fails every expectation', async t => {
+  t.same(matchStep({ ret: 0 }, undefined, ctx()).map(c => c.ok), [false])
+  t.same(matchStep({ ret: 0 }, ev({ error: 'unknown handle X', ret: undefined }), ctx()).map(c => c.observed), ['probe error: unknown handle X'])
+})
+
+t.test('matchStep: epoll ready sets are strict about extra handles', async t => {
+  const e = ev({ op: 'epoll_wait', ret: 2, ready: [{ h: 'C', events: ['EPOLLOUT'] }, { h: 'L', events: ['EPOLLIN'] }] })
+  const ok = matchStep({ ready: { C: 'OUT', L: 'IN' } }, e, ctx())
+  t.ok(ok.every(c => c.ok))
+  const extra = matchStep({ ready: { C: 'OUT' } }, e, ctx())
+  t.same(extra.filter(c => !c.ok).map(c => c.field), ['ready'])
+  const none = matchStep({ ready: {} }, ev({ op: 'epoll_wait', ret: 0, ready: [] }), ctx())
+  t.same(none.map(c => [c.expected, c.observed, c.ok]), [['no events', 'no events', true]])
+  const missing = matchStep({ ready: { L: 'IN' } }, ev({ op: 'epoll_wait', ret: 0, ready: [] }), ctx())
+  t.same(missing.map(c => [c.field, c.observed, c.ok]), [['ready.L', 'not ready', false]])
+})
+
+t.test('matchStep: poll revents and option values', async t => {
+  const p = ev({ op: 'poll', ret: 1, revents: [{ h: 'C', events: ['POLLOUT'] }, { h: 'L', events: [] }] })
+  t.ok(matchStep({ revents: { C: 'OUT', L: '0' } }, p, ctx()).every(c => c.ok))
+  const soError = ev({ op: 'getsockopt', ret: 0, value: 111, value_name: 'ECONNREFUSED' })
+  t.ok(matchStep({ value: 'ECONNREFUSED' }, soError, ctx())[0]?.ok)
+  t.notOk(matchStep({ value: '0' }, soError, ctx())[0]?.ok)
+  const info = ev({ op: 'getsockopt', ret: 0, value: { state: 'TCP_SYN_SENT', retransmits: 1 } })
+  t.ok(matchStep({ value: { state: 'TCP_SYN_SENT' } }, info, ctx())[0]?.ok)
+  t.notOk(matchStep({ value: { state: 'TCP_ESTABLISHED' } }, info, ctx())[0]?.ok)
+  t.ok(matchStep({ data: 'hello' }, ev({ op: 'recv', ret: 5, data: 'hello' }), ctx())[0]?.ok)
+})
+
+t.test('timing windows', async t => {
+  t.same(timeWindow({ ms: 1000 }), { lo: 950, hi: 1100 })
+  t.same(timeWindow({ ms: 1000, tol: 0.1, slack_ms: 0 }), { lo: 900, hi: 1100 })
+  t.same(timeWindow({ min_ms: 5 }), { lo: 5, hi: Number.POSITIVE_INFINITY })
+  // connect step started at 0, this event ends at 3.05 s
+  const e = ev({ op: 'epoll_wait', t0: 2_000_000_000, t1: 3_050_000_000 })
+  t.ok(matchStep({ time: { since: 'connect', ms: 3000 } }, e, ctx({ connect: 0 }))[0]?.ok)
+  t.notOk(matchStep({ time: { since: 'connect', ms: 1000 } }, e, ctx({ connect: 0 }))[0]?.ok)
+  t.ok(matchStep({ time: { max_ms: 1100 } }, e, ctx())[0]?.ok, 'default start is the step itself')
+  t.same(matchStep({ time: { since: 'gone', ms: 1 } }, e, ctx())[0]?.observed, 'unknown')
+})
+
+t.test('claim checks are flagged as claims', async t => {
+  const c = matchStep({ ret: 0 }, ev({ ret: -1, errno: 'EINPROGRESS' }), ctx({}, true))
+  t.same(c.map(x => [x.claim, x.ok]), [[true, false]])
+})

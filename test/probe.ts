@@ -1,0 +1,105 @@
+// The probe protocol against the real helper on the real kernel: hello,
+// events per syscall with errno and mask names, completion frames, gates,
+// bad input answered without crashing, and crash/hang detection.
+import t from 'tap'
+import { probeBinary, probeStaticBinary } from '../harness/paths.js'
+import { ProbeProcess } from '../harness/probe/process.js'
+import type { ProbeEvent } from '../harness/probe/event.js'
+
+let n = 0
+async function call(p: ProbeProcess, command: string, limit = 5000): Promise<ProbeEvent[]> {
+  const step = `t${++n}`
+  p.send(step, command)
+  const outcome = await p.waitStep(step, limit)
+  if (outcome.status !== 'done') throw new Error(`${command}: ${outcome.status}`)
+  return outcome.events
+}
+const last = (events: ProbeEvent[]): ProbeEvent => events[events.length - 1]!
+
+for (const [name, binary] of [['dynamic', probeBinary], ['static', probeStaticBinary]] as const) {
+  t.test(`hello and a loopback handshake (${name} build)`, async t => {
+    const p = new ProbeProcess([binary], 'solo')
+    t.teardown(() => p.kill())
+    t.ok(await p.waitHello(5000), 'hello arrives')
+    t.equal(p.hello?.protocol, 1)
+    t.match(p.hello?.uname?.release, /^\d+\.\d+/)
+    t.match(last(await call(p, 'socket L inet stream tcp nonblock')), { op: 'socket', new: 'L', ret: Number })
+    const bind = await call(p, 'bind L inet 127.0.0.1 0')
+    t.same(bind.map(e => e.op), ['bind', 'getsockname'], 'bind reports the getsockname it makes')
+    const port = last(bind).addr?.port ?? 0
+    t.ok(port > 0, 'kernel chose a port')
+    await call(p, 'listen L 8')
+    await call(p, 'socket C inet stream tcp nonblock')
+    await call(p, 'epoll_create1 E cloexec')
+    await call(p, 'epoll_ctl E add C in|out|rdhup')
+    const fresh = last(await call(p, 'epoll_wait E 8 0'))
+    t.same(fresh.ready, [{ h: 'C', events: ['EPOLLOUT', 'EPOLLHUP'] }], 'a fresh TCP socket reports OUT|HUP (tcp_poll, TCP_CLOSE)')
+    const connect = last(await call(p, `connect C inet 127.0.0.1 ${port}`))
+    t.match(connect, { op: 'connect', h: 'C', ret: -1, errno: 'EINPROGRESS' })
+    t.ok(connect.t1! >= connect.t0, 'monotonic timestamps')
+    const wait = last(await call(p, 'epoll_wait E 8 2000'))
+    t.same(wait.ready, [{ h: 'C', events: ['EPOLLOUT'] }])
+    t.match(last(await call(p, `connect C inet 127.0.0.1 ${port}`)), { ret: 0 })
+    t.match(last(await call(p, `connect C inet 127.0.0.1 ${port}`)), { ret: -1, errno: 'EISCONN' })
+    const accepted = last(await call(p, 'accept4 L S nonblock'))
+    t.match(accepted, { op: 'accept4', h: 'L', new: 'S', addr: { family: 'inet', addr: '127.0.0.1' } })
+    t.match(last(await call(p, 'sendstr C hello')), { ret: 5 })
+    t.match(last(await call(p, 'recv S 100')), { ret: 5, data: 'hello' })
+    t.match(last(await call(p, 'getsockopt C tcp TCP_INFO')), { value: { state: 'TCP_ESTABLISHED' } })
+    t.match(last(await call(p, 'accept4 L S2 0')), { ret: -1, errno: 'EAGAIN' })
+    await p.stop()
+    t.equal(p.exit?.code, 0, 'EOF on stdin: clean exit')
+    t.same(p.invalid, [], 'every line was a valid event')
+  })
+}
+
+t.test('bad input gets error events and the probe keeps going', async t => {
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  await p.waitHello(5000)
+  t.match(last(await call(p, 'frobnicate X')), { error: String })
+  t.match(last(await call(p, 'close NOPE')), { error: /NOPE|handle/ })
+  t.match(last(await call(p, 'socket')), { error: String })
+  t.match(last(await call(p, 'socket X inet stream tcp nonblock|bogus')), { error: String })
+  t.match(last(await call(p, `socket ${'X'.repeat(40)} inet stream`)), { error: String })
+  t.match(last(await call(p, `sendstr X ${'y'.repeat(5000)}`)), { error: String })
+  t.match(last(await call(p, 'socket OK inet stream tcp')), { ret: Number, new: 'OK' })
+  await p.stop()
+  t.equal(p.exit?.code, 0)
+})
+
+t.test('gates: a listener that drops pure ACKs stays unreadable while the client is writable', async t => {
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  await p.waitHello(5000)
+  await call(p, 'socket L inet6 stream tcp nonblock')
+  const port = last(await call(p, 'bind L inet6 ::1 0')).addr?.port
+  await call(p, 'listen L 8')
+  t.match(last(await call(p, 'gate L ack')), { op: 'setsockopt', opt: 'SO_ATTACH_FILTER', gate: ['ack'], ret: 0 })
+  await call(p, 'epoll_create1 E 0')
+  await call(p, 'epoll_ctl E add L in')
+  await call(p, 'socket C inet6 stream tcp nonblock')
+  await call(p, 'epoll_create1 F 0')
+  await call(p, 'epoll_ctl F add C out')
+  await call(p, `connect C inet6 ::1 ${port}`)
+  t.same(last(await call(p, 'epoll_wait F 4 2000')).ready, [{ h: 'C', events: ['EPOLLOUT'] }], 'client writable after SYN-ACK')
+  t.same(last(await call(p, 'epoll_wait E 4 300')).ready, [], 'listener not readable: final ACK dropped')
+  t.match(last(await call(p, 'accept4 L S nonblock')), { errno: 'EAGAIN' })
+  await call(p, 'ungate L')
+  // the SYN-ACK retransmit (about 1 s) brings a new ACK
+  const late = last(await call(p, 'epoll_wait E 4 3000'))
+  t.same(late.ready, [{ h: 'L', events: ['EPOLLIN'] }])
+  await p.stop()
+})
+
+t.test('a probe that dies mid-step and one that hangs are reported, not awaited forever', async t => {
+  const p = new ProbeProcess([probeBinary], 'solo')
+  await p.waitHello(5000)
+  p.send('x1', 'sleep 10000')
+  const hang = await p.waitStep('x1', 200)
+  t.equal(hang.status, 'timeout')
+  p.kill()
+  const dead = await p.waitStep('x2', 5000)
+  t.equal(dead.status, 'exit')
+  t.equal(p.exit?.signal, 'SIGKILL')
+})
