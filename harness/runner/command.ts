@@ -123,6 +123,8 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
       return `gate ${h} ${(step.drop ?? []).join(' ')}`
     case 'ungate':
       return `ungate ${h}`
+    case 'abort':
+      return 'abort'
     case 'await':
       throw new CommandError('await is not a probe command')
   }

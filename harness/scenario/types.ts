@@ -36,7 +36,7 @@ export type StepOp =
   | 'socket' | 'bind' | 'listen' | 'connect' | 'connect_unspec' | 'accept4'
   | 'send' | 'sendto' | 'recv' | 'recvfrom' | 'recvmsg' | 'shutdown' | 'close'
   | 'setsockopt' | 'getsockopt' | 'fcntl' | 'epoll_create1' | 'epoll_ctl' | 'epoll_wait'
-  | 'poll' | 'getsockname' | 'getpeername' | 'sleep' | 'gate' | 'ungate' | 'await'
+  | 'poll' | 'getsockname' | 'getpeername' | 'sleep' | 'gate' | 'ungate' | 'await' | 'abort'
 
 export interface Step {
   id?: string

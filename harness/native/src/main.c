@@ -54,6 +54,7 @@ static const opdef_t ops[] = {
 	{ "sleep", op_sleep, 1, 1, "sleep <ms>" },
 	{ "gate", op_gate, 2, -1, "gate H <class> [class...]" },
 	{ "ungate", op_ungate, 1, 1, "ungate H" },
+	{ "abort", op_abort, 0, 0, "abort" },
 	{ "quit", NULL, 0, 0, "quit" },
 	{ NULL, NULL, 0, 0, NULL }
 };

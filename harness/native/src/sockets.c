@@ -628,3 +628,14 @@ void op_sleep(const cmd_t *c)
 	ev_result(&e, t0, t1, ret, err);
 	ev_end(&e);
 }
+
+/*
+ * Test hook: the harness must turn a crashing helper into an `error` verdict
+ * with its stderr kept, so the real helper can be asked to crash for real.
+ */
+void op_abort(const cmd_t *c)
+{
+	fprintf(stderr, "sockspec-probe: abort requested by step %s\n", c->step);
+	fflush(stderr);
+	abort();
+}
