@@ -5,7 +5,7 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kitRoot, scenarioDir } from '../harness/paths.js'
@@ -131,4 +131,30 @@ t.test('repeat and reporters: verdicts are identical across attempts; TAP and JU
   t.match(tap.stdout, /\nok 1 - tcp-connect\/einprogress \[ipv/)
   const junit = sockspec(['run', join(scenarioDir, 'tcp-connect', 'einprogress.yaml'), '--db', db, '--reporter', 'junit'])
   t.match(junit.stdout, /<testsuite name="tcp-connect" tests="2" failures="0" errors="0" skipped="0"/)
+})
+
+const notRoot = process.getuid?.() !== 0
+t.test('without root, gated scenarios run in a private user+net namespace and pass', { skip: notRoot && 'needs root to become an unprivileged user' }, async t => {
+  const free = mkdtempSync(join(tmpdir(), 'sockspec-nobody-'))
+  chmodSync(free, 0o777)
+  const file = join(free, 'gated.yaml')
+  writeFileSync(file, [
+    'title: a gated listener stays unreadable, unprivileged',
+    'sources: [{ catalog: 5 }]',
+    'steps:',
+    '  - { actor: server, do: socket, sock: L, nonblock: true }',
+    '  - { actor: server, do: bind, sock: L }',
+    '  - { actor: server, do: listen, sock: L, backlog: 4 }',
+    '  - { actor: server, do: gate, sock: L, drop: [ack], expect: { ret: 0 } }',
+    '  - { actor: server, do: epoll_create1, ep: E }',
+    '  - { actor: server, do: epoll_ctl, ep: E, op: add, sock: L, events: [in] }',
+    '  - { actor: client, do: socket, sock: C, nonblock: true }',
+    '  - { actor: client, do: connect, sock: C, to: L, expect: { errno: EINPROGRESS } }',
+    '  - { actor: server, do: epoll_wait, ep: E, timeout_ms: 200, expect: { ready: {} } }',
+    '',
+  ].join('\n'))
+  chmodSync(file, 0o644)
+  const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, bin, 'run', file, '--db', join(free, 'n.db'), '--reporter', 'json'], { encoding: 'utf8', timeout: 60_000 })
+  const doc = JSON.parse(r.stdout) as RunDoc
+  t.same(doc.results.map(x => [x.variant, x.verdict]).sort(), [['ipv4', 'pass'], ['ipv6', 'pass']], r.stderr)
 })

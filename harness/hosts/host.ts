@@ -1,12 +1,19 @@
 /**
- * Where actors run. A host driver says how to start a probe for an actor and
- * what the host can do; loopback is the default (no root, one namespace).
+ * Where actors run. A host driver opens a session per scenario run; the
+ * session says how to start a probe for each actor and removes whatever it
+ * created when closed. A driver may decline a scenario with a skip reason.
  */
+import type { Scenario } from '../scenario/types.js'
+
+export interface HostSession {
+  /** argv that starts a probe for this actor (stdin/stdout carry the protocol). */
+  probeArgv(actor: string): string[]
+  /** Remove what the session created (namespaces, processes, files). Idempotent. */
+  close(): Promise<void>
+}
+
 export interface HostDriver {
   /** loopback, netns, ssh, vm */
   readonly kind: string
-  /** argv that starts a probe for this actor (stdin/stdout carry the protocol). */
-  probeArgv(actor: string): string[]
-  /** Remove whatever the driver created for a scenario (namespaces, files). */
-  cleanup(): Promise<void>
+  open(scenario: Scenario): Promise<HostSession | { skip: string }>
 }

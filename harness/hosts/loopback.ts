@@ -1,16 +1,62 @@
-/** The loopback host: every actor is a probe in the current network namespace. */
+/**
+ * The loopback host: every actor is a probe on this machine.
+ *
+ * As root, actors share the current network namespace. Without root, a
+ * scenario that uses gates cannot attach its socket filters: since Linux
+ * 6.x SO_ATTACH_FILTER on a TCP socket needs CAP_NET_ADMIN in the socket's
+ * network namespace. Such a scenario then runs in a private user + network
+ * namespace of its own (unshare -Urn; loopback only, nothing leaves it), where
+ * the user holds that capability; if unprivileged user namespaces are
+ * disabled it is skipped with the reason.
+ */
 import { existsSync } from 'node:fs'
+import { createInterface } from 'node:readline'
 import { SockspecError } from '../errors.js'
+import { spawnLongLived } from '../deps/process.js'
 import { probeBinary } from '../paths.js'
-import type { HostDriver } from './host.js'
+import type { Scenario } from '../scenario/types.js'
+import type { HostDriver, HostSession } from './host.js'
 
-export function loopbackHost(binary = probeBinary): HostDriver {
+export function scenarioUsesGates(scenario: Scenario): boolean {
+  return scenario.steps.some(s => s.do === 'gate')
+}
+
+/** A private user+net namespace kept alive by a holder process; probes join it with nsenter. */
+async function privateNamespace(binary: string): Promise<HostSession | { skip: string }> {
+  const holder = spawnLongLived(['unshare', '-Urn', 'sh', '-c', 'ip link set lo up && echo ready && exec sleep 86400'])
+  const ready = await new Promise<boolean>(resolve => {
+    const timer = setTimeout(() => resolve(false), 5000)
+    const lines = createInterface({ input: holder.stdout })
+    lines.once('line', l => {
+      clearTimeout(timer)
+      resolve(l === 'ready')
+    })
+    void holder.exited.then(() => resolve(false))
+  })
+  if (!ready || holder.pid === undefined) {
+    holder.kill()
+    let why = ''
+    holder.stderr.setEncoding('utf8')
+    for await (const chunk of holder.stderr) why += String(chunk)
+    return { skip: `gates need CAP_NET_ADMIN; without root they need an unprivileged user namespace, which failed here${why ? `: ${why.trim().split('\n')[0]}` : ''}` }
+  }
+  const pid = String(holder.pid)
+  return {
+    probeArgv: () => ['nsenter', '--preserve-credentials', '-U', '-n', '-t', pid, binary],
+    close: async () => {
+      holder.kill()
+      await holder.exited
+    },
+  }
+}
+
+export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0): HostDriver {
   if (!existsSync(binary)) {
     throw new SockspecError('E_PROBE', `probe binary not found: ${binary} (run 'npm run build' or 'make -C harness/native')`)
   }
+  const shared: HostSession = { probeArgv: () => [binary], close: async () => {} }
   return {
     kind: 'loopback',
-    probeArgv: () => [binary],
-    cleanup: async () => {},
+    open: async scenario => (uid !== 0 && scenarioUsesGates(scenario) ? privateNamespace(binary) : shared),
   }
 }

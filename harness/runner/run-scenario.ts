@@ -47,6 +47,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const skip = unmetRequirement(scenario, variant, opts.system)
   if (skip) return { ...base, verdict: 'skip', message: skip, durationMs: 0 }
 
+  const session = await opts.host.open(scenario)
+  if ('skip' in session) return { ...base, verdict: 'skip', message: session.skip, durationMs: 0 }
   const kernel = opts.system.kernelRelease
   const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-'))
   const probes = new Map<string, ProbeProcess>()
@@ -85,7 +87,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   try {
     const actors = [...new Set(scenario.steps.map(s => s.actor))]
     for (const actor of actors) {
-      const probe = new ProbeProcess(opts.host.probeArgv(actor), actor)
+      const probe = new ProbeProcess(session.probeArgv(actor), actor)
       probes.set(actor, probe)
       opts.onProbe?.(probe)
     }
@@ -134,7 +136,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   } finally {
     await Promise.all([...probes.values()].map(p => p.stop()))
     rmSync(tmpDir, { recursive: true, force: true })
-    await opts.host.cleanup()
+    await session.close()
   }
 
   const events: TraceEvent[] = []

@@ -21,6 +21,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
   const owner = new Map<string, string>()
   const everCreated = new Set<string>()
   const pendingBackground = new Map<string, string>() // step id -> actor
+  const acceptedInto = new Set<string>()
 
   const useHandle = (i: number, field: string, name: string, actor: string, path?: Array<string | number>): void => {
     const who = owner.get(name)
@@ -66,7 +67,12 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
       const name = step[creates]
       if (name !== undefined) {
         const who = owner.get(name)
-        if (who !== undefined) fail(['steps', i, creates], `handle '${name}' is already open (actor '${who}'); close it first or pick another name`)
+        // An accept4 may fail (EAGAIN) and be retried into the same name.
+        if (who !== undefined && !(step.do === 'accept4' && acceptedInto.has(name))) {
+          fail(['steps', i, creates], `handle '${name}' is already open (actor '${who}'); close it first or pick another name`)
+        }
+        if (step.do === 'accept4') acceptedInto.add(name)
+        else acceptedInto.delete(name)
         owner.set(name, step.actor)
         everCreated.add(name)
       }
