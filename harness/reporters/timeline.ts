@@ -14,19 +14,32 @@ export function formatAddr(a: ProbeEvent['addr']): string {
   return `${a.addr ?? ''}:${a.port ?? 0}`
 }
 
+/** IN|OUT|HUP: masks without the EPOLL/POLL prefix, in bit order. */
+export function shortMask(flags: readonly string[]): string {
+  return formatMask(flags).replace(/\bE?POLL/g, '')
+}
+
 /** One event as a short line: `connect C 127.0.0.1:4242 = -1 EINPROGRESS`. */
 export function describeEvent(e: ProbeEvent): string {
   if (e.error !== undefined) return `${e.op} ! ${e.error}`
   const parts: string[] = [e.op]
   if (e.h) parts.push(e.h)
+  else if (e.new) parts.push(e.new)
+  if (e.op === 'epoll_ctl') {
+    const ctl = typeof e['ctl'] === 'string' ? e['ctl'].replace('EPOLL_CTL_', '').toLowerCase() : ''
+    const events = Array.isArray(e['events']) ? shortMask(e['events'] as string[]) : ''
+    parts.push(`${ctl} ${String(e['target'] ?? '')} ${events}`.trim())
+  }
+  if (typeof e['how'] === 'string') parts.push(e['how'])
   if (e.opt) parts.push(e.opt)
+  if (e.op === 'setsockopt' && e.value !== undefined && !e.gate) parts.push(String(typeof e.value === 'object' ? JSON.stringify(e.value) : e.value))
   if (e.gate) parts.push(`drop ${e.gate.join(',')}`)
   if (e.addr && e.op !== 'accept4') parts.push(formatAddr(e.addr))
   let answer = `= ${e.ret ?? '?'}`
   if (e.errno) answer += ` ${e.errno}`
-  if (e.new) answer += ` (${e.new}${e.addr ? ` from ${formatAddr(e.addr)}` : ''})`
-  if (e.ready) answer += ` ${e.ready.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') || '-'}`
-  if (e.revents) answer += ` ${e.revents.map(r => `${r.h}:${formatMask(r.events)}`).join(' ')}`
+  if (e.new && e.h) answer += ` (${e.new}${e.addr && formatAddr(e.addr) ? ` from ${formatAddr(e.addr)}` : ''})`
+  if (e.ready) answer += ` ${e.ready.map(r => `${r.h}:${shortMask(r.events)}`).join(' ') || '-'}`
+  if (e.revents) answer += ` ${e.revents.map(r => `${r.h}:${shortMask(r.events)}`).join(' ')}`
   if (e.value_name !== undefined) answer += ` ${e.value_name}`
   else if (e.value !== undefined && e.op === 'getsockopt') answer += ` ${typeof e.value === 'object' ? String((e.value as Record<string, unknown>)['state'] ?? JSON.stringify(e.value)) : String(e.value)}`
   if (e.data !== undefined && e.data !== '') answer += ` "${e.data.length > 16 ? e.data.slice(0, 16) + '…' : e.data}"`
@@ -34,7 +47,7 @@ export function describeEvent(e: ProbeEvent): string {
   return parts.join(' ')
 }
 
-export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], width = 46): string {
+export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], maxWidth = 72): string {
   const actors = [...new Set(events.map(e => e.actor))].sort((a, b) => (a === 'client' ? -1 : b === 'client' ? 1 : a < b ? -1 : 1))
   const failedByStep = new Map<string, CheckRow[]>()
   for (const c of checks) {
@@ -44,6 +57,8 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     failedByStep.set(c.step, list)
   }
   const checkedSteps = new Set(checks.map(c => c.step))
+  const texts = events.map(row => describeEvent(JSON.parse(row.details) as ProbeEvent))
+  const width = Math.min(maxWidth, Math.max(20, ...texts.map(x => x.length + 2)))
   const pad = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width))
   const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(a)).join(' ')}`]
   const lastOfStep = new Map<string, number>()
@@ -51,12 +66,11 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     if (e.step) lastOfStep.set(`${e.actor}/${e.step}`, i)
   })
   events.forEach((row, i) => {
-    const e = JSON.parse(row.details) as ProbeEvent
     const col = actors.indexOf(row.actor)
     const isLast = row.step !== null && lastOfStep.get(`${row.actor}/${row.step}`) === i
     const failed = isLast && row.step ? failedByStep.get(row.step) : undefined
     const mark = isLast && row.step && checkedSteps.has(row.step) ? (failed ? ' ✗' : ' ✓') : ''
-    const cells = actors.map((_, c) => (c === col ? pad(describeEvent(e) + mark) : ' '.repeat(width)))
+    const cells = actors.map((_, c) => (c === col ? pad(texts[i]! + mark) : ' '.repeat(width)))
     lines.push(`${(row.t_ns / 1e6).toFixed(3).padStart(10)}  ${cells.join(' ').trimEnd()}`)
     for (const c of failed ?? []) {
       lines.push(`${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`)

@@ -35,7 +35,7 @@ static const opdef_t ops[] = {
 	{ "connect_unspec", op_connect_unspec, 1, 1, "connect_unspec H" },
 	{ "accept4", op_accept4, 2, 3, "accept4 H NEW [nonblock|cloexec]" },
 	{ "send", op_send, 2, 3, "send H <nbytes> [msg flags]" },
-	{ "sendstr", op_sendstr, 2, 2, "sendstr H <text>" },
+	{ "sendstr", op_sendstr, 2, 3, "sendstr H <text> [msg flags]" },
 	{ "sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]" },
 	{ "recv", op_recv, 2, 3, "recv H <nbytes> [msg flags]" },
 	{ "recvfrom", op_recvfrom, 2, 3, "recvfrom H <nbytes> [msg flags]" },

@@ -391,10 +391,12 @@ void op_send(const cmd_t *c)
 
 void op_sendstr(const cmd_t *c)
 {
+	int flags;
 	int slot = cmd_handle(c, 0);
 
-	if (slot >= 0)
-		send_common(c, slot, c->args[1], strlen(c->args[1]), 0, NULL, 0);
+	if (slot < 0 || opt_msg_flags(c, 2, &flags) < 0)
+		return;
+	send_common(c, slot, c->args[1], strlen(c->args[1]), flags, NULL, 0);
 }
 
 void op_sendto(const cmd_t *c)
