@@ -36,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
     .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'junit', 'json']).default('tty'))
     .option('--variant <name...>', 'only these variants (ipv4, ipv6, default)')
+    .option('--report [dir]', 'write the HTML report after the run (default dir: reports)')
     .action(async (paths: string[], opts) => {
       const { runCommand } = await import('./run.js')
       exitCode = await runCommand(paths, opts)
@@ -63,12 +64,67 @@ export async function main(argv: string[]): Promise<number> {
     })
 
   program
+    .command('report')
+    .description('write a static HTML report (runs, matrix, scenario timelines, seed claims) from a trace store')
+    .option('--db <file>', 'trace store file', 'traces.db')
+    .option('--out <dir>', 'output directory', 'reports')
+    .option('--runs-per-page <n>', 'runs per matrix page', intArg('--runs-per-page', 1))
+    .option('--latest <n>', 'timelines per scenario variant (latest runs)', intArg('--latest', 1))
+    .action(async opts => {
+      const { reportCommand } = await import('./report.js')
+      exitCode = reportCommand(opts)
+    })
+
+  program
     .command('runs')
     .description('list the runs in a trace store')
     .option('--db <file>', 'trace store file', 'traces.db')
     .action(async opts => {
       const { runsCommand } = await import('./runs.js')
       exitCode = runsCommand(opts)
+    })
+
+  program
+    .command('merge')
+    .description('merge trace stores (e.g. one per CI leg) into one; idempotent, runs keyed by uuid')
+    .argument('<stores...>', 'trace store files to read')
+    .requiredOption('--into <file>', 'trace store to merge into (created if missing)')
+    .action(async (stores: string[], opts) => {
+      const { mergeCommand } = await import('./merge.js')
+      exitCode = mergeCommand(stores, opts)
+    })
+
+  program
+    .command('compare')
+    .description('compare two runs, or every run against a baseline: same, differs, regression, fixed, new, missing, error, skip; exit 1 on regression')
+    .argument('[runs...]', 'RUN_A RUN_B (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX); with --baseline: the runs to compare (default: all others)')
+    .option('--db <file>', 'trace store file', 'traces.db')
+    .option('--baseline <run>', 'compare every other run against this one (same run syntax)')
+    .addOption(new Option('--reporter <name>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--all', 'text output: also list pairs that are the same')
+    .action(async (runs: string[], opts) => {
+      const { compareCommand } = await import('./compare.js')
+      exitCode = compareCommand(runs, opts)
+    })
+
+  program
+    .command('export')
+    .description('print one run as a self-contained JSON bundle (schemas/run.schema.json)')
+    .argument('<run>', 'id, uuid prefix, latest, host:NAME, kernel:PREFIX or distro:PREFIX')
+    .option('--db <file>', 'trace store file', 'traces.db')
+    .action(async (run: string, opts) => {
+      const { exportCommand } = await import('./export.js')
+      exitCode = exportCommand(run, opts)
+    })
+
+  program
+    .command('import')
+    .description('add run bundles (from `sockspec export`) to a trace store; idempotent')
+    .argument('<bundles...>', 'bundle files, or - for stdin')
+    .option('--db <file>', 'trace store file', 'traces.db')
+    .action(async (bundles: string[], opts) => {
+      const { importCommand } = await import('./import.js')
+      exitCode = importCommand(bundles, opts)
     })
 
   try {

@@ -23,6 +23,7 @@ export interface RunOptions {
   repeat: number
   reporter: 'tty' | 'tap' | 'junit' | 'json'
   variant?: string[]
+  report?: string | boolean
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -57,6 +58,7 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
   const host = loopbackHost()
   const system = systemInfo()
   const store = TraceStore.open(opts.db)
+  let code: number
   try {
     const { id: runId } = store.beginRun({
       host: system.hostname,
@@ -84,9 +86,13 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
       onResult: (r, done, total) => reporter.result(r, done, total),
     })
     reporter.end(run, outcome.results, outcome.interrupted)
-    if (outcome.interrupted) return 130
-    return outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
+    code = outcome.interrupted ? 130 : outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
   } finally {
     store.close()
   }
+  if (opts.report) {
+    const { reportCommand } = await import('./report.js')
+    reportCommand({ db: opts.db, out: typeof opts.report === 'string' ? opts.report : 'reports' }, process.stderr)
+  }
+  return code
 }

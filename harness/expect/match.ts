@@ -128,10 +128,16 @@ function matchesPartial(expected: Record<string, unknown>, observed: unknown): b
   )
 }
 
-function describeValue(event: ProbeEvent): string {
+/** The observed value; for structured options only the fields the expectation names. */
+function describeValue(event: ProbeEvent, expected: unknown): string {
   if (event.value_name !== undefined) return event.value_name
   if (event.value === undefined) return 'none'
-  return typeof event.value === 'object' ? JSON.stringify(event.value) : String(event.value)
+  if (typeof event.value !== 'object') return String(event.value)
+  if (expected && typeof expected === 'object') {
+    const obs = event.value as Record<string, unknown>
+    return JSON.stringify(Object.fromEntries(Object.keys(expected).map(k => [k, obs[k] ?? null])))
+  }
+  return JSON.stringify(event.value)
 }
 
 /**
@@ -162,7 +168,7 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
     if (typeof v === 'number') ok = event.value === v
     else if (typeof v === 'string') ok = (event.value_name ?? String(event.value)) === v
     else ok = matchesPartial(v, event.value)
-    push('value', typeof v === 'object' ? JSON.stringify(v) : String(v), describeValue(event), ok)
+    push('value', typeof v === 'object' ? JSON.stringify(v) : String(v), describeValue(event, v), ok)
   }
   if (exp.data !== undefined) push('data', JSON.stringify(exp.data), event.data === undefined ? 'none' : JSON.stringify(event.data), event.data === exp.data)
   if (exp.time !== undefined) {

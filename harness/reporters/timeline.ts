@@ -9,7 +9,8 @@ import { formatMask } from '../expect/mask.js'
 
 export function formatAddr(a: ProbeEvent['addr']): string {
   if (!a) return ''
-  if (a.family === 'unix') return a.path ?? ''
+  // the scenario's private temp dir says nothing: show the name inside it
+  if (a.family === 'unix') return (a.path ?? '').replace(/^.*\/sockspec-[A-Za-z0-9]{6}\//, '')
   if (a.family === 'inet6') return `[${a.addr ?? ''}]:${a.port ?? 0}`
   return `${a.addr ?? ''}:${a.port ?? 0}`
 }
@@ -43,6 +44,8 @@ export function describeEvent(e: ProbeEvent): string {
   if (e.value_name !== undefined) answer += ` ${e.value_name}`
   else if (e.value !== undefined && e.op === 'getsockopt') answer += ` ${typeof e.value === 'object' ? String((e.value as Record<string, unknown>)['state'] ?? JSON.stringify(e.value)) : String(e.value)}`
   if (e.data !== undefined && e.data !== '') answer += ` "${e.data.length > 16 ? e.data.slice(0, 16) + '…' : e.data}"`
+  // a call that blocked shows how long it took (the row is placed at its start)
+  if (e.t1 !== undefined && e.t1 - e.t0 >= 1_000_000) answer += ` [${((e.t1 - e.t0) / 1e6).toFixed(0)} ms]`
   parts.push(answer)
   return parts.join(' ')
 }

@@ -15,8 +15,24 @@ export function unmetRequirement(scenario: Scenario, variant: VariantPlan, syste
   for (const [name, want] of Object.entries(req.sysctl ?? {})) {
     const have = sysctl(name)
     if (have === undefined) return `needs sysctl ${name} (not present)`
-    const ok = typeof want === 'number' ? Number(have) === want : /^(>=|<=|>|<|!=|==)/.test(want) ? checkRet(want, Number(have)) : have === want
+    const ok = sysctlSatisfies(have, want)
     if (!ok) return `needs sysctl ${name} = ${want} (it is ${have})`
   }
   return undefined
+}
+
+/**
+ * A sysctl requirement: an integer (exact), a comparison (">=1"), a bit mask
+ * ("&2": all these bits set, for flag sysctls such as tcp_fastopen), or a
+ * literal string.
+ */
+export function sysctlSatisfies(have: string, want: number | string): boolean {
+  if (typeof want === 'number') return Number(have) === want
+  const bits = /^&(0x[0-9a-f]+|\d+)$/i.exec(want)
+  if (bits) {
+    const mask = Number(bits[1])
+    return (Number(have) & mask) === mask
+  }
+  if (/^(>=|<=|>|<|!=|==)-?\d+$/.test(want)) return checkRet(want, Number(have))
+  return have === want
 }

@@ -42,9 +42,18 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
       else if (actor !== step.actor) fail(['steps', i, 'actor'], `await: step '${target}' runs on actor '${actor}', not '${step.actor}'`)
       pendingBackground.delete(target)
     }
-    const since = step.expect?.time?.since ?? step.claim?.time?.since
-    if (since !== undefined && (!stepIndex.has(since) || since === step.id)) {
-      fail(['steps', i, step.expect?.time ? 'expect' : 'claim', 'time', 'since'], `time.since: '${since}' is not an earlier step`)
+    // A background step's result is judged at its await, so its time.since
+    // may name any step before that await.
+    const checkSince = (target: typeof step, at: number): void => {
+      const since = target.expect?.time?.since ?? target.claim?.time?.since
+      if (since !== undefined && (!stepIndex.has(since) || since === target.id)) {
+        fail(['steps', at, target.expect?.time ? 'expect' : 'claim', 'time', 'since'], `time.since: '${since}' is not an earlier step`)
+      }
+    }
+    if (!step.background) checkSince(step, i)
+    if (step.do === 'await') {
+      const j = stepIndex.get(step.step ?? '')
+      if (j !== undefined) checkSince(scenario.steps[j]!, j)
     }
 
     const creates = CREATES[step.do]

@@ -1,0 +1,36 @@
+/** Compare two loaded runs: align, diff, label. Pure. */
+import { alignResults } from './align.js'
+import { firstDifference } from './first-difference.js'
+import { labelPair } from './label.js'
+import { PAIR_LABELS } from './types.js'
+import type { Comparison, Pair, PairLabel, RunTraces } from './types.js'
+
+export function emptyCounts(): Record<PairLabel, number> {
+  return Object.fromEntries(PAIR_LABELS.map(l => [l, 0])) as Record<PairLabel, number>
+}
+
+export function compareRuns(a: RunTraces, b: RunTraces): Comparison {
+  const counts = emptyCounts()
+  const pairs: Pair[] = alignResults(a.results, b.results).map(al => {
+    // a skipped or errored side has no meaningful trace to diff
+    const comparable = al.a && al.b && al.a.side.verdict !== 'skip' && al.b.side.verdict !== 'skip'
+    const difference = comparable ? firstDifference(al.a!.result, al.b!.result) : null
+    const label = labelPair(al.a?.side ?? null, al.b?.side ?? null, difference !== null)
+    counts[label]++
+    return {
+      scenario: al.scenario,
+      variant: al.variant,
+      title: al.title,
+      label,
+      a: al.a?.side ?? null,
+      b: al.b?.side ?? null,
+      scenarioChanged: !!(al.a && al.b && al.a.side.hash !== al.b.side.hash),
+      firstDifference: label === 'same' ? null : difference,
+    }
+  })
+  return { a: a.run, b: b.run, pairs, counts }
+}
+
+export function hasRegression(comparisons: readonly Comparison[]): boolean {
+  return comparisons.some(c => c.counts.regression > 0)
+}

@@ -1,0 +1,137 @@
+/**
+ * Trace normalisation: what is left of a recorded event once everything that
+ * changes from run to run without the kernel behaving differently is taken
+ * out. Two runs with identical behaviour give identical normalised traces.
+ *
+ * - Timestamps (t0/t1/t_ns/dur_ns) and per-process numbers (seq, pid) go:
+ *   timing is compared only through the expectation checks (time windows).
+ * - Sockets are already named by handles (L, C, S), never by fds; the fd
+ *   numbers that socket/accept4/epoll_create1 return become "fd".
+ * - Ports other than 0 (ephemeral ports the kernel picked) become P1, P2, ...
+ *   in order of first appearance in the result, so "connect C to the port L
+ *   got" still reads the same on both sides.
+ * - Unix paths lose their per-run temp dir and abstract-name suffix.
+ * - TCP_INFO keeps only `state`: rtt, rto and counters are timing.
+ * - epoll/poll ready lists are sorted by handle (the kernel's ready-list order
+ *   is not part of the contract, see epoll_wait(2)).
+ */
+import type { EventRow } from '../store/store.js'
+
+export interface NormalisedEvent {
+  /** Position of the event in the whole result (store idx). */
+  idx: number
+  actor: string
+  /** Position of the event among its actor's events (0-based). */
+  position: number
+  op: string
+  /** The normalised event: what is compared. */
+  fields: Record<string, unknown>
+  /** Canonical JSON of actor + fields: equal keys mean equal behaviour. */
+  key: string
+  /** One line for terminals. */
+  text: string
+}
+
+const DROPPED = new Set(['seq', 't0', 't1', 'pid', 'uname'])
+/** Syscalls whose return value is a new file descriptor number. */
+const FD_RETURNING = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])
+
+interface ReadyEntry {
+  h: string
+  events: string[]
+}
+
+class PortNames {
+  private readonly names = new Map<number, string>()
+  name(port: number): string | number {
+    if (port === 0) return 0
+    let n = this.names.get(port)
+    if (!n) {
+      n = `P${this.names.size + 1}`
+      this.names.set(port, n)
+    }
+    return n
+  }
+}
+
+function normalisePath(path: string): string {
+  // mkdtemp(…/sockspec-XXXXXX) per scenario run; randomBytes(4) suffix on abstract names
+  return path.replace(/^.*\/sockspec-[A-Za-z0-9]{6}\//, '$TMP/').replace(/^(@.*)-[0-9a-f]{8}$/, '$1-*')
+}
+
+function normaliseAddr(addr: unknown, ports: PortNames): unknown {
+  if (!addr || typeof addr !== 'object') return addr
+  const out: Record<string, unknown> = { ...(addr as Record<string, unknown>) }
+  if (typeof out['port'] === 'number') out['port'] = ports.name(out['port'])
+  if (typeof out['path'] === 'string') out['path'] = normalisePath(out['path'])
+  return out
+}
+
+function normaliseReady(list: unknown): unknown {
+  if (!Array.isArray(list)) return list
+  return (list as ReadyEntry[])
+    .map(r => ({ h: r.h, events: [...r.events].sort() }))
+    .sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
+}
+
+/** JSON with object keys sorted, so equal values give equal strings. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>
+    return `{${Object.keys(obj)
+      .sort()
+      .filter(k => obj[k] !== undefined)
+      .map(k => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
+      .join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+function describeAddr(addr: unknown): string {
+  if (!addr || typeof addr !== 'object') return ''
+  const a = addr as Record<string, unknown>
+  if (typeof a['path'] === 'string') return ` ${a['path']}`
+  if (a['addr'] !== undefined) return ` ${String(a['addr'])}:${String(a['port'] ?? '')}`
+  return ''
+}
+
+function describe(actor: string, f: Record<string, unknown>): string {
+  const parts = [`${actor} ${String(f['step'] ?? '')} ${String(f['op'])}`]
+  if (f['h'] !== undefined) parts.push(` ${String(f['h'])}`)
+  if (f['new'] !== undefined) parts.push(f['h'] !== undefined ? `>${String(f['new'])}` : ` ${String(f['new'])}`)
+  if (f['opt'] !== undefined) parts.push(` ${String(f['opt'])}`)
+  parts.push(describeAddr(f['addr']))
+  if (f['error'] !== undefined) parts.push(` error: ${String(f['error'])}`)
+  if (f['ret'] !== undefined) parts.push(` = ${String(f['ret'])}`)
+  if (f['errno'] !== undefined) parts.push(` ${String(f['errno'])}`)
+  const ready = (f['ready'] ?? f['revents']) as ReadyEntry[] | undefined
+  if (Array.isArray(ready)) parts.push(ready.length ? ` ${ready.map(r => `${r.h}:${r.events.join('|')}`).join(' ')}` : ' (none)')
+  if (f['value'] !== undefined) parts.push(` value=${canonicalJson(f['value_name'] ?? f['value'])}`)
+  if (f['data'] !== undefined) parts.push(` data=${JSON.stringify(f['data'])}`)
+  return parts.join('')
+}
+
+/** Normalise one result's events (given in store order). */
+export function normaliseTrace(events: readonly EventRow[]): NormalisedEvent[] {
+  const ports = new PortNames()
+  const positions = new Map<string, number>()
+  return [...events]
+    .sort((a, b) => a.idx - b.idx)
+    .map(e => {
+      const raw = JSON.parse(e.details) as Record<string, unknown>
+      const fields: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(raw)) if (!DROPPED.has(k)) fields[k] = v
+      fields['op'] = e.op
+      if (FD_RETURNING.has(e.op) && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
+      if (fields['addr'] !== undefined) fields['addr'] = normaliseAddr(fields['addr'], ports)
+      if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
+      if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])
+      if (fields['opt'] === 'TCP_INFO' && fields['value'] && typeof fields['value'] === 'object') {
+        fields['value'] = { state: (fields['value'] as Record<string, unknown>)['state'] }
+      }
+      const position = positions.get(e.actor) ?? 0
+      positions.set(e.actor, position + 1)
+      return { idx: e.idx, actor: e.actor, position, op: e.op, fields, key: canonicalJson({ actor: e.actor, ...fields }), text: describe(e.actor, fields) }
+    })
+}

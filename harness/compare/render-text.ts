@@ -1,0 +1,70 @@
+/** Terminal rendering of comparisons. Pure: returns the text. */
+import { emptyCounts } from './compare-runs.js'
+import { PAIR_LABELS } from './types.js'
+import type { Comparison, Pair, PairLabel, PairSide, RunSummary } from './types.js'
+
+export function describeRun(run: RunSummary): string {
+  return `${run.uuid.slice(0, 8)} ${run.host}, kernel ${run.kernelRelease} ${run.arch}${run.distro ? `, ${run.distro}` : ''}`
+}
+
+function verdictOf(side: PairSide | null): string {
+  if (!side) return '-'
+  const flaky = side.flaky
+    ? ` (flaky: ${Object.entries(side.verdicts).map(([v, n]) => `${n} ${v}`).join(', ')} over ${side.attempts} attempts; attempt ${side.attempt} compared)`
+    : ''
+  return `${side.verdict}${side.claim ? ` [claim ${side.claim}]` : ''}${flaky}`
+}
+
+function pairLines(p: Pair): string[] {
+  const head = `${p.label === 'regression' || p.label === 'error' ? p.label.toUpperCase() : p.label} ${p.scenario} [${p.variant}]`
+  const lines: string[] = []
+  switch (p.label) {
+    case 'new':
+      lines.push(`${head}: only in b (${verdictOf(p.b)})`)
+      break
+    case 'missing':
+      lines.push(`${head}: only in a (${verdictOf(p.a)})`)
+      break
+    default:
+      lines.push(`${head}: ${verdictOf(p.a)} -> ${verdictOf(p.b)}`)
+  }
+  if (p.label === 'error') {
+    const broken = [p.a?.verdict === 'error' ? `a: ${p.a.message}` : '', p.b?.verdict === 'error' ? `b: ${p.b.message}` : ''].filter(Boolean)
+    lines.push(`    the kit broke, the kernel's answer is unknown (not counted as a regression): ${broken.join('; ')}`)
+  }
+  if (p.scenarioChanged) lines.push('    note: the scenario file changed between the runs (different content hash)')
+  const d = p.firstDifference
+  if (d) {
+    lines.push(d.kind === 'event' ? `    first difference, ${d.actor ?? '?'} event #${d.position + 1}:` : `    same trace; first differing check #${d.position + 1}:`)
+    lines.push(`      a: ${d.a?.text ?? '(nothing: trace ended)'}`)
+    lines.push(`      b: ${d.b?.text ?? '(nothing: trace ended)'}`)
+  }
+  if (p.label === 'regression') {
+    for (const c of p.b?.failedChecks ?? []) lines.push(`    failed in b: ${c.actor} ${c.step} ${c.field}: expected ${c.expected}, observed ${c.observed}`)
+  }
+  return lines
+}
+
+export function formatCounts(counts: Record<PairLabel, number>): string {
+  return PAIR_LABELS.map(l => `${counts[l]} ${l}`).join(', ')
+}
+
+export function renderComparison(c: Comparison, opts: { showSame?: boolean } = {}): string {
+  const out = [`a ${describeRun(c.a)}`, `b ${describeRun(c.b)}`]
+  const order = (p: Pair) => PAIR_LABELS.indexOf(p.label)
+  const shown = c.pairs.filter(p => opts.showSame || p.label !== 'same').sort((x, y) => order(x) - order(y))
+  for (const p of shown) out.push(...pairLines(p).map(l => `  ${l}`))
+  out.push(`  ${formatCounts(c.counts)}`)
+  return `${out.join('\n')}\n`
+}
+
+export function renderComparisons(comparisons: readonly Comparison[], baseline: RunSummary | null, opts: { showSame?: boolean } = {}): string {
+  const parts: string[] = []
+  if (baseline) parts.push(`baseline ${describeRun(baseline)}: ${comparisons.length} run(s) compared against it\n`)
+  for (const c of comparisons) parts.push(renderComparison(c, opts))
+  const totals = emptyCounts()
+  for (const c of comparisons) for (const l of PAIR_LABELS) totals[l] += c.counts[l]
+  const regressions = totals.regression
+  parts.push(regressions ? `${regressions} regression(s): ${formatCounts(totals)}\n` : `no regression: ${formatCounts(totals)}\n`)
+  return parts.join('\n')
+}

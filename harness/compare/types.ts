@@ -1,0 +1,111 @@
+/** The data compare works on and produces. Pure types, no I/O. */
+import type { CheckRow, EventRow } from '../store/store.js'
+
+export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
+
+/**
+ * Labels of an aligned (scenario, variant) pair, most severe first (the order
+ * of the text output). `error` is kept apart from `fail`: an error means the
+ * kit broke (probe crash, step past its time limit, bad event), so pass ->
+ * error says nothing about the kernel and is not a regression. `skip` means a
+ * requirement (root, IPv6, a sysctl) was missing on one side only.
+ */
+export const PAIR_LABELS = ['regression', 'error', 'fixed', 'differs', 'new', 'missing', 'skip', 'same'] as const
+export type PairLabel = (typeof PAIR_LABELS)[number]
+
+export interface RunSummary {
+  id: number
+  uuid: string
+  host: string
+  kernelRelease: string
+  kernelVersion: string
+  arch: string
+  distro: string | null
+  startedAt: string
+  status: string
+}
+
+/** One stored result with its trace, as compare needs it. */
+export interface RecordedResult {
+  resultId: number
+  scenario: string
+  /** Content hash of the scenario file the result was produced from. */
+  hash: string
+  title: string
+  variant: string
+  attempt: number
+  verdict: Verdict
+  claim: string | null
+  message: string
+  events: EventRow[]
+  checks: CheckRow[]
+}
+
+export interface RunTraces {
+  run: RunSummary
+  results: RecordedResult[]
+}
+
+export interface CheckSummary {
+  step: string
+  actor: string
+  field: string
+  expected: string
+  observed: string
+}
+
+/** One side of a pair: the attempts of one (scenario, variant) in one run. */
+export interface PairSide {
+  /** Result compared: the first attempt with the aggregated verdict. */
+  resultId: number
+  attempt: number
+  /** Aggregated verdict: the worst over attempts (error > fail > pass > skip). */
+  verdict: Verdict
+  attempts: number
+  /** Verdict counts over attempts. */
+  verdicts: Partial<Record<Verdict, number>>
+  /** Attempts disagree. */
+  flaky: boolean
+  claim: string | null
+  hash: string
+  message: string
+  failedChecks: CheckSummary[]
+}
+
+export interface DiffItem {
+  text: string
+  /** Normalised event (kind event). */
+  event?: Record<string, unknown>
+  /** The check (kind check). */
+  check?: CheckSummary & { verdict: string }
+}
+
+export interface FirstDifference {
+  /** event: the normalised traces differ; check: same trace, different check verdicts. */
+  kind: 'event' | 'check'
+  actor: string | null
+  /** Position in the actor's events (event) or in the check list (check). */
+  position: number
+  /** null: that side has nothing at this position (its trace ended). */
+  a: DiffItem | null
+  b: DiffItem | null
+}
+
+export interface Pair {
+  scenario: string
+  variant: string
+  title: string
+  label: PairLabel
+  a: PairSide | null
+  b: PairSide | null
+  /** Both sides ran the scenario, but from different file contents. */
+  scenarioChanged: boolean
+  firstDifference: FirstDifference | null
+}
+
+export interface Comparison {
+  a: RunSummary
+  b: RunSummary
+  pairs: Pair[]
+  counts: Record<PairLabel, number>
+}

@@ -1,0 +1,72 @@
+/**
+ * Merge trace stores (one per CI leg) into one. Each run of each source is
+ * carried over as a run bundle, so merge and import share one idempotent
+ * write path: merging the same store twice changes nothing, and local ids
+ * (runs, scenarios, results) are remapped. Sources are opened read-only and
+ * must have exactly this kit's schema version: a store written by another
+ * version is refused rather than guessed at.
+ */
+import { existsSync, realpathSync } from 'node:fs'
+import { openSqlite } from '../deps/sqlite.js'
+import type { SqliteDatabase } from '../deps/sqlite.js'
+import { SockspecError } from '../errors.js'
+import { exportRunBundle } from './export-bundle.js'
+import { importRunBundle } from './import-bundle.js'
+import type { ImportStats } from './import-bundle.js'
+import { SCHEMA_VERSION } from './migrations.js'
+import type { RunRow, TraceStore } from './store.js'
+
+export interface MergeStats {
+  source: string
+  runs: ImportStats[]
+}
+
+/** Open a store to read from, refusing unknown schema versions (exit 2). */
+export function openSourceStore(file: string): SqliteDatabase {
+  if (!existsSync(file)) throw new SockspecError('E_NOT_FOUND', `${file}: no such trace store`)
+  let db: SqliteDatabase
+  try {
+    db = openSqlite(file, { readonly: true, mustExist: true })
+  } catch (err) {
+    throw new SockspecError('E_STORE', `cannot open trace store ${file}: ${(err as Error).message}`)
+  }
+  try {
+    const version = db.pragma('user_version', { simple: true }) as number
+    if (version !== SCHEMA_VERSION) {
+      const hasRuns = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'runs'`).get() as { n: number }
+      if (version === 0 && !hasRuns.n) throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (no schema version, no runs table)`)
+      throw new SockspecError(
+        'E_STORE',
+        `${file}: unknown store schema version ${version}; this sockspec reads version ${SCHEMA_VERSION}. Merge it with the sockspec version that wrote it`,
+      )
+    }
+  } catch (err) {
+    db.close()
+    if (err instanceof SockspecError) throw err
+    throw new SockspecError('E_STORE', `${file}: ${(err as Error).message}`)
+  }
+  return db
+}
+
+/**
+ * Merge every run of every source into target. All sources are opened and
+ * version-checked before anything is written, so a refused store leaves the
+ * target untouched. Each run is written in its own transaction.
+ */
+export function mergeStores(target: TraceStore, sourceFiles: readonly string[]): MergeStats[] {
+  for (const file of sourceFiles) {
+    if (existsSync(file) && existsSync(target.file) && realpathSync(file) === realpathSync(target.file)) {
+      throw new SockspecError('E_USAGE', `${file}: cannot merge a store into itself`)
+    }
+  }
+  const sources: Array<{ file: string; db: SqliteDatabase }> = []
+  try {
+    for (const file of sourceFiles) sources.push({ file, db: openSourceStore(file) })
+    return sources.map(({ file, db }) => {
+      const runs = db.prepare(`SELECT * FROM runs ORDER BY started_at, id`).all() as RunRow[]
+      return { source: file, runs: runs.map(run => importRunBundle(target.db, exportRunBundle(db, run))) }
+    })
+  } finally {
+    for (const s of sources) s.db.close()
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * A run bundle: one run with everything needed to rebuild it in another
+ * store (run row, the scenarios it ran with their bodies, results, events,
+ * checks), as one JSON document (schemas/run.schema.json). Column names are
+ * the store's; JSON-in-TEXT columns are unpacked so the bundle is readable
+ * and validated to the leaves. Store ids are not part of it: they are
+ * local to a file and remapped on import. The export of a run is
+ * deterministic (no export timestamp), so equal runs give equal bytes.
+ */
+
+export const BUNDLE_FORMAT = 'sockspec-run'
+export const BUNDLE_VERSION = 1
+
+export interface BundleRun {
+  uuid: string
+  host: string
+  host_kind: string
+  kernel_release: string
+  kernel_version: string
+  arch: string
+  distro: string | null
+  kit_version: string
+  kit_commit: string | null
+  sysctls: Record<string, string>
+  argv: string[]
+  started_at: string
+  finished_at: string | null
+  status: 'running' | 'complete' | 'interrupted'
+}
+
+export interface BundleScenario {
+  scenario: string
+  hash: string
+  pack: string
+  title: string
+  sources: unknown[]
+  claim: number | null
+  body: Record<string, unknown>
+}
+
+export interface BundleEvent {
+  idx: number
+  actor: string
+  seq: number
+  step: string | null
+  t_ns: number
+  dur_ns: number | null
+  op: string
+  sockets: string | null
+  ret: number | null
+  errno: string | null
+  mask: string | null
+  details: Record<string, unknown>
+}
+
+export interface BundleCheck {
+  idx: number
+  step: string
+  actor: string
+  field: string
+  expected: string
+  observed: string
+  verdict: 'pass' | 'fail'
+  claim: number
+}
+
+export interface BundleResult {
+  scenario: string
+  hash: string
+  variant: string
+  attempt: number
+  verdict: 'pass' | 'fail' | 'error' | 'skip'
+  claim: 'holds' | 'refuted' | null
+  duration_ms: number
+  message: string
+  stderr: Record<string, string>
+  kernels: Record<string, string>
+  invalid: unknown[]
+  events: BundleEvent[]
+  checks: BundleCheck[]
+}
+
+export interface RunBundle {
+  format: typeof BUNDLE_FORMAT
+  version: typeof BUNDLE_VERSION
+  run: BundleRun
+  scenarios: BundleScenario[]
+  results: BundleResult[]
+}
