@@ -97,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('compare')
     .description('compare two runs, or every run against a baseline: same, differs, regression, fixed, new, missing, error, skip; exit 1 on regression')
-    .argument('[runs...]', 'RUN_A RUN_B (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX); with --baseline: the runs to compare (default: all others)')
+    .argument('[runs...]', 'RUN_A RUN_B (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME; combine with commas); with --baseline: the runs to compare (default: all others)')
     .option('--db <file>', 'trace store file', 'traces.db')
     .option('--baseline <run>', 'compare every other run against this one (same run syntax)')
     .addOption(new Option('--reporter <name>', 'output format').choices(['text', 'json']).default('text'))
@@ -110,7 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('export')
     .description('print one run as a self-contained JSON bundle (schemas/run.schema.json)')
-    .argument('<run>', 'id, uuid prefix, latest, host:NAME, kernel:PREFIX or distro:PREFIX')
+    .argument('<run>', 'id, uuid prefix, latest, or a selector (host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME)')
     .option('--db <file>', 'trace store file', 'traces.db')
     .action(async (run: string, opts) => {
       const { exportCommand } = await import('./export.js')
@@ -125,6 +125,15 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (bundles: string[], opts) => {
       const { importCommand } = await import('./import.js')
       exitCode = importCommand(bundles, opts)
+    })
+
+  program
+    .command('cleanup')
+    .description("remove network namespaces a killed run left behind (only the kit's own: name prefix sockspec-)")
+    .option('--force', 'also remove namespaces of runs that are still alive')
+    .action(async opts => {
+      const { cleanupCommand } = await import('./cleanup.js')
+      exitCode = await cleanupCommand(opts)
     })
 
   try {

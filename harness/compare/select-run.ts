@@ -5,6 +5,8 @@
  *   host:NAME                         newest run whose host is NAME
  *   kernel:PREFIX                     newest run whose kernel release starts with PREFIX
  *   distro:PREFIX                     newest run whose distro starts with PREFIX (case-insensitive)
+ *   arch:NAME                         newest run on that machine architecture (uname -m)
+ * Selectors combine with commas, all must match: `distro:Ubuntu 24.04,arch:x86_64`.
  * When a selector matches several runs the newest is taken and the caller
  * is told how many matched.
  */
@@ -17,8 +19,8 @@ export interface SelectedRun {
   matched: number
 }
 
-type Field = 'host' | 'kernel' | 'distro'
-const SELECTOR = /^(host|kernel|distro):(.+)$/
+type Field = 'host' | 'kernel' | 'distro' | 'arch'
+const PART = /^(host|kernel|distro|arch):(.+)$/
 
 function matches(run: RunRow, field: Field, value: string): boolean {
   switch (field) {
@@ -28,19 +30,21 @@ function matches(run: RunRow, field: Field, value: string): boolean {
       return run.kernel_release.startsWith(value)
     case 'distro':
       return (run.distro ?? '').toLowerCase().startsWith(value.toLowerCase())
+    case 'arch':
+      return run.arch === value
   }
 }
 
 /** Pure part: pick among runs (given newest first, as TraceStore.runs() returns them). */
 export function selectBySelector(runsNewestFirst: readonly RunRow[], selector: string): SelectedRun | undefined {
-  const m = SELECTOR.exec(selector)
-  if (!m) return undefined
-  const found = runsNewestFirst.filter(r => matches(r, m[1] as Field, m[2]!))
+  if (!isSelector(selector)) return undefined
+  const parts = selector.split(',').map(p => PART.exec(p.trim())!)
+  const found = runsNewestFirst.filter(r => parts.every(m => matches(r, m[1] as Field, m[2]!)))
   return found[0] ? { run: found[0], matched: found.length } : undefined
 }
 
 export function isSelector(ref: string): boolean {
-  return SELECTOR.test(ref)
+  return ref.split(',').every(p => PART.test(p.trim()))
 }
 
 export function selectRun(store: TraceStore, ref: string): SelectedRun {

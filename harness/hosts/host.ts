@@ -8,6 +8,10 @@ import type { Scenario } from '../scenario/types.js'
 export interface HostSession {
   /** argv that starts a probe for this actor (stdin/stdout carry the protocol). */
   probeArgv(actor: string): string[]
+  /** The address an actor's sockets bind to by default, per family (loopback: 127.0.0.1 / ::1). */
+  defaultAddress?(actor: string, family: 'inet' | 'inet6'): string
+  /** The scenario host an actor runs on (timestamps compare only within one host). */
+  hostOf?(actor: string): string
   /** Remove what the session created (namespaces, processes, files). Idempotent. */
   close(): Promise<void>
 }

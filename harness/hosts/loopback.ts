@@ -8,6 +8,9 @@
  * namespace of its own (unshare -Urn; loopback only, nothing leaves it), where
  * the user holds that capability; if unprivileged user namespaces are
  * disabled it is skipped with the reason.
+ *
+ * A scenario that declares `hosts` runs on simulated hosts instead: one
+ * network namespace per host (hosts/netns.ts, root only).
  */
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -16,6 +19,7 @@ import { spawnLongLived } from '../deps/process.js'
 import { probeBinary } from '../paths.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostDriver, HostSession } from './host.js'
+import { openNetns } from './netns.js'
 
 export function scenarioUsesGates(scenario: Scenario): boolean {
   return scenario.steps.some(s => s.do === 'gate')
@@ -57,6 +61,9 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   const shared: HostSession = { probeArgv: () => [binary], close: async () => {} }
   return {
     kind: 'loopback',
-    open: async scenario => (uid !== 0 && scenarioUsesGates(scenario) ? privateNamespace(binary) : shared),
+    open: async scenario => {
+      if (scenario.hosts) return openNetns(scenario, binary)
+      return uid !== 0 && scenarioUsesGates(scenario) ? privateNamespace(binary) : shared
+    },
   }
 }

@@ -14,9 +14,9 @@ export function claimBadge(claim: ClaimOutcome | null): SafeHtml {
   return html`<span class="badge c-${claim}" title="claim ${claim}">${CLAIM_SYMBOL[claim]} ${claim}</span>`
 }
 
-/** `✓ 12  ✗ 1  ! 0  – 3`, zeros muted. */
+/** `✓12 ✗1 –3`: the verdicts that occur, with their counts. */
 export function countsText(counts: VerdictCounts): string {
-  return VERDICTS.map(v => `${VERDICT_SYMBOL[v]}${counts[v]}`).join(' ')
+  return VERDICTS.filter(v => counts[v] > 0).map(v => `${VERDICT_SYMBOL[v]}${counts[v]}`).join(' ')
 }
 
 export function legend(): SafeHtml {

@@ -61,29 +61,25 @@ interface Label {
   mask: string
 }
 
-/** Split the one-line description into call, answer and mask so the mask can stand out. */
+/**
+ * The call as describeEvent spells it (shared with `sockspec show`), and the
+ * answer spelled here with full flag names, so the mask can stand out.
+ */
 export function eventLabel(e: ProbeEvent): Label {
   if (e.error !== undefined) return { head: e.op, answer: `! ${e.error}`, mask: '' }
   const full = describeEvent(e)
-  let head = full
-  let answer = ''
   const at = full.indexOf(' = ')
-  if (at >= 0) {
-    head = full.slice(0, at)
-    answer = full.slice(at + 1)
+  const head = at >= 0 ? full.slice(0, at) : full
+  let answer = `= ${e.ret ?? '?'}`
+  if (e.errno) answer += ` ${e.errno}`
+  if (e.new && e.h) answer += ` (${e.new})`
+  if (e.value_name !== undefined) answer += ` ${e.value_name}`
+  else if (e.value !== undefined && e.op === 'getsockopt') {
+    answer += ` ${typeof e.value === 'object' ? String((e.value as Record<string, unknown>)['state'] ?? JSON.stringify(e.value)) : String(e.value)}`
   }
-  if (e.op === 'epoll_ctl' && typeof e['target'] === 'string') {
-    const ctl = typeof e['ctl'] === 'string' ? e['ctl'].replace(/^EPOLL_CTL_/, '') : ''
-    const events = Array.isArray(e['events']) ? formatMask((e['events'] as unknown[]).map(String)).replace(/EPOLL/g, '').toLowerCase() : ''
-    head = `${head} ${ctl} ${e['target']} ${events}`.trim()
-  }
+  if (e.data !== undefined && e.data !== '') answer += ` "${e.data}"`
   const list = e.ready ?? e.revents
-  let mask = ''
-  if (list) {
-    mask = list.length ? list.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') : '-'
-    const m = answer.lastIndexOf(mask)
-    if (m >= 0) answer = answer.slice(0, m).trimEnd()
-  }
+  const mask = list ? (list.length ? list.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') : '-') : ''
   return { head, answer, mask }
 }
 
@@ -161,7 +157,9 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     if (opts.differing?.has(i)) classes.push('differs')
     if (stepFailures?.some(c => !c.claim)) classes.push('failed')
     else if (stepFailures?.length) classes.push('refuted')
-    const room = Math.floor((LANE_W - 34) / CHAR_W)
+    // a call that blocked shows how long (its row sits at its start)
+    const blocked = row.dur_ns !== null && row.dur_ns >= 1e6 ? `${(row.dur_ns / 1e6).toFixed(0)} ms` : ''
+    const room = Math.floor((LANE_W - 34) / CHAR_W) - (blocked ? blocked.length + 1 : 0)
     const tail = [label.answer, label.mask].filter(Boolean).join(' ')
     const head = clip(label.head, Math.max(8, room - tail.length - 1))
     const answer = clip(label.answer, Math.max(4, room - head.length - 1))
@@ -170,7 +168,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     const tooltip = `${row.actor} ${describeEvent(e)}${dur}${row.step ? ` [step ${row.step}]` : ''}`
     const mark = checked ? (stepFailures?.length ? html`<text class="mark-fail" x="${lx + LANE_W - 20}" y="${y + 14}">✗</text>` : html`<text class="mark-pass" x="${lx + LANE_W - 20}" y="${y + 14}">✓</text>`) : ''
     perLane.get(row.actor)!.push(
-      html`<g class="${classes.join(' ')}" data-idx="${i}" data-op="${row.op}"><title>${tooltip}</title><rect x="${lx + 4}" y="${y + 1}" width="${LANE_W - 8}" height="${ROW_H - 3}" rx="3"/><text x="${lx + 10}" y="${y + 14}">${head} <tspan class="ret">${answer}</tspan>${mask ? html` <tspan class="mask">${mask}</tspan>` : ''}</text>${mark}</g>`,
+      html`<g class="${classes.join(' ')}" data-idx="${i}" data-op="${row.op}"><title>${tooltip}</title><rect x="${lx + 4}" y="${y + 1}" width="${LANE_W - 8}" height="${ROW_H - 3}" rx="3"/><text x="${lx + 10}" y="${y + 14}">${head} <tspan class="ret">${answer}</tspan>${mask ? html` <tspan class="mask">${mask}</tspan>` : ''}${blocked ? html` <tspan class="dur">${blocked}</tspan>` : ''}</text>${mark}</g>`,
     )
     y += ROW_H
     for (const c of stepFailures ?? []) {

@@ -5,6 +5,7 @@ export const STYLESHEET = `
 :root { --pass: ${VERDICT_COLOUR.pass}; --fail: ${VERDICT_COLOUR.fail}; --error: ${VERDICT_COLOUR.error}; --skip: ${VERDICT_COLOUR.skip};
   --holds: ${CLAIM_COLOUR.holds}; --refuted: ${CLAIM_COLOUR.refuted}; --diff: ${DIFF_COLOUR}; --ink: #1a1a1a; --muted: #666; --rule: #d0d0d0; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', sans-serif; color: var(--ink); margin: 0; background: #fff; }
 header.site { display: flex; gap: 1.2em; align-items: baseline; padding: .6em 1.2em; border-bottom: 1px solid var(--rule); background: #f6f6f4; }
 header.site strong { font-size: 1.05em; }
@@ -31,7 +32,7 @@ table.list td.num, table.list th.num { text-align: right; font-variant-numeric: 
 table.matrix { font-size: 12px; }
 table.matrix th, table.matrix td { border: 1px solid #fff; padding: 0; }
 table.matrix thead th { position: sticky; top: 0; background: #f6f6f4; z-index: 2; vertical-align: bottom; font-weight: 500; }
-table.matrix thead th.col { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; padding: .4em .1em; height: 9.5em; text-align: left; }
+table.matrix thead th.col { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap; padding: .4em .1em; text-align: left; }
 table.matrix th.row { position: sticky; left: 0; background: #fff; z-index: 1; text-align: left; padding: 0 .6em 0 .3em; white-space: nowrap; font-weight: 400; max-width: 34em; overflow: hidden; text-overflow: ellipsis; }
 table.matrix thead th.row { z-index: 3; background: #f6f6f4; }
 table.matrix tr.pack th { text-align: left; background: #ececea; padding: .25em .4em; font-weight: 600; position: sticky; left: 0; }
@@ -66,6 +67,7 @@ svg.timeline .ev rect { fill: #fff; stroke: #b5b5b5; }
 svg.timeline .ev.err rect { stroke: #8a8a8a; }
 svg.timeline .ev.err .ret { fill: #8b3a00; font-weight: 700; }
 svg.timeline .ev .mask { fill: #0050a0; font-weight: 700; }
+svg.timeline .ev .dur { fill: #777; }
 svg.timeline .ev.differs rect { fill: var(--diff); stroke: #8a7d00; }
 svg.timeline .ev.failed rect { stroke: var(--fail); stroke-width: 2.5; }
 svg.timeline .ev.refuted rect { stroke: var(--refuted); stroke-width: 2.5; stroke-dasharray: 4 2; }

@@ -34,7 +34,7 @@ export function describeEvent(e: ProbeEvent): string {
   if (typeof e['how'] === 'string') parts.push(e['how'])
   if (e.opt) parts.push(e.opt)
   if (e.op === 'setsockopt' && e.value !== undefined && !e.gate) parts.push(String(typeof e.value === 'object' ? JSON.stringify(e.value) : e.value))
-  if (e.gate) parts.push(`drop ${e.gate.join(',')}`)
+  if (e.gate) parts.push(e.gate.length ? `drop ${e.gate.join(',')}` : 'clear')
   if (e.addr && e.op !== 'accept4') parts.push(formatAddr(e.addr))
   let answer = `= ${e.ret ?? '?'}`
   if (e.errno) answer += ` ${e.errno}`

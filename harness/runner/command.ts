@@ -18,6 +18,10 @@ export interface CommandContext {
   tmpDir: string
   /** Suffix that makes abstract unix names unique per scenario run. */
   uniqueSuffix: string
+  /** Address an actor binds to by default (its host's address); default: the variant's loopback. */
+  defaultAddress?: (actor: string, family: 'inet' | 'inet6') => string
+  /** Actor that created each handle (to resolve a wildcard bind for `to`). */
+  owners: Map<string, string>
 }
 
 export class CommandError extends Error {}
@@ -52,6 +56,12 @@ export function targetAddress(step: Step, ctx: CommandContext, forBind: boolean)
   if (step.to !== undefined) {
     const a = ctx.addresses.get(step.to)
     if (!a) throw new CommandError(`socket '${step.to}' has no known address (its bind failed or never ran)`)
+    // bound to the wildcard: connect to the owner's host address
+    if ((a.family === 'inet' && a.addr === '0.0.0.0') || (a.family === 'inet6' && a.addr === '::')) {
+      const owner = ctx.owners.get(step.to)
+      const addr = owner !== undefined && ctx.defaultAddress ? ctx.defaultAddress(owner, a.family) : a.family === 'inet' ? '127.0.0.1' : '::1'
+      return { ...a, addr }
+    }
     return a
   }
   const family = familyOf(step, ctx)
@@ -59,7 +69,7 @@ export function targetAddress(step: Step, ctx: CommandContext, forBind: boolean)
     if (step.path === undefined) throw new CommandError(`${step.do} on a unix socket needs 'path' or 'to'`)
     return { family: 'unix', path: unixPath(step.path, ctx) }
   }
-  const addr = step.addr ?? ctx.variant.loopback
+  const addr = step.addr ?? (ctx.defaultAddress ? ctx.defaultAddress(step.actor, family) : ctx.variant.loopback)
   if (addr === undefined) throw new CommandError(`${step.do} needs 'addr'`)
   if (!forBind && step.port === undefined) throw new CommandError(`${step.do} needs 'port' or 'to'`)
   return { family, addr, port: step.port ?? 0 }
@@ -71,6 +81,7 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
     case 'socket': {
       const family = step.family === undefined || step.family === 'ip' ? (ctx.variant.family ?? 'inet') : step.family
       ctx.families.set(h, family)
+      ctx.owners.set(h, step.actor)
       return `socket ${h} ${family} ${step.type ?? 'stream'} ${step.proto ?? '0'} ${sockFlags(step)}`
     }
     case 'bind':
@@ -84,6 +95,7 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
     case 'accept4': {
       const listenerFamily = ctx.families.get(h)
       if (step.new !== undefined && listenerFamily) ctx.families.set(step.new, listenerFamily)
+      if (step.new !== undefined) ctx.owners.set(step.new, step.actor)
       return `accept4 ${h} ${step.new ?? ''} ${sockFlags(step)}`
     }
     case 'send':
@@ -125,6 +137,9 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
       return `ungate ${h}`
     case 'abort':
       return 'abort'
+    case 'path_gate':
+    case 'path_ungate':
+      throw new CommandError(`${step.do} is run by the harness, not the probe`)
     case 'await':
       throw new CommandError('await is not a probe command')
   }
@@ -133,6 +148,7 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
 /** The op name of the event that answers a step (gate reports as setsockopt). */
 export function primaryOp(step: Step): string {
   if (step.do === 'gate' || step.do === 'ungate') return 'setsockopt'
+  if (step.do === 'path_gate' || step.do === 'path_ungate') return 'nft'
   return step.do
 }
 

@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto'
 import { matchStep } from '../expect/match.js'
 import type { Check } from '../expect/match.js'
 import type { HostDriver } from '../hosts/host.js'
+import type { NetnsSession } from '../hosts/netns.js'
+import type { PathGate } from '../hosts/topology.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import type { ProbeEvent, SockAddr } from '../probe/event.js'
 import { ProbeProcess } from '../probe/process.js'
@@ -30,6 +32,8 @@ export interface RunScenarioOptions {
   /** Called when the scenario starts probes, so Ctrl-C can kill them. */
   onProbe?: (probe: ProbeProcess) => void
   helloTimeoutMs?: number
+  /** True once the run is interrupted: stop before the next step. */
+  shouldStop?: () => boolean
 }
 
 const DEFAULT_SCENARIO_LIMIT_MS = 30_000
@@ -56,7 +60,37 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const checks: Check[] = []
   const stepEvents = new Map<string, ProbeEvent[]>()
   const addresses = new Map<string, SockAddr>()
-  const ctx: CommandContext = { variant, addresses, families: new Map(), tmpDir, uniqueSuffix: randomBytes(4).toString('hex') }
+  const ctx: CommandContext = {
+    variant,
+    addresses,
+    families: new Map(),
+    owners: new Map(),
+    tmpDir,
+    uniqueSuffix: randomBytes(4).toString('hex'),
+    defaultAddress: session.defaultAddress ? (actor, family) => session.defaultAddress!(actor, family) : undefined,
+  }
+  /** Events the harness itself makes (path gates), on the same monotonic clock. */
+  const harnessEvents: TraceEvent[] = []
+  const pathGates = new Map<string, PathGate[]>()
+  let harnessSeq = 0
+  const runPathGate = async (step: Step & { id: string }): Promise<StepOutcome> => {
+    const host = session.hostOf?.(step.actor) ?? 'local'
+    const t0 = Number(process.hrtime.bigint())
+    let result: { ok: boolean; message: string }
+    if (!('setPathGates' in session)) result = { ok: false, message: 'path gates need simulated hosts (a scenario with `hosts`)' }
+    else {
+      const gates = step.do === 'path_ungate' ? [] : [...(pathGates.get(host) ?? []), { dir: step.dir ?? 'in', drop: step.drop, reject: step.reject, with: step.with }]
+      result = await (session as NetnsSession).setPathGates(host, gates)
+      if (result.ok) pathGates.set(host, gates)
+    }
+    const event: ProbeEvent = {
+      seq: ++harnessSeq, step: step.id, op: 'nft', t0, t1: Number(process.hrtime.bigint()), ret: result.ok ? 0 : -1,
+      host, dir: step.dir ?? 'in', gate: [...(step.drop ?? []), ...(step.reject ?? []).map(c => `reject:${c}`)],
+      ...(result.ok ? {} : { error: result.message }),
+    }
+    harnessEvents.push({ actor: step.actor, event })
+    return { events: [event], status: 'done' }
+  }
   const background = new Map<string, { step: Step; sentAt: number }>()
   const deadline = started + (scenario.limit_ms ?? DEFAULT_SCENARIO_LIMIT_MS)
 
@@ -98,6 +132,10 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
 
     for (const step of problems.length ? [] : scenario.steps) {
       const probe = probes.get(step.actor)!
+      if (opts.shouldStop?.()) {
+        problems.push('interrupted')
+        break
+      }
       if (performance.now() > deadline) {
         problems.push(`scenario time limit (${scenario.limit_ms ?? DEFAULT_SCENARIO_LIMIT_MS} ms) reached before step ${step.id}`)
         break
@@ -109,6 +147,10 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
         const outcome = await probe.waitStep(target.step.id!, Math.min(limit, deadline - performance.now()))
         evaluate(target.step as Step & { id: string }, outcome)
         if (outcome.status !== 'done') break
+        continue
+      }
+      if (step.do === 'path_gate' || step.do === 'path_ungate') {
+        evaluate(step, await runPathGate(step))
         continue
       }
       let command: string
@@ -139,7 +181,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     await session.close()
   }
 
-  const events: TraceEvent[] = []
+  const events: TraceEvent[] = [...harnessEvents]
   const invalid = []
   const stderr: Record<string, string> = {}
   const kernels: Record<string, string> = {}

@@ -46,7 +46,11 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
               host: opts.host,
               system: opts.system,
               attempt,
-              onProbe: p => live.add(p),
+              onProbe: p => {
+                live.add(p)
+                if (interrupted) p.kill()
+              },
+              shouldStop: () => interrupted,
             }),
         })
       }

@@ -30,7 +30,15 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
     else if (who !== actor) fail(at, `handle '${name}' belongs to actor '${who}', not '${actor}'`)
   }
 
+  const hostNames = new Set(Object.keys(scenario.hosts ?? {}))
+  for (const [actor, placement] of Object.entries(scenario.actors ?? {})) {
+    if (!hostNames.has(placement.host)) fail(['actors', actor, 'host'], `actor '${actor}' is placed on '${placement.host}', which is not in 'hosts'`)
+  }
+
   scenario.steps.forEach((step, i) => {
+    if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
+      fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
+    }
     if (stepIndex.has(step.id)) fail(['steps', i, 'id'], `duplicate step id '${step.id}'`)
     stepIndex.set(step.id, i)
 

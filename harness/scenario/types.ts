@@ -37,6 +37,7 @@ export type StepOp =
   | 'send' | 'sendto' | 'recv' | 'recvfrom' | 'recvmsg' | 'shutdown' | 'close'
   | 'setsockopt' | 'getsockopt' | 'fcntl' | 'epoll_create1' | 'epoll_ctl' | 'epoll_wait'
   | 'poll' | 'getsockname' | 'getpeername' | 'sleep' | 'gate' | 'ungate' | 'await' | 'abort'
+  | 'path_gate' | 'path_ungate'
 
 export interface Step {
   id?: string
@@ -71,6 +72,9 @@ export interface Step {
   fds?: Record<string, string[]>
   ms?: number
   drop?: string[]
+  reject?: string[]
+  with?: 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
+  dir?: 'in' | 'out'
   step?: string
   background?: boolean
   limit_ms?: number
@@ -103,6 +107,10 @@ export interface Claim {
   role?: 'test' | 'counterexample'
 }
 
+export interface HostSpec {
+  sysctl?: Record<string, number | string>
+}
+
 export interface ScenarioDoc {
   id?: string
   title: string
@@ -112,6 +120,8 @@ export interface ScenarioDoc {
   requires?: Requirements
   limit_ms?: number
   claim?: Claim
+  hosts?: Record<string, HostSpec>
+  actors?: Record<string, { host: string }>
   steps: Step[]
 }
 

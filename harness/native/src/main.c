@@ -19,6 +19,10 @@
 
 #define PROTOCOL_VERSION 1
 
+/* capture.c: "sockspec-probe capture <ifname>..." (PROTOCOL.md, "Capture
+ * mode"); a separate argv mode that reads no commands. */
+int capture_main(int nif, char **ifnames, int protocol);
+
 typedef struct {
 	const char *name;
 	void (*fn)(const cmd_t *c);
@@ -139,13 +143,16 @@ static long read_line(char *buf, int *saw_nul)
 	return too_long ? -2 : n;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static char line[LINE_MAX_LEN + 1];
 	static cmd_t cmd;  /* large (token arrays); one command at a time */
 
 	/* send() on a reset/closed connection must report EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+
+	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
+		return capture_main(argc - 2, argv + 2, PROTOCOL_VERSION);
 
 	hello();
 	for (;;) {

@@ -1,0 +1,119 @@
+/**
+ * The netns host: every scenario host is a network namespace of its own,
+ * joined through a bridge, built before the scenario and removed after it
+ * (also after a crash or Ctrl-C; `sockspec cleanup` removes leftovers of a
+ * killed run). Root only. The machine's own namespace is never touched.
+ */
+import { runCommand } from '../deps/process.js'
+import { SockspecError } from '../errors.js'
+import type { Scenario } from '../scenario/types.js'
+import type { HostSession } from './host.js'
+import { NS_PREFIX, nftScript, planTopology, topologyCommands } from './topology.js'
+import type { PathGate, TopologyPlan } from './topology.js'
+
+let counter = 0
+
+async function ip(argv: string[]): Promise<void> {
+  const r = await runCommand(argv, { timeoutMs: 10_000 })
+  if (r.exitCode !== 0) throw new SockspecError('E_PROBE', `${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`)
+}
+
+/** Processes still inside a namespace (probes that outlived their scenario). */
+async function killNamespacePids(ns: string): Promise<void> {
+  const r = await runCommand(['ip', 'netns', 'pids', ns], { timeoutMs: 5000 })
+  for (const pid of r.stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL')
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+async function deleteNamespaces(names: readonly string[]): Promise<void> {
+  await Promise.all(names.map(killNamespacePids))
+  await Promise.all(names.map(ns => runCommand(['ip', 'netns', 'del', ns], { timeoutMs: 10_000 })))
+}
+
+export interface NetnsSession extends HostSession {
+  plan: TopologyPlan
+  /** Install the path gates of one host (replacing earlier ones). */
+  setPathGates(host: string, gates: readonly PathGate[]): Promise<{ ok: boolean; message: string }>
+}
+
+/** Hosts in declaration order; actors placed on them (default: first host). */
+export function hostOfActor(scenario: Scenario, actor: string): string {
+  const names = Object.keys(scenario.hosts ?? {})
+  return scenario.actors?.[actor]?.host ?? names[0] ?? 'local'
+}
+
+export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
+  if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
+  const tag = `${process.pid}-${(++counter).toString(36)}`
+  const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
+  const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
+  const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
+  try {
+    for (const argv of topologyCommands(plan)) await ip(argv)
+    for (const h of plan.hosts) {
+      for (const [name, value] of Object.entries(h.sysctl)) {
+        const path = `/proc/sys/${name.replace(/\./g, '/')}`
+        const r = await runCommand(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', String(value), path])
+        if (r.exitCode !== 0) {
+          await deleteNamespaces(created)
+          return { skip: `sysctl ${name} cannot be set in a network namespace here: ${r.stderr.trim()}` }
+        }
+      }
+    }
+  } catch (err) {
+    await deleteNamespaces(created)
+    throw err
+  }
+  const byHost = new Map(plan.hosts.map(h => [h.name, h]))
+  const hostPlan = (actor: string) => byHost.get(hostOfActor(scenario, actor)) ?? plan.hosts[0]!
+  let closed = false
+  return {
+    plan,
+    probeArgv: actor => ['ip', 'netns', 'exec', hostPlan(actor).ns, probeBinary],
+    defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
+    hostOf: actor => hostOfActor(scenario, actor),
+    setPathGates: async (host, gates) => {
+      const h = byHost.get(host)
+      if (!h) return { ok: false, message: `no host '${host}'` }
+      const r = await runCommand(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], { input: nftScript(gates), timeoutMs: 10_000 })
+      return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trim() }
+    },
+    close: async () => {
+      if (closed) return
+      closed = true
+      await deleteNamespaces(created)
+    },
+  }
+}
+
+/** Namespaces a kit process created, with the pid that created them. */
+export async function kitNamespaces(): Promise<Array<{ name: string; pid: number }>> {
+  const r = await runCommand(['ip', 'netns', 'list'], { timeoutMs: 5000 })
+  return r.stdout
+    .split('\n')
+    .map(l => l.trim().split(/\s+/)[0] ?? '')
+    .filter(n => n.startsWith(NS_PREFIX))
+    .map(name => ({ name, pid: Number(/^sockspec-(\d+)-/.exec(name)?.[1] ?? 0) }))
+}
+
+function alive(pid: number): boolean {
+  if (!pid) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Remove namespaces left by kit runs that are gone (or all of them with force). */
+export async function cleanupNamespaces(force = false): Promise<string[]> {
+  const leftovers = (await kitNamespaces()).filter(n => force || !alive(n.pid)).map(n => n.name)
+  await deleteNamespaces(leftovers)
+  return leftovers
+}

@@ -1,0 +1,94 @@
+/**
+ * The guest's /init: a busybox shell script. It mounts the pseudo file
+ * systems, loads the modules shipped in the initramfs, brings lo up, tells the
+ * host what kernel this is on the control port, then serves probes: one
+ * respawning loop per virtio-serial port, and a control loop that resets a
+ * port (kills its probe) when the host asks.
+ *
+ * Control port lines, guest -> host: `uname-r R`, `uname-v V`, `sysctl k = v`,
+ * `ipv6lo 0|1`, `module NAME ok|failed`, `ready`, `reset N` (ack).
+ * Host -> guest: `reset N`, `poweroff`.
+ *
+ * virtio_console semantics this relies on: a write blocks while no host end
+ * is connected, a read returns 0 (EOF) once the host end disconnects, and a
+ * port can be open only once at a time (hence `<>` plus `>&0`).
+ */
+
+export const CONTROL_PORT = 'sockspec.ctl'
+export const probePortName = (i: number): string => `sockspec.p${i}`
+
+export function initScript(probePorts: number): string {
+  return `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /tmp /run
+mount -t tmpfs tmp /tmp
+echo "sockspec-guest: init on $(uname -r)"
+loaded=""
+for m in $(cat /lib/modules/load-order 2>/dev/null); do
+  f=/lib/modules/$m
+  case $m in *.xz) xzcat "$f" > /tmp/mod.ko && f=/tmp/mod.ko ;; esac
+  if insmod "$f" 2>/dev/console; then loaded="$loaded $m:ok"; else loaded="$loaded $m:failed"; fi
+  rm -f /tmp/mod.ko
+done
+ip link set lo up
+hostname sockspec-guest
+
+want=${probePorts + 1}
+n=0
+while [ "$(cat /sys/class/virtio-ports/*/name 2>/dev/null | grep -c '^sockspec\\.')" -lt $want ] && [ $n -lt 500 ]; do usleep 20000; n=$((n + 1)); done
+port() { for d in /sys/class/virtio-ports/*; do [ "$(cat $d/name)" = "$1" ] && echo /dev/\${d##*/}; done; }
+n=0
+while [ ! -c "$(port ${CONTROL_PORT})" ] && [ $n -lt 250 ]; do usleep 20000; n=$((n + 1)); done
+ctl=$(port ${CONTROL_PORT})
+if [ -z "$ctl" ]; then echo "sockspec-guest: no control port"; poweroff -f; fi
+
+serve() {
+  while true; do
+    /bin/sockspec-probe <>"$2" >&0 2>/tmp/err.$1 &
+    echo $! > /run/probe.$1
+    wait $!
+    rc=$?
+    rm -f /run/probe.$1
+    if [ $rc -ne 0 ]; then
+      { sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g' -e 's/[^ -~]/?/g' -e 's/^/{"guest-stderr":"/' -e 's/$/"}/' /tmp/err.$1; echo "{\\"guest-exit\\":$rc}"; } <>"$2" >&0
+    fi
+  done
+}
+i=0
+while [ $i -lt ${probePorts} ]; do
+  dev=$(port sockspec.p$i)
+  [ -n "$dev" ] && serve $i "$dev" &
+  i=$((i + 1))
+done
+
+exec 3<>"$ctl"
+{
+  echo "uname-r $(uname -r)"
+  echo "uname-v $(uname -v)"
+  sysctl -a 2>/dev/null | grep '^net\\.' | sed 's/^/sysctl /'
+  if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then echo "ipv6lo 1"; else echo "ipv6lo 0"; fi
+  for m in $loaded; do echo "module \${m%:*} \${m##*:}"; done
+  echo ready
+} >&3
+while read -r cmd arg <&3; do
+  case "$cmd" in
+    reset)
+      p=$(cat /run/probe.$arg 2>/dev/null)
+      if [ -n "$p" ]; then
+        kill -9 $p 2>/dev/null
+        n=0
+        while kill -0 $p 2>/dev/null && [ $n -lt 500 ]; do usleep 10000; n=$((n + 1)); done
+      fi
+      echo "reset $arg" >&3
+      ;;
+    poweroff) break ;;
+  esac
+done
+echo "sockspec-guest: powering off"
+poweroff -f
+`
+}

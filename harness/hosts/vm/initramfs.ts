@@ -1,0 +1,56 @@
+/**
+ * The guest's initramfs: busybox (static), the static probe, /init and the
+ * kernel's modules the guest loads at boot. No Node inside the guest. The
+ * archive is cached by the hash of its inputs, so a second run reuses it.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { SockspecError } from '../../errors.js'
+import { cpioNewc } from './cpio.js'
+import type { CpioEntry } from './cpio.js'
+import { initScript } from './init-script.js'
+
+export interface InitramfsInputs {
+  busybox: string
+  probe: string
+  /** module files in load order (dependencies first) */
+  modules: readonly string[]
+  probePorts: number
+}
+
+/** Pure: the archive entries for these file contents. */
+export function initramfsEntries(busybox: Uint8Array, probe: Uint8Array, modules: ReadonlyArray<{ name: string; data: Uint8Array }>, probePorts: number): CpioEntry[] {
+  const entries: CpioEntry[] = [
+    ...['bin', 'dev', 'proc', 'sys', 'tmp', 'run', 'lib', 'lib/modules'].map(path => ({ kind: 'dir' as const, path })),
+    { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
+    { kind: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
+    { kind: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 },
+    { kind: 'symlink', path: 'bin/sh', target: 'busybox' },
+    { kind: 'file', path: 'bin/sockspec-probe', data: probe, mode: 0o755 },
+    { kind: 'file', path: 'init', data: Buffer.from(initScript(probePorts)), mode: 0o755 },
+  ]
+  for (const m of modules) entries.push({ kind: 'file', path: `lib/modules/${m.name}`, data: m.data })
+  entries.push({ kind: 'file', path: 'lib/modules/load-order', data: Buffer.from(modules.map(m => `${m.name}\n`).join('')) })
+  return entries
+}
+
+/** Build (or reuse) the gzip'd initramfs under `cacheDir`; returns its path. */
+export function buildInitramfs(inputs: InitramfsInputs, cacheDir: string): string {
+  for (const f of [inputs.busybox, inputs.probe]) {
+    if (!existsSync(f)) throw new SockspecError('E_NOT_FOUND', `${f} not found (vm kernels need busybox-static and 'make -C harness/native')`)
+  }
+  const busybox = readFileSync(inputs.busybox)
+  const probe = readFileSync(inputs.probe)
+  const modules = inputs.modules.map(f => ({ name: basename(f), data: readFileSync(f) }))
+  const hash = createHash('sha256')
+  for (const part of [busybox, probe, Buffer.from(initScript(inputs.probePorts)), ...modules.flatMap(m => [Buffer.from(m.name), m.data])]) hash.update(part)
+  const file = join(cacheDir, `initramfs-${hash.digest('hex').slice(0, 16)}.cpio.gz`)
+  if (existsSync(file)) return file
+  mkdirSync(cacheDir, { recursive: true })
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, gzipSync(cpioNewc(initramfsEntries(busybox, probe, modules, inputs.probePorts)), { level: 1 }))
+  renameSync(tmp, file)
+  return file
+}

@@ -1,0 +1,526 @@
+/*
+ * capture.c - "sockspec-probe capture <ifname>...": the packet timeline
+ * (PROTOCOL.md, "Capture mode"; DESIGN.md, "Packet timeline").
+ *
+ * One AF_PACKET/SOCK_DGRAM socket per interface reports every TCP segment
+ * the interface transmits, as one JSON event per segment, on the probe's
+ * CLOCK_MONOTONIC time line.
+ *
+ * Why "outgoing only": dev_queue_xmit_nit() hands every transmitted skb to
+ * packet taps with pkt_type PACKET_OUTGOING; on lo the same segment comes
+ * back through netif_rx() as PACKET_HOST, and on a veth pair each side sees
+ * its own sends as outgoing. Keeping PACKET_OUTGOING records each segment
+ * exactly once, at its sender, at the moment it was handed to the device.
+ *
+ * Why SOCK_DGRAM: packet_rcv() then presents the skb from the network
+ * header on (for outgoing skbs it pulls the link header), so offset 0 is
+ * the IP header on any link type, for the kernel filter and for us.
+ *
+ * Segments are skbs, not wire frames: with TSO/GSO (lo and veth offer it)
+ * one event may carry more than one MSS of payload.
+ */
+#include "event.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+int capture_main(int nif, char **ifnames, int protocol);
+
+#define MAX_IFS 16
+/* The kernel filter keeps this many bytes of each packet: enough for an
+ * IPv4 (<= 60) or IPv6 (40 + a few extension headers) header plus the
+ * largest TCP header (60). The real length still arrives in the
+ * PACKET_AUXDATA cmsg (tp_len = length before the filter trimmed it). */
+#define SNAPLEN 256
+/* Asked for; the kernel caps SO_RCVBUF at net.core.rmem_max unless
+ * SO_RCVBUFFORCE (CAP_NET_ADMIN) is allowed. A shared lo may carry other
+ * scenarios' bulk traffic; each queued skb is charged its truesize. */
+#define RCVBUF (8 << 20)
+/* Packets read per socket before stdin/stdout get another look. */
+#define DRAIN_BATCH 64
+
+/* TCP header byte 13, in bit order (RFC 9293, RFC 3168). */
+static const flagname_t tcp_flag_names[] = {
+	{ 0x01, "FIN" }, { 0x02, "SYN" }, { 0x04, "RST" }, { 0x08, "PSH" },
+	{ 0x10, "ACK" }, { 0x20, "URG" }, { 0x40, "ECE" }, { 0x80, "CWR" },
+	{ 0, NULL }
+};
+
+typedef struct {
+	int fd;
+	const char *name;
+	unsigned ifindex;
+} capif_t;
+
+static int64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Start-up failure: one event (seq 0, no hello was written), exit code 3. */
+static int fail(const char *ifname, const char *msg, int err)
+{
+	char buf[16];
+	ev_t e;
+
+	ev_begin(&e, NULL, "capture");
+	ev_kint(&e, "t0", mono_ns());
+	if (ifname)
+		ev_kstr(&e, "if", ifname);
+	ev_kstr(&e, "error", msg);
+	if (err)
+		ev_kstr(&e, "errno", errno_name(err, buf));
+	ev_end(&e);
+	return 3;
+}
+
+/* Mirrors main.c's hello() field for field, plus "capture". */
+static void hello(int protocol, int nif, char **ifnames)
+{
+	struct utsname u;
+	ev_t e;
+
+	memset(&u, 0, sizeof u);
+	uname(&u);
+	ev_begin(&e, NULL, "hello");
+	ev_kint(&e, "protocol", protocol);
+	ev_kint(&e, "pid", getpid());
+	ev_kint(&e, "t0", mono_ns());
+	ev_key(&e, "uname");
+	ev_obj_open(&e);
+	ev_kstr(&e, "sysname", u.sysname);
+	ev_kstr(&e, "release", u.release);
+	ev_kstr(&e, "version", u.version);
+	ev_kstr(&e, "machine", u.machine);
+	ev_obj_close(&e);
+	ev_key(&e, "capture");
+	ev_arr_open(&e);
+	for (int i = 0; i < nif; i++)
+		ev_str(&e, ifnames[i]);
+	ev_arr_close(&e);
+	ev_end(&e);
+}
+
+/*
+ * Kernel-side filter, so other traffic on a busy interface is dropped
+ * before it is queued (and copied) to us: keep PACKET_OUTGOING IPv4 TCP
+ * and PACKET_OUTGOING IPv6 whose first next-header is TCP or an extension
+ * header (the walk is done in user space), trimmed to SNAPLEN. The same
+ * checks are repeated in user space: packets queued between socket() and
+ * the filter, and a BPF-less kernel, must not change the output.
+ */
+static const struct sock_filter filter_insns[] = {
+	/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 12),
+	/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL),
+	/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 2),
+	/* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),             /* ip->protocol */
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 7, 8),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 7),
+	/* 7 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),             /* ip6->nexthdr */
+	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 4, 0),
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_HOPOPTS, 3, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ROUTING, 2, 0),
+	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_DSTOPTS, 1, 0),
+	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_FRAGMENT, 0, 1),
+	/* 13 */ BPF_STMT(BPF_RET | BPF_K, SNAPLEN),
+	/* 14 */ BPF_STMT(BPF_RET | BPF_K, 0),
+};
+
+/*
+ * One socket bound to one interface. Opened with protocol 0 (receives
+ * nothing) and bound with ETH_P_ALL only after the filter and options are
+ * set, so no unfiltered traffic of other interfaces is queued meanwhile.
+ */
+static int open_one(capif_t *c)
+{
+	static const int one = 1;
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return fail(c->name, "socket(AF_PACKET, SOCK_DGRAM): needs CAP_NET_RAW", errno);
+	c->fd = fd;
+
+	struct sock_fprog prog = {
+		.len = sizeof filter_insns / sizeof filter_insns[0],
+		.filter = (struct sock_filter *)filter_insns,
+	};
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0)
+		return fail(c->name, "setsockopt(SO_ATTACH_FILTER)", errno);
+
+	/* skb->tstamp as SCM_TIMESTAMPNS (CLOCK_REALTIME, see read_one). Also
+	 * turns on netstamp_needed, without which dev_queue_xmit_nit() leaves
+	 * the clone unstamped. */
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0)
+		return fail(c->name, "setsockopt(SO_TIMESTAMPNS)", errno);
+	/* tp_len: the packet length before SNAPLEN trimmed it. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0)
+		return fail(c->name, "setsockopt(PACKET_AUXDATA)", errno);
+
+	int rcvbuf = RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) {
+		/* EPERM without CAP_NET_ADMIN: the capped request is fine. */
+		if (errno != EPERM)
+			return fail(c->name, "setsockopt(SO_RCVBUFFORCE)", errno);
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+			return fail(c->name, "setsockopt(SO_RCVBUF)", errno);
+	}
+
+	struct sockaddr_ll sll;
+	memset(&sll, 0, sizeof sll);
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = (int)c->ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0)
+		return fail(c->name, "bind(AF_PACKET)", errno);
+	return 0;
+}
+
+/*
+ * Parses an IP packet (p, caplen bytes captured, origlen before trimming)
+ * and writes its event. Anything that is not a complete TCP header of a
+ * first fragment is skipped silently.
+ */
+static void report(const capif_t *c, const unsigned char *p, size_t caplen,
+		   size_t origlen, int64_t t0)
+{
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	const char *family;
+	size_t th_off;     /* TCP header offset in p */
+	long long iplen;   /* IP packet length per its header */
+
+	if (caplen < 1)
+		return;
+	if ((p[0] >> 4) == 4) {
+		if (caplen < 20)
+			return;
+		size_t ihl = (size_t)(p[0] & 15) * 4;
+		unsigned frag = ((unsigned)p[6] << 8 | p[7]) & 0x1fff;
+
+		if (ihl < 20 || p[9] != IPPROTO_TCP || frag != 0)
+			return;
+		th_off = ihl;
+		iplen = (long long)p[2] << 8 | p[3];
+		/* BIG TCP GSO packets over 64 KiB carry tot_len 0. */
+		if (iplen == 0)
+			iplen = (long long)origlen;
+		family = "inet";
+		inet_ntop(AF_INET, p + 12, src, sizeof src);
+		inet_ntop(AF_INET, p + 16, dst, sizeof dst);
+	} else if ((p[0] >> 4) == 6) {
+		if (caplen < 40)
+			return;
+		unsigned nh = p[6];
+		size_t off = 40;
+
+		/* Minimal extension header walk (RFC 8200 4.1 order; at most
+		 * a few headers fit in SNAPLEN anyway). */
+		for (int i = 0; i < 8 && nh != IPPROTO_TCP; i++) {
+			if (off + 8 > caplen)
+				return;
+			switch (nh) {
+			case IPPROTO_HOPOPTS:
+			case IPPROTO_ROUTING:
+			case IPPROTO_DSTOPTS:
+				nh = p[off];
+				off += ((size_t)p[off + 1] + 1) * 8;
+				break;
+			case IPPROTO_FRAGMENT:
+				/* Only the first fragment holds the TCP header. */
+				if ((((unsigned)p[off + 2] << 8 | p[off + 3]) & 0xfff8) != 0)
+					return;
+				nh = p[off];
+				off += 8;
+				break;
+			case IPPROTO_AH:
+				nh = p[off];
+				off += ((size_t)p[off + 1] + 2) * 4;
+				break;
+			default:
+				return;   /* ESP, no next header, not TCP */
+			}
+		}
+		if (nh != IPPROTO_TCP)
+			return;
+		th_off = off;
+		iplen = ((long long)p[4] << 8 | p[5]) + 40;
+		/* BIG TCP IPv6 GSO packets (since 6.x without the jumbo
+		 * hop-by-hop header) carry payload_len 0. */
+		if (iplen == 40)
+			iplen = (long long)origlen;
+		family = "inet6";
+		inet_ntop(AF_INET6, p + 8, src, sizeof src);
+		inet_ntop(AF_INET6, p + 24, dst, sizeof dst);
+	} else {
+		return;
+	}
+
+	if (th_off + 20 > caplen)
+		return;
+	const unsigned char *th = p + th_off;
+	size_t doff = (size_t)(th[12] >> 4) * 4;
+	if (doff < 20)
+		return;
+	long long len = iplen - (long long)th_off - (long long)doff;
+	if (len < 0)
+		len = 0;   /* truncated or lying header: never negative */
+
+	ev_t e;
+	ev_begin(&e, NULL, "packet");
+	ev_kint(&e, "t0", t0);
+	ev_kstr(&e, "if", c->name);
+	ev_kstr(&e, "family", family);
+	ev_kstr(&e, "src", src);
+	ev_kint(&e, "sport", (long long)th[0] << 8 | th[1]);
+	ev_kstr(&e, "dst", dst);
+	ev_kint(&e, "dport", (long long)th[2] << 8 | th[3]);
+	ev_key(&e, "tcp_flags");
+	ev_flags(&e, th[13], tcp_flag_names);
+	ev_kuint(&e, "tcp_seq", (unsigned long long)th[4] << 24 | th[5] << 16 | th[6] << 8 | th[7]);
+	ev_kuint(&e, "tcp_ack", (unsigned long long)th[8] << 24 | th[9] << 16 | th[10] << 8 | th[11]);
+	ev_kint(&e, "win", (long long)th[14] << 8 | th[15]);
+	ev_kint(&e, "len", len);
+	ev_end(&e);   /* exits if stdout is gone */
+}
+
+/*
+ * Reads one packet without blocking. Returns 1 if one was read, 0 when the
+ * queue is empty, -1 on another error (errno set).
+ */
+static int read_one(const capif_t *c)
+{
+	unsigned char pkt[SNAPLEN];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec)) +
+			 CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+		struct cmsghdr align;
+	} ctl;
+	struct sockaddr_ll from;
+	struct iovec iov = { .iov_base = pkt, .iov_len = sizeof pkt };
+	struct msghdr msg = {
+		.msg_name = &from, .msg_namelen = sizeof from,
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+
+	ssize_t n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+
+	/* CLOCK_REALTIME -> CLOCK_MONOTONIC: the offset between the clocks,
+	 * sampled now with a monotonic read on either side of the realtime
+	 * one (both vDSO, tens of ns). Exact unless the realtime clock was
+	 * stepped between the skb stamp and here. */
+	int64_t m1 = mono_ns();
+	int64_t r = real_ns();
+	int64_t m2 = mono_ns();
+	int64_t offset = r - (m1 + (m2 - m1) / 2);
+	int64_t t0 = m2;   /* fallback: receipt time */
+
+	size_t origlen = (size_t)n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+			/* An unstamped skb reads as 0 (netstamp not yet on). */
+			if (ts.tv_sec != 0 || ts.tv_nsec != 0) {
+				int64_t t = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec - offset;
+				/* Conversion jitter must not put a packet after
+				 * its own receipt or before boot. */
+				if (t > m2)
+					t = m2;
+				t0 = t < 0 ? 0 : t;
+			}
+		} else if (cm->cmsg_level == SOL_PACKET && cm->cmsg_type == PACKET_AUXDATA &&
+			   cm->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+			struct tpacket_auxdata aux;
+
+			memcpy(&aux, CMSG_DATA(cm), sizeof aux);
+			origlen = aux.tp_len;
+		}
+	}
+
+	/* Packets queued before the filter was attached may be anything. */
+	if (from.sll_pkttype != PACKET_OUTGOING)
+		return 1;
+	report(c, pkt, (size_t)n < sizeof pkt ? (size_t)n : sizeof pkt, origlen, t0);
+	return 1;
+}
+
+/* Reads up to max packets (max < 0: until the queue is empty). */
+static void drain(capif_t *c, int max)
+{
+	for (int i = 0; max < 0 || i < max; i++) {
+		int r = read_one(c);
+
+		if (r == 0)
+			return;
+		if (r < 0) {
+			/* sk_err, e.g. ENETDOWN when the interface went down
+			 * (packet_notifier); recvmsg reported and cleared it.
+			 * Report it and keep capturing: the socket is re-hooked
+			 * if the interface comes back up. */
+			char buf[16];
+			int err = errno;
+			ev_t e;
+
+			ev_begin(&e, NULL, "capture");
+			ev_kint(&e, "t0", mono_ns());
+			ev_kstr(&e, "if", c->name);
+			ev_kstr(&e, "error", "recvmsg failed");
+			ev_kstr(&e, "errno", errno_name(err, buf));
+			ev_end(&e);
+			return;
+		}
+	}
+}
+
+/*
+ * Reads what stdin has. Returns 1 at EOF or on a "quit" line, else 0.
+ * Other lines are answered with an error event: capture mode takes no
+ * commands.
+ */
+static int read_stdin(char *line, size_t *len, size_t cap)
+{
+	char buf[512];
+	ssize_t n = read(0, buf, sizeof buf);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : 1;
+	if (n == 0)
+		return 1;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (*len < cap - 1)
+				line[(*len)++] = buf[i];
+			continue;
+		}
+		line[*len] = '\0';
+		/* trim blanks (and a '\r') around the word */
+		char *s = line, *end = line + *len;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		*len = 0;
+		if (strcmp(s, "quit") == 0)
+			return 1;
+		if (*s)
+			ev_error(NULL, "capture", "capture mode takes only 'quit' (or EOF) on stdin");
+	}
+	return 0;
+}
+
+static void print_drops(const capif_t *c)
+{
+	struct tpacket_stats st;
+	socklen_t sl = sizeof st;
+
+	/* Reading the counters resets them; only ever done once, at exit. */
+	if (getsockopt(c->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0) {
+		perror("sockspec-probe capture: getsockopt(PACKET_STATISTICS)");
+		return;
+	}
+	if (st.tp_drops)
+		fprintf(stderr, "sockspec-probe capture: %s: %u packets dropped (receive buffer full)\n",
+			c->name, st.tp_drops);
+}
+
+int capture_main(int nif, char **ifnames, int protocol)
+{
+	capif_t ifs[MAX_IFS];
+	struct pollfd pfd[2 + MAX_IFS];
+	static char line[256];
+	size_t line_len = 0;
+	int rc = 0;
+
+	if (nif < 1)
+		return fail(NULL, "usage: sockspec-probe capture <ifname> [<ifname>...]", 0);
+	if (nif > MAX_IFS)
+		return fail(NULL, "too many interfaces (at most 16)", E2BIG);
+
+	/* Resolve every name first: a typo fails before any socket exists. */
+	for (int i = 0; i < nif; i++) {
+		ifs[i].fd = -1;
+		ifs[i].name = ifnames[i];
+		errno = 0;
+		ifs[i].ifindex = if_nametoindex(ifnames[i]);
+		if (ifs[i].ifindex == 0)
+			return fail(ifnames[i], "unknown interface", errno ? errno : ENODEV);
+		for (int j = 0; j < i; j++)
+			if (ifs[j].ifindex == ifs[i].ifindex)
+				return fail(ifnames[i], "interface listed twice", EINVAL);
+	}
+	for (int i = 0; i < nif; i++) {
+		if (open_one(&ifs[i]) != 0) {
+			rc = 3;
+			nif = i + 1;   /* close what was opened */
+			goto out;
+		}
+	}
+
+	hello(protocol, nif, ifnames);
+
+	/* stdin: quit/EOF. stdout with no events asked: poll still reports
+	 * POLLERR (pipe without reader) or POLLHUP (socket), so a vanished
+	 * runner is noticed even when no packet is written. */
+	pfd[0] = (struct pollfd){ .fd = 0, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = 1, .events = 0 };
+	for (int i = 0; i < nif; i++)
+		pfd[2 + i] = (struct pollfd){ .fd = ifs[i].fd, .events = POLLIN };
+
+	for (;;) {
+		if (poll(pfd, (nfds_t)(2 + nif), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("sockspec-probe capture: poll");
+			rc = 1;
+			goto out;
+		}
+		/* Packets first: what arrived before quit/EOF is reported. */
+		for (int i = 0; i < nif; i++)
+			if (pfd[2 + i].revents)
+				drain(&ifs[i], DRAIN_BATCH);
+		if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			rc = 1;   /* nobody reads us any more */
+			goto out;
+		}
+		if (pfd[0].revents & POLLNVAL) {
+			/* stdin closed: treat as EOF */
+			break;
+		}
+		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    read_stdin(line, &line_len, sizeof line))
+			break;
+	}
+	/* quit/EOF: whatever is still queued is part of the timeline. */
+	for (int i = 0; i < nif; i++)
+		drain(&ifs[i], -1);
+out:
+	for (int i = 0; i < nif; i++) {
+		if (ifs[i].fd < 0)
+			continue;
+		if (rc == 0)
+			print_drops(&ifs[i]);
+		if (close(ifs[i].fd) < 0)
+			perror("sockspec-probe capture: close");
+	}
+	return rc;
+}
