@@ -38,5 +38,22 @@ export interface ProbeEvent {
   protocol?: number
   pid?: number
   uname?: { sysname?: string; release?: string; version?: string; machine?: string }
+  /** hello of `sockspec-probe capture`: the interfaces captured. */
+  capture?: string[]
+  /** op "packet" (capture mode): one TCP segment the interface transmitted; t0 is when it was handed to the device. */
+  if?: string
+  family?: 'inet' | 'inet6'
+  src?: string
+  sport?: number
+  dst?: string
+  dport?: number
+  /** FIN SYN RST PSH ACK URG ECE CWR, in bit order. */
+  tcp_flags?: string[]
+  tcp_seq?: number
+  tcp_ack?: number
+  /** Raw window field (unscaled). */
+  win?: number
+  /** TCP payload bytes (may exceed one MSS with TSO/GSO). */
+  len?: number
   [key: string]: unknown
 }

@@ -1,0 +1,157 @@
+/**
+ * Report at scale: a temp store with 1,000 runs x 100 scenarios, filled with
+ * copies of real results (the tcp-connect and seed-claims packs run once on
+ * this kernel), a few percent turned into failures, errors and skips, then
+ * `report` timed. The target: under 10 s, no page over a few MB.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import os, { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loopbackHost } from '../hosts/loopback.js'
+import { systemInfo } from '../hosts/system-info.js'
+import { kitVersion } from '../kit.js'
+import { scenarioDir } from '../paths.js'
+import { runPlan } from '../runner/run.js'
+import { loadScenarios } from '../scenario/load.js'
+import { TraceStore } from '../store/store.js'
+import type { CheckRow, EventRow } from '../store/store.js'
+import { writeReport } from '../report/write.js'
+
+export interface ReportScaleResult {
+  runs: number
+  scenarios: number
+  seconds: number
+  largestPageBytes: number
+}
+
+interface Template {
+  scenario: { scenario: string; pack: string; title: string; sources: string; claim: number | null; body: string }
+  result: { verdict: string; claim: string | null; message: string; duration_ms: number; variant: string; kernels: string }
+  events: EventRow[]
+  checks: CheckRow[]
+}
+
+const KERNELS = ['6.18.44', '6.12.48', '6.6.104', '6.1.153', '5.15.190', '5.10.243', '5.4.299', '6.17.9']
+const HOSTS = ['ci-amd64-1', 'ci-amd64-2', 'ci-arm64-1', 'laptop']
+
+/** Real results to copy: one run of a few packs on this kernel. */
+async function realTemplates(dir: string): Promise<Template[]> {
+  const seed = TraceStore.open(join(dir, 'seed.db'))
+  try {
+    const scenarios = loadScenarios([join(scenarioDir, 'tcp-connect'), join(scenarioDir, 'seed-claims')])
+    const system = systemInfo()
+    const { id: runId } = seed.beginRun({
+      host: system.hostname, hostKind: 'loopback', kernelRelease: system.kernelRelease, kernelVersion: system.kernelVersion, arch: system.arch,
+      distro: system.distro, kitVersion: kitVersion(), kitCommit: undefined, sysctls: system.sysctls, argv: ['bench'],
+    })
+    await runPlan({ scenarios, host: loopbackHost(), system, store: seed, runId, jobs: os.availableParallelism(), repeat: 1 })
+    const rows = seed.db
+      .prepare(
+        `SELECT r.id, r.verdict, r.claim, r.message, r.duration_ms, r.variant, r.kernels, s.scenario, s.pack, s.title, s.sources, s.claim AS claim_id, s.body
+         FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.verdict != 'skip' ORDER BY s.scenario, r.variant`,
+      )
+      .all() as Array<Template['result'] & { id: number; scenario: string; pack: string; title: string; sources: string; claim_id: number | null; body: string }>
+    return rows.map(r => ({
+      scenario: { scenario: r.scenario, pack: r.pack, title: r.title, sources: r.sources, claim: r.claim_id, body: r.body },
+      result: { verdict: r.verdict, claim: r.claim, message: r.message, duration_ms: r.duration_ms, variant: r.variant, kernels: r.kernels },
+      events: seed.events(r.id),
+      checks: seed.checks(r.id),
+    }))
+  } finally {
+    seed.close()
+  }
+}
+
+/** Deterministic 0..999 per (run, scenario). */
+function dice(run: number, scenario: number): number {
+  let x = (run * 2654435761 + scenario * 40503 + 12345) >>> 0
+  x ^= x >>> 15
+  x = Math.imul(x, 2246822519) >>> 0
+  x ^= x >>> 13
+  return x % 1000
+}
+
+function fill(store: TraceStore, templates: readonly Template[], runs: number, scenarios: number): void {
+  const db = store.db
+  db.pragma('synchronous = OFF')
+  const insertScenario = db.prepare(`INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+  const insertRun = db.prepare(
+    `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status)
+     VALUES (?, ?, 'loopback', ?, '#1 SMP', ?, 'Debian 13', '0.1.0', NULL, '{}', '["run"]', ?, ?, 'complete')`,
+  )
+  const insertResult = db.prepare(
+    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]')`,
+  )
+  const insertEvent = db.prepare(
+    `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const insertCheck = db.prepare(`INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+  db.transaction(() => {
+    const scenarioIds: number[] = []
+    for (let k = 0; k < scenarios; k++) {
+      const t = templates[k % templates.length]!.scenario
+      const id = `${t.scenario}-${String(k).padStart(3, '0')}`
+      const body = JSON.stringify({ ...(JSON.parse(t.body) as object), id })
+      scenarioIds.push(Number(insertScenario.run(id, `bench-${k}`, t.pack, t.title, t.sources, t.claim, body).lastInsertRowid))
+    }
+    const start = Date.parse('2024-01-01T00:00:00Z')
+    for (let i = 0; i < runs; i++) {
+      const when = new Date(start + i * 3_600_000).toISOString()
+      const runId = Number(
+        insertRun.run(`bench-run-${String(i).padStart(6, '0')}`, HOSTS[i % HOSTS.length]!, KERNELS[i % KERNELS.length]!, i % 4 === 2 ? 'aarch64' : 'x86_64', when, when).lastInsertRowid,
+      )
+      for (let k = 0; k < scenarios; k++) {
+        const t = templates[k % templates.length]!
+        const roll = dice(i, k)
+        const verdict = roll < 20 ? 'fail' : roll < 25 ? 'error' : roll < 45 ? 'skip' : t.result.verdict
+        let events = t.events
+        let checks = t.checks
+        let message = t.result.message
+        let stderr = '{}'
+        if (verdict === 'fail' && events.length) {
+          // the kernel answered otherwise on the last checked call: a differing event and a failed check
+          const at = events.length - 1
+          events = events.map((e, idx) => (idx === at ? { ...e, ret: -1, errno: 'ECONNRESET', mask: null } : e))
+          checks = checks.map((c, idx) => (idx === checks.length - 1 ? { ...c, observed: 'ECONNRESET', verdict: 'fail' } : c))
+          message = 'errno: expected 0, got ECONNRESET'
+        } else if (verdict === 'error') {
+          events = events.slice(0, Math.ceil(events.length / 2))
+          checks = []
+          message = 'probe for client exited (signal SIGABRT) before answering step s6'
+          stderr = JSON.stringify({ client: 'sockspec-probe: abort requested\n' })
+        } else if (verdict === 'skip') {
+          events = []
+          checks = []
+          message = 'requires root'
+        }
+        const claim = t.result.claim && verdict !== 'error' && verdict !== 'skip' ? (roll % 7 === 0 ? 'refuted' : t.result.claim) : null
+        const resultId = Number(
+          insertResult.run(runId, scenarioIds[k]!, t.result.variant, verdict, claim, t.result.duration_ms, message, stderr, t.result.kernels).lastInsertRowid,
+        )
+        for (const e of events) insertEvent.run(resultId, e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details)
+        for (const c of checks) insertCheck.run(resultId, c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim)
+      }
+    }
+  })()
+}
+
+export async function benchReportScale(opts: { runs?: number; scenarios?: number; keep?: boolean } = {}): Promise<ReportScaleResult> {
+  const runs = opts.runs ?? 1000
+  const scenarios = opts.scenarios ?? 100
+  const dir = mkdtempSync(join(tmpdir(), 'sockspec-bench-report-'))
+  try {
+    const templates = await realTemplates(dir)
+    if (!templates.length) throw new Error('bench: the seed run produced no results to copy')
+    const file = join(dir, 'scale.db')
+    const store = TraceStore.open(file)
+    try {
+      fill(store, templates, runs, scenarios)
+    } finally {
+      store.close()
+    }
+    const stats = writeReport(file, join(dir, 'site'))
+    return { runs, scenarios, seconds: stats.seconds, largestPageBytes: stats.largestPage.bytes }
+  } finally {
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true })
+  }
+}

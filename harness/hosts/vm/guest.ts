@@ -1,0 +1,226 @@
+/**
+ * A running guest: qemu started with the plan from qemu-argv.ts, its control
+ * port connected, and a pool of probe ports leased to scenario sessions.
+ * Bounded everywhere: the boot, each port reset and the shutdown have limits;
+ * past one the guest is killed and marked down, so its remaining scenarios
+ * become `error` instead of hanging. Every qemu started here is killed when
+ * this process exits.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import type { Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { spawnLongLived } from '../../deps/process.js'
+import type { LongLivedChild } from '../../deps/process.js'
+import { emptyGuestInfo, readInfoLine } from './guest-info.js'
+import type { GuestInfo } from './guest-info.js'
+import { consoleLog, controlSocket, probeSocket, qemuArgv } from './qemu-argv.js'
+import type { Accel } from './qemu-argv.js'
+
+export interface BootOptions {
+  vmlinuz: string
+  initramfs: string
+  probePorts: number
+  accel: Accel
+  memoryMb?: number
+  bootTimeoutMs?: number
+}
+
+export class GuestBootError extends Error {
+  readonly consoleTail: string
+  constructor(message: string, consoleTail: string) {
+    super(consoleTail ? `${message}; console: ${consoleTail}` : message)
+    this.consoleTail = consoleTail
+  }
+}
+
+const live = new Set<LongLivedChild>()
+let exitHookInstalled = false
+function track(child: LongLivedChild): void {
+  live.add(child)
+  void child.exited.then(() => live.delete(child))
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.on('exit', () => {
+      for (const c of live) c.kill('SIGKILL')
+    })
+  }
+}
+
+function connectWithRetry(path: string, deadline: number, child: LongLivedChild): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let exited = false
+    void child.exited.then(() => (exited = true))
+    const attempt = (): void => {
+      const sock = createConnection(path)
+      sock.once('connect', () => resolve(sock))
+      sock.once('error', err => {
+        sock.destroy()
+        if (exited || Date.now() > deadline) reject(err)
+        else setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+}
+
+export class Guest {
+  readonly info: GuestInfo
+  readonly workDir: string
+  readonly accel: Accel
+  readonly bootMs: number
+  readonly ports: number
+  /** why the guest is unusable, once it is */
+  downReason: string | undefined
+  private readonly qemu: LongLivedChild
+  private readonly control: Socket
+  private readonly free: number[]
+  private readonly leaseWaiters: Array<{ count: number; resolve: (ports: number[]) => void; reject: (e: Error) => void }> = []
+  private readonly resetWaiters = new Map<number, () => void>()
+
+  private constructor(qemu: LongLivedChild, control: Socket, lines: ReturnType<typeof createInterface>, info: GuestInfo, workDir: string, opts: BootOptions, bootMs: number) {
+    this.qemu = qemu
+    this.control = control
+    this.info = info
+    this.workDir = workDir
+    this.accel = opts.accel
+    this.bootMs = bootMs
+    this.ports = opts.probePorts
+    this.free = Array.from({ length: opts.probePorts }, (_, i) => i)
+    lines.on('line', line => {
+      const m = /^reset (\d+)$/.exec(line)
+      if (m) this.resetWaiters.get(Number(m[1]))?.()
+    })
+    control.on('error', () => {})
+    void qemu.exited.then(exit => this.markDown(`qemu exited (${exit.signal ?? `code ${exit.code}`})`))
+  }
+
+  static async boot(opts: BootOptions): Promise<Guest> {
+    const started = performance.now()
+    const workDir = mkdtempSync(join(tmpdir(), 'sockspec-vm-'))
+    const qemu = spawnLongLived(qemuArgv({ vmlinuz: opts.vmlinuz, initramfs: opts.initramfs, workDir, probePorts: opts.probePorts, accel: opts.accel, memoryMb: opts.memoryMb ?? 384 }))
+    track(qemu)
+    let qemuStderr = ''
+    qemu.stderr.setEncoding('utf8')
+    qemu.stderr.on('data', (c: string) => (qemuStderr = (qemuStderr + c).slice(-4000)))
+    qemu.stdout.resume()
+    const deadline = Date.now() + (opts.bootTimeoutMs ?? 90_000)
+    const tail = (): string => {
+      const log = existsSync(consoleLog(workDir)) ? readFileSync(consoleLog(workDir), 'utf8') : ''
+      return `${qemuStderr}${log}`.trim().split('\n').slice(-5).join(' | ')
+    }
+    const failBoot = async (why: string): Promise<never> => {
+      qemu.kill('SIGKILL')
+      await qemu.exited
+      const err = new GuestBootError(why, tail())
+      rmSync(workDir, { recursive: true, force: true })
+      throw err
+    }
+    let control: Socket
+    try {
+      control = await connectWithRetry(controlSocket(workDir), deadline, qemu)
+    } catch (err) {
+      return failBoot(`qemu did not open its control socket: ${(err as Error).message}`)
+    }
+    const info = emptyGuestInfo()
+    const lines = createInterface({ input: control, crlfDelay: Infinity })
+    const ready = await new Promise<boolean>(resolve => {
+      const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))
+      const onLine = (line: string): void => {
+        if (readInfoLine(info, line)) {
+          clearTimeout(timer)
+          lines.off('line', onLine)
+          resolve(true)
+        }
+      }
+      lines.on('line', onLine)
+      void qemu.exited.then(() => resolve(false))
+    })
+    if (!ready) {
+      control.destroy()
+      return failBoot(`guest did not report ready within ${opts.bootTimeoutMs ?? 90_000} ms (accel ${opts.accel})`)
+    }
+    return new Guest(qemu, control, lines, info, workDir, opts, performance.now() - started)
+  }
+
+  socketOf(port: number): string {
+    return probeSocket(this.workDir, port)
+  }
+
+  get consoleLog(): string {
+    return consoleLog(this.workDir)
+  }
+
+  /** `count` free probe ports, waiting for other sessions to give theirs back. */
+  lease(count: number): Promise<number[]> {
+    if (this.downReason) return Promise.reject(new Error(`guest is down: ${this.downReason}`))
+    if (count > this.ports) return Promise.reject(new Error(`scenario needs ${count} probes, the guest has ${this.ports} ports`))
+    return new Promise((resolve, reject) => {
+      this.leaseWaiters.push({ count, resolve, reject })
+      this.grant()
+    })
+  }
+
+  private grant(): void {
+    while (this.leaseWaiters.length && this.leaseWaiters[0]!.count <= this.free.length) {
+      const w = this.leaseWaiters.shift()!
+      w.resolve(this.free.splice(0, w.count))
+    }
+  }
+
+  /** Kill whatever probe still runs on these ports (a probe stuck in a blocking call never sees EOF), then free them. */
+  async release(ports: readonly number[]): Promise<void> {
+    await Promise.all(ports.map(p => this.reset(p)))
+    if (this.downReason) return
+    this.free.push(...ports)
+    this.grant()
+  }
+
+  private reset(port: number): Promise<void> {
+    if (this.downReason) return Promise.resolve()
+    return new Promise(resolve => {
+      const timer = setTimeout(() => {
+        this.resetWaiters.delete(port)
+        this.kill(`guest did not reset probe port ${port} within 10 s`)
+        resolve()
+      }, 10_000)
+      this.resetWaiters.set(port, () => {
+        clearTimeout(timer)
+        this.resetWaiters.delete(port)
+        resolve()
+      })
+      this.control.write(`reset ${port}\n`)
+    })
+  }
+
+  private markDown(reason: string): void {
+    if (this.downReason) return
+    this.downReason = reason
+    for (const w of this.leaseWaiters.splice(0)) w.reject(new Error(`guest is down: ${reason}`))
+    for (const done of [...this.resetWaiters.values()]) done()
+  }
+
+  /** Kill qemu now (a hanging guest); its sessions' probes see their sockets close. */
+  kill(reason: string): void {
+    this.markDown(reason)
+    this.qemu.kill('SIGKILL')
+  }
+
+  /** Power the guest off (bounded), then remove its sockets and logs unless asked to keep them. */
+  async shutdown(opts: { keepLogs?: boolean } = {}): Promise<void> {
+    if (!this.downReason) {
+      this.control.write('poweroff\n')
+      const timer = setTimeout(() => this.qemu.kill('SIGKILL'), 5000)
+      await this.qemu.exited
+      clearTimeout(timer)
+    } else {
+      this.qemu.kill('SIGKILL')
+      await this.qemu.exited
+    }
+    this.markDown('shut down')
+    this.control.destroy()
+    if (!opts.keepLogs) rmSync(this.workDir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The qemu-system-x86_64 command line for a guest: pure. One vCPU (the box
+ * running the kit is small and other actors share it), no NIC, no display;
+ * the serial console goes to a log file; one virtio-serial port for control
+ * and one per concurrently running probe, each a unix socket qemu listens on.
+ */
+import { join } from 'node:path'
+import { CONTROL_PORT, probePortName } from './init-script.js'
+
+export type Accel = 'kvm' | 'tcg'
+
+export interface QemuPlan {
+  vmlinuz: string
+  initramfs: string
+  workDir: string
+  probePorts: number
+  accel: Accel
+  memoryMb: number
+}
+
+export const controlSocket = (workDir: string): string => join(workDir, 'ctl.sock')
+export const probeSocket = (workDir: string, i: number): string => join(workDir, `p${i}.sock`)
+export const consoleLog = (workDir: string): string => join(workDir, 'console.log')
+
+export function qemuArgv(plan: QemuPlan): string[] {
+  const ports: string[] = []
+  const add = (id: string, path: string, name: string): void => {
+    ports.push('-chardev', `socket,id=${id},path=${path},server=on,wait=off`, '-device', `virtserialport,bus=vs.0,chardev=${id},name=${name}`)
+  }
+  add('ctl', controlSocket(plan.workDir), CONTROL_PORT)
+  for (let i = 0; i < plan.probePorts; i++) add(`p${i}`, probeSocket(plan.workDir, i), probePortName(i))
+  return [
+    'qemu-system-x86_64',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-machine', 'pc', '-accel', plan.accel, '-cpu', plan.accel === 'kvm' ? 'host' : 'max',
+    '-smp', '1', '-m', String(plan.memoryMb),
+    '-kernel', plan.vmlinuz, '-initrd', plan.initramfs,
+    '-append', 'console=ttyS0 panic=-1 loglevel=4 rdinit=/init',
+    '-chardev', `file,id=con,path=${consoleLog(plan.workDir)}`, '-serial', 'chardev:con',
+    '-device', `virtio-serial-pci,id=vs,max_ports=${plan.probePorts + 2}`,
+    ...ports,
+  ]
+}

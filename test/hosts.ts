@@ -1,0 +1,116 @@
+// Hosts for real (root): scenarios on simulated hosts in network
+// namespaces, Ctrl-C leaving nothing behind, and `sockspec cleanup` for what
+// a killed run left.
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { kitRoot } from '../harness/paths.js'
+
+const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
+const notRoot = process.getuid?.() !== 0
+
+function namespaces(): string[] {
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map(l => l.split(' ')[0] ?? '').filter(n => n.startsWith('sockspec-'))
+}
+function probePids(): Set<string> {
+  return new Set(spawnSync('pgrep', ['-f', 'sockspec-probe'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean))
+}
+
+const twoHosts = [
+  'title: a client on host a connects to a listener on host b',
+  'sources: [{ catalog: 2 }]',
+  'hosts: { a: {}, b: { sysctl: { net.core.somaxconn: 7 } } }',
+  'actors: { client: { host: a }, server: { host: b } }',
+  'steps:',
+  '  - { actor: server, do: socket, sock: L, nonblock: true }',
+  '  - { actor: server, do: bind, sock: L }',
+  '  - { actor: server, do: listen, sock: L, backlog: 4 }',
+  '  - { actor: client, do: socket, sock: C, nonblock: true }',
+  '  - { actor: client, do: epoll_create1, ep: E }',
+  '  - { actor: client, do: epoll_ctl, ep: E, op: add, sock: C, events: [out] }',
+  '  - { actor: client, do: path_gate, drop: [synack] }',
+  '  - { actor: client, do: connect, sock: C, to: L, expect: { ret: -1, errno: EINPROGRESS } }',
+  '  - { actor: client, do: epoll_wait, ep: E, timeout_ms: 300, expect: { ready: {} }, note: SYN-ACK dropped on host a }',
+  '  - { actor: client, do: path_ungate }',
+  '  - { actor: client, do: epoll_wait, ep: E, timeout_ms: 3000, expect: { ready: { C: OUT } } }',
+  '  - { actor: server, do: accept4, sock: L, new: S, expect: { ret: ">=0" } }',
+  '  - { actor: server, do: getpeername, sock: S }',
+  '',
+].join('\n')
+
+t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing left behind', { skip: notRoot && 'needs root' }, async t => {
+  const file = join(dir, 'two-hosts.yaml')
+  writeFileSync(file, twoHosts)
+  const db = join(dir, 'netns.db')
+  const r = spawnSync(process.execPath, [bin, 'run', file, '--db', db, '--reporter', 'json'], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(r.status, 0, r.stderr)
+  const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string; message: string }> }
+  t.same(doc.results.map(x => [x.variant, x.verdict, x.message]).sort(), [['ipv4', 'pass', ''], ['ipv6', 'pass', '']])
+  const store = new Database(db, { readonly: true })
+  const peers = store.prepare(`SELECT details FROM events WHERE op = 'getpeername'`).all() as Array<{ details: string }>
+  const addrs = peers.map(p => (JSON.parse(p.details) as { addr: { addr: string } }).addr.addr).sort()
+  t.same(addrs, ['198.18.0.1', 'fd00:0:0:5::1'], 'the server sees the client at host a')
+  const nft = store.prepare(`SELECT count(*) AS n FROM events WHERE op = 'nft' AND ret = 0`).get() as { n: number }
+  t.equal(nft.n, 4, 'path gates are recorded as harness events')
+  store.close()
+  t.same(namespaces(), [], 'no namespace left')
+})
+
+t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip: notRoot && 'needs root' }, async t => {
+  const file = join(dir, 'slow.yaml')
+  writeFileSync(file, [
+    'title: a slow scenario to interrupt',
+    'sources: [{ man: nanosleep(2) }]',
+    'hosts: { a: {}, b: {} }',
+    'actors: { client: { host: a }, server: { host: b } }',
+    'steps:',
+    '  - { actor: server, do: socket, sock: L }',
+    '  - { actor: client, do: sleep, ms: 20000, limit_ms: 30000 }',
+    '',
+  ].join('\n'))
+  const before = probePids()
+  const db = join(dir, 'interrupted.db')
+  const child = spawn(process.execPath, [bin, 'run', file, '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const mine = (): string[] => namespaces().filter(n => n.startsWith(`sockspec-${child.pid}-`))
+  for (let i = 0; i < 100 && mine().length < 3; i++) await new Promise(r => setTimeout(r, 100))
+  t.ok(mine().length >= 3, 'the run created its namespaces')
+  await new Promise(r => setTimeout(r, 300))
+  const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
+  child.kill('SIGINT')
+  const code = await exited
+  t.equal(code, 130, 'exit code 130')
+  t.same(mine(), [], 'namespaces removed')
+  const leftover = [...probePids()].filter(p => !before.has(p))
+  t.same(leftover, [], 'no probe process left')
+  const store = new Database(db, { readonly: true })
+  t.same(store.prepare('SELECT status FROM runs').all(), [{ status: 'interrupted' }])
+  store.close()
+})
+
+t.test('sockspec cleanup removes what a killed run left, and only that', { skip: notRoot && 'needs root' }, async t => {
+  const dead = 'sockspec-999999-z-hub'
+  const live = `sockspec-${process.pid}-z-hub`
+  const foreign = 'not-sockspec-test'
+  for (const ns of [dead, live, foreign]) spawnSync('ip', ['netns', 'add', ns])
+  const sleeper = spawn('ip', ['netns', 'exec', dead, 'sleep', '60'], { stdio: 'ignore' })
+  await new Promise(r => setTimeout(r, 200))
+  t.teardown(() => {
+    for (const ns of [dead, live, foreign]) spawnSync('ip', ['netns', 'del', ns])
+    sleeper.kill('SIGKILL')
+  })
+  const exited = new Promise(resolve => sleeper.on('exit', resolve))
+  const r = spawnSync(process.execPath, [bin, 'cleanup'], { encoding: 'utf8' })
+  t.equal(r.status, 0)
+  t.match(r.stdout, /removed 1 namespace\(s\): sockspec-999999-z-hub/)
+  await exited
+  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout
+  t.notMatch(left, /sockspec-999999/)
+  t.match(left, new RegExp(live), "a live run's namespace stays")
+  t.match(left, /not-sockspec-test/, 'foreign namespaces are never touched')
+  const forced = spawnSync(process.execPath, [bin, 'cleanup', '--force'], { encoding: 'utf8' })
+  t.match(forced.stdout, new RegExp(`removed 1 namespace\\(s\\): ${live}`))
+})
