@@ -62,13 +62,12 @@ async function realTemplates(dir: string): Promise<Template[]> {
   }
 }
 
-/** Deterministic 0..999 per (run, scenario). */
+/** Deterministic, evenly spread 0..999 per (run, scenario). */
 function dice(run: number, scenario: number): number {
-  let x = (run * 2654435761 + scenario * 40503 + 12345) >>> 0
-  x ^= x >>> 15
-  x = Math.imul(x, 2246822519) >>> 0
-  x ^= x >>> 13
-  return x % 1000
+  let x = (Math.imul(run + 1, 0x9e3779b1) ^ Math.imul(scenario + 1, 0x85ebca77)) >>> 0
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0
+  return ((x ^ (x >>> 16)) >>> 0) % 1000
 }
 
 function fill(store: TraceStore, templates: readonly Template[], runs: number, scenarios: number): void {

@@ -15,6 +15,11 @@ function intArg(name: string, min: number) {
   }
 }
 
+/** Repeatable single-value options (variadic ones would swallow the paths after them). */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
   program
@@ -32,11 +37,15 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[paths...]', 'scenario files or directories (default: the packaged scenarios)')
     .option('--db <file>', 'trace store file', 'traces.db')
     .option('-j, --jobs <n>', 'scenarios run in parallel (default: number of cores)', intArg('--jobs', 1))
-    .option('-f, --filter <pattern...>', 'only scenario ids matching a glob or substring (repeatable)')
+    .option('-f, --filter <pattern>', 'only scenario ids matching a glob or substring (repeatable)', collect, [])
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
     .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'junit', 'json']).default('tty'))
-    .option('--variant <name...>', 'only these variants (ipv4, ipv6, default)')
+    .option('--variant <name>', 'only this variant: ipv4, ipv6, default (repeatable)', collect, [])
+    .option('--host <name=url>', 'put scenario host NAME on a remote machine: NAME=ssh://user@addr[:port][?inet6=ADDR] (repeatable)', collect, [])
+    .option('--ssh-identity <file>', 'private key for --host ssh:// (default: ssh\'s own)')
+    .option('--ssh-option <option>', 'extra ssh -o option, e.g. StrictHostKeyChecking=accept-new (repeatable)', collect, [])
     .option('--report [dir]', 'write the HTML report after the run (default dir: reports)')
+    .option('--kernel <name>', 'kernel to run on: host, debian:6.1, debian:6.12, debian:<linux-image package>; guests boot in qemu; one run each (repeatable, default: host)', collect, [])
     .action(async (paths: string[], opts) => {
       const { runCommand } = await import('./run.js')
       exitCode = await runCommand(paths, opts)

@@ -3,8 +3,12 @@ import os from 'node:os'
 import { SockspecError } from '../errors.js'
 import { loopbackHost } from '../hosts/loopback.js'
 import { systemInfo } from '../hosts/system-info.js'
+import { parseKernelSpec } from '../hosts/vm/kernel-spec.js'
 import { kitCommit, kitVersion } from '../kit.js'
-import { scenarioDir } from '../paths.js'
+import { probeStaticBinary, scenarioDir } from '../paths.js'
+import type { RemoteHosts } from '../hosts/loopback.js'
+import { parseHostFlag, prepareRemote } from '../hosts/ssh.js'
+import type { RemoteInfo, SshOptions, SshTarget } from '../hosts/ssh.js'
 import { jsonReporter } from '../reporters/json.js'
 import { junitReporter } from '../reporters/junit.js'
 import type { Reporter } from '../reporters/reporter.js'
@@ -24,6 +28,25 @@ export interface RunOptions {
   reporter: 'tty' | 'tap' | 'junit' | 'json'
   variant?: string[]
   report?: string | boolean
+  /** host, debian:6.1, debian:6.12, debian:<linux-image package> (repeatable; default host) */
+  kernel?: string[]
+  host?: string[]
+  sshIdentity?: string
+  sshOption?: string[]
+}
+
+/** --host NAME=ssh://... flags: parse, copy the probe, learn each remote's kernel. */
+async function remoteHosts(opts: RunOptions): Promise<RemoteHosts | undefined> {
+  if (!opts.host?.length) return undefined
+  const targets = new Map<string, SshTarget>()
+  for (const flag of opts.host) {
+    const t = parseHostFlag(flag)
+    targets.set(t.name, t)
+  }
+  const options: SshOptions = { identity: opts.sshIdentity, options: opts.sshOption ?? [] }
+  const prepared = new Map<string, RemoteInfo>()
+  for (const t of targets.values()) prepared.set(t.name, await prepareRemote(t, options, probeStaticBinary))
+  return { targets, prepared, options }
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -55,40 +78,69 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
       .filter(s => s.variants.length > 0)
   }
   if (!scenarios.length) throw new SockspecError('E_USAGE', 'no scenario matches')
-  const host = loopbackHost()
-  const system = systemInfo()
+  const kernels = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
+  const guests = kernels.flatMap(k => (k.kind === 'debian' ? [k] : []))
+  const log = (line: string): void => void process.stderr.write(`sockspec: ${line}\n`)
   const store = TraceStore.open(opts.db)
-  let code: number
-  try {
-    const { id: runId } = store.beginRun({
-      host: system.hostname,
-      hostKind: host.kind,
-      kernelRelease: system.kernelRelease,
-      kernelVersion: system.kernelVersion,
-      arch: system.arch,
-      distro: system.distro,
-      kitVersion: kitVersion(),
-      kitCommit: kitCommit(),
-      sysctls: system.sysctls,
-      argv: process.argv.slice(2),
-    })
-    const run = store.run(String(runId))!
-    const reporter = reporterFor(opts.reporter)
-    const outcome = await runPlan({
-      scenarios,
-      host,
-      system,
-      store,
-      runId,
-      jobs: opts.jobs ?? os.availableParallelism(),
-      repeat: opts.repeat,
-      onStart: total => reporter.start(run, total),
-      onResult: (r, done, total) => reporter.result(r, done, total),
-    })
-    reporter.end(run, outcome.results, outcome.interrupted)
-    code = outcome.interrupted ? 130 : outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
-  } finally {
-    store.close()
+  let code = 0
+  let interrupted = false
+  if (kernels.some(k => k.kind === 'host')) {
+    const remotes = await remoteHosts(opts)
+    const host = loopbackHost(undefined, undefined, remotes)
+    const system = systemInfo()
+    try {
+      const { id: runId } = store.beginRun({
+        host: system.hostname,
+        hostKind: host.kind,
+        kernelRelease: system.kernelRelease,
+        kernelVersion: system.kernelVersion,
+        arch: system.arch,
+        distro: system.distro,
+        kitVersion: kitVersion(),
+        kitCommit: kitCommit(),
+        sysctls: system.sysctls,
+        argv: process.argv.slice(2),
+        hosts: Object.fromEntries(
+          [...(remotes?.prepared ?? [])].map(([name, info]) => {
+            const t = remotes!.targets.get(name)!
+            return [name, { kind: 'ssh', address: `${t.user ? `${t.user}@` : ''}${t.host}:${t.port}`, kernelRelease: info.kernelRelease, kernelVersion: info.kernelVersion, arch: info.arch }]
+          }),
+        ),
+      })
+      const run = store.run(String(runId))!
+      const reporter = reporterFor(opts.reporter)
+      const outcome = await runPlan({
+        scenarios,
+        host,
+        system,
+        store,
+        runId,
+        jobs: opts.jobs ?? os.availableParallelism(),
+        repeat: opts.repeat,
+        onStart: total => reporter.start(run, total),
+        onResult: (r, done, total) => reporter.result(r, done, total),
+      })
+      reporter.end(run, outcome.results, outcome.interrupted)
+      interrupted = outcome.interrupted
+      if (opts.kernel?.length) log(`kernel host: ${system.kernelRelease}: ${outcome.results.length} results`)
+      code = outcome.interrupted ? 130 : outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
+    } finally {
+      if (!guests.length) store.close()
+    }
+  }
+  if (guests.length) {
+    try {
+      const { runGuestKernel } = await import('./run-kernels.js')
+      for (const spec of guests) {
+        if (interrupted) break
+        const r = await runGuestKernel(spec, scenarios, { store, reporter: () => reporterFor(opts.reporter), jobs: opts.jobs, repeat: opts.repeat, log })
+        interrupted = r.interrupted
+        code = r.interrupted ? 130 : Math.max(code === 130 ? 0 : code, r.code)
+      }
+      log(`kernels run: ${kernels.map(k => k.name).join(', ')}`)
+    } finally {
+      store.close()
+    }
   }
   if (opts.report) {
     const { reportCommand } = await import('./report.js')

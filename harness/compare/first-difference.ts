@@ -8,7 +8,7 @@
  * met on one side only).
  */
 import type { CheckRow, EventRow } from '../store/store.js'
-import { normaliseTrace } from './normalise.js'
+import { canonicalJson, normaliseTrace } from './normalise.js'
 import type { NormalisedEvent } from './normalise.js'
 import type { DiffItem, FirstDifference } from './types.js'
 
@@ -20,6 +20,16 @@ function lanes(events: readonly NormalisedEvent[]): Map<string, NormalisedEvent[
     else byActor.set(e.actor, [e])
   }
   return byActor
+}
+
+/** Dotted paths (value.total_retrans, ready.0.events) where two normalised events differ, with both values. */
+export function changedPaths(a: unknown, b: unknown, path = ''): Array<{ path: string; a: unknown; b: unknown }> {
+  const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object'
+  if (isObj(a) && isObj(b) && Array.isArray(a) === Array.isArray(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+    return keys.flatMap(k => changedPaths(a[k], b[k], path ? `${path}.${k}` : k))
+  }
+  return canonicalJson(a) === canonicalJson(b) ? [] : [{ path, a, b }]
 }
 
 function eventItem(e: NormalisedEvent | undefined): DiffItem | null {
@@ -38,7 +48,8 @@ export function firstEventDifference(aEvents: readonly EventRow[], bEvents: read
       const y = eb[i]
       if (x && y && x.key === y.key) continue
       const order = x?.idx ?? y?.idx ?? Number.MAX_SAFE_INTEGER
-      if (!best || order < best.order) best = { order, diff: { kind: 'event', actor, position: i, a: eventItem(x), b: eventItem(y) } }
+      const changed = x && y ? changedPaths(x.fields, y.fields).map(c => c.path) : []
+      if (!best || order < best.order) best = { order, diff: { kind: 'event', actor, position: i, a: eventItem(x), b: eventItem(y), changed } }
       break
     }
   }
@@ -64,7 +75,8 @@ export function firstCheckDifference(aChecks: readonly CheckRow[], bChecks: read
     const x = ca[i]
     const y = cb[i]
     if (x && y && checkSignature(x) === checkSignature(y)) continue
-    return { kind: 'check', actor: x?.actor ?? y?.actor ?? null, position: i, a: checkItem(x), b: checkItem(y) }
+    const changed = x && y ? (['step', 'actor', 'field', 'expected', 'verdict'] as const).filter(k => x[k] !== y[k]) : []
+    return { kind: 'check', actor: x?.actor ?? y?.actor ?? null, position: i, a: checkItem(x), b: checkItem(y), changed }
   }
   return null
 }

@@ -11,7 +11,11 @@
  *   in order of first appearance in the result, so "connect C to the port L
  *   got" still reads the same on both sides.
  * - Unix paths lose their per-run temp dir and abstract-name suffix.
- * - TCP_INFO keeps only `state`: rtt, rto and counters are timing.
+ * - TCP_INFO keeps the connection state and the counters of what TCP did
+ *   (retransmits, total_retrans, unacked, bytes ...): rtt, rto, pacing and
+ *   the last_* ages are timing, and window/MSS/buffer sizes follow tunables
+ *   (tcp_rmem ...), not readiness. Measured: between two runs on one kernel
+ *   exactly the dropped timing fields and segs_out vary.
  * - epoll/poll ready lists are sorted by handle (the kernel's ready-list order
  *   is not part of the contract, see epoll_wait(2)).
  */
@@ -33,6 +37,8 @@ export interface NormalisedEvent {
 }
 
 const DROPPED = new Set(['seq', 't0', 't1', 'pid', 'uname'])
+const TCP_INFO_KEPT = ['state', 'ca_state', 'retransmits', 'probes', 'backoff', 'options', 'unacked', 'sacked', 'lost', 'retrans', 'total_retrans',
+  'bytes_acked', 'bytes_received', 'bytes_sent', 'bytes_retrans', 'notsent_bytes']
 /** Syscalls whose return value is a new file descriptor number. */
 const FD_RETURNING = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])
 
@@ -107,7 +113,9 @@ function describe(actor: string, f: Record<string, unknown>): string {
   if (f['errno'] !== undefined) parts.push(` ${String(f['errno'])}`)
   const ready = (f['ready'] ?? f['revents']) as ReadyEntry[] | undefined
   if (Array.isArray(ready)) parts.push(ready.length ? ` ${ready.map(r => `${r.h}:${r.events.join('|')}`).join(' ')}` : ' (none)')
-  if (f['value'] !== undefined) parts.push(` value=${canonicalJson(f['value_name'] ?? f['value'])}`)
+  const value = f['value_name'] ?? f['value']
+  if (value && typeof value === 'object' && 'state' in value) parts.push(` ${String((value as Record<string, unknown>)['state'])}`)
+  else if (value !== undefined) parts.push(` value=${canonicalJson(value)}`)
   if (f['data'] !== undefined) parts.push(` data=${JSON.stringify(f['data'])}`)
   return parts.join('')
 }
@@ -128,7 +136,8 @@ export function normaliseTrace(events: readonly EventRow[]): NormalisedEvent[] {
       if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
       if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])
       if (fields['opt'] === 'TCP_INFO' && fields['value'] && typeof fields['value'] === 'object') {
-        fields['value'] = { state: (fields['value'] as Record<string, unknown>)['state'] }
+        const info = fields['value'] as Record<string, unknown>
+        fields['value'] = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in info).map(k => [k, info[k]]))
       }
       const position = positions.get(e.actor) ?? 0
       positions.set(e.actor, position + 1)

@@ -38,6 +38,10 @@ function pairLines(p: Pair): string[] {
     lines.push(d.kind === 'event' ? `    first difference, ${d.actor ?? '?'} event #${d.position + 1}:` : `    same trace; first differing check #${d.position + 1}:`)
     lines.push(`      a: ${d.a?.text ?? '(nothing: trace ended)'}`)
     lines.push(`      b: ${d.b?.text ?? '(nothing: trace ended)'}`)
+    if (d.kind === 'event' && d.changed.length) {
+      const at = (event: Record<string, unknown> | undefined, path: string) => JSON.stringify(path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], event))
+      lines.push(`      changed: ${d.changed.map(p => `${p} ${at(d.a?.event, p)} -> ${at(d.b?.event, p)}`).join(', ')}`)
+    }
   }
   if (p.label === 'regression') {
     for (const c of p.b?.failedChecks ?? []) lines.push(`    failed in b: ${c.actor} ${c.step} ${c.field}: expected ${c.expected}, observed ${c.observed}`)

@@ -89,6 +89,8 @@ export interface FirstDifference {
   /** null: that side has nothing at this position (its trace ended). */
   a: DiffItem | null
   b: DiffItem | null
+  /** What differs when both sides have an item: dotted paths into the normalised event (`value.total_retrans`), or check columns. */
+  changed: string[]
 }
 
 export interface Pair {

@@ -54,7 +54,7 @@ export interface CommandResult {
 }
 
 /** Run a short command and capture its output; never throws for a non-zero exit. */
-export async function runCommand(argv: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<CommandResult> {
+export async function runCommand(argv: readonly string[], opts: { timeoutMs?: number; input?: string | Uint8Array } = {}): Promise<CommandResult> {
   const [file, ...args] = argv
   if (!file) throw new Error('runCommand: empty argv')
   const r = await execa(file, args, { reject: false, timeout: opts.timeoutMs ?? 30_000, input: opts.input, stdin: opts.input === undefined ? 'ignore' : undefined })

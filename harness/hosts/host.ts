@@ -3,7 +3,7 @@
  * session says how to start a probe for each actor and removes whatever it
  * created when closed. A driver may decline a scenario with a skip reason.
  */
-import type { Scenario } from '../scenario/types.js'
+import type { Scenario, VariantName } from '../scenario/types.js'
 
 export interface HostSession {
   /** argv that starts a probe for this actor (stdin/stdout carry the protocol). */
@@ -12,6 +12,8 @@ export interface HostSession {
   defaultAddress?(actor: string, family: 'inet' | 'inet6'): string
   /** The scenario host an actor runs on (timestamps compare only within one host). */
   hostOf?(actor: string): string
+  /** Actors with the same clock id share CLOCK_MONOTONIC (one machine); others are never compared. */
+  clockOf?(actor: string): string
   /** Remove what the session created (namespaces, processes, files). Idempotent. */
   close(): Promise<void>
 }
@@ -19,5 +21,5 @@ export interface HostSession {
 export interface HostDriver {
   /** loopback, netns, ssh, vm */
   readonly kind: string
-  open(scenario: Scenario): Promise<HostSession | { skip: string }>
+  open(scenario: Scenario, variant: VariantName): Promise<HostSession | { skip: string }>
 }

@@ -20,6 +20,8 @@ import { probeBinary } from '../paths.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostDriver, HostSession } from './host.js'
 import { openNetns } from './netns.js'
+import { openSsh, scenarioUsesRemote } from './ssh.js'
+import type { RemoteInfo, SshOptions, SshTarget } from './ssh.js'
 
 export function scenarioUsesGates(scenario: Scenario): boolean {
   return scenario.steps.some(s => s.do === 'gate')
@@ -54,14 +56,21 @@ async function privateNamespace(binary: string): Promise<HostSession | { skip: s
   }
 }
 
-export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0): HostDriver {
+export interface RemoteHosts {
+  targets: ReadonlyMap<string, SshTarget>
+  prepared: ReadonlyMap<string, RemoteInfo>
+  options: SshOptions
+}
+
+export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0, remotes?: RemoteHosts): HostDriver {
   if (!existsSync(binary)) {
     throw new SockspecError('E_PROBE', `probe binary not found: ${binary} (run 'npm run build' or 'make -C harness/native')`)
   }
   const shared: HostSession = { probeArgv: () => [binary], close: async () => {} }
   return {
-    kind: 'loopback',
-    open: async scenario => {
+    kind: remotes?.targets.size ? 'ssh' : 'loopback',
+    open: async (scenario, variant) => {
+      if (remotes && scenarioUsesRemote(scenario, remotes.targets)) return openSsh(scenario, variant, remotes.targets, remotes.prepared, remotes.options, binary)
       if (scenario.hosts) return openNetns(scenario, binary)
       return uid !== 0 && scenarioUsesGates(scenario) ? privateNamespace(binary) : shared
     },

@@ -24,6 +24,8 @@ export interface ClaimModel {
   rows: ClaimRow[]
   /** Latest result per kernel for each scenario of the claim (one variant each), newest kernel first. */
   why: Array<{ scenario: string; variant: string; traces: ResultTrace[] }>
+  /** Scenarios of the claim left out of `why` (their pages have the timelines). */
+  whyOmitted: number
 }
 
 export interface ClaimsPageModel {
@@ -50,6 +52,7 @@ export function renderClaimsPage(m: ClaimsPageModel): string {
 <table class="list"><thead><tr><th>scenario</th>${m.kernels.map(k => html`<th>${k}</th>`)}</tr></thead><tbody>${joinHtml(rows)}</tbody></table>
 <h3>Why: the latest trace on each kernel</h3>
 ${claim.why.map(w => html`<p><a href="${scenarioPage(w.scenario)}">${w.scenario}</a> <span class="muted">${w.variant}</span></p>${renderTraceCards(w.traces, { root: '', caption: t => `kernel ${t.run.kernel} ${t.run.arch}` })}`)}
+${claim.whyOmitted ? html`<p class="muted">${claim.whyOmitted} more scenarios of this claim: their timelines are on their scenario pages (table above).</p>` : ''}
 </section>`
   })
   const body = html`<h1>Seed claims</h1>

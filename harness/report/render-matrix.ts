@@ -87,7 +87,8 @@ export function renderMatrix(m: MatrixPageModel): string {
         counts[r.verdict]++
         columnCounts.get(col.key)![r.verdict]++
         total[r.verdict]++
-        const tip = `${r.verdict}${r.claim ? ` (claim ${r.claim})` : ''} · ${row.scenario} [${row.variant}] · ${col.title}${r.message ? ` · ${clip(r.message, 160)}` : ''}`
+        // short: the row and column headers say the rest, and a page holds thousands of cells
+        const tip = `${r.verdict}${r.claim ? ` (claim ${r.claim})` : ''} · ${col.label}${r.message && r.verdict !== 'pass' ? ` · ${clip(r.message, 120)}` : ''}`
         return html`<td class="cell v-${r.verdict}" data-verdict="${r.verdict}" data-result="${r.id}" title="${tip}"><a href="${m.resultHref(r)}">${VERDICT_SYMBOL[r.verdict]}</a></td>`
       })
       const scenario = m.scenarios.get(row.scenario)

@@ -132,7 +132,8 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   let y = HEADER_H + 4
   const packets = events.filter(isPacket).length
   events.forEach((row, i) => {
-    const e = parseDetails(row)
+    // the stored columns are the canonical answer; details carry the rest
+    const e: ProbeEvent = { ...parseDetails(row), ret: row.ret ?? undefined, errno: row.errno ?? undefined }
     const time = (row.t_ns / 1e6).toFixed(3)
     times.push(html`<text class="time" x="${TIME_W - 6}" y="${y + 13}" text-anchor="end">${time}</text>`)
     if (isPacket(row)) {

@@ -25,9 +25,11 @@ export interface SiteOptions {
   historyCap: number
   /** Kernel columns on the claims page. */
   claimKernels: number
+  /** Scenarios per claim whose timelines the claims page shows (tests first). */
+  claimScenarios: number
 }
 
-export const DEFAULT_SITE_OPTIONS: SiteOptions = { runsPerPage: 50, latestPerScenario: 6, historyCap: 300, claimKernels: 6 }
+export const DEFAULT_SITE_OPTIONS: SiteOptions = { runsPerPage: 50, latestPerScenario: 6, historyCap: 300, claimKernels: 6, claimScenarios: 3 }
 
 export interface SitePage {
   path: string
@@ -185,7 +187,7 @@ function claimsModel(
     const scenario = data.scenarios.get(r.scenario)
     const claim = scenario?.doc.claim
     if (!scenario || !claim) continue
-    const model = claims.get(claim.id) ?? { id: claim.id, statement: claim.statement, rows: [], why: [] }
+    const model = claims.get(claim.id) ?? { id: claim.id, statement: claim.statement, rows: [], why: [], whyOmitted: 0 }
     claims.set(claim.id, model)
     const key = `${r.scenario}\u0000${r.variant}`
     let row = rowsByKey.get(key)
@@ -206,6 +208,7 @@ function claimsModel(
     for (const row of model.rows) {
       if (seen.has(row.scenario.id)) continue
       seen.add(row.scenario.id)
+      if (why.length >= opts.claimScenarios) continue
       const traces: ResultTrace[] = []
       for (const k of shownKernels) {
         const r = row.byKernel.get(k)
@@ -214,6 +217,7 @@ function claimsModel(
       why.push({ scenario: row.scenario.id, variant: row.variant, traces })
     }
     model.why = why
+    model.whyOmitted = seen.size - why.length
   }
   return {
     claims: [...claims.values()].sort((a, b) => a.id - b.id),

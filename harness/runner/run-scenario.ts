@@ -32,6 +32,8 @@ export interface RunScenarioOptions {
   /** Called when the scenario starts probes, so Ctrl-C can kill them. */
   onProbe?: (probe: ProbeProcess) => void
   helloTimeoutMs?: number
+  /** sysctl lookup for `requires.sysctl` where the probes run (a vm guest); default: this machine */
+  readSysctl?: (name: string) => string | undefined
   /** True once the run is interrupted: stop before the next step. */
   shouldStop?: () => boolean
 }
@@ -48,10 +50,16 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const started = performance.now()
   const attempt = opts.attempt ?? 1
   const base = { scenario, variant: variant.name, attempt, claim: undefined, events: [], invalid: [], checks: [], stderr: {}, kernels: {} }
-  const skip = unmetRequirement(scenario, variant, opts.system)
+  const skip = unmetRequirement(scenario, variant, opts.system, opts.readSysctl)
   if (skip) return { ...base, verdict: 'skip', message: skip, durationMs: 0 }
 
-  const session = await opts.host.open(scenario)
+  let session: Awaited<ReturnType<HostDriver['open']>>
+  try {
+    session = await opts.host.open(scenario, variant.name)
+  } catch (err) {
+    // The host broke (a guest that died or never booted): the kit's failure, not the kernel's.
+    return { ...base, verdict: 'error', message: `host ${opts.host.kind}: ${(err as Error).message}`, durationMs: performance.now() - started }
+  }
   if ('skip' in session) return { ...base, verdict: 'skip', message: session.skip, durationMs: 0 }
   const kernel = opts.system.kernelRelease
   const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-'))
@@ -59,6 +67,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const problems: string[] = []
   const checks: Check[] = []
   const stepEvents = new Map<string, ProbeEvent[]>()
+  const stepActor = new Map(scenario.steps.map(s => [s.id, s.actor]))
+  const stepOrder = new Map(scenario.steps.map((s, i) => [s.id, i]))
   const addresses = new Map<string, SockAddr>()
   const ctx: CommandContext = {
     variant,
@@ -110,7 +120,12 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     }
     const event = primaryEvent(step, outcome.events)
     if (event?.error !== undefined) problems.push(`probe refused step ${step.id}: ${event.error}`)
-    const stepStart = (id: string): number | undefined => stepEvents.get(id)?.[0]?.t0
+    // Timestamps compare only on one machine (one CLOCK_MONOTONIC).
+    const clock = (actor: string): string => session.clockOf?.(actor) ?? 'local'
+    const stepStart = (id: string): number | undefined => {
+      const other = stepActor.get(id)
+      return other !== undefined && clock(other) === clock(step.actor) ? stepEvents.get(id)?.[0]?.t0 : undefined
+    }
     for (const [exp, claim] of [[step.expect, false], [step.claim, true]] as const) {
       const resolved = resolveExpectation(exp, kernel)
       if (!resolved || Object.keys(resolved).length === 0) continue
@@ -194,7 +209,13 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
       problems.push(`probe for actor '${actor}' ended with ${p.exit.signal ?? `exit code ${p.exit.code}`}`)
     }
   }
-  events.sort((a, b) => a.event.t0 - b.event.t0 || (a.actor < b.actor ? -1 : 1) || a.event.seq - b.event.seq)
+  // One machine: order by time. Several machines: their clocks are unrelated,
+  // so the order of the steps decides, and time only within a step.
+  const clocks = new Set([...probes.keys()].map(a => session.clockOf?.(a) ?? 'local'))
+  const order = (e: TraceEvent): number => stepOrder.get(e.event.step ?? '') ?? Number.MAX_SAFE_INTEGER
+  events.sort((a, b) =>
+    (clocks.size > 1 ? order(a) - order(b) : 0) || a.event.t0 - b.event.t0 || (a.actor < b.actor ? -1 : 1) || a.event.seq - b.event.seq,
+  )
   if (invalid.length) problems.push(`${invalid.length} invalid probe output line(s), first: ${invalid[0]!.problem}`)
 
   const failed = checks.filter(c => !c.ok && !c.claim)

@@ -22,6 +22,8 @@ export interface RunPlanOptions {
   runId: number
   jobs: number
   repeat: number
+  /** sysctl lookup where the probes run (a vm guest); default: this machine */
+  readSysctl?: (name: string) => string | undefined
   onStart?: (total: number) => void
   onResult?: (result: ScenarioResult, done: number, total: number) => void
 }
@@ -45,6 +47,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
             runScenario(scenario, variant, {
               host: opts.host,
               system: opts.system,
+              readSysctl: opts.readSysctl,
               attempt,
               onProbe: p => {
                 live.add(p)

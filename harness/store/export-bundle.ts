@@ -47,6 +47,7 @@ export function bundleRun(run: RunRow): BundleRun {
     started_at: run.started_at,
     finished_at: run.finished_at,
     status: run.status as BundleRun['status'],
+    hosts: parse(run.hosts),
   }
 }
 

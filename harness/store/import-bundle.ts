@@ -64,11 +64,11 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
     } else {
       const r = db
         .prepare(
-          `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status, hosts)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(run.uuid, run.host, run.host_kind, run.kernel_release, run.kernel_version, run.arch, run.distro, run.kit_version, run.kit_commit,
-          JSON.stringify(run.sysctls), JSON.stringify(run.argv), run.started_at, run.finished_at, run.status)
+          JSON.stringify(run.sysctls), JSON.stringify(run.argv), run.started_at, run.finished_at, run.status, JSON.stringify(run.hosts))
       runId = Number(r.lastInsertRowid)
       stats.runAdded = true
     }

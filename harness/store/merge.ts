@@ -3,10 +3,13 @@
  * carried over as a run bundle, so merge and import share one idempotent
  * write path: merging the same store twice changes nothing, and local ids
  * (runs, scenarios, results) are remapped. Sources are opened read-only and
- * must have exactly this kit's schema version: a store written by another
+ * never modified: a store of an older schema version is snapshotted
+ * (VACUUM INTO) to a temp file and the snapshot migrated; a newer or unknown
  * version is refused rather than guessed at.
  */
-import { existsSync, realpathSync } from 'node:fs'
+import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { openSqlite } from '../deps/sqlite.js'
 import type { SqliteDatabase } from '../deps/sqlite.js'
 import { SockspecError } from '../errors.js'
@@ -14,6 +17,7 @@ import { exportRunBundle } from './export-bundle.js'
 import { importRunBundle } from './import-bundle.js'
 import type { ImportStats } from './import-bundle.js'
 import { SCHEMA_VERSION } from './migrations.js'
+import { migrate } from './store.js'
 import type { RunRow, TraceStore } from './store.js'
 
 export interface MergeStats {
@@ -21,8 +25,14 @@ export interface MergeStats {
   runs: ImportStats[]
 }
 
-/** Open a store to read from, refusing unknown schema versions (exit 2). */
-export function openSourceStore(file: string): SqliteDatabase {
+export interface SourceStore {
+  file: string
+  db: SqliteDatabase
+  close(): void
+}
+
+/** Open a store to read from; older schema versions are read through a migrated snapshot, others refused (exit 2). */
+export function openSourceStore(file: string): SourceStore {
   if (!existsSync(file)) throw new SockspecError('E_NOT_FOUND', `${file}: no such trace store`)
   let db: SqliteDatabase
   try {
@@ -32,20 +42,40 @@ export function openSourceStore(file: string): SqliteDatabase {
   }
   try {
     const version = db.pragma('user_version', { simple: true }) as number
-    if (version !== SCHEMA_VERSION) {
-      const hasRuns = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'runs'`).get() as { n: number }
-      if (version === 0 && !hasRuns.n) throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (no schema version, no runs table)`)
+    if (version === SCHEMA_VERSION) return { file, db, close: () => db.close() }
+    const hasRuns = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'runs'`).get() as { n: number }
+    if (version === 0 && !hasRuns.n) throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (no schema version, no runs table)`)
+    if (version < 1 || version > SCHEMA_VERSION) {
       throw new SockspecError(
         'E_STORE',
-        `${file}: unknown store schema version ${version}; this sockspec reads version ${SCHEMA_VERSION}. Merge it with the sockspec version that wrote it`,
+        `${file}: unknown store schema version ${version}; this sockspec reads versions 1 to ${SCHEMA_VERSION}. Merge it with the sockspec version that wrote it`,
       )
     }
-  } catch (err) {
+    const tmp = mkdtempSync(join(tmpdir(), 'sockspec-merge-'))
+    const snapshot = join(tmp, 'source.db')
+    db.exec(`VACUUM INTO '${snapshot.replace(/'/g, "''")}'`)
     db.close()
+    const migrated = openSqlite(snapshot)
+    try {
+      migrate(migrated, file)
+    } catch (err) {
+      migrated.close()
+      rmSync(tmp, { recursive: true, force: true })
+      throw err
+    }
+    return {
+      file,
+      db: migrated,
+      close: () => {
+        migrated.close()
+        rmSync(tmp, { recursive: true, force: true })
+      },
+    }
+  } catch (err) {
+    if (db.open) db.close()
     if (err instanceof SockspecError) throw err
     throw new SockspecError('E_STORE', `${file}: ${(err as Error).message}`)
   }
-  return db
 }
 
 /**
@@ -59,14 +89,14 @@ export function mergeStores(target: TraceStore, sourceFiles: readonly string[]):
       throw new SockspecError('E_USAGE', `${file}: cannot merge a store into itself`)
     }
   }
-  const sources: Array<{ file: string; db: SqliteDatabase }> = []
+  const sources: SourceStore[] = []
   try {
-    for (const file of sourceFiles) sources.push({ file, db: openSourceStore(file) })
+    for (const file of sourceFiles) sources.push(openSourceStore(file))
     return sources.map(({ file, db }) => {
       const runs = db.prepare(`SELECT * FROM runs ORDER BY started_at, id`).all() as RunRow[]
       return { source: file, runs: runs.map(run => importRunBundle(target.db, exportRunBundle(db, run))) }
     })
   } finally {
-    for (const s of sources) s.db.close()
+    for (const s of sources) s.close()
   }
 }

@@ -79,6 +79,10 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (result_id, idx)
   ) STRICT;
   `,
+  // 2: the machines a run used besides this one (ssh hosts, VMs): name -> kind, kernel, arch
+  `
+  ALTER TABLE runs ADD COLUMN hosts TEXT NOT NULL DEFAULT '{}';
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

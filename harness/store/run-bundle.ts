@@ -26,6 +26,8 @@ export interface BundleRun {
   started_at: string
   finished_at: string | null
   status: 'running' | 'complete' | 'interrupted'
+  /** Machines the run used besides this one (ssh hosts, VMs): name -> facts. */
+  hosts: Record<string, Record<string, unknown>>
 }
 
 export interface BundleScenario {

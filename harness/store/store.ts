@@ -26,6 +26,8 @@ export interface RunInfo {
   sysctls: Record<string, string>
   argv: string[]
   startedAt?: string
+  /** Machines besides this one (ssh hosts, VMs): name -> facts. */
+  hosts?: Record<string, { kind: string; address?: string; kernelRelease: string; kernelVersion: string; arch: string }>
 }
 
 export interface RunRow {
@@ -44,6 +46,7 @@ export interface RunRow {
   started_at: string
   finished_at: string | null
   status: string
+  hosts: string
 }
 
 export interface ResultRow {
@@ -154,11 +157,11 @@ export class TraceStore {
     const uuid = info.uuid ?? randomUUID()
     const r = this.db
       .prepare(
-        `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')`,
+        `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, status, hosts)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
       )
       .run(uuid, info.host, info.hostKind, info.kernelRelease, info.kernelVersion, info.arch, info.distro ?? null, info.kitVersion, info.kitCommit ?? null,
-        JSON.stringify(info.sysctls), JSON.stringify(info.argv), info.startedAt ?? new Date().toISOString())
+        JSON.stringify(info.sysctls), JSON.stringify(info.argv), info.startedAt ?? new Date().toISOString(), JSON.stringify(info.hosts ?? {}))
     return { id: Number(r.lastInsertRowid), uuid }
   }
 

@@ -38,11 +38,11 @@ function fail(message: string): never {
   throw new SockspecError('E_NOT_FOUND', message)
 }
 
+/** A meta package (linux-image-6.12-cloud-amd64) depends on the image it stands for; an image depends on none. */
 async function resolvePackage(pkg: string): Promise<string | undefined> {
-  if (/^linux-image-\d/.test(pkg)) return pkg
   const r = await runCommand(['apt-cache', 'depends', '--important', pkg], { timeoutMs: 60_000 }).catch(() => undefined)
-  if (!r || r.failed) return undefined
-  return /Depends:\s*(linux-image-\d\S*)/.exec(r.stdout)?.[1]
+  if (!r || r.failed || !r.stdout.trim()) return undefined
+  return /Depends:\s*(linux-image-\d\S*)/.exec(r.stdout)?.[1] ?? pkg
 }
 
 function loadCached(dir: string, spec: string): CachedKernel | undefined {
@@ -64,19 +64,21 @@ async function download(pkg: string, dir: string, spec: string): Promise<CachedK
     const dpkgDeb = (await runCommand(['sh', '-c', 'command -v dpkg-deb'])).exitCode === 0 ? ['dpkg-deb'] : ['busybox', 'dpkg-deb']
     const x = await runCommand([...dpkgDeb, '-x', join(work, deb), root], { timeoutMs: 300_000 })
     if (x.failed) fail(`cannot unpack ${deb}: ${x.stderr.trim()}`)
-    const release = readdirSync(join(root, 'lib', 'modules'))[0] ?? fail(`${deb} holds no lib/modules/<release>`)
+    // bookworm's 6.1 ships /lib/modules, the 6.12 backport /usr/lib/modules (merged /usr)
+    const libModules = [join(root, 'lib', 'modules'), join(root, 'usr', 'lib', 'modules')].find(d => existsSync(d)) ?? fail(`${deb} holds no lib/modules`)
+    const release = readdirSync(libModules)[0] ?? fail(`${deb} holds no lib/modules/<release>`)
     const image = join(root, 'boot', `vmlinuz-${release}`)
     if (!existsSync(image)) fail(`${deb} holds no boot/vmlinuz-${release}`)
     // Debian's package ships no modules.dep (depmod runs at install): make one.
-    const depmod = await runCommand(['busybox', 'depmod', '-b', root, release], { timeoutMs: 300_000 })
-    const depFile = join(root, 'lib', 'modules', release, 'modules.dep')
+    const depmod = await runCommand(['busybox', 'depmod', '-b', join(libModules, '..', '..'), release], { timeoutMs: 300_000 })
+    const depFile = join(libModules, release, 'modules.dep')
     const order = existsSync(depFile) ? loadOrder(readFileSync(depFile, 'utf8'), GUEST_MODULES) : []
     if (!existsSync(depFile) && depmod.failed) process.stderr.write(`sockspec: depmod failed for ${release}, guest loads no modules: ${depmod.stderr.trim()}\n`)
     const staging = `${dir}.${process.pid}.tmp`
     rmSync(staging, { recursive: true, force: true })
     mkdirSync(join(staging, 'modules'), { recursive: true })
     copyFileSync(image, join(staging, 'vmlinuz'))
-    for (const rel of order) copyFileSync(join(root, 'lib', 'modules', release, rel), join(staging, 'modules', basename(rel)))
+    for (const rel of order) copyFileSync(join(libModules, release, rel), join(staging, 'modules', basename(rel)))
     const manifest: Manifest = {
       package: pkg,
       version: /^[^_]+_([^_]+)_/.exec(deb)?.[1] ?? '',

@@ -72,8 +72,9 @@ static int64_t real_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Start-up failure: one event (seq 0, no hello was written), exit code 3. */
-static int fail(const char *ifname, const char *msg, int err)
+/* {"seq":N,"op":"capture","t0":..,"if":..,"error":..,"errno":..}: a problem
+ * of the capture itself (no step: capture mode runs no commands). */
+static void cap_error(const char *ifname, const char *msg, int err)
 {
 	char buf[16];
 	ev_t e;
@@ -86,6 +87,12 @@ static int fail(const char *ifname, const char *msg, int err)
 	if (err)
 		ev_kstr(&e, "errno", errno_name(err, buf));
 	ev_end(&e);
+}
+
+/* Start-up failure: one event (seq 0, no hello was written), exit code 3. */
+static int fail(const char *ifname, const char *msg, int err)
+{
+	cap_error(ifname, msg, err);
 	return 3;
 }
 
@@ -377,16 +384,7 @@ static void drain(capif_t *c, int max)
 			 * (packet_notifier); recvmsg reported and cleared it.
 			 * Report it and keep capturing: the socket is re-hooked
 			 * if the interface comes back up. */
-			char buf[16];
-			int err = errno;
-			ev_t e;
-
-			ev_begin(&e, NULL, "capture");
-			ev_kint(&e, "t0", mono_ns());
-			ev_kstr(&e, "if", c->name);
-			ev_kstr(&e, "error", "recvmsg failed");
-			ev_kstr(&e, "errno", errno_name(err, buf));
-			ev_end(&e);
+			cap_error(c->name, "recvmsg", errno);
 			return;
 		}
 	}
@@ -423,7 +421,7 @@ static int read_stdin(char *line, size_t *len, size_t cap)
 		if (strcmp(s, "quit") == 0)
 			return 1;
 		if (*s)
-			ev_error(NULL, "capture", "capture mode takes only 'quit' (or EOF) on stdin");
+			cap_error(NULL, "capture mode takes only 'quit' (or EOF) on stdin", 0);
 	}
 	return 0;
 }

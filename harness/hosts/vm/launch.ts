@@ -1,0 +1,54 @@
+/**
+ * One kernel of the matrix, ready to run scenarios: fetched (cached),
+ * initramfs built (cached), booted. The caller shuts the guest down.
+ */
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { probeStaticBinary } from '../../paths.js'
+import type { HostDriver } from '../host.js'
+import type { SystemInfo } from '../system-info.js'
+import { bootGuest } from './accel.js'
+import { cacheRoot as defaultCacheRoot } from './cache-dir.js'
+import type { Guest } from './guest.js'
+import { guestSystemInfo } from './guest-info.js'
+import { buildInitramfs } from './initramfs.js'
+import { fetchKernel } from './kernel-fetch.js'
+import type { CachedKernel } from './kernel-fetch.js'
+import type { KernelSpec } from './kernel-spec.js'
+import { vmHost } from './vm-host.js'
+
+export interface LaunchedKernel {
+  kernel: CachedKernel
+  guest: Guest
+  host: HostDriver
+  system: SystemInfo
+  /** sysctl lookup in the guest, for `requires.sysctl` */
+  readSysctl: (name: string) => string | undefined
+}
+
+export interface LaunchOptions {
+  probePorts?: number
+  cacheRoot?: string
+  busybox?: string
+  bootTimeoutMs?: number
+}
+
+/** Fetch (or find in the cache) the kernel of `spec`. */
+export function kernelFor(spec: Extract<KernelSpec, { kind: 'debian' }>, opts: LaunchOptions = {}): Promise<CachedKernel> {
+  return fetchKernel(spec, opts.cacheRoot ?? defaultCacheRoot())
+}
+
+/** Boot a fetched kernel; throws GuestBootError when it does not come up in time. */
+export async function launchKernel(kernel: CachedKernel, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
+  const root = opts.cacheRoot ?? defaultCacheRoot()
+  const probePorts = opts.probePorts ?? 8
+  const initramfs = buildInitramfs({ busybox: opts.busybox ?? '/bin/busybox', probe: probeStaticBinary, modules: kernel.modules, probePorts }, join(root, 'initramfs'))
+  const guest = await bootGuest({ vmlinuz: kernel.vmlinuz, initramfs, probePorts, bootTimeoutMs: opts.bootTimeoutMs }, root)
+  return {
+    kernel,
+    guest,
+    host: vmHost(guest),
+    system: guestSystemInfo(guest.info, `${hostname()}/vm:${kernel.spec}`),
+    readSysctl: name => guest.info.sysctls[name],
+  }
+}
