@@ -3,6 +3,7 @@
  * session says how to start a probe for each actor and removes whatever it
  * created when closed. A driver may decline a scenario with a skip reason.
  */
+import type { CaptureSpec } from '../probe/capture.js'
 import type { Scenario, VariantName } from '../scenario/types.js'
 
 export interface HostSession {
@@ -14,6 +15,10 @@ export interface HostSession {
   hostOf?(actor: string): string
   /** Actors with the same clock id share CLOCK_MONOTONIC (one machine); others are never compared. */
   clockOf?(actor: string): string
+  /** A directory that exists where the probes run, for relative unix socket paths (default: a fresh local temp dir). */
+  scratchDir?: string
+  /** Packet captures to run alongside the probes (absent: this session cannot capture). */
+  captureSpecs?(): CaptureSpec[]
   /** Remove what the session created (namespaces, processes, files). Idempotent. */
   close(): Promise<void>
 }

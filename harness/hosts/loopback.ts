@@ -49,6 +49,8 @@ async function privateNamespace(binary: string): Promise<HostSession | { skip: s
   const pid = String(holder.pid)
   return {
     probeArgv: () => ['nsenter', '--preserve-credentials', '-U', '-n', '-t', pid, binary],
+    // the namespace's own root holds CAP_NET_RAW there
+    captureSpecs: () => [{ host: 'local', argv: ['nsenter', '--preserve-credentials', '-U', '-n', '-t', pid, binary, 'capture', 'lo'] }],
     close: async () => {
       holder.kill()
       await holder.exited
@@ -66,7 +68,11 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   if (!existsSync(binary)) {
     throw new SockspecError('E_PROBE', `probe binary not found: ${binary} (run 'npm run build' or 'make -C harness/native')`)
   }
-  const shared: HostSession = { probeArgv: () => [binary], close: async () => {} }
+  const shared: HostSession = {
+    probeArgv: () => [binary],
+    ...(uid === 0 ? { captureSpecs: () => [{ host: 'local', argv: [binary, 'capture', 'lo'] }] } : {}),
+    close: async () => {},
+  }
   return {
     kind: remotes?.targets.size ? 'ssh' : 'loopback',
     open: async (scenario, variant) => {

@@ -77,6 +77,7 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     probeArgv: actor => ['ip', 'netns', 'exec', hostPlan(actor).ns, probeBinary],
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
+    captureSpecs: () => plan.hosts.map(h => ({ host: h.name, argv: ['ip', 'netns', 'exec', h.ns, probeBinary, 'capture', 'eth0', 'lo'] })),
     setPathGates: async (host, gates) => {
       const h = byHost.get(host)
       if (!h) return { ok: false, message: `no host '${host}'` }

@@ -50,8 +50,36 @@ export function describeEvent(e: ProbeEvent): string {
   return parts.join(' ')
 }
 
+/** Which actor owns each local port (from getsockname), to give packets a direction. */
+function portOwners(rows: readonly EventRow[]): Map<number, string> {
+  const owners = new Map<number, string>()
+  for (const row of rows) {
+    if (row.op !== 'getsockname') continue
+    const e = JSON.parse(row.details) as ProbeEvent
+    if (e.addr?.port) owners.set(e.addr.port, row.actor)
+  }
+  return owners
+}
+
+/** A segment as an arrow between the lanes: `──SYN──▶` or `◀──SYN|ACK──`. */
+export function describePacket(e: ProbeEvent, leftActors: ReadonlySet<string>, owners: ReadonlyMap<number, string>): string {
+  const flags = ((e['tcp_flags'] as string[] | undefined) ?? []).join('|') || '-'
+  const len = Number(e['len'] ?? 0)
+  const label = `${flags}${len ? ` len=${len}` : ''}`
+  const sender = owners.get(Number(e['sport']))
+  const receiver = owners.get(Number(e['dport']))
+  const fromLeft = sender !== undefined ? leftActors.has(sender) : receiver !== undefined ? !leftActors.has(receiver) : true
+  return fromLeft ? `──${label}──▶` : `◀──${label}──`
+}
+
 export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], maxWidth = 72): string {
-  const actors = [...new Set(events.map(e => e.actor))].sort((a, b) => (a === 'client' ? -1 : b === 'client' ? 1 : a < b ? -1 : 1))
+  // client lanes left, the wire in the middle, everyone else right
+  const others = [...new Set(events.map(e => e.actor))].filter(a => a !== 'wire').sort((a, b) => (a === 'client' ? -1 : b === 'client' ? 1 : a < b ? -1 : 1))
+  const left = others.slice(0, Math.max(1, Math.ceil(others.length / 2)))
+  const hasWire = events.some(e => e.actor === 'wire')
+  const actors = [...left, ...(hasWire ? ['wire'] : []), ...others.slice(left.length)]
+  const owners = portOwners(events)
+  const leftSet = new Set(left)
   const failedByStep = new Map<string, CheckRow[]>()
   for (const c of checks) {
     if (c.verdict === 'pass') continue
@@ -60,7 +88,10 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     failedByStep.set(c.step, list)
   }
   const checkedSteps = new Set(checks.map(c => c.step))
-  const texts = events.map(row => describeEvent(JSON.parse(row.details) as ProbeEvent))
+  const texts = events.map(row => {
+    const e = JSON.parse(row.details) as ProbeEvent
+    return e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e)
+  })
   const width = Math.min(maxWidth, Math.max(20, ...texts.map(x => x.length + 2)))
   const pad = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width))
   const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(a)).join(' ')}`]

@@ -16,7 +16,11 @@ import type { PathGate } from '../hosts/topology.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import type { ProbeEvent, SockAddr } from '../probe/event.js'
 import { ProbeProcess } from '../probe/process.js'
-import type { StepOutcome } from '../probe/process.js'
+import type { InvalidLine, StepOutcome } from '../probe/process.js'
+import { scenarioPorts, startCaptures, stopCaptures } from '../probe/capture.js'
+import type { RunningCapture } from '../probe/capture.js'
+import { matchPackets } from '../expect/packets.js'
+import type { PacketContext } from '../expect/packets.js'
 import { resolveExpectation } from '../scenario/expand.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Scenario, Step } from '../scenario/types.js'
@@ -34,11 +38,19 @@ export interface RunScenarioOptions {
   helloTimeoutMs?: number
   /** sysctl lookup for `requires.sysctl` where the probes run (a vm guest); default: this machine */
   readSysctl?: (name: string) => string | undefined
+  /** Capture packets where the session can (default true). */
+  capture?: boolean
   /** True once the run is interrupted: stop before the next step. */
   shouldStop?: () => boolean
 }
 
 const DEFAULT_SCENARIO_LIMIT_MS = 30_000
+
+function usesPackets(scenario: Scenario): boolean {
+  const has = (e: object | undefined): boolean =>
+    !!e && ('after_packet' in e || 'before_packet' in e || 'packets' in e || ((e as { kernels?: object[] }).kernels ?? []).some(has))
+  return scenario.steps.some(s => has(s.expect) || has(s.claim))
+}
 
 function primaryEvent(step: Step, events: readonly ProbeEvent[]): ProbeEvent | undefined {
   const op = primaryOp(step)
@@ -61,12 +73,20 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     return { ...base, verdict: 'error', message: `host ${opts.host.kind}: ${(err as Error).message}`, durationMs: performance.now() - started }
   }
   if ('skip' in session) return { ...base, verdict: 'skip', message: session.skip, durationMs: 0 }
+  const captureSpecs = opts.capture === false ? undefined : session.captureSpecs?.()
+  if (usesPackets(scenario) && !captureSpecs) {
+    await session.close()
+    return { ...base, verdict: 'skip', message: 'needs packet capture (root, or CAP_NET_RAW)', durationMs: 0 }
+  }
   const kernel = opts.system.kernelRelease
-  const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-'))
+  const tmpDir = session.scratchDir ?? mkdtempSync(join(tmpdir(), 'sockspec-'))
   const probes = new Map<string, ProbeProcess>()
   const problems: string[] = []
   const checks: Check[] = []
   const stepEvents = new Map<string, ProbeEvent[]>()
+  const deferred: Array<(ctx: Pick<PacketContext, 'packets' | 'portOf'>) => Check[]> = []
+  let captures: RunningCapture[] = []
+  let packets: ProbeEvent[] = []
   const stepActor = new Map(scenario.steps.map(s => [s.id, s.actor]))
   const stepOrder = new Map(scenario.steps.map((s, i) => [s.id, i]))
   const addresses = new Map<string, SockAddr>()
@@ -128,12 +148,22 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     }
     for (const [exp, claim] of [[step.expect, false], [step.claim, true]] as const) {
       const resolved = resolveExpectation(exp, kernel)
-      if (!resolved || Object.keys(resolved).length === 0) continue
-      checks.push(...matchStep(resolved, event, { step: step.id, actor: step.actor, claim, stepStart }))
+      if (!resolved) continue
+      const { after_packet, before_packet, packets, ...syscall } = resolved
+      if (Object.keys(syscall).length) checks.push(...matchStep(syscall, event, { step: step.id, actor: step.actor, claim, stepStart }))
+      // segments are all in only when the captures stop: judged at the end
+      if (after_packet || before_packet || packets) {
+        deferred.push(packetCtx => matchPackets({ after_packet, before_packet, packets }, event, { ...packetCtx, step: step.id, actor: step.actor, claim, stepStart }))
+      }
     }
   }
 
   try {
+    if (captureSpecs) {
+      const started = await startCaptures(captureSpecs)
+      captures = started.running
+      problems.push(...started.problems)
+    }
     const actors = [...new Set(scenario.steps.map(s => s.actor))]
     for (const actor of actors) {
       const probe = new ProbeProcess(session.probeArgv(actor), actor)
@@ -192,13 +222,21 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     }
   } finally {
     await Promise.all([...probes.values()].map(p => p.stop()))
-    rmSync(tmpDir, { recursive: true, force: true })
+    const all = [...probes.values()].flatMap(p => p.events)
+    packets = await stopCaptures(captures, scenarioPorts(all))
+    if (!session.scratchDir) rmSync(tmpDir, { recursive: true, force: true })
     await session.close()
   }
 
-  const events: TraceEvent[] = [...harnessEvents]
-  const invalid = []
+  const portOf = (handle: string): number | undefined => addresses.get(handle)?.port
+  for (const judge of deferred) checks.push(...judge({ packets, portOf }))
+  const events: TraceEvent[] = [...harnessEvents, ...packets.map(event => ({ actor: 'wire', event }))]
+  const invalid: InvalidLine[] = []
   const stderr: Record<string, string> = {}
+  for (const c of captures) {
+    if (c.process.stderr.trim()) stderr[`wire@${c.host}`] = c.process.stderr
+    invalid.push(...c.process.invalid)
+  }
   const kernels: Record<string, string> = {}
   for (const [actor, p] of probes) {
     for (const event of p.events) events.push({ actor, event })

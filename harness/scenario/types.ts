@@ -12,7 +12,26 @@ export interface TimeWindow {
   max_ms?: number
 }
 
+/** A captured TCP segment: flags exactly (SYN|ACK), from/to a socket's port, payload length. */
+export interface PacketSpec {
+  flags?: string
+  from?: string
+  to?: string
+  len?: number | string
+  nth?: number
+  last?: boolean
+}
+
+export interface PacketCount {
+  match: PacketSpec
+  since?: string
+  count?: number | string
+}
+
 export interface ExpectFields {
+  after_packet?: PacketSpec
+  before_packet?: PacketSpec
+  packets?: PacketCount
   ret?: number | string
   errno?: ErrnoExpectation
   ready?: Record<string, MaskExpectation>

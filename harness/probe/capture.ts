@@ -1,0 +1,63 @@
+/**
+ * Packet capture for one scenario run: a `sockspec-probe capture IFNAME`
+ * process per machine/namespace, started before the first step and stopped
+ * after the last. Segments become trace events of the actor `wire`; only
+ * those touching the scenario's own ports are kept (a shared lo carries
+ * other scenarios' traffic too).
+ */
+import { ProbeProcess } from './process.js'
+import type { ProbeEvent, SockAddr } from './event.js'
+
+export interface CaptureSpec {
+  /** Scenario host the interface belongs to ("local" on loopback). */
+  host: string
+  argv: string[]
+}
+
+export interface RunningCapture {
+  host: string
+  process: ProbeProcess
+}
+
+export async function startCaptures(specs: readonly CaptureSpec[], timeoutMs = 5000): Promise<{ running: RunningCapture[]; problems: string[] }> {
+  const running = specs.map(spec => ({ host: spec.host, process: new ProbeProcess(spec.argv, `wire@${spec.host}`) }))
+  const problems: string[] = []
+  await Promise.all(
+    running.map(async c => {
+      const ok = await c.process.waitHello(timeoutMs)
+      if (!ok) {
+        const err = c.process.events.find(e => e.op === 'capture' && e.error)
+        problems.push(`packet capture on ${c.host} did not start${err ? `: ${err.error}` : ''}`)
+      }
+    }),
+  )
+  return { running, problems }
+}
+
+/** Ports that belong to this scenario: every address its sockets bound, connected to or accepted. */
+export function scenarioPorts(events: readonly ProbeEvent[]): Set<number> {
+  const ports = new Set<number>()
+  const add = (a: SockAddr | undefined): void => {
+    if (a && (a.family === 'inet' || a.family === 'inet6') && a.port) ports.add(a.port)
+  }
+  for (const e of events) {
+    if (e.op === 'getsockname' || e.op === 'getpeername' || e.op === 'accept4' || e.op === 'connect' || e.op === 'recvfrom' || e.op === 'sendto') add(e.addr)
+  }
+  return ports
+}
+
+/** Stop the captures (EOF) and keep the segments of this scenario. */
+export async function stopCaptures(running: readonly RunningCapture[], ports: ReadonlySet<number>): Promise<ProbeEvent[]> {
+  await Promise.all(running.map(c => c.process.stop(2000)))
+  const packets: ProbeEvent[] = []
+  for (const c of running) {
+    for (const e of c.process.events) {
+      if (e.op !== 'packet') continue
+      const sport = Number(e['sport'])
+      const dport = Number(e['dport'])
+      // a listener's port is always known; a connection's other port is found through it
+      if (ports.has(sport) || ports.has(dport)) packets.push({ ...e, host: c.host })
+    }
+  }
+  return packets.sort((a, b) => a.t0 - b.t0)
+}
