@@ -8,7 +8,7 @@ import { loadRunTraces, summariseRun } from '../compare/load-run.js'
 import { compareDocument } from '../compare/render-json.js'
 import { describeRun, renderComparisons } from '../compare/render-text.js'
 import { selectRun } from '../compare/select-run.js'
-import type { Comparison } from '../compare/types.js'
+import type { Comparison, RunTraces } from '../compare/types.js'
 import { SockspecError } from '../errors.js'
 import { TraceStore } from '../store/store.js'
 import type { RunRow } from '../store/store.js'
@@ -42,7 +42,7 @@ export function compareCommand(refs: string[], opts: CompareOptions): number {
       if (a.id === b.id) throw new SockspecError('E_USAGE', `both arguments name the same run (${a.uuid})`)
       pairs = [[a, b]]
     }
-    const cache = new Map<number, ReturnType<typeof loadRunTraces>>()
+    const cache = new Map<number, RunTraces>()
     const traces = (run: RunRow) => {
       let t = cache.get(run.id)
       if (!t) {

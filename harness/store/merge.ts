@@ -17,8 +17,8 @@ import { exportRunBundle } from './export-bundle.js'
 import { importRunBundle } from './import-bundle.js'
 import type { ImportStats } from './import-bundle.js'
 import { SCHEMA_VERSION } from './migrations.js'
-import { migrate } from './store.js'
-import type { RunRow, TraceStore } from './store.js'
+import { migrate, TraceStore } from './store.js'
+import type { RunRow } from './store.js'
 
 export interface MergeStats {
   source: string
@@ -79,23 +79,29 @@ export function openSourceStore(file: string): SourceStore {
 }
 
 /**
- * Merge every run of every source into target. All sources are opened and
- * version-checked before anything is written, so a refused store leaves the
- * target untouched. Each run is written in its own transaction.
+ * Merge every run of every source into the store `into` (created if
+ * missing). All sources are opened and version-checked before the target is
+ * even opened, so a refused store leaves the target as it was. Each run is
+ * written in its own transaction.
  */
-export function mergeStores(target: TraceStore, sourceFiles: readonly string[]): MergeStats[] {
+export function mergeStores(into: string, sourceFiles: readonly string[]): MergeStats[] {
   for (const file of sourceFiles) {
-    if (existsSync(file) && existsSync(target.file) && realpathSync(file) === realpathSync(target.file)) {
+    if (existsSync(file) && existsSync(into) && realpathSync(file) === realpathSync(into)) {
       throw new SockspecError('E_USAGE', `${file}: cannot merge a store into itself`)
     }
   }
   const sources: SourceStore[] = []
   try {
     for (const file of sourceFiles) sources.push(openSourceStore(file))
-    return sources.map(({ file, db }) => {
-      const runs = db.prepare(`SELECT * FROM runs ORDER BY started_at, id`).all() as RunRow[]
-      return { source: file, runs: runs.map(run => importRunBundle(target.db, exportRunBundle(db, run))) }
-    })
+    const target = TraceStore.open(into)
+    try {
+      return sources.map(({ file, db }) => {
+        const runs = db.prepare(`SELECT * FROM runs ORDER BY started_at, id`).all() as RunRow[]
+        return { source: file, runs: runs.map(run => importRunBundle(target.db, exportRunBundle(db, run))) }
+      })
+    } finally {
+      target.close()
+    }
   } finally {
     for (const s of sources) s.close()
   }

@@ -1,0 +1,353 @@
+// Merge, compare, export/import and the kernels workflow, on real runs.
+// Runs that really differ come from the same scenarios run twice: once in a
+// fresh network namespace with net.ipv4.tcp_abort_on_overflow=1 (the
+// listener answers an overflowing final ACK with a RST) and once on the host
+// (default 0: the ACK is dropped silently). A third host run (--repeat 2) is
+// the same-kernel control. Everything goes through the built CLI.
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { compileSchemaFile } from '../harness/deps/ajv.js'
+import { kitRoot, schemaDir } from '../harness/paths.js'
+import { normaliseTrace } from '../harness/compare/normalise.js'
+import { selectBySelector } from '../harness/compare/select-run.js'
+import type { CompareDocument } from '../harness/compare/render-json.js'
+import type { Pair } from '../harness/compare/types.js'
+import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
+import type { EventRow, RunRow } from '../harness/store/store.js'
+
+const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+const dir = mkdtempSync(join(tmpdir(), 'sockspec-compare-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+const TABLES = ['runs', 'scenarios', 'results', 'events', 'checks'] as const
+
+function sockspec(args: string[], opts: { cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+function runAsync(argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout, stderr }))
+  })
+}
+
+function counts(file: string): Record<string, number> {
+  const db = new Database(file, { readonly: true })
+  try {
+    return Object.fromEntries(TABLES.map(tab => [tab, (db.prepare(`SELECT count(*) AS n FROM ${tab}`).get() as { n: number }).n]))
+  } finally {
+    db.close()
+  }
+}
+
+function runUuid(file: string): string {
+  const db = new Database(file, { readonly: true })
+  try {
+    return (db.prepare('SELECT uuid FROM runs').get() as { uuid: string }).uuid
+  } finally {
+    db.close()
+  }
+}
+
+// --- fixtures: a listener with backlog 1 (accept queue holds 2) whose final
+// ACKs are gated; C2 and C3 finish their handshakes with a data segment
+// (not a pure ACK, so it passes the gate); C2 fills the queue, C3 overflows
+// in tcp_v4_syn_recv_sock and tcp_check_req either drops (default) or resets.
+const overflowSteps = `
+steps:
+  - { actor: server, do: socket, sock: L }
+  - { actor: server, do: bind, sock: L }
+  - { actor: server, do: listen, sock: L, backlog: 1 }
+  - { actor: server, do: epoll_create1, ep: EL }
+  - { actor: server, do: epoll_ctl, ep: EL, op: add, sock: L, events: [in] }
+  - { actor: client, do: socket, sock: C1, nonblock: true }
+  - { actor: client, do: connect, sock: C1, to: L, expect: { errno: EINPROGRESS } }
+  - { actor: server, do: epoll_wait, ep: EL, timeout_ms: 2000, expect: { ready: { L: IN } } }
+  - { actor: server, do: gate, sock: L, drop: [ack] }
+  - { actor: client, do: socket, sock: C2, nonblock: true }
+  - { actor: client, do: socket, sock: C3, nonblock: true }
+  - { actor: client, do: epoll_create1, ep: EC }
+  - { actor: client, do: connect, sock: C2, to: L, expect: { errno: EINPROGRESS } }
+  - { actor: client, do: connect, sock: C3, to: L, expect: { errno: EINPROGRESS } }
+  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C2, events: [out] }
+  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C3, events: [out] }
+  - { actor: client, do: sleep, ms: 50 }
+  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 2000, expect: { ret: 2 } }
+  - { actor: client, do: epoll_ctl, ep: EC, op: del, sock: C2 }
+  - { actor: client, do: send, sock: C2, bytes: 1, expect: { ret: 1 } }
+  - { actor: client, do: sleep, ms: 50 }
+  - { actor: client, do: send, sock: C3, bytes: 1, expect: { ret: 1 } }
+  - { actor: client, do: sleep, ms: 50 }
+`
+const header = (title: string) => `title: "${title}"\nsources:\n  - kernel: net/ipv4/tcp_minisocks.c tcp_check_req (listen_overflow)\nvariants: [ipv4]\n`
+const fixtures: Record<string, string> = {
+  'overflow/expects-rst.yaml': header('Overflowing final ACK is answered with a RST') + overflowSteps +
+    '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
+  'overflow/expects-drop.yaml': header('Overflowing final ACK is dropped silently') + overflowSteps +
+    '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: "0" } }\n',
+  'overflow/observe.yaml': header('Overflowing final ACK, outcome observed only') + overflowSteps +
+    '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n',
+  // blocks (past its limit: error) unless the RST came
+  'overflow/blocking-recv.yaml': header('A blocking recv on the overflowed socket') + overflowSteps +
+    '  - { actor: client, do: fcntl, sock: C3, cmd: nonblock, nonblock: false }\n  - { actor: client, do: recv, sock: C3, bytes: 16, limit_ms: 400 }\n',
+  'overflow/einprogress.yaml': readFileSync(join(kitRoot, 'scenarios', 'tcp-connect', 'einprogress.yaml'), 'utf8'),
+  'only-a/gone.yaml': 'title: In the first run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
+  'only-b/added.yaml': 'title: In the second run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
+}
+const fx = join(dir, 'fixtures')
+for (const [name, text] of Object.entries(fixtures)) {
+  mkdirSync(join(fx, name.split('/')[0]!), { recursive: true })
+  writeFileSync(join(fx, name), text)
+}
+
+const aDb = join(dir, 'a.db') // netns, tcp_abort_on_overflow=1: the baseline
+const bDb = join(dir, 'b.db') // host, default
+const cDb = join(dir, 'c.db') // host again, --repeat 2
+const netns = process.getuid?.() === 0 ? ['unshare', '-n'] : ['unshare', '-Urn']
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+t.before(async () => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build first`)
+  const runs = await Promise.all([
+    runAsync([...netns, 'sh', '-c',
+      `ip link set lo up && sysctl -qw net.ipv4.tcp_abort_on_overflow=1 && exec ${quote(process.execPath)} ${quote(bin)} run ${quote(join(fx, 'overflow'))} ${quote(join(fx, 'only-a'))} --db ${quote(aDb)}`]),
+    runAsync([process.execPath, bin, 'run', join(fx, 'overflow'), join(fx, 'only-b'), '--db', bDb]),
+    runAsync([process.execPath, bin, 'run', join(fx, 'overflow'), join(fx, 'only-b'), '--db', cDb, '--repeat', '2']),
+  ])
+  for (const r of runs) if (r.code !== 0 && r.code !== 1) throw new Error(`run failed (${r.code}): ${r.stderr}${r.stdout}`)
+})
+
+const validateCompare = compileSchemaFile(join(schemaDir, 'compare.schema.json'))
+const validateBundle = compileSchemaFile(join(schemaDir, 'run.schema.json'))
+
+function byName(pairs: Pair[]): Record<string, Pair> {
+  return Object.fromEntries(pairs.map(p => [`${p.scenario} [${p.variant}]`, p]))
+}
+
+t.test('merge: ids remapped, every row kept, idempotent', async t => {
+  const before = [counts(aDb), counts(bDb)]
+  // both stores numbered their rows from 1: the merge must remap
+  t.equal(before[0]!['runs'], 1)
+  t.equal(before[1]!['runs'], 1)
+  const all = join(dir, 'all.db')
+  const r = sockspec(['merge', aDb, bDb, '--into', all])
+  t.equal(r.code, 0, r.stderr)
+  const merged = counts(all)
+  t.equal(merged['runs'], 2)
+  t.equal(merged['results'], before[0]!['results']! + before[1]!['results']!)
+  t.equal(merged['events'], before[0]!['events']! + before[1]!['events']!, 'every event kept')
+  t.equal(merged['checks'], before[0]!['checks']! + before[1]!['checks']!, 'every check kept')
+  t.equal(merged['scenarios'], 7, 'the 5 shared scenarios are stored once, plus one only-a and one only-b')
+  // the merged copy of each run exports to exactly what its source exports
+  for (const [db, uuid] of [[aDb, runUuid(aDb)], [bDb, runUuid(bDb)]] as const) {
+    t.equal(sockspec(['export', uuid, '--db', all]).stdout, sockspec(['export', uuid, '--db', db]).stdout, `run ${uuid.slice(0, 8)} is carried over whole`)
+  }
+  const again = sockspec(['merge', aDb, bDb, aDb, '--into', all])
+  t.equal(again.code, 0)
+  t.match(again.stdout, /0 new; 0 result\(s\) and 0 event\(s\) added/)
+  t.same(counts(all), merged, 'merging the same runs again changes nothing')
+  const self = sockspec(['merge', all, '--into', all])
+  t.equal(self.code, 2, 'a store is not merged into itself')
+})
+
+t.test('compare labels runs that really differ; exit 1 on regression', async t => {
+  const all = join(dir, 'all.db')
+  const [ua, ub] = [runUuid(aDb), runUuid(bDb)]
+  const text = sockspec(['compare', '--db', all, ua.slice(0, 8), ub.slice(0, 8)])
+  t.equal(text.code, 1, 'a regression exits 1')
+  t.match(text.stdout, /REGRESSION overflow\/expects-rst \[ipv4\]: pass -> fail/)
+  t.match(text.stdout, /ERROR overflow\/blocking-recv \[ipv4\]: pass -> error/)
+  t.match(text.stdout, /not counted as a regression/)
+  const json = sockspec(['compare', '--db', all, ua, ub, '--reporter', 'json'])
+  t.equal(json.code, 1)
+  const doc = JSON.parse(json.stdout) as CompareDocument
+  t.same(validateCompare(doc) ? [] : validateCompare.errors, [], 'valid against compare.schema.json')
+  t.equal(doc.comparisons.length, 1)
+  const c = doc.comparisons[0]!
+  t.equal(c.a.uuid, ua)
+  const pairs = byName(c.pairs)
+  const labels = Object.fromEntries(Object.entries(pairs).map(([k, p]) => [k, p.label]))
+  t.same(labels, {
+    'only-a/gone [ipv4]': 'missing',
+    'only-b/added [ipv4]': 'new',
+    'overflow/blocking-recv [ipv4]': 'error',
+    'overflow/einprogress [ipv4]': 'same',
+    'overflow/einprogress [ipv6]': 'same',
+    'overflow/expects-drop [ipv4]': 'fixed',
+    'overflow/expects-rst [ipv4]': 'regression',
+    'overflow/observe [ipv4]': 'differs',
+  })
+  t.equal(doc.regression, true)
+  t.same(doc.totals, { regression: 1, error: 1, fixed: 1, differs: 1, new: 1, missing: 1, skip: 0, same: 2 })
+  // the first differing event: C3 reset (baseline) vs C3 merely writable (host)
+  const observe = pairs['overflow/observe [ipv4]']!.firstDifference!
+  t.match(observe, { kind: 'event', actor: 'client' })
+  t.match(observe.a!.event, { op: 'epoll_wait', ready: [{ h: 'C3', events: ['EPOLLERR', 'EPOLLHUP', 'EPOLLOUT'] }] })
+  t.match(observe.b!.event, { op: 'epoll_wait', ready: [{ h: 'C3', events: ['EPOLLOUT'] }] })
+  t.notOk('t0' in observe.a!.event! || 'seq' in observe.a!.event!, 'no timestamps, no sequence numbers')
+  const rst = pairs['overflow/expects-rst [ipv4]']!
+  t.match(rst.firstDifference!.a!.event, { op: 'getsockopt', value_name: 'ECONNRESET' })
+  t.match(rst.b!.failedChecks, [{ field: 'value', expected: 'ECONNRESET', observed: '0' }])
+})
+
+t.test('same kernel: no regression, traces normalise to the same', async t => {
+  const all = join(dir, 'all.db')
+  t.equal(sockspec(['merge', cDb, '--into', all]).code, 0)
+  const [ub, uc] = [runUuid(bDb), runUuid(cDb)]
+  const r = sockspec(['compare', '--db', all, '--baseline', ub, uc, '--reporter', 'json'])
+  t.equal(r.code, 0, 'exit 0')
+  const doc = JSON.parse(r.stdout) as CompareDocument
+  t.same(validateCompare(doc) ? [] : validateCompare.errors, [], 'valid against compare.schema.json')
+  t.equal(doc.regression, false)
+  t.equal(doc.baseline?.uuid, ub)
+  const pairs = doc.comparisons[0]!.pairs
+  // blocking-recv errors on both sides (the kit's time limit): kept apart, not compared
+  t.same(pairs.filter(p => p.label !== 'same').map(p => `${p.scenario}:${p.label}`), ['overflow/blocking-recv:error'])
+  t.ok(pairs.every(p => p.b!.attempts === 2 && !p.b!.flaky), 'two attempts per pair on side b, aggregated, not flaky')
+  // what normalisation removed, on a real trace
+  const db = new Database(all, { readonly: true })
+  const resultId = pairs.find(p => p.scenario === 'overflow/einprogress')!.a!.resultId
+  const events = db.prepare('SELECT * FROM events WHERE result_id = ? ORDER BY idx').all(resultId) as EventRow[]
+  db.close()
+  const norm = normaliseTrace(events)
+  t.match(norm.find(e => e.op === 'socket')!.fields, { ret: 'fd', new: 'L' }, 'fd numbers become "fd"')
+  t.match(norm.find(e => e.op === 'connect')!.fields, { addr: { port: 'P1' } }, 'the listener port is P1 wherever it appears')
+  t.match(norm.find(e => e.op === 'getsockname')!.fields, { addr: { port: 'P1' } })
+})
+
+t.test('--baseline compares every other run; selectors pick runs by host, kernel, distro, arch', async t => {
+  const all = join(dir, 'all.db')
+  const ua = runUuid(aDb)
+  const r = sockspec(['compare', '--db', all, '--baseline', ua, '--reporter', 'json'])
+  t.equal(r.code, 1)
+  const doc = JSON.parse(r.stdout) as CompareDocument
+  t.same(doc.comparisons.map(c => c.b.uuid).sort(), [runUuid(bDb), runUuid(cDb)].sort())
+  t.equal(doc.totals.regression, 2)
+  const db = new Database(all, { readonly: true })
+  const runs = db.prepare('SELECT * FROM runs ORDER BY started_at DESC, id DESC').all() as RunRow[]
+  db.close()
+  const kernel = runs[0]!.kernel_release
+  t.equal(selectBySelector(runs, `kernel:${kernel.slice(0, 3)}`)?.matched, 3)
+  t.equal(selectBySelector(runs, `kernel:${kernel}`)?.run.uuid, runs[0]!.uuid, 'the newest matching run')
+  t.equal(selectBySelector(runs, `host:${runs[0]!.host},arch:${runs[0]!.arch}`)?.matched, 3)
+  t.equal(selectBySelector(runs, 'kernel:0.0-none'), undefined)
+  const bySelector = sockspec(['compare', '--db', all, '--baseline', `kernel:${kernel}`])
+  t.match(bySelector.stderr, /matches 3 runs; using the newest/)
+  t.equal(sockspec(['compare', '--db', all, ua]).code, 2, 'one run without --baseline is a usage error')
+})
+
+t.test('export -> import round trip; import is idempotent and validates', async t => {
+  const all = join(dir, 'all.db')
+  const ua = runUuid(aDb)
+  const out = sockspec(['export', ua, '--db', all])
+  t.equal(out.code, 0, out.stderr)
+  const bundle = JSON.parse(out.stdout) as { results: Array<{ verdict: string; events: unknown[] }>; scenarios: Array<{ body: unknown }> }
+  t.same(validateBundle(bundle) ? [] : validateBundle.errors, [], 'valid against run.schema.json')
+  t.ok(bundle.scenarios.every(s => typeof s.body === 'object'), 'scenario bodies are carried')
+  const file = join(dir, 'run.json')
+  writeFileSync(file, out.stdout)
+  const fresh = join(dir, 'imported.db')
+  t.equal(sockspec(['import', file, '--db', fresh]).code, 0)
+  t.equal(sockspec(['export', ua, '--db', fresh]).stdout, out.stdout, 'byte-identical after the round trip')
+  const once = counts(fresh)
+  t.match(sockspec(['import', file, '--db', fresh]).stdout, /already present; 0 result/)
+  t.same(counts(fresh), once, 'importing twice changes nothing')
+  bundle.results[0]!.verdict = 'maybe'
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify(bundle))
+  const bad = sockspec(['import', join(dir, 'bad.json'), '--db', fresh])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /invalid run bundle:\n.*\/results\/0\/verdict/)
+})
+
+t.test('stores of an unknown schema version are refused, target untouched', async t => {
+  const future = join(dir, 'future.db')
+  copyFileSync(aDb, future)
+  const raw = new Database(future)
+  raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`)
+  raw.close()
+  const target = join(dir, 'refused.db')
+  const r = sockspec(['merge', bDb, future, '--into', target])
+  t.equal(r.code, 2)
+  t.match(r.stderr, new RegExp(`future\\.db: unknown store schema version ${SCHEMA_VERSION + 1}; this sockspec reads versions 1 to ${SCHEMA_VERSION}`))
+  t.notOk(existsSync(target), 'nothing merged, not even the good store: the target was not created')
+  const notStore = join(dir, 'empty.db')
+  new Database(notStore).close()
+  t.match(sockspec(['merge', notStore, '--into', target]).stderr, /not a sockspec trace store/)
+})
+
+t.test('an older store is merged through a migrated snapshot, the file left as it was', { skip: SCHEMA_VERSION < 2 && 'only one schema version exists' }, async t => {
+  const old = join(dir, 'old.db')
+  const raw = new Database(old)
+  for (const sql of MIGRATIONS.slice(0, SCHEMA_VERSION - 1)) raw.exec(sql)
+  raw.pragma(`user_version = ${SCHEMA_VERSION - 1}`)
+  raw.close()
+  const r = sockspec(['merge', old, '--into', join(dir, 'from-old.db')])
+  t.equal(r.code, 0, r.stderr)
+  const check = new Database(old, { readonly: true })
+  t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION - 1, 'the source was not migrated in place')
+  check.close()
+})
+
+t.test('the kernels workflow: valid YAML, consistent job graph, its compare job runs here', async t => {
+  const wf = parseYaml(readFileSync(join(kitRoot, '.github', 'workflows', 'kernels.yml'), 'utf8')) as {
+    jobs: Record<string, { needs?: string | string[]; env?: Record<string, string>; strategy?: { matrix: { include: Array<{ leg: string; image: string }> } }; steps: Array<{ uses?: string; run?: string; with?: Record<string, unknown> }> }>
+  }
+  const run = wf.jobs['run']!
+  const compare = wf.jobs['compare']!
+  const legs = run.strategy!.matrix.include.map(l => l.leg)
+  t.ok(legs.length >= 2 && new Set(legs).size === legs.length, 'at least two legs, unique names')
+  t.ok(legs.includes('ubuntu-22.04') && legs.includes('ubuntu-24.04'))
+  t.same([compare.needs].flat(), ['run'], 'compare waits for every leg')
+  const upload = run.steps.find(s => s.uses?.startsWith('actions/upload-artifact'))!
+  const download = compare.steps.find(s => s.uses?.startsWith('actions/download-artifact'))!
+  t.equal(upload.with!['name'], 'traces-${{ matrix.leg }}')
+  t.match(String(upload.with!['path']), /traces-\$\{\{ matrix\.leg \}\}\.db\*/)
+  t.equal(download.with!['pattern'], 'traces-*', 'the download pattern matches every leg artifact')
+  t.ok(run.steps.some(s => /sudo .*npx sockspec run --db "traces-\$LEG\.db" --reporter junit/.test(s.run ?? '')))
+  t.ok(legs.includes(compare.env!['BASELINE_LEG']!), 'the baseline is one of the legs')
+  t.ok(compare.steps.some(s => s.uses?.startsWith('actions/upload-artifact') && (s.with!['path'] as string).includes('reports/')), 'the report is published')
+  // every sockspec command the workflow calls exists
+  const commands = new Set([...JSON.stringify(wf).matchAll(/npx sockspec (\w+)/g)].map(m => m[1]!))
+  for (const cmd of commands) t.equal(sockspec([cmd, '--help']).code, 0, `sockspec ${cmd} exists`)
+
+  // run the compare job's shell steps, in order, on two leg stores, with npx -> this build
+  const work = join(dir, 'workflow')
+  mkdirSync(join(work, 'legs'), { recursive: true })
+  mkdirSync(join(work, 'shim'))
+  const baselineLeg = compare.env!['BASELINE_LEG']!
+  const otherLeg = legs.find(l => l !== baselineLeg)!
+  copyFileSync(aDb, join(work, 'legs', `traces-${baselineLeg}.db`))
+  copyFileSync(bDb, join(work, 'legs', `traces-${otherLeg}.db`))
+  writeFileSync(join(work, 'shim', 'npx'), `#!/bin/sh\n[ "$1" = sockspec ] || exit 127\nshift\nexec ${quote(process.execPath)} ${quote(bin)} "$@"\n`)
+  chmodSync(join(work, 'shim', 'npx'), 0o755)
+  const githubEnv = join(work, 'github-env')
+  writeFileSync(githubEnv, '')
+  const steps = compare.steps.filter(s => s.run && s.run !== 'npm ci')
+  const codes: number[] = []
+  for (const step of steps) {
+    t.notMatch(step.run!, /\$\{\{/, 'no expression expanded into a shell script')
+    const extra = Object.fromEntries(readFileSync(githubEnv, 'utf8').split('\n').filter(Boolean).map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run!], {
+      cwd: work, encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, ...compare.env, ...extra, GITHUB_ENV: githubEnv, PATH: `${join(work, 'shim')}:${process.env['PATH'] ?? ''}` },
+    })
+    codes.push(r.status ?? -1)
+  }
+  t.same(codes, [...steps.slice(0, -1).map(() => 0), 1], 'every step succeeds but the gate, which fails on the regression')
+  t.equal(counts(join(work, 'all.db'))['runs'], 2)
+  const doc = JSON.parse(readFileSync(join(work, 'compare.json'), 'utf8')) as CompareDocument
+  t.same(validateCompare(doc) ? [] : validateCompare.errors, [], 'valid against compare.schema.json')
+  t.equal(doc.baseline?.uuid, runUuid(aDb), 'the baseline leg was found by its own store')
+  t.match(readFileSync(join(work, 'compare.txt'), 'utf8'), /REGRESSION overflow\/expects-rst/)
+})
