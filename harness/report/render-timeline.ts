@@ -84,17 +84,25 @@ export function eventLabel(e: ProbeEvent): Label {
 }
 
 interface PacketShape {
-  from: string | undefined
+  /** true: sent by the right-hand side (server), drawn right to left */
+  leftward: boolean
   text: string
 }
 
-/** A captured TCP segment: who sent it and its flags (`SYN`, `SYN|ACK`, `ACK len=5`). */
-export function packetShape(e: ProbeEvent): PacketShape {
-  const from = [e['from'], e['src_actor'], e['sender'], e['dir']].find(v => typeof v === 'string') as string | undefined
-  const flags = e['flags'] ?? e['tcp_flags']
-  const flagText = Array.isArray(flags) ? flags.map(String).join('|') : typeof flags === 'string' ? flags : 'segment'
-  const len = typeof e['len'] === 'number' ? e['len'] : typeof e['length'] === 'number' ? e['length'] : undefined
-  return { from, text: len ? `${flagText} len=${len}` : flagText }
+/**
+ * A captured TCP segment (PROTOCOL.md, capture mode): its flags, and its
+ * direction, found from the ports the actors bound (getsockname after bind):
+ * a segment from a bound port comes from that actor, one to it from the peer.
+ */
+export function packetShape(e: ProbeEvent, portOwner: ReadonlyMap<number, string>, leftActor: string): PacketShape {
+  const flags = e['tcp_flags'] ?? e['flags']
+  const flagText = Array.isArray(flags) ? (flags.length ? flags.map(String).join('|') : 'none') : typeof flags === 'string' ? flags : 'segment'
+  const len = typeof e['len'] === 'number' && e['len'] > 0 ? e['len'] : undefined
+  const sport = typeof e['sport'] === 'number' ? portOwner.get(e['sport']) : undefined
+  const dport = typeof e['dport'] === 'number' ? portOwner.get(e['dport']) : undefined
+  const from = typeof e['from'] === 'string' ? e['from'] : sport
+  const leftward = from !== undefined ? from !== leftActor : dport !== undefined && dport === leftActor
+  return { leftward, text: len ? `${flagText} len=${len}` : flagText }
 }
 
 function failedChecksByStep(checks: readonly CheckRow[]): Map<string, CheckRow[]> {
@@ -131,6 +139,12 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const times: SafeHtml[] = []
   let y = HEADER_H + 4
   const packets = events.filter(isPacket).length
+  const portOwner = new Map<number, string>()
+  for (const row of events) {
+    if (row.op !== 'getsockname' || isPacket(row)) continue
+    const port = parseDetails(row).addr?.port
+    if (port) portOwner.set(port, row.actor)
+  }
   events.forEach((row, i) => {
     // the stored columns are the canonical answer; details carry the rest
     const e: ProbeEvent = { ...parseDetails(row), ret: row.ret ?? undefined, errno: row.errno ?? undefined }
@@ -138,8 +152,8 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     times.push(html`<text class="time" x="${TIME_W - 6}" y="${y + 13}" text-anchor="end">${time}</text>`)
     if (isPacket(row)) {
       const wx = laneX.get(WIRE)!
-      const p = packetShape(e)
-      const leftward = p.from !== undefined && /server|s2c|^</i.test(p.from)
+      const p = packetShape(e, portOwner, lanes[0]!)
+      const leftward = p.leftward
       const [x1, x2] = leftward ? [wx + WIRE_W - 6, wx + 8] : [wx + 6, wx + WIRE_W - 8]
       const head = leftward ? `${x2},${y + 14} ${x2 + 7},${y + 10} ${x2 + 7},${y + 18}` : `${x2},${y + 14} ${x2 - 7},${y + 10} ${x2 - 7},${y + 18}`
       perLane.get(WIRE)!.push(
