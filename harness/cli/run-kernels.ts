@@ -97,6 +97,9 @@ export async function runGuestKernel(spec: Extract<KernelSpec, { kind: 'debian' 
     const bad = outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error')
     return { code: outcome.interrupted ? 130 : bad ? 1 : 0, interrupted: outcome.interrupted }
   } finally {
-    await launched?.guest.shutdown()
+    // A guest that broke mid-run keeps its console log for a look.
+    const broken = launched?.guest.downReason
+    await launched?.guest.shutdown({ keepLogs: broken !== undefined })
+    if (broken) opts.log(`kernel ${spec.name}: guest went down (${broken}); console log: ${launched!.guest.consoleLog}`)
   }
 }

@@ -3,7 +3,7 @@
  * learn uuids only after the fact):
  *   latest | <id> | <uuid prefix>     as everywhere else
  *   host:NAME                         newest run whose host is NAME
- *   kernel:PREFIX                     newest run whose kernel release starts with PREFIX
+ *   kernel:PREFIX                     newest run whose kernel release starts with PREFIX (6.1 is not 6.12)
  *   distro:PREFIX                     newest run whose distro starts with PREFIX (case-insensitive)
  *   arch:NAME                         newest run on that machine architecture (uname -m)
  * Selectors combine with commas, all must match: `distro:Ubuntu 24.04,arch:x86_64`.
@@ -27,7 +27,8 @@ function matches(run: RunRow, field: Field, value: string): boolean {
     case 'host':
       return run.host === value
     case 'kernel':
-      return run.kernel_release.startsWith(value)
+      // version-aware prefix: kernel:6.1 matches 6.1 and 6.1.0-28-cloud, not 6.12
+      return run.kernel_release.startsWith(value) && !/^\d/.test(run.kernel_release.slice(value.length))
     case 'distro':
       return (run.distro ?? '').toLowerCase().startsWith(value.toLowerCase())
     case 'arch':

@@ -16,7 +16,10 @@ export function unmetRequirement(scenario: Scenario, variant: VariantPlan, syste
     const have = sysctl(name)
     if (have === undefined) return `needs sysctl ${name} (not present)`
     const ok = sysctlSatisfies(have, want)
-    if (!ok) return `needs sysctl ${name} = ${want} (it is ${have})`
+    if (!ok) {
+      const wanted = typeof want === 'string' && want.startsWith('&') ? `with bits ${want.slice(1)} set` : /^[<>!=]/.test(String(want)) ? String(want) : `= ${want}`
+      return `needs sysctl ${name} ${wanted} (it is ${have})`
+    }
   }
   return undefined
 }

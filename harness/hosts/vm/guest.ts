@@ -4,7 +4,8 @@
  * Bounded everywhere: the boot, each port reset and the shutdown have limits;
  * past one the guest is killed and marked down, so its remaining scenarios
  * become `error` instead of hanging. Every qemu started here is killed when
- * this process exits.
+ * this process exits: by an exit hook, and by PR_SET_PDEATHSIG (setpriv)
+ * when it dies of a signal.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection } from 'node:net'
@@ -100,7 +101,9 @@ export class Guest {
   static async boot(opts: BootOptions): Promise<Guest> {
     const started = performance.now()
     const workDir = mkdtempSync(join(tmpdir(), 'sockspec-vm-'))
-    const qemu = spawnLongLived(qemuArgv({ vmlinuz: opts.vmlinuz, initramfs: opts.initramfs, workDir, probePorts: opts.probePorts, accel: opts.accel, memoryMb: opts.memoryMb ?? 384 }))
+    const argv = qemuArgv({ vmlinuz: opts.vmlinuz, initramfs: opts.initramfs, workDir, probePorts: opts.probePorts, accel: opts.accel, memoryMb: opts.memoryMb ?? 384 })
+    // PR_SET_PDEATHSIG: the kernel kills qemu when this process dies, even by SIGKILL or a signal no handler saw.
+    const qemu = spawnLongLived(existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv)
     track(qemu)
     let qemuStderr = ''
     qemu.stderr.setEncoding('utf8')

@@ -3,7 +3,8 @@
  * systems, loads the modules shipped in the initramfs, brings lo up, tells the
  * host what kernel this is on the control port, then serves probes: one
  * respawning loop per virtio-serial port, and a control loop that resets a
- * port (kills its probe) when the host asks.
+ * port (kills its probe) when the host asks. Each fresh probe of port N gets
+ * an empty scratch directory (guestScratchDir: unix socket paths of the session).
  *
  * Control port lines, guest -> host: `uname-r R`, `uname-v V`, `sysctl k = v`,
  * `ipv6lo 0|1`, `module NAME ok|failed`, `ready`, `reset N` (ack).
@@ -16,6 +17,8 @@
 
 export const CONTROL_PORT = 'sockspec.ctl'
 export const probePortName = (i: number): string => `sockspec.p${i}`
+/** Shaped like a local mkdtemp dir (sockspec-XXXXXX) so traces normalise the same on every host. */
+export const guestScratchDir = (i: number): string => `/tmp/sockspec-vm${String(i).padStart(4, '0')}`
 
 export function initScript(probePorts: number): string {
   return `#!/bin/busybox sh
@@ -48,6 +51,7 @@ if [ -z "$ctl" ]; then echo "sockspec-guest: no control port"; poweroff -f; fi
 
 serve() {
   while true; do
+    rm -rf "$3" && mkdir -p "$3"
     /bin/sockspec-probe <>"$2" >&0 2>/tmp/err.$1 &
     echo $! > /run/probe.$1
     wait $!
@@ -61,7 +65,7 @@ serve() {
 i=0
 while [ $i -lt ${probePorts} ]; do
   dev=$(port sockspec.p$i)
-  [ -n "$dev" ] && serve $i "$dev" &
+  [ -n "$dev" ] && serve $i "$dev" /tmp/sockspec-vm$(printf %04d $i) &
   i=$((i + 1))
 done
 

@@ -43,6 +43,8 @@ export function buildInitramfs(inputs: InitramfsInputs, cacheDir: string): strin
   }
   const busybox = readFileSync(inputs.busybox)
   const probe = readFileSync(inputs.probe)
+  // A dynamic busybox names its loader near the start (PT_INTERP); the initramfs has no libc.
+  if (busybox.subarray(0, 4096).includes('ld-linux')) throw new SockspecError('E_NOT_FOUND', `${inputs.busybox} is dynamically linked: install busybox-static`)
   const modules = inputs.modules.map(f => ({ name: basename(f), data: readFileSync(f) }))
   const hash = createHash('sha256')
   for (const part of [busybox, probe, Buffer.from(initScript(inputs.probePorts)), ...modules.flatMap(m => [Buffer.from(m.name), m.data])]) hash.update(part)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { kitRoot } from '../../paths.js'
 import type { HostDriver, HostSession } from '../host.js'
 import type { Guest } from './guest.js'
+import { guestScratchDir } from './init-script.js'
 
 export const connectorScript = join(kitRoot, 'dist', 'harness', 'hosts', 'vm', 'connect.js')
 
@@ -21,6 +22,7 @@ export function vmHost(guest: Guest, connector = connectorScript): HostDriver {
       const portOf = new Map(actors.map((a, i) => [a, ports[i]!]))
       let closed: Promise<void> | undefined
       const session: HostSession = {
+        scratchDir: guestScratchDir(ports[0]!),
         probeArgv: actor => [process.execPath, connector, guest.socketOf(portOf.get(actor) ?? ports[0]!)],
         close: () => (closed ??= guest.release(ports)),
       }
