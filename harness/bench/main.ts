@@ -17,6 +17,7 @@ import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
 import { TraceStore } from '../store/store.js'
 import type { RunInfo } from '../store/store.js'
+import { runInfoFor } from '../runner/run-info.js'
 
 const work = mkdtempSync(join(tmpdir(), 'sockspec-bench-'))
 const line = (label: string, value: string): void => {
@@ -51,10 +52,7 @@ async function probeRoundTrip(): Promise<void> {
   line('ratio round trip / plain C syscall', `${((sequentialUs * 1000) / cLoopNs).toFixed(0)}x`)
 }
 
-function runInfo(): RunInfo {
-  const s = systemInfo()
-  return { host: s.hostname, hostKind: 'loopback', kernelRelease: s.kernelRelease, kernelVersion: s.kernelVersion, arch: s.arch, distro: s.distro, kitVersion: 'bench', kitCommit: undefined, sysctls: s.sysctls, argv: ['bench'] }
-}
+const runInfo = (): RunInfo => runInfoFor(systemInfo(), 'loopback', undefined, ['bench'])
 
 async function defaultRun(): Promise<void> {
   const scenarios = loadScenarios([scenarioDir])

@@ -6,13 +6,13 @@
  * result `error` with the reason, so the matrix shows the gap.
  */
 import { hostname } from 'node:os'
+import { runInfoFor } from '../runner/run-info.js'
 import { GuestBootError } from '../hosts/vm/guest.js'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import { kernelFor, launchKernel } from '../hosts/vm/launch.js'
 import type { LaunchedKernel } from '../hosts/vm/launch.js'
 import type { KernelSpec } from '../hosts/vm/kernel-spec.js'
-import { kitCommit, kitVersion } from '../kit.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tally } from '../reporters/reporter.js'
 import { runPlan } from '../runner/run.js'
@@ -65,18 +65,7 @@ export async function runGuestKernel(spec: Extract<KernelSpec, { kind: 'debian' 
     sysctls: {},
   }
   try {
-    const { id: runId } = opts.store.beginRun({
-      host: system.hostname,
-      hostKind: 'vm',
-      kernelRelease: system.kernelRelease,
-      kernelVersion: system.kernelVersion,
-      arch: system.arch,
-      distro: system.distro,
-      kitVersion: kitVersion(),
-      kitCommit: kitCommit(),
-      sysctls: system.sysctls,
-      argv: process.argv.slice(2),
-    })
+    const { id: runId } = opts.store.beginRun(runInfoFor(system, 'vm'))
     const run = opts.store.run(String(runId))!
     const reporter = opts.reporter()
     const outcome = await runPlan({

@@ -1,10 +1,10 @@
 /** `sockspec run`: load, run on the loopback host, store, report. */
 import os from 'node:os'
+import { runInfoFor } from '../runner/run-info.js'
 import { SockspecError } from '../errors.js'
 import { loopbackHost } from '../hosts/loopback.js'
 import { systemInfo } from '../hosts/system-info.js'
 import { parseKernelSpec } from '../hosts/vm/kernel-spec.js'
-import { kitCommit, kitVersion } from '../kit.js'
 import { probeStaticBinary, scenarioDir } from '../paths.js'
 import type { RemoteHosts } from '../hosts/loopback.js'
 import { parseHostFlag, prepareRemote } from '../hosts/ssh.js'
@@ -89,24 +89,13 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
     const host = loopbackHost(undefined, undefined, remotes)
     const system = systemInfo()
     try {
-      const { id: runId } = store.beginRun({
-        host: system.hostname,
-        hostKind: host.kind,
-        kernelRelease: system.kernelRelease,
-        kernelVersion: system.kernelVersion,
-        arch: system.arch,
-        distro: system.distro,
-        kitVersion: kitVersion(),
-        kitCommit: kitCommit(),
-        sysctls: system.sysctls,
-        argv: process.argv.slice(2),
-        hosts: Object.fromEntries(
-          [...(remotes?.prepared ?? [])].map(([name, info]) => {
-            const t = remotes!.targets.get(name)!
-            return [name, { kind: 'ssh', address: `${t.user ? `${t.user}@` : ''}${t.host}:${t.port}`, kernelRelease: info.kernelRelease, kernelVersion: info.kernelVersion, arch: info.arch }]
-          }),
-        ),
-      })
+      const hosts = Object.fromEntries(
+        [...(remotes?.prepared ?? [])].map(([name, info]) => {
+          const t = remotes!.targets.get(name)!
+          return [name, { kind: 'ssh', address: `${t.user ? `${t.user}@` : ''}${t.host}:${t.port}`, kernelRelease: info.kernelRelease, kernelVersion: info.kernelVersion, arch: info.arch }]
+        }),
+      )
+      const { id: runId } = store.beginRun(runInfoFor(system, host.kind, hosts))
       const run = store.run(String(runId))!
       const reporter = reporterFor(opts.reporter)
       const outcome = await runPlan({

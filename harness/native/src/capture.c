@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int capture_main(int nif, char **ifnames, int protocol);
+#include "capture.h"
 
 #define MAX_IFS 16
 /* The kernel filter keeps this many bytes of each packet: enough for an
@@ -94,33 +94,6 @@ static int fail(const char *ifname, const char *msg, int err)
 {
 	cap_error(ifname, msg, err);
 	return 3;
-}
-
-/* Mirrors main.c's hello() field for field, plus "capture". */
-static void hello(int protocol, int nif, char **ifnames)
-{
-	struct utsname u;
-	ev_t e;
-
-	memset(&u, 0, sizeof u);
-	uname(&u);
-	ev_begin(&e, NULL, "hello");
-	ev_kint(&e, "protocol", protocol);
-	ev_kint(&e, "pid", getpid());
-	ev_kint(&e, "t0", mono_ns());
-	ev_key(&e, "uname");
-	ev_obj_open(&e);
-	ev_kstr(&e, "sysname", u.sysname);
-	ev_kstr(&e, "release", u.release);
-	ev_kstr(&e, "version", u.version);
-	ev_kstr(&e, "machine", u.machine);
-	ev_obj_close(&e);
-	ev_key(&e, "capture");
-	ev_arr_open(&e);
-	for (int i = 0; i < nif; i++)
-		ev_str(&e, ifnames[i]);
-	ev_arr_close(&e);
-	ev_end(&e);
 }
 
 /*
@@ -441,7 +414,7 @@ static void print_drops(const capif_t *c)
 			c->name, st.tp_drops);
 }
 
-int capture_main(int nif, char **ifnames, int protocol)
+int capture_main(int nif, char **ifnames)
 {
 	capif_t ifs[MAX_IFS];
 	struct pollfd pfd[2 + MAX_IFS];
@@ -474,7 +447,7 @@ int capture_main(int nif, char **ifnames, int protocol)
 		}
 	}
 
-	hello(protocol, nif, ifnames);
+	ev_hello(nif, ifnames);
 
 	/* stdin: quit/EOF. stdout with no events asked: poll still reports
 	 * POLLERR (pipe without reader) or POLLHUP (socket), so a vanished

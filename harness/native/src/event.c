@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -409,5 +410,38 @@ void ev_error(const char *step, const char *op, const char *fmt, ...)
 	ev_kint(&e, "t0", t);
 	ev_kint(&e, "t1", t);
 	ev_kstr(&e, "error", msg);
+	ev_end(&e);
+}
+
+/*
+ * The hello event, written once before anything else: protocol version,
+ * pid, and the uname of the machine the probe runs on (the harness records
+ * each actor's kernel from it). Capture mode adds the interfaces it watches.
+ */
+void ev_hello(int nif, char **ifnames)
+{
+	struct utsname u;
+	ev_t e;
+
+	memset(&u, 0, sizeof u);
+	uname(&u);
+	ev_begin(&e, NULL, "hello");
+	ev_kint(&e, "protocol", PROTOCOL_VERSION);
+	ev_kint(&e, "pid", getpid());
+	ev_kint(&e, "t0", mono_ns());
+	ev_key(&e, "uname");
+	ev_obj_open(&e);
+	ev_kstr(&e, "sysname", u.sysname);
+	ev_kstr(&e, "release", u.release);
+	ev_kstr(&e, "version", u.version);
+	ev_kstr(&e, "machine", u.machine);
+	ev_obj_close(&e);
+	if (ifnames) {
+		ev_key(&e, "capture");
+		ev_arr_open(&e);
+		for (int i = 0; i < nif; i++)
+			ev_str(&e, ifnames[i]);
+		ev_arr_close(&e);
+	}
 	ev_end(&e);
 }

@@ -75,4 +75,10 @@ void ev_done(const char *step, unsigned long long events);
 void ev_error(const char *step, const char *op, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Protocol version announced in the hello event (PROTOCOL.md). */
+#define PROTOCOL_VERSION 1
+
+/* The hello event; ifnames != NULL adds "capture": [...] (capture mode). */
+void ev_hello(int nif, char **ifnames);
+
 #endif

@@ -17,11 +17,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 1
 
 /* capture.c: "sockspec-probe capture <ifname>..." (PROTOCOL.md, "Capture
  * mode"); a separate argv mode that reads no commands. */
-int capture_main(int nif, char **ifnames, int protocol);
+#include "capture.h"
 
 typedef struct {
 	const char *name;
@@ -62,27 +61,6 @@ static const opdef_t ops[] = {
 	{ "quit", NULL, 0, 0, "quit" },
 	{ NULL, NULL, 0, 0, NULL }
 };
-
-static void hello(void)
-{
-	struct utsname u;
-	ev_t e;
-
-	memset(&u, 0, sizeof u);
-	uname(&u);
-	ev_begin(&e, NULL, "hello");
-	ev_kint(&e, "protocol", PROTOCOL_VERSION);
-	ev_kint(&e, "pid", getpid());
-	ev_kint(&e, "t0", mono_ns());
-	ev_key(&e, "uname");
-	ev_obj_open(&e);
-	ev_kstr(&e, "sysname", u.sysname);
-	ev_kstr(&e, "release", u.release);
-	ev_kstr(&e, "version", u.version);
-	ev_kstr(&e, "machine", u.machine);
-	ev_obj_close(&e);
-	ev_end(&e);
-}
 
 /* Parses and runs one line. Returns 1 when the probe must exit (quit). */
 static int run_line(char *line, cmd_t *c)
@@ -152,9 +130,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
-		return capture_main(argc - 2, argv + 2, PROTOCOL_VERSION);
+		return capture_main(argc - 2, argv + 2);
 
-	hello();
+	ev_hello(0, NULL);
 	for (;;) {
 		int saw_nul;
 		long n = read_line(line, &saw_nul);
