@@ -238,7 +238,10 @@ t.test('--baseline compares every other run; selectors pick runs by host, kernel
   const runs = db.prepare('SELECT * FROM runs ORDER BY started_at DESC, id DESC').all() as RunRow[]
   db.close()
   const kernel = runs[0]!.kernel_release
-  t.equal(selectBySelector(runs, `kernel:${kernel.slice(0, 3)}`)?.matched, 3)
+  const majorMinor = kernel.split('.').slice(0, 2).join('.')
+  t.equal(selectBySelector(runs, `kernel:${majorMinor}`)?.matched, 3, 'kernel:MAJOR.MINOR matches')
+  const short = kernel.slice(0, 3)
+  t.equal(selectBySelector(runs, `kernel:${short}`)?.matched, short === majorMinor ? 3 : undefined, 'a shorter version is not a prefix of a longer one (6.1 is not 6.18)')
   t.equal(selectBySelector(runs, `kernel:${kernel}`)?.run.uuid, runs[0]!.uuid, 'the newest matching run')
   t.equal(selectBySelector(runs, `host:${runs[0]!.host},arch:${runs[0]!.arch}`)?.matched, 3)
   t.equal(selectBySelector(runs, 'kernel:0.0-none'), undefined)
