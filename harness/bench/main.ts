@@ -13,7 +13,7 @@ import { loopbackHost } from '../hosts/loopback.js'
 import { systemInfo } from '../hosts/system-info.js'
 import { kitRoot, probeBinary, scenarioDir } from '../paths.js'
 import { ProbeProcess } from '../probe/process.js'
-import { runPlan } from '../runner/run.js'
+import { defaultJobs, runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
 import { TraceStore } from '../store/store.js'
 import type { RunInfo } from '../store/store.js'
@@ -54,23 +54,33 @@ async function probeRoundTrip(): Promise<void> {
 
 const runInfo = (): RunInfo => runInfoFor(systemInfo(), 'loopback', undefined, ['bench'])
 
-async function defaultRun(): Promise<void> {
-  const scenarios = loadScenarios([scenarioDir])
-  const store = TraceStore.open(join(work, 'run.db'))
+async function timedRun(scenarios: ReturnType<typeof loadScenarios>, jobs: number, file: string) {
+  const store = TraceStore.open(join(work, file))
   const { id: runId } = store.beginRun(runInfo())
-  const jobs = os.availableParallelism()
   const t0 = performance.now()
   const { results } = await runPlan({ scenarios, host: loopbackHost(), system: systemInfo(), store, runId, jobs, repeat: 1 })
   const wallMs = performance.now() - t0
-  const longest = results.reduce((a, b) => (b.durationMs > a.durationMs ? b : a))
-  const sum = results.reduce((s, r) => s + r.durationMs, 0)
-  const bad = results.filter(r => r.verdict === 'fail' || r.verdict === 'error').length
-  line('default run', `${results.length} results (${bad} fail/error), --jobs ${jobs}`)
-  line('  wall time', `${(wallMs / 1000).toFixed(2)} s`)
-  line('  longest scenario', `${(longest.durationMs / 1000).toFixed(2)} s (${longest.scenario.id} [${longest.variant}])`)
-  line('  sum of scenario durations', `${(sum / 1000).toFixed(2)} s`)
-  line('  wall / longest', `${(wallMs / longest.durationMs).toFixed(2)}`)
-  line('  overlap (sum / wall)', `${(sum / wallMs).toFixed(2)}x`)
+  store.close()
+  return { results, wallMs }
+}
+
+async function defaultRun(): Promise<void> {
+  const scenarios = loadScenarios([scenarioDir])
+  const cores = os.availableParallelism()
+  let results: Awaited<ReturnType<typeof timedRun>>['results'] = []
+  for (const jobs of [cores, defaultJobs()]) {
+    const run = await timedRun(scenarios, jobs, `run-${jobs}.db`)
+    results = run.results
+    const longest = results.reduce((a, b) => (b.durationMs > a.durationMs ? b : a))
+    const sum = results.reduce((s, r) => s + r.durationMs, 0)
+    const bad = results.filter(r => r.verdict === 'fail' || r.verdict === 'error').length
+    line(`default run, --jobs ${jobs}${jobs === defaultJobs() ? ' (the default)' : ' (= cores)'}`, `${results.length} results (${bad} fail/error)`)
+    line('  wall time', `${(run.wallMs / 1000).toFixed(2)} s`)
+    line('  longest scenario', `${(longest.durationMs / 1000).toFixed(2)} s (${longest.scenario.id} [${longest.variant}])`)
+    line('  sum of scenario durations', `${(sum / 1000).toFixed(2)} s`)
+    line('  wall / longest', `${(run.wallMs / longest.durationMs).toFixed(2)}`)
+    line('  overlap (sum / wall)', `${(sum / run.wallMs).toFixed(2)}x`)
+  }
 
   // 3. store throughput: the same real results written again into a fresh store
   const copies = 20
@@ -87,7 +97,6 @@ async function defaultRun(): Promise<void> {
   const storeS = (performance.now() - s0) / 1000
   line('store: events per second', `${Math.round(events / storeS)} (${events} events in ${results.length * copies} results, ${storeS.toFixed(2)} s)`)
   target.close()
-  store.close()
 }
 
 async function reportScale(): Promise<void> {

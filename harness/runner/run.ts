@@ -3,6 +3,7 @@
  * result stored as soon as it is known. Ctrl-C stops scheduling, kills live
  * probes and marks the run interrupted; what was recorded stays.
  */
+import os from 'node:os'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import type { ProbeProcess } from '../probe/process.js'
@@ -13,6 +14,15 @@ import { estimateScenarioMs, runPool } from './pool.js'
 import type { PoolTask } from './pool.js'
 import type { ScenarioResult } from './result.js'
 import { runScenario } from './run-scenario.js'
+
+/**
+ * Scenarios mostly wait on kernel timers (SYN-ACK retransmits, SYN
+ * timeouts, epoll timeouts), not on the CPU: four per core keeps the
+ * timers overlapping (npm run bench shows the difference).
+ */
+export function defaultJobs(): number {
+  return 4 * os.availableParallelism()
+}
 
 export interface RunPlanOptions {
   scenarios: Scenario[]
