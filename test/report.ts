@@ -3,6 +3,10 @@
 // writes the site, and headless Chromium opens it from file://: no console
 // error, no dialog, the hostile text stays text, matrix cells match the
 // store, the timelines show the client's EPOLLOUT and the listener's EPOLLIN.
+// The first run happens in a fresh network namespace with
+// net.ipv4.tcp_abort_on_overflow=1, so an accept-queue overflow fixture really
+// behaves differently in the two runs, and the diff page between them is
+// checked against `sockspec compare --reporter json`.
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
@@ -21,10 +25,64 @@ const shots = '/tmp/sockspec-shots'
 
 const HOSTILE_TITLE = `<script>alert(1)</script><img src=x onerror=alert(2)> "hostile" & 'quoted'`
 const HOSTILE_NOTE = `<img src=x onerror="alert(3)"></td></tr></table><script>alert(4)</script>`
+const HOSTILE_DIFF_TITLE = `Overflow observed <script>alert(8)</script><img src=x onerror=alert(9)> & 'differs'`
 
 function sockspec(args: string[]) {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** `sockspec run` in a fresh network namespace with tcp_abort_on_overflow=1. */
+function sockspecAbortOnOverflow(args: string[]) {
+  const netns = process.getuid?.() === 0 ? ['-n'] : ['-Urn']
+  const cmd = `ip link set lo up && sysctl -qw net.ipv4.tcp_abort_on_overflow=1 && exec ${[process.execPath, bin, ...args].map(quote).join(' ')}`
+  const r = spawnSync('unshare', [...netns, 'sh', '-c', cmd], { encoding: 'utf8', timeout: 120_000 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+// from test/compare.ts: a listener with backlog 1 whose final ACKs are gated; C3 overflows
+// the accept queue, and tcp_check_req drops its ACK (default) or answers with a RST
+const overflowSteps = `
+steps:
+  - { actor: server, do: socket, sock: L }
+  - { actor: server, do: bind, sock: L }
+  - { actor: server, do: listen, sock: L, backlog: 1 }
+  - { actor: server, do: epoll_create1, ep: EL }
+  - { actor: server, do: epoll_ctl, ep: EL, op: add, sock: L, events: [in] }
+  - { actor: client, do: socket, sock: C1, nonblock: true }
+  - { actor: client, do: connect, sock: C1, to: L, expect: { errno: EINPROGRESS } }
+  - { actor: server, do: epoll_wait, ep: EL, timeout_ms: 2000, expect: { ready: { L: IN } } }
+  - { actor: server, do: gate, sock: L, drop: [ack] }
+  - { actor: client, do: socket, sock: C2, nonblock: true }
+  - { actor: client, do: socket, sock: C3, nonblock: true }
+  - { actor: client, do: epoll_create1, ep: EC }
+  - { actor: client, do: connect, sock: C2, to: L, expect: { errno: EINPROGRESS } }
+  - { actor: client, do: connect, sock: C3, to: L, expect: { errno: EINPROGRESS } }
+  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C2, events: [out] }
+  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C3, events: [out] }
+  - { actor: client, do: sleep, ms: 50 }
+  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 2000, expect: { ret: 2 } }
+  - { actor: client, do: epoll_ctl, ep: EC, op: del, sock: C2 }
+  - { actor: client, do: send, sock: C2, bytes: 1, expect: { ret: 1 } }
+  - { actor: client, do: sleep, ms: 50 }
+  - { actor: client, do: send, sock: C3, bytes: 1, expect: { ret: 1 } }
+  - { actor: client, do: sleep, ms: 50 }
+`
+const overflowHeader = (title: string) => `title: ${JSON.stringify(title)}\nsources:\n  - kernel: net/ipv4/tcp_minisocks.c tcp_check_req (listen_overflow)\nvariants: [ipv4]\n`
+
+function overflowFixtures(): string {
+  const overflowDir = join(dir, 'packs', 'overflow')
+  mkdirSync(overflowDir, { recursive: true })
+  // passes with the RST (run 1, in the namespace), fails without (run 2): a regression
+  writeFileSync(
+    join(overflowDir, 'expects-rst.yaml'),
+    overflowHeader('Overflowing final ACK is answered with a RST') + overflowSteps + '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
+  )
+  // no expectation on the outcome: same verdict, different trace (differs)
+  writeFileSync(join(overflowDir, 'observe.yaml'), overflowHeader(HOSTILE_DIFF_TITLE) + overflowSteps + '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n')
+  return overflowDir
 }
 
 function fixtures(): { hostile: string; listener: string } {
@@ -77,10 +135,13 @@ t.test('the report site in headless Chromium', { skip: haveChromium ? false : `$
   const { hostile, listener } = fixtures()
   const db = join(dir, 'traces.db')
   const einprogress = join(scenarioDir, 'tcp-connect', 'einprogress.yaml')
-  // two runs, so scenario pages put results side by side
+  const overflow = overflowFixtures()
+  // two runs, so scenario pages put results side by side; the first in a namespace
+  // where an overflowing final ACK is reset, the second on the host where it is dropped
   for (let i = 0; i < 2; i++) {
-    const run = sockspec(['run', einprogress, hostile, listener, '--db', db, '--reporter', 'json'])
-    t.equal(run.code, 1, 'the hostile scenario fails on purpose')
+    const args = ['run', einprogress, hostile, listener, overflow, '--db', db, '--reporter', 'json']
+    const run = i === 0 ? sockspecAbortOnOverflow(args) : sockspec(args)
+    t.equal(run.code, 1, `the hostile scenario fails on purpose: ${run.stderr}`)
   }
   const site = join(dir, 'site')
   const report = sockspec(['report', '--db', db, '--out', site])
@@ -117,7 +178,8 @@ t.test('the report site in headless Chromium', { skip: haveChromium ? false : `$
     return page
   }
 
-  const files = ['index.html', 'matrix.html', 'kernels.html', 'claims.html', ...readdirSync(join(site, 'scenarios')).map(f => `scenarios/${f}`)]
+  const diffFiles = readdirSync(join(site, 'diff')).map(f => `diff/${f}`)
+  const files = ['index.html', 'matrix.html', 'kernels.html', 'claims.html', ...readdirSync(join(site, 'scenarios')).map(f => `scenarios/${f}`), ...diffFiles]
   const pages = new Map<string, Page>()
   for (const f of files) pages.set(f, await open(f))
 
@@ -175,6 +237,60 @@ t.test('the report site in headless Chromium', { skip: haveChromium ? false : `$
   t.match(await claims.textContent('#claim-5 blockquote'), 'finishes <i>after</i> the final ACK', 'claim statement escaped')
   t.ok((await claims.$$eval('#claim-5 td[data-claim]', tds => tds.map(td => td.getAttribute('data-claim')))).includes('holds'), 'claim 5 holds on this kernel')
   t.ok((await claims.$$eval('#claim-5 svg.timeline g.lane[data-actor=server]', gs => gs.map(g => g.textContent ?? ''))).some(s => s.includes('L:EPOLLIN')), 'the claim timeline shows why')
+
+  // the diff page of the two runs: named by uuid prefixes, linked from the index and the matrix
+  const uuidStore = new Database(db, { readonly: true })
+  const uuids = (uuidStore.prepare('SELECT uuid FROM runs ORDER BY started_at, id').all() as Array<{ uuid: string }>).map(r => r.uuid)
+  uuidStore.close()
+  t.equal(uuids.length, 2)
+  const diffFile = `diff/${uuids[0]!.slice(0, 8)}-${uuids[1]!.slice(0, 8)}.html`
+  t.same(diffFiles, [diffFile], 'one diff page: the second run against the first')
+  const index = pages.get('index.html')!
+  const indexLink = index.locator(`tr[data-run] td.diff-links a[href="${diffFile}"]`)
+  t.equal(await indexLink.count(), 1, 'the index links the diff page from the newer run’s row')
+  t.match(await indexLink.textContent(), /^diff vs #\d+/)
+  t.equal(await matrix.locator(`thead th.col a.diff[href="${diffFile}"]`).count(), 1, 'the matrix column header links it too')
+  await indexLink.click()
+  await index.waitForURL(/\/diff\//)
+  t.match(await index.textContent('h1'), /^Diff: run #\d+ → run #\d+$/, 'the index link opens the diff page')
+
+  const diff = pages.get(diffFile)!
+  const compared = sockspec(['compare', '--db', db, '--reporter', 'json', uuids[0]!, uuids[1]!])
+  t.equal(compared.code, 1, 'compare sees the regression')
+  const doc = JSON.parse(compared.stdout) as { comparisons: Array<{ counts: Record<string, number>; pairs: Array<{ scenario: string; label: string }> }> }
+  const expectedCounts = doc.comparisons[0]!.counts
+  const shownCounts = Object.fromEntries(
+    await diff.$$eval('ul.label-counts li[data-label]', lis => lis.map(li => [li.getAttribute('data-label')!, Number(li.getAttribute('data-count'))] as const)),
+  )
+  t.same(shownCounts, expectedCounts, 'label counts match `sockspec compare --reporter json`')
+  t.ok(expectedCounts['regression']! >= 1 && expectedCounts['differs']! >= 1, `the runs really differ: ${JSON.stringify(expectedCounts)}`)
+  const rows = await diff.$$eval('table.diff-pairs tbody tr[data-label]', trs => trs.map(tr => `${tr.getAttribute('data-scenario')}:${tr.getAttribute('data-label')}`))
+  t.same(
+    rows.sort(),
+    doc.comparisons[0]!.pairs.filter(p => p.label !== 'same').map(p => `${p.scenario}:${p.label}`).sort(),
+    'one row per pair that is not the same',
+  )
+  t.match(await diff.textContent('tr[data-scenario="overflow/expects-rst"] td:nth-child(3)'), /^✗ regression/, 'the regression carries its symbol')
+  // the first differing event: fields side by side with the changed ones marked, and marked on both timelines
+  for (const scenario of ['overflow/expects-rst', 'overflow/observe']) {
+    const detail = diff.locator(`section.pair-detail[data-scenario="${scenario}"]`)
+    t.equal(await detail.count(), 1, `${scenario}: first difference shown`)
+    const changed = await detail.locator('table.diff-fields tr[data-changed]').count()
+    t.ok(changed >= 1, `${scenario}: ${changed} changed field(s) highlighted`)
+    const bg = await detail.locator('table.diff-fields tr[data-changed] td').first().evaluate(td => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(td).backgroundColor)
+    t.equal(bg, 'rgb(240, 228, 66)', `${scenario}: changed fields in the diff yellow`)
+    const marked = await detail.locator('section.trace-card svg.timeline g.ev.differs').count()
+    t.equal(marked, 2, `${scenario}: the first differing event is marked on both timelines`)
+  }
+  const observe = diff.locator('section.pair-detail[data-scenario="overflow/observe"]')
+  t.match(await observe.locator('section.trace-card[data-side=a] g.ev.differs').textContent(), 'epoll_wait', 'the differing event is the epoll_wait that sees the RST')
+  // the hostile title stays text
+  t.equal(await diff.textContent('tr[data-scenario="overflow/observe"] .pair-title'), HOSTILE_DIFF_TITLE, 'hostile title shown as text')
+  t.equal(await diff.$$eval('main img, main script, main [onerror], main [onload]', els => els.length), 0, 'no element was injected into the diff page')
+  const shotFile = join(dir, 'diff.png')
+  await diff.screenshot({ path: shotFile, fullPage: true })
+  mkdirSync(shots, { recursive: true })
+  copyFileSync(shotFile, join(shots, 'diff.png'))
 
   // readable without JavaScript: the filter form stays hidden, the cells are there
   const noJs = await browser.newContext({ javaScriptEnabled: false })

@@ -70,6 +70,11 @@ function dice(run: number, scenario: number): number {
   return ((x ^ (x >>> 16)) >>> 0) % 1000
 }
 
+/** Unique in its first 8 hex digits, like real uuids (report pages are named by them): an odd multiplier is a bijection mod 2^32. */
+function benchUuid(i: number): string {
+  return `${(Math.imul(i + 1, 0x9e3779b1) >>> 0).toString(16).padStart(8, '0')}-bench-run-${String(i).padStart(6, '0')}`
+}
+
 function fill(store: TraceStore, templates: readonly Template[], runs: number, scenarios: number): void {
   const db = store.db
   db.pragma('synchronous = OFF')
@@ -97,7 +102,7 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
     for (let i = 0; i < runs; i++) {
       const when = new Date(start + i * 3_600_000).toISOString()
       const runId = Number(
-        insertRun.run(`bench-run-${String(i).padStart(6, '0')}`, HOSTS[i % HOSTS.length]!, KERNELS[i % KERNELS.length]!, i % 4 === 2 ? 'aarch64' : 'x86_64', when, when).lastInsertRowid,
+        insertRun.run(benchUuid(i), HOSTS[i % HOSTS.length]!, KERNELS[i % KERNELS.length]!, i % 4 === 2 ? 'aarch64' : 'x86_64', when, when).lastInsertRowid,
       )
       for (let k = 0; k < scenarios; k++) {
         const t = templates[k % templates.length]!

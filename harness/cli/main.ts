@@ -79,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output directory', 'reports')
     .option('--runs-per-page <n>', 'runs per matrix page', intArg('--runs-per-page', 1))
     .option('--latest <n>', 'timelines per scenario variant (latest runs)', intArg('--latest', 1))
+    .option('--baseline <run>', 'also diff every run against this one (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME)')
     .action(async opts => {
       const { reportCommand } = await import('./report.js')
       exitCode = reportCommand(opts)

@@ -2,6 +2,7 @@
  * Verdict colours from the Okabe-Ito palette (readable with any colour
  * vision) and a symbol for each, so a cell never depends on colour alone.
  */
+import type { PairLabel } from '../compare/types.js'
 
 export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
 export type ClaimOutcome = 'holds' | 'refuted'
@@ -29,4 +30,25 @@ export type VerdictCounts = Record<Verdict, number>
 
 export function emptyCounts(): VerdictCounts {
   return { pass: 0, fail: 0, error: 0, skip: 0 }
+}
+
+/** The labels of `sockspec compare`. */
+export type DiffLabel = PairLabel
+
+/** Order of the label counts on a diff page. */
+export const DIFF_LABELS: readonly DiffLabel[] = ['same', 'differs', 'regression', 'fixed', 'new', 'missing', 'error', 'skip']
+
+/** A symbol per label, so a count never depends on colour alone. */
+export const LABEL_SYMBOL: Record<DiffLabel, string> = { same: '=', differs: '≠', regression: '✗', fixed: '✓', new: '+', missing: '∅', error: '!', skip: '–' }
+
+/** Okabe-Ito again: a regression is a failure (vermillion), a fix a pass (bluish green), differs the diff yellow. */
+export const LABEL_COLOUR: Record<DiffLabel, string> = {
+  same: '#EFEFEF',
+  differs: DIFF_COLOUR,
+  regression: VERDICT_COLOUR.fail,
+  fixed: VERDICT_COLOUR.pass,
+  new: '#56B4E9',
+  missing: '#E69F00',
+  error: VERDICT_COLOUR.error,
+  skip: VERDICT_COLOUR.skip,
 }

@@ -5,7 +5,13 @@ import type { ReportData } from './model.js'
 import { legend, shortDate, verdictBadge } from './render-bits.js'
 import { matrixPage } from './site-paths.js'
 
-export function renderIndex(data: ReportData, runsPerPage: number): string {
+export interface DiffLink {
+  href: string
+  text: string
+  reason: 'previous' | 'baseline'
+}
+
+export function renderIndex(data: ReportData, runsPerPage: number, diffLinks: ReadonlyMap<number, readonly DiffLink[]> = new Map()): string {
   const rows = data.runs.map((run, i) => {
     const page = Math.floor(i / runsPerPage) + 1
     return html`<tr data-run="${run.id}">
@@ -19,13 +25,14 @@ export function renderIndex(data: ReportData, runsPerPage: number): string {
 <td class="num">${verdictBadge('fail', String(run.counts.fail))}</td>
 <td class="num">${verdictBadge('error', String(run.counts.error))}</td>
 <td class="num">${verdictBadge('skip', String(run.counts.skip))}</td>
+<td class="diff-links">${(diffLinks.get(run.id) ?? []).map(l => html`<a href="${l.href}" data-reason="${l.reason}">${l.text}</a>`)}</td>
 </tr>`
   })
   const body = html`<h1>Runs</h1>
 <p>${data.runs.length} runs, ${data.results.length} results, ${data.scenarios.size} scenarios. Newest first; a run's number opens its column in the matrix.</p>
 ${legend()}
 <table class="list runs">
-<thead><tr><th class="num">run</th><th>uuid</th><th>started</th><th>host</th><th>kernel</th><th>arch</th><th>distro</th><th>kit</th><th class="num">pass</th><th class="num">fail</th><th class="num">error</th><th class="num">skip</th></tr></thead>
+<thead><tr><th class="num">run</th><th>uuid</th><th>started</th><th>host</th><th>kernel</th><th>arch</th><th>distro</th><th>kit</th><th class="num">pass</th><th class="num">fail</th><th class="num">error</th><th class="num">skip</th><th>diff</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>

@@ -28,6 +28,8 @@ export interface MatrixColumn {
   /** Full description (tooltip). */
   title: string
   anchor: string
+  /** The column's diff page, if it has one. */
+  diff?: { href: string; text: string }
 }
 
 export interface MatrixPageModel {
@@ -97,7 +99,9 @@ export function renderMatrix(m: MatrixPageModel): string {
     })
     groups.push(html`<tbody data-pack="${pack}"><tr class="pack"><th colspan="${m.columns.length + 2}">${pack}</th></tr>${joinHtml(trs)}</tbody>`)
   }
-  const head = m.columns.map(c => html`<th class="col" scope="col" id="${c.anchor}" title="${c.title}">${c.label}</th>`)
+  const head = m.columns.map(
+    c => html`<th class="col" scope="col" id="${c.anchor}" title="${c.title}">${c.label}${c.diff ? html` <a class="diff" href="${c.diff.href}" title="${c.diff.text}">diff</a>` : ''}</th>`,
+  )
   const foot = VERDICTS.map(
     v => html`<tr><th scope="row">${VERDICT_SYMBOL[v]} ${v}</th>${m.columns.map(c => html`<td class="colcount">${columnCounts.get(c.key)![v]}</td>`)}<td>${total[v]}</td></tr>`,
   )

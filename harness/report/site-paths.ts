@@ -29,3 +29,8 @@ export function tracePage(resultId: number): string {
 export function resultAnchor(resultId: number): string {
   return `r${resultId}`
 }
+
+/** `diff/<runA-uuid8>-<runB-uuid8>.html`; the ids come from runSlugs (uuid prefixes, longer where 8 characters collide). */
+export function diffPage(slugA: string, slugB: string): string {
+  return `diff/${slugA}-${slugB}.html`
+}

@@ -2,19 +2,27 @@
  * The whole site as a sequence of pages (path + HTML), built from the report
  * data and a trace reader. Decides pagination and caps so that no page grows
  * with the size of the store: the matrix is split by runs, scenario pages
- * show the latest runs only, claims the newest kernels only.
+ * show the latest runs only, claims the newest kernels only, diff pages
+ * exist for the newest pairs of runs only (diff-pairs.ts).
  */
-import type { ReportData, ReportResult, ResultTrace, TraceSource } from './model.js'
+import { compareRuns } from '../compare/compare-runs.js'
+import type { RunTraces } from '../compare/types.js'
+import { diffPairs, runSlugs } from './diff-pairs.js'
+import type { DiffPair } from './diff-pairs.js'
+import type { ReportData, ReportResult, ReportRun, ResultTrace, TraceSource } from './model.js'
 import { kernelKey } from './model.js'
 import { renderClaimsPage } from './render-claims.js'
+import { renderDiffPage } from './render-diff.js'
+import type { DiffTrace } from './render-diff.js'
 import type { ClaimModel } from './render-claims.js'
 import { renderIndex } from './render-index.js'
+import type { DiffLink } from './render-index.js'
 import { matrixRows, renderMatrix, rowKeyOf } from './render-matrix.js'
 import type { MatrixColumn } from './render-matrix.js'
 import { pager, shortDate } from './render-bits.js'
 import { renderScenarioPage } from './render-scenario.js'
 import { renderTracePage } from './render-trace.js'
-import { CLAIMS_PAGE, INDEX_PAGE, KERNELS_PAGE, matrixPage, resultAnchor, scenarioPage, tracePage } from './site-paths.js'
+import { CLAIMS_PAGE, diffPage, INDEX_PAGE, KERNELS_PAGE, matrixPage, resultAnchor, scenarioPage, tracePage } from './site-paths.js'
 
 export interface SiteOptions {
   /** Runs per matrix page. */
@@ -27,9 +35,24 @@ export interface SiteOptions {
   claimKernels: number
   /** Scenarios per claim whose timelines the claims page shows (tests first). */
   claimScenarios: number
+  /** Diff pages at most (newest runs first). */
+  diffPages: number
+  /** Run every run is also diffed against (`report --baseline`). */
+  baselineRunId: number | null
 }
 
-export const DEFAULT_SITE_OPTIONS: SiteOptions = { runsPerPage: 50, latestPerScenario: 6, historyCap: 300, claimKernels: 6, claimScenarios: 3 }
+export const DEFAULT_SITE_OPTIONS: SiteOptions = {
+  runsPerPage: 50,
+  latestPerScenario: 6,
+  historyCap: 300,
+  claimKernels: 6,
+  claimScenarios: 3,
+  diffPages: 100,
+  baselineRunId: null,
+}
+
+/** Reads one run's results with their traces, as compare needs them (the store is the I/O edge). */
+export type RunTraceSource = (run: ReportRun) => RunTraces
 
 export interface SitePage {
   path: string
@@ -40,7 +63,7 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteOptions = DEFAULT_SITE_OPTIONS): Generator<SitePage> {
+export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteOptions = DEFAULT_SITE_OPTIONS, runTraces?: RunTraceSource): Generator<SitePage> {
   const runOrder = new Map(data.runs.map((r, i) => [r.id, i]))
   const runs = new Map(data.runs.map(r => [r.id, r]))
   // newest run first, then attempt
@@ -71,7 +94,18 @@ export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteO
     }
   const fromRoot = hrefFrom('')
 
-  yield { path: INDEX_PAGE, html: renderIndex(data, opts.runsPerPage) }
+  // diff pages: which pairs, and the links to them from the index and the matrix
+  const diffs = runTraces ? diffPairs(data.runs, opts.baselineRunId, opts.diffPages) : []
+  const slugs = runSlugs(data.runs)
+  const diffPath = (p: DiffPair): string => diffPage(slugs.get(p.a.id)!, slugs.get(p.b.id)!)
+  const diffLinks = new Map<number, DiffLink[]>()
+  for (const p of diffs) {
+    const links = diffLinks.get(p.b.id) ?? []
+    links.push({ href: diffPath(p), text: `diff vs ${p.reason === 'baseline' ? 'baseline ' : ''}#${p.a.id} ${p.a.kernel}`, reason: p.reason })
+    diffLinks.set(p.b.id, links)
+  }
+
+  yield { path: INDEX_PAGE, html: renderIndex(data, opts.runsPerPage, diffLinks) }
 
   // matrix by runs, paginated
   const rows = matrixRows(results)
@@ -89,6 +123,7 @@ export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteO
       label: `#${run.id} ${run.kernel}`,
       title: `run #${run.id} ${run.uuid.slice(0, 8)}, ${shortDate(run.startedAt)}, ${run.host}, kernel ${run.kernel} ${run.arch}`,
       anchor: `run-${run.id}`,
+      diff: diffLinks.get(run.id)?.find(l => l.reason === 'previous') ?? diffLinks.get(run.id)?.[0],
     }))
     const cells = new Map<string, Map<string, ReportResult>>()
     for (const run of pageRuns) {
@@ -169,6 +204,34 @@ export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteO
   }
 
   yield { path: CLAIMS_PAGE, html: renderClaimsPage(claimsModel(data, results, kernels, kernelOf, readTrace, opts, fromRoot)) }
+
+  if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)
+}
+
+/** One page per pair; runs' traces cached briefly (pairs come newest first, so neighbours share runs). */
+function* diffSite(data: ReportData, pairs: readonly DiffPair[], path: (p: DiffPair) => string, runTraces: RunTraceSource): Generator<SitePage> {
+  const cache = new Map<number, RunTraces>()
+  const load = (run: ReportRun): RunTraces => {
+    let t = cache.get(run.id)
+    if (t) {
+      cache.delete(run.id)
+    } else {
+      t = runTraces(run)
+      if (cache.size >= 6) cache.delete(cache.keys().next().value!)
+    }
+    cache.set(run.id, t)
+    return t
+  }
+  for (const p of pairs) {
+    const ta = load(p.a)
+    const tb = load(p.b)
+    const traces = new Map<number, DiffTrace>()
+    for (const r of [...ta.results, ...tb.results]) traces.set(r.resultId, r)
+    yield {
+      path: path(p),
+      html: renderDiffPage({ a: p.a, b: p.b, reason: p.reason, comparison: compareRuns(ta, tb), traces, scenarios: data.scenarios, generatedAt: data.generatedAt }),
+    }
+  }
 }
 
 function claimsModel(

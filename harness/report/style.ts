@@ -1,5 +1,5 @@
 /** The site's one stylesheet, inlined into every page (no external files). */
-import { CLAIM_COLOUR, DIFF_COLOUR, VERDICT_COLOUR } from './palette.js'
+import { CLAIM_COLOUR, DIFF_COLOUR, DIFF_LABELS, LABEL_COLOUR, VERDICT_COLOUR } from './palette.js'
 
 export const STYLESHEET = `
 :root { --pass: ${VERDICT_COLOUR.pass}; --fail: ${VERDICT_COLOUR.fail}; --error: ${VERDICT_COLOUR.error}; --skip: ${VERDICT_COLOUR.skip};
@@ -80,5 +80,17 @@ svg.timeline .packet text { fill: #0072B2; font-size: 10px; }
 svg.timeline .nowire { fill: #9aa; font-size: 10px; font-style: italic; font-family: system-ui, sans-serif; }
 .kbd-legend .sw { display: inline-block; width: 1.1em; height: .9em; vertical-align: -1px; border: 1px solid #888; margin-right: .3em; }
 .claim-card { border-left: 4px solid var(--rule); padding: .2em 0 .2em 1em; margin: 1.4em 0; }
+/* diff pages */
+${DIFF_LABELS.map(l => `.l-${l} { background: ${LABEL_COLOUR[l]}; }`).join(' ')}
+ul.label-counts { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .4em 1.4em; }
+ul.label-counts li[data-count="0"] { opacity: .45; }
+table.diff-runs th { text-align: left; }
+.pair-detail { border-top: 1px solid var(--rule); margin-top: 1.4em; }
+.pair-title { overflow-wrap: anywhere; }
+table.diff-fields td, table.diff-fields th { font-size: 12.5px; }
+table.diff-fields tr.changed td, table.diff-fields tr.changed th { background: var(--diff); font-weight: 700; }
+code.changed-path { background: var(--diff); padding: 0 .2em; }
+.diff-links a { margin-right: .6em; white-space: nowrap; }
+table.matrix thead th.col a.diff { font-size: 10px; margin-top: .3em; }
 blockquote { margin: .4em 0; padding: .3em .8em; border-left: 3px solid var(--rule); color: #333; background: #fafaf8; }
 `
