@@ -217,8 +217,12 @@ export class TraceStore {
 
   run(ref: string): RunRow | undefined {
     if (ref === 'latest' || ref === 'last') return this.db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1`).get() as RunRow | undefined
-    // a number is a run id, never a uuid prefix (compare 1 2 must not pick a uuid starting with 2)
-    if (/^\d+$/.test(ref)) return this.db.prepare(`SELECT * FROM runs WHERE id = ?`).get(Number(ref)) as RunRow | undefined
+    // A short number is a run id, never a uuid prefix (compare 1 2 must not
+    // pick a uuid starting with 2); a long one may be an all-digit uuid prefix.
+    if (/^\d+$/.test(ref)) {
+      const byId = this.db.prepare(`SELECT * FROM runs WHERE id = ?`).get(Number(ref)) as RunRow | undefined
+      if (byId || ref.length < 6) return byId
+    }
     const rows = this.db.prepare(`SELECT * FROM runs WHERE uuid LIKE ? ORDER BY id`).all(`${ref}%`) as RunRow[]
     if (rows.length > 1) throw new SockspecError('E_USAGE', `run '${ref}' is ambiguous (${rows.length} runs match)`)
     return rows[0]
