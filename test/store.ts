@@ -72,6 +72,18 @@ t.test('round trip: run, result, events, checks', async t => {
   store.close()
 })
 
+t.test('run references: ids, uuid prefixes (also all-digit ones), latest', async t => {
+  const store = TraceStore.open(join(dir, 'refs.db'))
+  const first = store.beginRun({ ...runInfo, uuid: '20000000-0000-4000-8000-000000000000', startedAt: '2026-01-01T00:00:00Z' })
+  const second = store.beginRun({ ...runInfo, uuid: '12345678-0000-4000-8000-000000000000', startedAt: '2026-01-02T00:00:00Z' })
+  t.equal(store.run('2')?.id, second.id, 'a short number is a run id, not the uuid starting with 2')
+  t.equal(store.run('12345678')?.uuid, second.uuid, 'an all-digit uuid prefix still finds its run')
+  t.equal(store.run('2000')?.id, undefined, 'no run 2000, and 4 digits are not a uuid prefix')
+  t.equal(store.run('latest')?.id, second.id)
+  t.equal(store.run(first.uuid.slice(0, 8))?.id, first.id)
+  store.close()
+})
+
 t.test('a result is written whole or not at all', async t => {
   const store = TraceStore.open(join(dir, 'atomic.db'))
   const { id: runId } = store.beginRun(runInfo)
