@@ -19,6 +19,7 @@ import type { CompareDocument } from '../harness/compare/render-json.js'
 import type { Pair } from '../harness/compare/types.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import type { EventRow, RunRow } from '../harness/store/store.js'
+import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-compare-'))
@@ -60,46 +61,15 @@ function runUuid(file: string): string {
   }
 }
 
-// --- fixtures: a listener with backlog 1 (accept queue holds 2) whose final
-// ACKs are gated; C2 and C3 finish their handshakes with a data segment
-// (not a pure ACK, so it passes the gate); C2 fills the queue, C3 overflows
-// in tcp_v4_syn_recv_sock and tcp_check_req either drops (default) or resets.
-const overflowSteps = `
-steps:
-  - { actor: server, do: socket, sock: L }
-  - { actor: server, do: bind, sock: L }
-  - { actor: server, do: listen, sock: L, backlog: 1 }
-  - { actor: server, do: epoll_create1, ep: EL }
-  - { actor: server, do: epoll_ctl, ep: EL, op: add, sock: L, events: [in] }
-  - { actor: client, do: socket, sock: C1, nonblock: true }
-  - { actor: client, do: connect, sock: C1, to: L, expect: { errno: EINPROGRESS } }
-  - { actor: server, do: epoll_wait, ep: EL, timeout_ms: 2000, expect: { ready: { L: IN } } }
-  - { actor: server, do: gate, sock: L, drop: [ack] }
-  - { actor: client, do: socket, sock: C2, nonblock: true }
-  - { actor: client, do: socket, sock: C3, nonblock: true }
-  - { actor: client, do: epoll_create1, ep: EC }
-  - { actor: client, do: connect, sock: C2, to: L, expect: { errno: EINPROGRESS } }
-  - { actor: client, do: connect, sock: C3, to: L, expect: { errno: EINPROGRESS } }
-  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C2, events: [out] }
-  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C3, events: [out] }
-  - { actor: client, do: sleep, ms: 50 }
-  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 2000, expect: { ret: 2 } }
-  - { actor: client, do: epoll_ctl, ep: EC, op: del, sock: C2 }
-  - { actor: client, do: send, sock: C2, bytes: 1, expect: { ret: 1 } }
-  - { actor: client, do: sleep, ms: 50 }
-  - { actor: client, do: send, sock: C3, bytes: 1, expect: { ret: 1 } }
-  - { actor: client, do: sleep, ms: 50 }
-`
-const header = (title: string) => `title: "${title}"\nsources:\n  - kernel: net/ipv4/tcp_minisocks.c tcp_check_req (listen_overflow)\nvariants: [ipv4]\n`
 const fixtures: Record<string, string> = {
-  'overflow/expects-rst.yaml': header('Overflowing final ACK is answered with a RST') + overflowSteps +
+  'overflow/expects-rst.yaml': overflowHeader('Overflowing final ACK is answered with a RST') + overflowSteps +
     '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
-  'overflow/expects-drop.yaml': header('Overflowing final ACK is dropped silently') + overflowSteps +
+  'overflow/expects-drop.yaml': overflowHeader('Overflowing final ACK is dropped silently') + overflowSteps +
     '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: "0" } }\n',
-  'overflow/observe.yaml': header('Overflowing final ACK, outcome observed only') + overflowSteps +
+  'overflow/observe.yaml': overflowHeader('Overflowing final ACK, outcome observed only') + overflowSteps +
     '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n',
   // blocks (past its limit: error) unless the RST came
-  'overflow/blocking-recv.yaml': header('A blocking recv on the overflowed socket') + overflowSteps +
+  'overflow/blocking-recv.yaml': overflowHeader('A blocking recv on the overflowed socket') + overflowSteps +
     '  - { actor: client, do: fcntl, sock: C3, cmd: nonblock, nonblock: false }\n  - { actor: client, do: recv, sock: C3, bytes: 16, limit_ms: 400 }\n',
   'overflow/einprogress.yaml': readFileSync(join(kitRoot, 'scenarios', 'tcp-connect', 'einprogress.yaml'), 'utf8'),
   'only-a/gone.yaml': 'title: In the first run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',

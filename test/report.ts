@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { kitRoot, scenarioDir } from '../harness/paths.js'
+import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
@@ -42,35 +43,6 @@ function sockspecAbortOnOverflow(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-// from test/compare.ts: a listener with backlog 1 whose final ACKs are gated; C3 overflows
-// the accept queue, and tcp_check_req drops its ACK (default) or answers with a RST
-const overflowSteps = `
-steps:
-  - { actor: server, do: socket, sock: L }
-  - { actor: server, do: bind, sock: L }
-  - { actor: server, do: listen, sock: L, backlog: 1 }
-  - { actor: server, do: epoll_create1, ep: EL }
-  - { actor: server, do: epoll_ctl, ep: EL, op: add, sock: L, events: [in] }
-  - { actor: client, do: socket, sock: C1, nonblock: true }
-  - { actor: client, do: connect, sock: C1, to: L, expect: { errno: EINPROGRESS } }
-  - { actor: server, do: epoll_wait, ep: EL, timeout_ms: 2000, expect: { ready: { L: IN } } }
-  - { actor: server, do: gate, sock: L, drop: [ack] }
-  - { actor: client, do: socket, sock: C2, nonblock: true }
-  - { actor: client, do: socket, sock: C3, nonblock: true }
-  - { actor: client, do: epoll_create1, ep: EC }
-  - { actor: client, do: connect, sock: C2, to: L, expect: { errno: EINPROGRESS } }
-  - { actor: client, do: connect, sock: C3, to: L, expect: { errno: EINPROGRESS } }
-  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C2, events: [out] }
-  - { actor: client, do: epoll_ctl, ep: EC, op: add, sock: C3, events: [out] }
-  - { actor: client, do: sleep, ms: 50 }
-  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 2000, expect: { ret: 2 } }
-  - { actor: client, do: epoll_ctl, ep: EC, op: del, sock: C2 }
-  - { actor: client, do: send, sock: C2, bytes: 1, expect: { ret: 1 } }
-  - { actor: client, do: sleep, ms: 50 }
-  - { actor: client, do: send, sock: C3, bytes: 1, expect: { ret: 1 } }
-  - { actor: client, do: sleep, ms: 50 }
-`
-const overflowHeader = (title: string) => `title: ${JSON.stringify(title)}\nsources:\n  - kernel: net/ipv4/tcp_minisocks.c tcp_check_req (listen_overflow)\nvariants: [ipv4]\n`
 
 function overflowFixtures(): string {
   const overflowDir = join(dir, 'packs', 'overflow')
