@@ -1,8 +1,10 @@
 /**
  * Which pairs of runs get a diff page. Each run is compared with the
- * previous run (chronologically) of the same host kind that ran a different
- * kernel release, or, when there is none, with the previous run of that host
- * kind; with a baseline, every run is also compared with the baseline.
+ * previous run (chronologically) that ran a different kernel release, of
+ * any host kind (a qemu guest against the host's kernel is the comparison a
+ * kernel matrix is for), or, when there is none, with the previous run of
+ * its own host kind; with a baseline, every run is also compared with the
+ * baseline.
  * Newest first and capped, so a store of thousands of runs stays fast.
  * Pure: runs in, pairs out.
  */
@@ -15,15 +17,14 @@ export interface DiffPair {
   reason: 'previous' | 'baseline'
 }
 
-/** The run `run` is diffed against by default, from runs newest first; undefined for the first run of its host kind. */
+/** The run `run` is diffed against by default, from runs newest first; undefined when nothing fits. */
 export function previousRun(runsNewestFirst: readonly ReportRun[], at: number): ReportRun | undefined {
   const run = runsNewestFirst[at]!
   let sameKind: ReportRun | undefined
   for (let i = at + 1; i < runsNewestFirst.length; i++) {
     const other = runsNewestFirst[i]!
-    if (other.hostKind !== run.hostKind) continue
     if (other.kernel !== run.kernel) return other
-    sameKind ??= other
+    if (other.hostKind === run.hostKind) sameKind ??= other
   }
   return sameKind
 }
