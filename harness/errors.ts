@@ -10,14 +10,7 @@ export interface SourcePosition {
   col: number
 }
 
-export type ErrorCode =
-  | 'E_SYNTAX'
-  | 'E_SCHEMA'
-  | 'E_SCENARIO'
-  | 'E_USAGE'
-  | 'E_NOT_FOUND'
-  | 'E_STORE'
-  | 'E_PROBE'
+export type ErrorCode = 'E_SYNTAX' | 'E_SCHEMA' | 'E_SCENARIO' | 'E_USAGE' | 'E_NOT_FOUND' | 'E_STORE' | 'E_PROBE'
 
 export class SockspecError extends Error {
   readonly code: ErrorCode

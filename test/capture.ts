@@ -39,9 +39,12 @@ function startCapture(ifnames: string[], asNobody = false): Capture {
   const invalid: string[] = []
   let err = ''
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (s: string) => { err += s })
+  child.stderr.on('data', (s: string) => {
+    err += s
+  })
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve =>
-    child.on('close', (code, signal) => resolve({ code, signal })))
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  )
   const first = new Promise<ProbeEvent>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout })
     lines.on('line', line => {
@@ -64,7 +67,9 @@ function startCapture(ifnames: string[], asNobody = false): Capture {
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms) })
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms)
+  })
   try {
     return await Promise.race([p, limit])
   } finally {
@@ -96,66 +101,100 @@ async function converse(host: string, payload: string): Promise<number> {
 
 const flagsOf = (e: ProbeEvent): string => (e.tcp_flags ?? []).join('|')
 
-for (const [family, host] of [['inet', '127.0.0.1'], ['inet6', '::1']] as const) {
-  t.test(`a loopback connection, ${family}: every segment once, at its sender`, { skip: !isRoot && 'needs CAP_NET_RAW (root)' }, async t => {
-    const cap = startCapture(['lo'])
-    t.teardown(() => { cap.child.kill('SIGKILL') })
-    const hello = await withTimeout(cap.first, 5000, 'hello')
-    t.match(hello, { seq: 0, op: 'hello', protocol: 1, capture: ['lo'] }, 'hello names the interfaces')
+for (const [family, host] of [
+  ['inet', '127.0.0.1'],
+  ['inet6', '::1'],
+] as const) {
+  t.test(
+    `a loopback connection, ${family}: every segment once, at its sender`,
+    { skip: !isRoot && 'needs CAP_NET_RAW (root)' },
+    async t => {
+      const cap = startCapture(['lo'])
+      t.teardown(() => {
+        cap.child.kill('SIGKILL')
+      })
+      const hello = await withTimeout(cap.first, 5000, 'hello')
+      t.match(hello, { seq: 0, op: 'hello', protocol: 1, capture: ['lo'] }, 'hello names the interfaces')
 
-    const payload = 'sockspec capture test payload'
-    const before = process.hrtime.bigint()
-    const port = await converse(host, payload)
-    const after = process.hrtime.bigint()
-    // EOF ends the IPv4 run, "quit" the IPv6 one: both end cleanly.
-    if (family === 'inet') cap.child.stdin.end()
-    else cap.child.stdin.write('quit\n')
-    const exit = await withTimeout(cap.exit, 5000, 'capture exit')
-    t.same(exit, { code: 0, signal: null }, 'EOF/quit ends the capture with exit 0')
-    t.same(cap.invalid, [], 'every line is JSON and validates against event.schema.json')
+      const payload = 'sockspec capture test payload'
+      const before = process.hrtime.bigint()
+      const port = await converse(host, payload)
+      const after = process.hrtime.bigint()
+      // EOF ends the IPv4 run, "quit" the IPv6 one: both end cleanly.
+      if (family === 'inet') cap.child.stdin.end()
+      else cap.child.stdin.write('quit\n')
+      const exit = await withTimeout(cap.exit, 5000, 'capture exit')
+      t.same(exit, { code: 0, signal: null }, 'EOF/quit ends the capture with exit 0')
+      t.same(cap.invalid, [], 'every line is JSON and validates against event.schema.json')
 
-    const segs = cap.events.filter(e => e.op === 'packet' && (e.sport === port || e.dport === port))
-    const fromClient = (e: ProbeEvent): boolean => e.dport === port
-    t.ok(segs.every(e => e.family === family && e.if === 'lo' && e.src === host && e.dst === host), 'family, interface and addresses')
-    t.ok(segs.every(e => e.step === undefined && e.ret === undefined), 'packet events carry no step and no ret')
+      const segs = cap.events.filter(e => e.op === 'packet' && (e.sport === port || e.dport === port))
+      const fromClient = (e: ProbeEvent): boolean => e.dport === port
+      t.ok(
+        segs.every(e => e.family === family && e.if === 'lo' && e.src === host && e.dst === host),
+        'family, interface and addresses',
+      )
+      t.ok(
+        segs.every(e => e.step === undefined && e.ret === undefined),
+        'packet events carry no step and no ret',
+      )
 
-    const syn = segs.filter(e => flagsOf(e) === 'SYN')
-    const synack = segs.filter(e => flagsOf(e) === 'SYN|ACK')
-    t.equal(syn.length, 1, 'one SYN')
-    t.equal(synack.length, 1, 'one SYN|ACK')
-    t.ok(syn[0] && fromClient(syn[0]), 'SYN from the client')
-    t.ok(synack[0] && !fromClient(synack[0]), 'SYN|ACK from the server')
-    const isn = syn[0]?.tcp_seq ?? 0
-    const sisn = synack[0]?.tcp_seq ?? 0
-    t.equal(synack[0]?.tcp_ack, (isn + 1) >>> 0, 'SYN|ACK acknowledges the SYN')
-    // The handshake's final ACK: client, seq isn+1, ack sisn+1, no payload.
-    const ack3 = segs.filter(e => fromClient(e) && flagsOf(e) === 'ACK' && e.len === 0 &&
-      e.tcp_seq === ((isn + 1) >>> 0) && e.tcp_ack === ((sisn + 1) >>> 0))
-    t.equal(ack3.length, 1, 'one final handshake ACK')
-    const data = segs.filter(e => (e.len ?? 0) > 0)
-    t.ok(data.length >= 1 && data.every(fromClient), 'data segments from the client')
-    t.equal(data.reduce((n, e) => n + (e.len ?? 0), 0), payload.length, 'payload bytes counted once')
-    const fins = segs.filter(e => e.tcp_flags?.includes('FIN'))
-    t.equal(fins.filter(fromClient).length, 1, 'one FIN from the client')
-    t.equal(fins.filter(e => !fromClient(e)).length, 1, 'one FIN from the server')
-    t.ok(segs.every(e => !e.tcp_flags?.includes('RST')), 'no RST')
-    // No segment twice (lo shows each one outgoing and again incoming).
-    const keys = segs.map(e => [e.sport, e.tcp_seq, e.tcp_ack, flagsOf(e), e.len, e.win].join(' '))
-    t.equal(new Set(keys).size, keys.length, 'no segment reported twice')
+      const syn = segs.filter(e => flagsOf(e) === 'SYN')
+      const synack = segs.filter(e => flagsOf(e) === 'SYN|ACK')
+      t.equal(syn.length, 1, 'one SYN')
+      t.equal(synack.length, 1, 'one SYN|ACK')
+      t.ok(syn[0] && fromClient(syn[0]), 'SYN from the client')
+      t.ok(synack[0] && !fromClient(synack[0]), 'SYN|ACK from the server')
+      const isn = syn[0]?.tcp_seq ?? 0
+      const sisn = synack[0]?.tcp_seq ?? 0
+      t.equal(synack[0]?.tcp_ack, (isn + 1) >>> 0, 'SYN|ACK acknowledges the SYN')
+      // The handshake's final ACK: client, seq isn+1, ack sisn+1, no payload.
+      const ack3 = segs.filter(
+        e => fromClient(e) && flagsOf(e) === 'ACK' && e.len === 0 && e.tcp_seq === (isn + 1) >>> 0 && e.tcp_ack === (sisn + 1) >>> 0,
+      )
+      t.equal(ack3.length, 1, 'one final handshake ACK')
+      const data = segs.filter(e => (e.len ?? 0) > 0)
+      t.ok(data.length >= 1 && data.every(fromClient), 'data segments from the client')
+      t.equal(
+        data.reduce((n, e) => n + (e.len ?? 0), 0),
+        payload.length,
+        'payload bytes counted once',
+      )
+      const fins = segs.filter(e => e.tcp_flags?.includes('FIN'))
+      t.equal(fins.filter(fromClient).length, 1, 'one FIN from the client')
+      t.equal(fins.filter(e => !fromClient(e)).length, 1, 'one FIN from the server')
+      t.ok(
+        segs.every(e => !e.tcp_flags?.includes('RST')),
+        'no RST',
+      )
+      // No segment twice (lo shows each one outgoing and again incoming).
+      const keys = segs.map(e => [e.sport, e.tcp_seq, e.tcp_ack, flagsOf(e), e.len, e.win].join(' '))
+      t.equal(new Set(keys).size, keys.length, 'no segment reported twice')
 
-    // Order and clock: the kernel queue order is send order on lo.
-    const order = [syn[0], synack[0], ack3[0], data[0], fins.find(fromClient)]
-    t.ok(order.every((e, i) => e && (i === 0 || e.seq > order[i - 1]!.seq)), 'SYN, SYN|ACK, ACK, data, FIN in that order')
-    const t0s = segs.map(e => BigInt(e.t0))
-    t.ok(t0s.every((v, i) => i === 0 || v >= t0s[i - 1]!), 'timestamps non-decreasing')
-    t.ok(t0s.every(v => v >= before && v <= after), `timestamps inside the test's hrtime window [${before}, ${after}]`)
-    t.ok(BigInt(hello.t0) <= before, 'hello precedes the traffic')
-  })
+      // Order and clock: the kernel queue order is send order on lo.
+      const order = [syn[0], synack[0], ack3[0], data[0], fins.find(fromClient)]
+      t.ok(
+        order.every((e, i) => e && (i === 0 || e.seq > order[i - 1]!.seq)),
+        'SYN, SYN|ACK, ACK, data, FIN in that order',
+      )
+      const t0s = segs.map(e => BigInt(e.t0))
+      t.ok(
+        t0s.every((v, i) => i === 0 || v >= t0s[i - 1]!),
+        'timestamps non-decreasing',
+      )
+      t.ok(
+        t0s.every(v => v >= before && v <= after),
+        `timestamps inside the test's hrtime window [${before}, ${after}]`,
+      )
+      t.ok(BigInt(hello.t0) <= before, 'hello precedes the traffic')
+    },
+  )
 }
 
 t.test('one clock: each segment falls inside the probe syscall that sent it', { skip: !isRoot && 'needs CAP_NET_RAW (root)' }, async t => {
   const cap = startCapture(['lo'])
-  t.teardown(() => { cap.child.kill('SIGKILL') })
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
   await withTimeout(cap.first, 5000, 'hello')
   const p = new ProbeProcess([probeBinary], 'solo')
   t.teardown(() => p.kill())
@@ -181,17 +220,42 @@ t.test('one clock: each segment falls inside the probe syscall that sent it', { 
   cap.child.stdin.end()
   t.same(await withTimeout(cap.exit, 5000, 'capture exit'), { code: 0, signal: null })
   const segs = cap.events.filter(e => e.op === 'packet' && (e.sport === port || e.dport === port))
-  const within = (e: ProbeEvent | undefined, call: ProbeEvent): boolean =>
-    e !== undefined && e.t0 >= call.t0 && e.t0 <= call.t1!
-  t.ok(within(segs.find(e => flagsOf(e) === 'SYN'), connect), 'SYN inside connect()')
-  t.ok(within(segs.find(e => flagsOf(e) === 'SYN|ACK'), connect), 'SYN|ACK inside connect()')
-  t.ok(within(segs.find(e => e.len === 10), send), 'data inside send()')
-  t.ok(within(segs.find(e => e.tcp_flags?.includes('FIN') && e.dport === port), close), 'FIN inside close()')
+  const within = (e: ProbeEvent | undefined, call: ProbeEvent): boolean => e !== undefined && e.t0 >= call.t0 && e.t0 <= call.t1!
+  t.ok(
+    within(
+      segs.find(e => flagsOf(e) === 'SYN'),
+      connect,
+    ),
+    'SYN inside connect()',
+  )
+  t.ok(
+    within(
+      segs.find(e => flagsOf(e) === 'SYN|ACK'),
+      connect,
+    ),
+    'SYN|ACK inside connect()',
+  )
+  t.ok(
+    within(
+      segs.find(e => e.len === 10),
+      send,
+    ),
+    'data inside send()',
+  )
+  t.ok(
+    within(
+      segs.find(e => e.tcp_flags?.includes('FIN') && e.dport === port),
+      close,
+    ),
+    'FIN inside close()',
+  )
 })
 
 t.test('an unknown interface: one error event, exit 3', async t => {
   const cap = startCapture(['nosuchif0'])
-  t.teardown(() => { cap.child.kill('SIGKILL') })
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
   const exit = await withTimeout(cap.exit, 5000, 'capture exit')
   t.same(exit, { code: 3, signal: null })
   t.same(cap.invalid, [])
@@ -203,7 +267,9 @@ t.test('an unknown interface: one error event, exit 3', async t => {
 t.test('a duplicate interface and no interface are start-up errors', async t => {
   for (const args of [['lo', 'lo'], []]) {
     const cap = startCapture(args)
-    t.teardown(() => { cap.child.kill('SIGKILL') })
+    t.teardown(() => {
+      cap.child.kill('SIGKILL')
+    })
     const exit = await withTimeout(cap.exit, 5000, 'capture exit')
     t.equal(exit.code, 3, `capture ${args.join(' ')}: exit 3`)
     t.same(cap.invalid, [])
@@ -213,7 +279,9 @@ t.test('a duplicate interface and no interface are start-up errors', async t => 
 
 t.test('without CAP_NET_RAW: EPERM event, exit 3', { skip: isRoot && !hasSetpriv && 'root without setpriv' }, async t => {
   const cap = startCapture(['lo'], isRoot)
-  t.teardown(() => { cap.child.kill('SIGKILL') })
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
   const exit = await withTimeout(cap.exit, 5000, 'capture exit')
   t.same(exit, { code: 3, signal: null }, cap.stderr())
   t.same(cap.invalid, [])
@@ -223,7 +291,9 @@ t.test('without CAP_NET_RAW: EPERM event, exit 3', { skip: isRoot && !hasSetpriv
 
 t.test('a closed stdout ends the capture even without traffic', { skip: !isRoot && 'needs CAP_NET_RAW (root)' }, async t => {
   const cap = startCapture(['lo'])
-  t.teardown(() => { cap.child.kill('SIGKILL') })
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
   await withTimeout(cap.first, 5000, 'hello')
   cap.child.stdout.destroy()
   await sleep(10)

@@ -62,18 +62,28 @@ function runUuid(file: string): string {
 }
 
 const fixtures: Record<string, string> = {
-  'overflow/expects-rst.yaml': overflowHeader('Overflowing final ACK is answered with a RST') + overflowSteps +
+  'overflow/expects-rst.yaml':
+    overflowHeader('Overflowing final ACK is answered with a RST') +
+    overflowSteps +
     '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
-  'overflow/expects-drop.yaml': overflowHeader('Overflowing final ACK is dropped silently') + overflowSteps +
+  'overflow/expects-drop.yaml':
+    overflowHeader('Overflowing final ACK is dropped silently') +
+    overflowSteps +
     '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: "0" } }\n',
-  'overflow/observe.yaml': overflowHeader('Overflowing final ACK, outcome observed only') + overflowSteps +
+  'overflow/observe.yaml':
+    overflowHeader('Overflowing final ACK, outcome observed only') +
+    overflowSteps +
     '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n',
   // blocks (past its limit: error) unless the RST came
-  'overflow/blocking-recv.yaml': overflowHeader('A blocking recv on the overflowed socket') + overflowSteps +
+  'overflow/blocking-recv.yaml':
+    overflowHeader('A blocking recv on the overflowed socket') +
+    overflowSteps +
     '  - { actor: client, do: fcntl, sock: C3, cmd: nonblock, nonblock: false }\n  - { actor: client, do: recv, sock: C3, bytes: 16, limit_ms: 400 }\n',
   'overflow/einprogress.yaml': readFileSync(join(kitRoot, 'scenarios', 'tcp-connect', 'einprogress.yaml'), 'utf8'),
-  'only-a/gone.yaml': 'title: In the first run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
-  'only-b/added.yaml': 'title: In the second run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
+  'only-a/gone.yaml':
+    'title: In the first run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
+  'only-b/added.yaml':
+    'title: In the second run only\nsources: [{ man: socket(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
 }
 const fx = join(dir, 'fixtures')
 for (const [name, text] of Object.entries(fixtures)) {
@@ -90,8 +100,12 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 t.before(async () => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run npm run build first`)
   const runs = await Promise.all([
-    runAsync([...netns, 'sh', '-c',
-      `ip link set lo up && sysctl -qw net.ipv4.tcp_abort_on_overflow=1 && exec ${quote(process.execPath)} ${quote(bin)} run ${quote(join(fx, 'overflow'))} ${quote(join(fx, 'only-a'))} --db ${quote(aDb)}`]),
+    runAsync([
+      ...netns,
+      'sh',
+      '-c',
+      `ip link set lo up && sysctl -qw net.ipv4.tcp_abort_on_overflow=1 && exec ${quote(process.execPath)} ${quote(bin)} run ${quote(join(fx, 'overflow'))} ${quote(join(fx, 'only-a'))} --db ${quote(aDb)}`,
+    ]),
     runAsync([process.execPath, bin, 'run', join(fx, 'overflow'), join(fx, 'only-b'), '--db', bDb]),
     runAsync([process.execPath, bin, 'run', join(fx, 'overflow'), join(fx, 'only-b'), '--db', cDb, '--repeat', '2']),
   ])
@@ -120,8 +134,15 @@ t.test('merge: ids remapped, every row kept, idempotent', async t => {
   t.equal(merged['checks'], before[0]!['checks']! + before[1]!['checks']!, 'every check kept')
   t.equal(merged['scenarios'], 7, 'the 5 shared scenarios are stored once, plus one only-a and one only-b')
   // the merged copy of each run exports to exactly what its source exports
-  for (const [db, uuid] of [[aDb, runUuid(aDb)], [bDb, runUuid(bDb)]] as const) {
-    t.equal(sockspec(['export', uuid, '--db', all]).stdout, sockspec(['export', uuid, '--db', db]).stdout, `run ${uuid.slice(0, 8)} is carried over whole`)
+  for (const [db, uuid] of [
+    [aDb, runUuid(aDb)],
+    [bDb, runUuid(bDb)],
+  ] as const) {
+    t.equal(
+      sockspec(['export', uuid, '--db', all]).stdout,
+      sockspec(['export', uuid, '--db', db]).stdout,
+      `run ${uuid.slice(0, 8)} is carried over whole`,
+    )
   }
   const again = sockspec(['merge', aDb, bDb, aDb, '--into', all])
   t.equal(again.code, 0)
@@ -183,8 +204,14 @@ t.test('same kernel: no regression, traces normalise to the same', async t => {
   t.equal(doc.baseline?.uuid, ub)
   const pairs = doc.comparisons[0]!.pairs
   // blocking-recv errors on both sides (the kit's time limit): kept apart, not compared
-  t.same(pairs.filter(p => p.label !== 'same').map(p => `${p.scenario}:${p.label}`), ['overflow/blocking-recv:error'])
-  t.ok(pairs.every(p => p.b!.attempts === 2 && !p.b!.flaky), 'two attempts per pair on side b, aggregated, not flaky')
+  t.same(
+    pairs.filter(p => p.label !== 'same').map(p => `${p.scenario}:${p.label}`),
+    ['overflow/blocking-recv:error'],
+  )
+  t.ok(
+    pairs.every(p => p.b!.attempts === 2 && !p.b!.flaky),
+    'two attempts per pair on side b, aggregated, not flaky',
+  )
   // what normalisation removed, on a real trace
   const db = new Database(all, { readonly: true })
   const resultId = pairs.find(p => p.scenario === 'overflow/einprogress')!.a!.resultId
@@ -211,7 +238,11 @@ t.test('--baseline compares every other run; selectors pick runs by host, kernel
   const majorMinor = kernel.split('.').slice(0, 2).join('.')
   t.equal(selectBySelector(runs, `kernel:${majorMinor}`)?.matched, 3, 'kernel:MAJOR.MINOR matches')
   const short = kernel.slice(0, 3)
-  t.equal(selectBySelector(runs, `kernel:${short}`)?.matched, short === majorMinor ? 3 : undefined, 'a shorter version is not a prefix of a longer one (6.1 is not 6.18)')
+  t.equal(
+    selectBySelector(runs, `kernel:${short}`)?.matched,
+    short === majorMinor ? 3 : undefined,
+    'a shorter version is not a prefix of a longer one (6.1 is not 6.18)',
+  )
   t.equal(selectBySelector(runs, `kernel:${kernel}`)?.run.uuid, runs[0]!.uuid, 'the newest matching run')
   t.equal(selectBySelector(runs, `host:${runs[0]!.host},arch:${runs[0]!.arch}`)?.matched, 3)
   t.equal(selectBySelector(runs, 'kernel:0.0-none'), undefined)
@@ -227,7 +258,10 @@ t.test('export -> import round trip; import is idempotent and validates', async 
   t.equal(out.code, 0, out.stderr)
   const bundle = JSON.parse(out.stdout) as { results: Array<{ verdict: string; events: unknown[] }>; scenarios: Array<{ body: unknown }> }
   t.same(validateBundle(bundle) ? [] : validateBundle.errors, [], 'valid against run.schema.json')
-  t.ok(bundle.scenarios.every(s => typeof s.body === 'object'), 'scenario bodies are carried')
+  t.ok(
+    bundle.scenarios.every(s => typeof s.body === 'object'),
+    'scenario bodies are carried',
+  )
   const file = join(dir, 'run.json')
   writeFileSync(file, out.stdout)
   const fresh = join(dir, 'imported.db')
@@ -252,29 +286,44 @@ t.test('stores of an unknown schema version are refused, target untouched', asyn
   const target = join(dir, 'refused.db')
   const r = sockspec(['merge', bDb, future, '--into', target])
   t.equal(r.code, 2)
-  t.match(r.stderr, new RegExp(`future\\.db: unknown store schema version ${SCHEMA_VERSION + 1}; this sockspec reads versions 1 to ${SCHEMA_VERSION}`))
+  t.match(
+    r.stderr,
+    new RegExp(`future\\.db: unknown store schema version ${SCHEMA_VERSION + 1}; this sockspec reads versions 1 to ${SCHEMA_VERSION}`),
+  )
   t.notOk(existsSync(target), 'nothing merged, not even the good store: the target was not created')
   const notStore = join(dir, 'empty.db')
   new Database(notStore).close()
   t.match(sockspec(['merge', notStore, '--into', target]).stderr, /not a sockspec trace store/)
 })
 
-t.test('an older store is merged through a migrated snapshot, the file left as it was', { skip: SCHEMA_VERSION < 2 && 'only one schema version exists' }, async t => {
-  const old = join(dir, 'old.db')
-  const raw = new Database(old)
-  for (const sql of MIGRATIONS.slice(0, SCHEMA_VERSION - 1)) raw.exec(sql)
-  raw.pragma(`user_version = ${SCHEMA_VERSION - 1}`)
-  raw.close()
-  const r = sockspec(['merge', old, '--into', join(dir, 'from-old.db')])
-  t.equal(r.code, 0, r.stderr)
-  const check = new Database(old, { readonly: true })
-  t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION - 1, 'the source was not migrated in place')
-  check.close()
-})
+t.test(
+  'an older store is merged through a migrated snapshot, the file left as it was',
+  { skip: SCHEMA_VERSION < 2 && 'only one schema version exists' },
+  async t => {
+    const old = join(dir, 'old.db')
+    const raw = new Database(old)
+    for (const sql of MIGRATIONS.slice(0, SCHEMA_VERSION - 1)) raw.exec(sql)
+    raw.pragma(`user_version = ${SCHEMA_VERSION - 1}`)
+    raw.close()
+    const r = sockspec(['merge', old, '--into', join(dir, 'from-old.db')])
+    t.equal(r.code, 0, r.stderr)
+    const check = new Database(old, { readonly: true })
+    t.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION - 1, 'the source was not migrated in place')
+    check.close()
+  },
+)
 
 t.test('the kernels workflow: valid YAML, consistent job graph, its compare job runs here', async t => {
   const wf = parseYaml(readFileSync(join(kitRoot, '.github', 'workflows', 'kernels.yml'), 'utf8')) as {
-    jobs: Record<string, { needs?: string | string[]; env?: Record<string, string>; strategy?: { matrix: { include: Array<{ leg: string; image: string }> } }; steps: Array<{ uses?: string; run?: string; with?: Record<string, unknown> }> }>
+    jobs: Record<
+      string,
+      {
+        needs?: string | string[]
+        env?: Record<string, string>
+        strategy?: { matrix: { include: Array<{ leg: string; image: string }> } }
+        steps: Array<{ uses?: string; run?: string; with?: Record<string, unknown> }>
+      }
+    >
   }
   const run = wf.jobs['run']!
   const compare = wf.jobs['compare']!
@@ -289,7 +338,10 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its compare job 
   t.equal(download.with!['pattern'], 'traces-*', 'the download pattern matches every leg artifact')
   t.ok(run.steps.some(s => /sudo .*npx sockspec run --db "traces-\$LEG\.db" --reporter junit/.test(s.run ?? '')))
   t.ok(legs.includes(compare.env!['BASELINE_LEG']!), 'the baseline is one of the legs')
-  t.ok(compare.steps.some(s => s.uses?.startsWith('actions/upload-artifact') && (s.with!['path'] as string).includes('reports/')), 'the report is published')
+  t.ok(
+    compare.steps.some(s => s.uses?.startsWith('actions/upload-artifact') && (s.with!['path'] as string).includes('reports/')),
+    'the report is published',
+  )
   // every sockspec command the workflow calls exists
   const commands = new Set([...JSON.stringify(wf).matchAll(/npx sockspec (\w+)/g)].map(m => m[1]!))
   for (const cmd of commands) t.equal(sockspec([cmd, '--help']).code, 0, `sockspec ${cmd} exists`)
@@ -302,7 +354,10 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its compare job 
   const otherLeg = legs.find(l => l !== baselineLeg)!
   copyFileSync(aDb, join(work, 'legs', `traces-${baselineLeg}.db`))
   copyFileSync(bDb, join(work, 'legs', `traces-${otherLeg}.db`))
-  writeFileSync(join(work, 'shim', 'npx'), `#!/bin/sh\n[ "$1" = sockspec ] || exit 127\nshift\nexec ${quote(process.execPath)} ${quote(bin)} "$@"\n`)
+  writeFileSync(
+    join(work, 'shim', 'npx'),
+    `#!/bin/sh\n[ "$1" = sockspec ] || exit 127\nshift\nexec ${quote(process.execPath)} ${quote(bin)} "$@"\n`,
+  )
   chmodSync(join(work, 'shim', 'npx'), 0o755)
   const githubEnv = join(work, 'github-env')
   writeFileSync(githubEnv, '')
@@ -310,9 +365,16 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its compare job 
   const codes: number[] = []
   for (const step of steps) {
     t.notMatch(step.run!, /\$\{\{/, 'no expression expanded into a shell script')
-    const extra = Object.fromEntries(readFileSync(githubEnv, 'utf8').split('\n').filter(Boolean).map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const extra = Object.fromEntries(
+      readFileSync(githubEnv, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    )
     const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run!], {
-      cwd: work, encoding: 'utf8', timeout: 60_000,
+      cwd: work,
+      encoding: 'utf8',
+      timeout: 60_000,
       env: { ...process.env, ...compare.env, ...extra, GITHUB_ENV: githubEnv, PATH: `${join(work, 'shim')}:${process.env['PATH'] ?? ''}` },
     })
     codes.push(r.status ?? -1)

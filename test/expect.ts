@@ -50,30 +50,71 @@ t.test('masks: names with or without prefix, exact and partial', async t => {
 
 t.test('matchStep: ret and errno', async t => {
   const checks = matchStep({ ret: -1, errno: 'EINPROGRESS' }, ev({ ret: -1, errno: 'EINPROGRESS' }), ctx())
-  t.same(checks.map(c => [c.field, c.ok]), [['ret', true], ['errno', true]])
+  t.same(
+    checks.map(c => [c.field, c.ok]),
+    [
+      ['ret', true],
+      ['errno', true],
+    ],
+  )
   const bad = matchStep({ ret: -1, errno: 'EINPROGRESS' }, ev({ ret: 0 }), ctx())
-  t.same(bad.map(c => [c.field, c.expected, c.observed, c.ok]), [['ret', '-1', '0', false], ['errno', 'EINPROGRESS', 'none', false]])
+  t.same(
+    bad.map(c => [c.field, c.expected, c.observed, c.ok]),
+    [
+      ['ret', '-1', '0', false],
+      ['errno', 'EINPROGRESS', 'none', false],
+    ],
+  )
 })
 
 t.test('matchStep: no event or a probe error fails every expectation', async t => {
-  t.same(matchStep({ ret: 0 }, undefined, ctx()).map(c => c.ok), [false])
-  t.same(matchStep({ ret: 0 }, ev({ error: 'unknown handle X', ret: undefined }), ctx()).map(c => c.observed), ['probe error: unknown handle X'])
+  t.same(
+    matchStep({ ret: 0 }, undefined, ctx()).map(c => c.ok),
+    [false],
+  )
+  t.same(
+    matchStep({ ret: 0 }, ev({ error: 'unknown handle X', ret: undefined }), ctx()).map(c => c.observed),
+    ['probe error: unknown handle X'],
+  )
 })
 
 t.test('matchStep: epoll ready sets are strict about extra handles', async t => {
-  const e = ev({ op: 'epoll_wait', ret: 2, ready: [{ h: 'C', events: ['EPOLLOUT'] }, { h: 'L', events: ['EPOLLIN'] }] })
+  const e = ev({
+    op: 'epoll_wait',
+    ret: 2,
+    ready: [
+      { h: 'C', events: ['EPOLLOUT'] },
+      { h: 'L', events: ['EPOLLIN'] },
+    ],
+  })
   const ok = matchStep({ ready: { C: 'OUT', L: 'IN' } }, e, ctx())
   t.ok(ok.every(c => c.ok))
   const extra = matchStep({ ready: { C: 'OUT' } }, e, ctx())
-  t.same(extra.filter(c => !c.ok).map(c => c.field), ['ready'])
+  t.same(
+    extra.filter(c => !c.ok).map(c => c.field),
+    ['ready'],
+  )
   const none = matchStep({ ready: {} }, ev({ op: 'epoll_wait', ret: 0, ready: [] }), ctx())
-  t.same(none.map(c => [c.expected, c.observed, c.ok]), [['no events', 'no events', true]])
+  t.same(
+    none.map(c => [c.expected, c.observed, c.ok]),
+    [['no events', 'no events', true]],
+  )
   const missing = matchStep({ ready: { L: 'IN' } }, ev({ op: 'epoll_wait', ret: 0, ready: [] }), ctx())
-  t.same(missing.map(c => [c.field, c.observed, c.ok]), [['ready.L', 'not ready', false]])
+  t.same(
+    missing.map(c => [c.field, c.observed, c.ok]),
+    [['ready.L', 'not ready', false]],
+  )
 })
 
 t.test('matchStep: poll revents and option values', async t => {
-  const p = ev({ op: 'poll', ret: 1, revents: [{ h: 'C', events: ['POLLOUT'] }, { h: 'L', events: [] }] })
+  const p = ev({
+    op: 'poll',
+    ret: 1,
+    revents: [
+      { h: 'C', events: ['POLLOUT'] },
+      { h: 'L', events: [] },
+    ],
+  })
   t.ok(matchStep({ revents: { C: 'OUT', L: '0' } }, p, ctx()).every(c => c.ok))
   const soError = ev({ op: 'getsockopt', ret: 0, value: 111, value_name: 'ECONNREFUSED' })
   t.ok(matchStep({ value: 'ECONNREFUSED' }, soError, ctx())[0]?.ok)
@@ -98,5 +139,8 @@ t.test('timing windows', async t => {
 
 t.test('claim checks are flagged as claims', async t => {
   const c = matchStep({ ret: 0 }, ev({ ret: -1, errno: 'EINPROGRESS' }), ctx({}, true))
-  t.same(c.map(x => [x.claim, x.ok]), [[true, false]])
+  t.same(
+    c.map(x => [x.claim, x.ok]),
+    [[true, false]],
+  )
 })

@@ -14,7 +14,10 @@ const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
 const notRoot = process.getuid?.() !== 0
 
 function namespaces(): string[] {
-  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map(l => l.split(' ')[0] ?? '').filter(n => n.startsWith('sockspec-'))
+  return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map(l => l.split(' ')[0] ?? '')
+    .filter(n => n.startsWith('sockspec-'))
 }
 function probePids(): Set<string> {
   return new Set(spawnSync('pgrep', ['-f', 'sockspec-probe'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean))
@@ -49,7 +52,10 @@ t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing le
   const r = spawnSync(process.execPath, [bin, 'run', file, '--db', db, '--reporter', 'json'], { encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 0, r.stderr)
   const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string; message: string }> }
-  t.same(doc.results.map(x => [x.variant, x.verdict, x.message]).sort(), [['ipv4', 'pass', ''], ['ipv6', 'pass', '']])
+  t.same(doc.results.map(x => [x.variant, x.verdict, x.message]).sort(), [
+    ['ipv4', 'pass', ''],
+    ['ipv6', 'pass', ''],
+  ])
   const store = new Database(db, { readonly: true })
   const peers = store.prepare(`SELECT details FROM events WHERE op = 'getpeername'`).all() as Array<{ details: string }>
   const addrs = peers.map(p => (JSON.parse(p.details) as { addr: { addr: string } }).addr.addr).sort()
@@ -62,16 +68,19 @@ t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing le
 
 t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip: notRoot && 'needs root' }, async t => {
   const file = join(dir, 'slow.yaml')
-  writeFileSync(file, [
-    'title: a slow scenario to interrupt',
-    'sources: [{ man: nanosleep(2) }]',
-    'hosts: { a: {}, b: {} }',
-    'actors: { client: { host: a }, server: { host: b } }',
-    'steps:',
-    '  - { actor: server, do: socket, sock: L }',
-    '  - { actor: client, do: sleep, ms: 20000, limit_ms: 30000 }',
-    '',
-  ].join('\n'))
+  writeFileSync(
+    file,
+    [
+      'title: a slow scenario to interrupt',
+      'sources: [{ man: nanosleep(2) }]',
+      'hosts: { a: {}, b: {} }',
+      'actors: { client: { host: a }, server: { host: b } }',
+      'steps:',
+      '  - { actor: server, do: socket, sock: L }',
+      '  - { actor: client, do: sleep, ms: 20000, limit_ms: 30000 }',
+      '',
+    ].join('\n'),
+  )
   const before = probePids()
   const db = join(dir, 'interrupted.db')
   const child = spawn(process.execPath, [bin, 'run', file, '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -113,87 +122,132 @@ t.test('sockspec cleanup removes what a killed run left, and only that', { skip:
   t.match(left, /not-sockspec-test/, 'foreign namespaces are never touched')
 })
 
-t.test('a real remote host over ssh: sshd in a namespace of its own, the server actor behind it', { skip: notRoot && 'needs root' }, async t => {
-  const sshd = '/usr/sbin/sshd'
-  t.equal(spawnSync('test', ['-x', sshd]).status, 0, 'sshd is installed (.ci/run installs openssh-server)')
-  const keys = mkdtempSync(join(tmpdir(), 'sockspec-ssh-'))
-  const tag = `sockspec-${process.pid}-ssh`
-  const [remoteNs, localNs] = [`${tag}r`, `${tag}l`]
-  const sh = (...argv: string[]) => {
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' })
-    if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`)
-    return r.stdout
-  }
-  let daemon: ReturnType<typeof spawn> | undefined
-  t.teardown(() => {
-    daemon?.kill('SIGKILL')
-    spawnSync('ip', ['netns', 'del', remoteNs])
-    spawnSync('ip', ['netns', 'del', localNs])
-  })
-  sh('ip', 'netns', 'add', remoteNs)
-  sh('ip', 'netns', 'add', localNs)
-  sh('ip', 'link', 'add', 'name', 'eth0', 'netns', localNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', remoteNs)
-  for (const [ns, addr] of [[localNs, '198.18.1.1'], [remoteNs, '198.18.1.2']] as const) {
-    sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
-    sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
-    sh('ip', '-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
-  }
-  sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'host_key'))
-  sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'user_key'))
-  writeFileSync(join(keys, 'authorized_keys'), readFileSync(join(keys, 'user_key.pub')))
-  writeFileSync(join(keys, 'sshd_config'), [
-    'ListenAddress 198.18.1.2', 'Port 22', `HostKey ${join(keys, 'host_key')}`, `AuthorizedKeysFile ${join(keys, 'authorized_keys')}`,
-    'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
-    `PidFile ${join(keys, 'sshd.pid')}`, '',
-  ].join('\n'))
-  sh('mkdir', '-p', '/run/sshd')
-  daemon = spawn('ip', ['netns', 'exec', remoteNs, sshd, '-D', '-e', '-f', join(keys, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let sshdLog = ''
-  daemon.stderr!.on('data', (d: Buffer) => (sshdLog += d.toString()))
-  for (let i = 0; i < 50 && !/Server listening/.test(sshdLog); i++) await new Promise(r => setTimeout(r, 100))
-  t.match(sshdLog, /Server listening on 198\.18\.1\.2 port 22/, 'sshd is up in its namespace')
+t.test(
+  'a real remote host over ssh: sshd in a namespace of its own, the server actor behind it',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const sshd = '/usr/sbin/sshd'
+    t.equal(spawnSync('test', ['-x', sshd]).status, 0, 'sshd is installed (.ci/run installs openssh-server)')
+    const keys = mkdtempSync(join(tmpdir(), 'sockspec-ssh-'))
+    const tag = `sockspec-${process.pid}-ssh`
+    const [remoteNs, localNs] = [`${tag}r`, `${tag}l`]
+    const sh = (...argv: string[]) => {
+      const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' })
+      if (r.status !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`)
+      return r.stdout
+    }
+    let daemon: ReturnType<typeof spawn> | undefined
+    t.teardown(() => {
+      daemon?.kill('SIGKILL')
+      spawnSync('ip', ['netns', 'del', remoteNs])
+      spawnSync('ip', ['netns', 'del', localNs])
+    })
+    sh('ip', 'netns', 'add', remoteNs)
+    sh('ip', 'netns', 'add', localNs)
+    sh('ip', 'link', 'add', 'name', 'eth0', 'netns', localNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', remoteNs)
+    for (const [ns, addr] of [
+      [localNs, '198.18.1.1'],
+      [remoteNs, '198.18.1.2'],
+    ] as const) {
+      sh('ip', '-n', ns, 'link', 'set', 'lo', 'up')
+      sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up')
+      sh('ip', '-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0')
+    }
+    sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'host_key'))
+    sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'user_key'))
+    writeFileSync(join(keys, 'authorized_keys'), readFileSync(join(keys, 'user_key.pub')))
+    writeFileSync(
+      join(keys, 'sshd_config'),
+      [
+        'ListenAddress 198.18.1.2',
+        'Port 22',
+        `HostKey ${join(keys, 'host_key')}`,
+        `AuthorizedKeysFile ${join(keys, 'authorized_keys')}`,
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'StrictModes no',
+        `PidFile ${join(keys, 'sshd.pid')}`,
+        '',
+      ].join('\n'),
+    )
+    sh('mkdir', '-p', '/run/sshd')
+    daemon = spawn('ip', ['netns', 'exec', remoteNs, sshd, '-D', '-e', '-f', join(keys, 'sshd_config')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let sshdLog = ''
+    daemon.stderr!.on('data', (d: Buffer) => (sshdLog += d.toString()))
+    for (let i = 0; i < 50 && !/Server listening/.test(sshdLog); i++) await new Promise(r => setTimeout(r, 100))
+    t.match(sshdLog, /Server listening on 198\.18\.1\.2 port 22/, 'sshd is up in its namespace')
 
-  const file = join(dir, 'remote.yaml')
-  writeFileSync(file, [
-    'title: a local client connects to a listener on a remote host',
-    'sources: [{ catalog: 2 }]',
-    'variants: [ipv4, ipv6]',
-    'hosts: { a: {}, b: {} }',
-    'actors: { client: { host: a }, server: { host: b } }',
-    'steps:',
-    '  - { actor: server, do: socket, sock: L, nonblock: true }',
-    '  - { actor: server, do: bind, sock: L }',
-    '  - { actor: server, do: listen, sock: L, backlog: 4 }',
-    '  - { actor: client, do: socket, sock: C, nonblock: true }',
-    '  - { id: connect, actor: client, do: connect, sock: C, to: L, expect: { ret: -1, errno: EINPROGRESS } }',
-    '  - { actor: client, do: epoll_create1, ep: E }',
-    '  - { actor: client, do: epoll_ctl, ep: E, op: add, sock: C, events: [out] }',
-    '  - { actor: client, do: epoll_wait, ep: E, timeout_ms: 3000, expect: { ready: { C: OUT }, time: { max_ms: 3000 } } }',
-    '  - { actor: server, do: accept4, sock: L, new: S, expect: { ret: ">=0" } }',
-    '  - { actor: server, do: getpeername, sock: S }',
-    '',
-  ].join('\n'))
-  const db = join(dir, 'ssh.db')
-  const args = [bin, 'run', file, '--db', db, '--reporter', 'json', '--host', 'b=ssh://root@198.18.1.2:22', '--ssh-identity', join(keys, 'user_key'),
-    '--ssh-option', 'StrictHostKeyChecking=no', '--ssh-option', `UserKnownHostsFile=${join(keys, 'known_hosts')}`]
-  const remoteProbe = () => spawnSync('sh', ['-c', 'ls /tmp/sockspec-probe-* 2>/dev/null'], { encoding: 'utf8' }).stdout.trim()
-  spawnSync('sh', ['-c', 'rm -f /tmp/sockspec-probe-*'])
-  for (const round of [1, 2]) {
-    const r = spawnSync('ip', ['netns', 'exec', localNs, process.execPath, ...args], { encoding: 'utf8', timeout: 90_000 })
-    t.equal(r.status, 0, `round ${round}: ${r.stderr}`)
-    const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string; message: string }> }
-    t.same(doc.results.map(x => [x.variant, x.verdict]).sort(), [['ipv4', 'pass'], ['ipv6', 'skip']], 'ipv4 passes; ipv6 skipped: no IPv6 address was given for b')
-    t.match(remoteProbe(), /^\/tmp\/sockspec-probe-[0-9a-f]{16}$/, 'the static probe was copied, once')
-  }
-  const store = new Database(db, { readonly: true })
-  const runs = store.prepare('SELECT host_kind, hosts FROM runs').all() as Array<{ host_kind: string; hosts: string }>
-  t.equal(runs.length, 2)
-  const hosts = JSON.parse(runs[0]!.hosts) as Record<string, { kind: string; kernelRelease: string }>
-  t.match(hosts, { b: { kind: 'ssh', kernelRelease: /^\d+\.\d+/ } }, "the remote host's kernel is recorded")
-  const peer = store.prepare(`SELECT details FROM events WHERE op = 'getpeername' LIMIT 1`).get() as { details: string }
-  t.equal((JSON.parse(peer.details) as { addr: { addr: string } }).addr.addr, '198.18.1.1', 'the remote server saw the local client')
-  const kernels = store.prepare(`SELECT kernels FROM results WHERE verdict = 'pass' LIMIT 1`).get() as { kernels: string }
-  t.match(JSON.parse(kernels.kernels), { client: /^\d/, server: /^\d/ }, 'each actor reports its kernel')
-  store.close()
-  spawnSync('sh', ['-c', 'rm -f /tmp/sockspec-probe-*'])
-})
+    const file = join(dir, 'remote.yaml')
+    writeFileSync(
+      file,
+      [
+        'title: a local client connects to a listener on a remote host',
+        'sources: [{ catalog: 2 }]',
+        'variants: [ipv4, ipv6]',
+        'hosts: { a: {}, b: {} }',
+        'actors: { client: { host: a }, server: { host: b } }',
+        'steps:',
+        '  - { actor: server, do: socket, sock: L, nonblock: true }',
+        '  - { actor: server, do: bind, sock: L }',
+        '  - { actor: server, do: listen, sock: L, backlog: 4 }',
+        '  - { actor: client, do: socket, sock: C, nonblock: true }',
+        '  - { id: connect, actor: client, do: connect, sock: C, to: L, expect: { ret: -1, errno: EINPROGRESS } }',
+        '  - { actor: client, do: epoll_create1, ep: E }',
+        '  - { actor: client, do: epoll_ctl, ep: E, op: add, sock: C, events: [out] }',
+        '  - { actor: client, do: epoll_wait, ep: E, timeout_ms: 3000, expect: { ready: { C: OUT }, time: { max_ms: 3000 } } }',
+        '  - { actor: server, do: accept4, sock: L, new: S, expect: { ret: ">=0" } }',
+        '  - { actor: server, do: getpeername, sock: S }',
+        '',
+      ].join('\n'),
+    )
+    const db = join(dir, 'ssh.db')
+    const args = [
+      bin,
+      'run',
+      file,
+      '--db',
+      db,
+      '--reporter',
+      'json',
+      '--host',
+      'b=ssh://root@198.18.1.2:22',
+      '--ssh-identity',
+      join(keys, 'user_key'),
+      '--ssh-option',
+      'StrictHostKeyChecking=no',
+      '--ssh-option',
+      `UserKnownHostsFile=${join(keys, 'known_hosts')}`,
+    ]
+    const remoteProbe = () => spawnSync('sh', ['-c', 'ls /tmp/sockspec-probe-* 2>/dev/null'], { encoding: 'utf8' }).stdout.trim()
+    spawnSync('sh', ['-c', 'rm -f /tmp/sockspec-probe-*'])
+    for (const round of [1, 2]) {
+      const r = spawnSync('ip', ['netns', 'exec', localNs, process.execPath, ...args], { encoding: 'utf8', timeout: 90_000 })
+      t.equal(r.status, 0, `round ${round}: ${r.stderr}`)
+      const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string; message: string }> }
+      t.same(
+        doc.results.map(x => [x.variant, x.verdict]).sort(),
+        [
+          ['ipv4', 'pass'],
+          ['ipv6', 'skip'],
+        ],
+        'ipv4 passes; ipv6 skipped: no IPv6 address was given for b',
+      )
+      t.match(remoteProbe(), /^\/tmp\/sockspec-probe-[0-9a-f]{16}$/, 'the static probe was copied, once')
+    }
+    const store = new Database(db, { readonly: true })
+    const runs = store.prepare('SELECT host_kind, hosts FROM runs').all() as Array<{ host_kind: string; hosts: string }>
+    t.equal(runs.length, 2)
+    const hosts = JSON.parse(runs[0]!.hosts) as Record<string, { kind: string; kernelRelease: string }>
+    t.match(hosts, { b: { kind: 'ssh', kernelRelease: /^\d+\.\d+/ } }, "the remote host's kernel is recorded")
+    const peer = store.prepare(`SELECT details FROM events WHERE op = 'getpeername' LIMIT 1`).get() as { details: string }
+    t.equal((JSON.parse(peer.details) as { addr: { addr: string } }).addr.addr, '198.18.1.1', 'the remote server saw the local client')
+    const kernels = store.prepare(`SELECT kernels FROM results WHERE verdict = 'pass' LIMIT 1`).get() as { kernels: string }
+    t.match(JSON.parse(kernels.kernels), { client: /^\d/, server: /^\d/ }, 'each actor reports its kernel')
+    store.close()
+    spawnSync('sh', ['-c', 'rm -f /tmp/sockspec-probe-*'])
+  },
+)

@@ -16,7 +16,10 @@ async function call(p: ProbeProcess, command: string, limit = 5000): Promise<Pro
 }
 const last = (events: ProbeEvent[]): ProbeEvent => events[events.length - 1]!
 
-for (const [name, binary] of [['dynamic', probeBinary], ['static', probeStaticBinary]] as const) {
+for (const [name, binary] of [
+  ['dynamic', probeBinary],
+  ['static', probeStaticBinary],
+] as const) {
   t.test(`hello and a loopback handshake (${name} build)`, async t => {
     const p = new ProbeProcess([binary], 'solo')
     t.teardown(() => p.kill())
@@ -25,7 +28,11 @@ for (const [name, binary] of [['dynamic', probeBinary], ['static', probeStaticBi
     t.match(p.hello?.uname?.release, /^\d+\.\d+/)
     t.match(last(await call(p, 'socket L inet stream tcp nonblock')), { op: 'socket', new: 'L', ret: Number })
     const bind = await call(p, 'bind L inet 127.0.0.1 0')
-    t.same(bind.map(e => e.op), ['bind', 'getsockname'], 'bind reports the getsockname it makes')
+    t.same(
+      bind.map(e => e.op),
+      ['bind', 'getsockname'],
+      'bind reports the getsockname it makes',
+    )
     const port = last(bind).addr?.port ?? 0
     t.ok(port > 0, 'kernel chose a port')
     await call(p, 'listen L 8')

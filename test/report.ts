@@ -43,17 +43,21 @@ function sockspecAbortOnOverflow(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 
-
 function overflowFixtures(): string {
   const overflowDir = join(dir, 'packs', 'overflow')
   mkdirSync(overflowDir, { recursive: true })
   // passes with the RST (run 1, in the namespace), fails without (run 2): a regression
   writeFileSync(
     join(overflowDir, 'expects-rst.yaml'),
-    overflowHeader('Overflowing final ACK is answered with a RST') + overflowSteps + '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
+    overflowHeader('Overflowing final ACK is answered with a RST') +
+      overflowSteps +
+      '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
   )
   // no expectation on the outcome: same verdict, different trace (differs)
-  writeFileSync(join(overflowDir, 'observe.yaml'), overflowHeader(HOSTILE_DIFF_TITLE) + overflowSteps + '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n')
+  writeFileSync(
+    join(overflowDir, 'observe.yaml'),
+    overflowHeader(HOSTILE_DIFF_TITLE) + overflowSteps + '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n',
+  )
   return overflowDir
 }
 
@@ -103,179 +107,261 @@ steps:
 
 const haveChromium = existsSync(CHROMIUM)
 
-t.test('the report site in headless Chromium', { skip: haveChromium ? false : `${CHROMIUM} is missing (apt-get install chromium)` }, async t => {
-  const { hostile, listener } = fixtures()
-  const db = join(dir, 'traces.db')
-  const einprogress = join(scenarioDir, 'tcp-connect', 'einprogress.yaml')
-  const overflow = overflowFixtures()
-  // two runs, so scenario pages put results side by side; the first in a namespace
-  // where an overflowing final ACK is reset, the second on the host where it is dropped
-  for (let i = 0; i < 2; i++) {
-    const args = ['run', einprogress, hostile, listener, overflow, '--db', db, '--reporter', 'json']
-    const run = i === 0 ? sockspecAbortOnOverflow(args) : sockspec(args)
-    t.equal(run.code, 1, `the hostile scenario fails on purpose: ${run.stderr}`)
-  }
-  const site = join(dir, 'site')
-  const report = sockspec(['report', '--db', db, '--out', site])
-  t.equal(report.code, 0, report.stderr)
-  t.match(report.stdout, /report: \d+ pages/)
+t.test(
+  'the report site in headless Chromium',
+  { skip: haveChromium ? false : `${CHROMIUM} is missing (apt-get install chromium)` },
+  async t => {
+    const { hostile, listener } = fixtures()
+    const db = join(dir, 'traces.db')
+    const einprogress = join(scenarioDir, 'tcp-connect', 'einprogress.yaml')
+    const overflow = overflowFixtures()
+    // two runs, so scenario pages put results side by side; the first in a namespace
+    // where an overflowing final ACK is reset, the second on the host where it is dropped
+    for (let i = 0; i < 2; i++) {
+      const args = ['run', einprogress, hostile, listener, overflow, '--db', db, '--reporter', 'json']
+      const run = i === 0 ? sockspecAbortOnOverflow(args) : sockspec(args)
+      t.equal(run.code, 1, `the hostile scenario fails on purpose: ${run.stderr}`)
+    }
+    const site = join(dir, 'site')
+    const report = sockspec(['report', '--db', db, '--out', site])
+    t.equal(report.code, 0, report.stderr)
+    t.match(report.stdout, /report: \d+ pages/)
 
-  const store = new Database(db, { readonly: true })
-  const verdicts = new Map((store.prepare('SELECT id, verdict FROM results').all() as Array<{ id: number; verdict: string }>).map(r => [r.id, r.verdict]))
-  const byVerdict = store.prepare('SELECT verdict, count(*) AS n FROM results GROUP BY verdict').all() as Array<{ verdict: string; n: number }>
-  store.close()
+    const store = new Database(db, { readonly: true })
+    const verdicts = new Map(
+      (store.prepare('SELECT id, verdict FROM results').all() as Array<{ id: number; verdict: string }>).map(r => [r.id, r.verdict]),
+    )
+    const byVerdict = store.prepare('SELECT verdict, count(*) AS n FROM results GROUP BY verdict').all() as Array<{
+      verdict: string
+      n: number
+    }>
+    store.close()
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  })
-  t.teardown(() => browser.close())
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
-  const problems: string[] = []
-  const dialogs: string[] = []
-  const open = async (file: string): Promise<Page> => {
-    const page = await context.newPage()
-    page.on('console', m => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${file}: console ${m.type()}: ${m.text()}`)
+    const browser: Browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     })
-    page.on('pageerror', e => problems.push(`${file}: ${e.message}`))
-    page.on('dialog', d => {
-      dialogs.push(`${file}: ${d.message()}`)
-      void d.dismiss()
-    })
-    page.on('request', r => {
-      if (!r.url().startsWith('file://')) problems.push(`${file}: network request ${r.url()}`)
-    })
-    await page.goto(pathToFileURL(join(site, file)).href, { waitUntil: 'load' })
-    return page
-  }
+    t.teardown(() => browser.close())
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
+    const problems: string[] = []
+    const dialogs: string[] = []
+    const open = async (file: string): Promise<Page> => {
+      const page = await context.newPage()
+      page.on('console', m => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`${file}: console ${m.type()}: ${m.text()}`)
+      })
+      page.on('pageerror', e => problems.push(`${file}: ${e.message}`))
+      page.on('dialog', d => {
+        dialogs.push(`${file}: ${d.message()}`)
+        void d.dismiss()
+      })
+      page.on('request', r => {
+        if (!r.url().startsWith('file://')) problems.push(`${file}: network request ${r.url()}`)
+      })
+      await page.goto(pathToFileURL(join(site, file)).href, { waitUntil: 'load' })
+      return page
+    }
 
-  const diffFiles = readdirSync(join(site, 'diff')).map(f => `diff/${f}`)
-  const files = ['index.html', 'matrix.html', 'kernels.html', 'claims.html', ...readdirSync(join(site, 'scenarios')).map(f => `scenarios/${f}`), ...diffFiles]
-  const pages = new Map<string, Page>()
-  for (const f of files) pages.set(f, await open(f))
+    const diffFiles = readdirSync(join(site, 'diff')).map(f => `diff/${f}`)
+    const files = [
+      'index.html',
+      'matrix.html',
+      'kernels.html',
+      'claims.html',
+      ...readdirSync(join(site, 'scenarios')).map(f => `scenarios/${f}`),
+      ...diffFiles,
+    ]
+    const pages = new Map<string, Page>()
+    for (const f of files) pages.set(f, await open(f))
 
-  // matrix cells match the store, one cell per result
-  const matrix = pages.get('matrix.html')!
-  const cells = await matrix.$$eval('table[data-matrix=runs] td[data-verdict]', tds => tds.map(td => ({ id: Number(td.getAttribute('data-result')), verdict: td.getAttribute('data-verdict'), symbol: td.textContent })))
-  t.equal(cells.length, verdicts.size, 'one cell per stored result')
-  t.same(
-    cells.filter(c => verdicts.get(c.id) !== c.verdict),
-    [],
-    'every cell shows its result’s stored verdict',
-  )
-  for (const { verdict, n } of byVerdict) t.equal(cells.filter(c => c.verdict === verdict).length, n, `${verdict}: ${n} cells`)
-  const symbols: Record<string, string> = { pass: '✓', fail: '✗', error: '!', skip: '–' }
-  t.ok(cells.every(c => symbols[c.verdict ?? ''] === c.symbol), 'each cell carries its symbol')
+    // matrix cells match the store, one cell per result
+    const matrix = pages.get('matrix.html')!
+    const cells = await matrix.$$eval('table[data-matrix=runs] td[data-verdict]', tds =>
+      tds.map(td => ({ id: Number(td.getAttribute('data-result')), verdict: td.getAttribute('data-verdict'), symbol: td.textContent })),
+    )
+    t.equal(cells.length, verdicts.size, 'one cell per stored result')
+    t.same(
+      cells.filter(c => verdicts.get(c.id) !== c.verdict),
+      [],
+      'every cell shows its result’s stored verdict',
+    )
+    for (const { verdict, n } of byVerdict) t.equal(cells.filter(c => c.verdict === verdict).length, n, `${verdict}: ${n} cells`)
+    const symbols: Record<string, string> = { pass: '✓', fail: '✗', error: '!', skip: '–' }
+    t.ok(
+      cells.every(c => symbols[c.verdict ?? ''] === c.symbol),
+      'each cell carries its symbol',
+    )
 
-  // the in-place filter: only rows with a failing cell stay visible
-  await matrix.selectOption('select[name=verdict]', 'fail')
-  const visible = await matrix.$$eval('table[data-matrix=runs] tr[data-row]', trs => trs.filter(tr => !tr.hasAttribute('hidden')).map(tr => tr.querySelectorAll('td[data-verdict=fail]').length))
-  t.ok(visible.length > 0 && visible.every(n => n > 0), 'verdict filter keeps exactly the rows with a failure')
-  await matrix.selectOption('select[name=verdict]', '')
-  await mkdirAndShoot(matrix, 'matrix.png')
+    // the in-place filter: only rows with a failing cell stay visible
+    await matrix.selectOption('select[name=verdict]', 'fail')
+    const visible = await matrix.$$eval('table[data-matrix=runs] tr[data-row]', trs =>
+      trs.filter(tr => !tr.hasAttribute('hidden')).map(tr => tr.querySelectorAll('td[data-verdict=fail]').length),
+    )
+    t.ok(visible.length > 0 && visible.every(n => n > 0), 'verdict filter keeps exactly the rows with a failure')
+    await matrix.selectOption('select[name=verdict]', '')
+    await mkdirAndShoot(matrix, 'matrix.png')
 
-  // the hostile scenario stays text everywhere
-  const hostilePage = pages.get('scenarios/hostile--markup.html')!
-  t.equal(await hostilePage.textContent('h1'), HOSTILE_TITLE, 'hostile title shown as text')
-  t.match(await hostilePage.textContent('table.steps'), HOSTILE_NOTE, 'hostile step note shown as text')
-  t.equal(await hostilePage.$$eval('main img, main script, main [onerror], main [onload]', els => els.length), 0, 'no element was injected')
-  t.equal(await hostilePage.$$eval('a[href^="javascript:"]', els => els.length), 0, 'a javascript: source stays text')
-  const matrixTitle = await matrix.getAttribute('tr[data-row^="hostile/markup"] th.row', 'title')
-  t.equal(matrixTitle, HOSTILE_TITLE, 'hostile title intact in the matrix tooltip')
+    // the hostile scenario stays text everywhere
+    const hostilePage = pages.get('scenarios/hostile--markup.html')!
+    t.equal(await hostilePage.textContent('h1'), HOSTILE_TITLE, 'hostile title shown as text')
+    t.match(await hostilePage.textContent('table.steps'), HOSTILE_NOTE, 'hostile step note shown as text')
+    t.equal(
+      await hostilePage.$$eval('main img, main script, main [onerror], main [onload]', els => els.length),
+      0,
+      'no element was injected',
+    )
+    t.equal(await hostilePage.$$eval('a[href^="javascript:"]', els => els.length), 0, 'a javascript: source stays text')
+    const matrixTitle = await matrix.getAttribute('tr[data-row^="hostile/markup"] th.row', 'title')
+    t.equal(matrixTitle, HOSTILE_TITLE, 'hostile title intact in the matrix tooltip')
 
-  // a failing cell links to the full trace with the helper's stderr
-  const failHref = await matrix.getAttribute('tr[data-row^="hostile/markup"] td[data-verdict=fail] a', 'href')
-  t.match(failHref, /^traces\/\d+\.html$/)
-  const trace = await open(failHref!)
-  t.match(await trace.textContent('main'), 'Helper stderr')
-  t.match(await trace.textContent('svg.timeline g.ev.failed'), 'EINPROGRESS', 'the failing connect is marked on the timeline')
-  t.equal(await trace.textContent('h1'), HOSTILE_TITLE)
+    // a failing cell links to the full trace with the helper's stderr
+    const failHref = await matrix.getAttribute('tr[data-row^="hostile/markup"] td[data-verdict=fail] a', 'href')
+    t.match(failHref, /^traces\/\d+\.html$/)
+    const trace = await open(failHref!)
+    t.match(await trace.textContent('main'), 'Helper stderr')
+    t.match(await trace.textContent('svg.timeline g.ev.failed'), 'EINPROGRESS', 'the failing connect is marked on the timeline')
+    t.equal(await trace.textContent('h1'), HOSTILE_TITLE)
 
-  // the handshake timeline shows the client's EPOLLOUT...
-  const connect = pages.get('scenarios/tcp-connect--einprogress.html')!
-  const clientWaits = await connect.$$eval('svg.timeline g.lane[data-actor=client] g.ev[data-op=epoll_wait]', gs => gs.map(g => g.textContent ?? ''))
-  t.ok(clientWaits.length >= 2 && clientWaits.every(s => s.includes('C:EPOLLOUT')), `client epoll_wait shows C:EPOLLOUT: ${clientWaits.join(' | ')}`)
-  t.equal(await connect.$$eval('svg.timeline g.lane[data-actor=wire]', gs => gs.length), await connect.$$eval('svg.timeline', s => s.length), 'every timeline has a wire lane')
-  const svg = connect.locator('svg.timeline').first()
-  await svg.scrollIntoViewIfNeeded()
-  await mkdirAndShoot(connect, 'timeline.png', svg)
+    // the handshake timeline shows the client's EPOLLOUT...
+    const connect = pages.get('scenarios/tcp-connect--einprogress.html')!
+    const clientWaits = await connect.$$eval('svg.timeline g.lane[data-actor=client] g.ev[data-op=epoll_wait]', gs =>
+      gs.map(g => g.textContent ?? ''),
+    )
+    t.ok(
+      clientWaits.length >= 2 && clientWaits.every(s => s.includes('C:EPOLLOUT')),
+      `client epoll_wait shows C:EPOLLOUT: ${clientWaits.join(' | ')}`,
+    )
+    t.equal(
+      await connect.$$eval('svg.timeline g.lane[data-actor=wire]', gs => gs.length),
+      await connect.$$eval('svg.timeline', s => s.length),
+      'every timeline has a wire lane',
+    )
+    const svg = connect.locator('svg.timeline').first()
+    await svg.scrollIntoViewIfNeeded()
+    await mkdirAndShoot(connect, 'timeline.png', svg)
 
-  // ...and the listener's EPOLLIN, on the scenario page and the seed-claims page
-  const listenerPage = pages.get('scenarios/seed-claims--listener-readable.html')!
-  const serverWaits = await listenerPage.$$eval('svg.timeline g.lane[data-actor=server] g.ev[data-op=epoll_wait]', gs => gs.map(g => g.textContent ?? ''))
-  t.ok(serverWaits.length >= 2 && serverWaits.every(s => s.includes('L:EPOLLIN')), `listener epoll_wait shows L:EPOLLIN: ${serverWaits.join(' | ')}`)
-  const claims = pages.get('claims.html')!
-  t.match(await claims.textContent('#claim-5 blockquote'), 'finishes <i>after</i> the final ACK', 'claim statement escaped')
-  t.ok((await claims.$$eval('#claim-5 td[data-claim]', tds => tds.map(td => td.getAttribute('data-claim')))).includes('holds'), 'claim 5 holds on this kernel')
-  t.ok((await claims.$$eval('#claim-5 svg.timeline g.lane[data-actor=server]', gs => gs.map(g => g.textContent ?? ''))).some(s => s.includes('L:EPOLLIN')), 'the claim timeline shows why')
+    // ...and the listener's EPOLLIN, on the scenario page and the seed-claims page
+    const listenerPage = pages.get('scenarios/seed-claims--listener-readable.html')!
+    const serverWaits = await listenerPage.$$eval('svg.timeline g.lane[data-actor=server] g.ev[data-op=epoll_wait]', gs =>
+      gs.map(g => g.textContent ?? ''),
+    )
+    t.ok(
+      serverWaits.length >= 2 && serverWaits.every(s => s.includes('L:EPOLLIN')),
+      `listener epoll_wait shows L:EPOLLIN: ${serverWaits.join(' | ')}`,
+    )
+    const claims = pages.get('claims.html')!
+    t.match(await claims.textContent('#claim-5 blockquote'), 'finishes <i>after</i> the final ACK', 'claim statement escaped')
+    t.ok(
+      (await claims.$$eval('#claim-5 td[data-claim]', tds => tds.map(td => td.getAttribute('data-claim')))).includes('holds'),
+      'claim 5 holds on this kernel',
+    )
+    t.ok(
+      (await claims.$$eval('#claim-5 svg.timeline g.lane[data-actor=server]', gs => gs.map(g => g.textContent ?? ''))).some(s =>
+        s.includes('L:EPOLLIN'),
+      ),
+      'the claim timeline shows why',
+    )
 
-  // the diff page of the two runs: named by uuid prefixes, linked from the index and the matrix
-  const uuidStore = new Database(db, { readonly: true })
-  const uuids = (uuidStore.prepare('SELECT uuid FROM runs ORDER BY started_at, id').all() as Array<{ uuid: string }>).map(r => r.uuid)
-  uuidStore.close()
-  t.equal(uuids.length, 2)
-  const diffFile = `diff/${uuids[0]!.slice(0, 8)}-${uuids[1]!.slice(0, 8)}.html`
-  t.same(diffFiles, [diffFile], 'one diff page: the second run against the first')
-  const index = pages.get('index.html')!
-  const indexLink = index.locator(`tr[data-run] td.diff-links a[href="${diffFile}"]`)
-  t.equal(await indexLink.count(), 1, 'the index links the diff page from the newer run’s row')
-  t.match(await indexLink.textContent(), /^diff vs #\d+/)
-  t.equal(await matrix.locator(`thead th.col a.diff[href="${diffFile}"]`).count(), 1, 'the matrix column header links it too')
-  await indexLink.click()
-  await index.waitForURL(/\/diff\//)
-  t.match(await index.textContent('h1'), /^Diff: run #\d+ → run #\d+$/, 'the index link opens the diff page')
+    // the diff page of the two runs: named by uuid prefixes, linked from the index and the matrix
+    const uuidStore = new Database(db, { readonly: true })
+    const uuids = (uuidStore.prepare('SELECT uuid FROM runs ORDER BY started_at, id').all() as Array<{ uuid: string }>).map(r => r.uuid)
+    uuidStore.close()
+    t.equal(uuids.length, 2)
+    const diffFile = `diff/${uuids[0]!.slice(0, 8)}-${uuids[1]!.slice(0, 8)}.html`
+    t.same(diffFiles, [diffFile], 'one diff page: the second run against the first')
+    const index = pages.get('index.html')!
+    const indexLink = index.locator(`tr[data-run] td.diff-links a[href="${diffFile}"]`)
+    t.equal(await indexLink.count(), 1, 'the index links the diff page from the newer run’s row')
+    t.match(await indexLink.textContent(), /^diff vs #\d+/)
+    t.equal(await matrix.locator(`thead th.col a.diff[href="${diffFile}"]`).count(), 1, 'the matrix column header links it too')
+    await indexLink.click()
+    await index.waitForURL(/\/diff\//)
+    t.match(await index.textContent('h1'), /^Diff: run #\d+ → run #\d+$/, 'the index link opens the diff page')
 
-  const diff = pages.get(diffFile)!
-  const compared = sockspec(['compare', '--db', db, '--reporter', 'json', uuids[0]!, uuids[1]!])
-  t.equal(compared.code, 1, 'compare sees the regression')
-  const doc = JSON.parse(compared.stdout) as { comparisons: Array<{ counts: Record<string, number>; pairs: Array<{ scenario: string; label: string }> }> }
-  const expectedCounts = doc.comparisons[0]!.counts
-  const shownCounts = Object.fromEntries(
-    await diff.$$eval('ul.label-counts li[data-label]', lis => lis.map(li => [li.getAttribute('data-label')!, Number(li.getAttribute('data-count'))] as const)),
-  )
-  t.same(shownCounts, expectedCounts, 'label counts match `sockspec compare --reporter json`')
-  t.ok(expectedCounts['regression']! >= 1 && expectedCounts['differs']! >= 1, `the runs really differ: ${JSON.stringify(expectedCounts)}`)
-  const rows = await diff.$$eval('table.diff-pairs tbody tr[data-label]', trs => trs.map(tr => `${tr.getAttribute('data-scenario')}:${tr.getAttribute('data-label')}`))
-  t.same(
-    rows.sort(),
-    doc.comparisons[0]!.pairs.filter(p => p.label !== 'same').map(p => `${p.scenario}:${p.label}`).sort(),
-    'one row per pair that is not the same',
-  )
-  t.match(await diff.textContent('tr[data-scenario="overflow/expects-rst"] td:nth-child(3)'), /^✗ regression/, 'the regression carries its symbol')
-  // the first differing event: fields side by side with the changed ones marked, and marked on both timelines
-  for (const scenario of ['overflow/expects-rst', 'overflow/observe']) {
-    const detail = diff.locator(`section.pair-detail[data-scenario="${scenario}"]`)
-    t.equal(await detail.count(), 1, `${scenario}: first difference shown`)
-    const changed = await detail.locator('table.diff-fields tr[data-changed]').count()
-    t.ok(changed >= 1, `${scenario}: ${changed} changed field(s) highlighted`)
-    const bg = await detail.locator('table.diff-fields tr[data-changed] td').first().evaluate(td => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(td).backgroundColor)
-    t.equal(bg, 'rgb(240, 228, 66)', `${scenario}: changed fields in the diff yellow`)
-    const marked = await detail.locator('section.trace-card svg.timeline g.ev.differs').count()
-    t.equal(marked, 2, `${scenario}: the first differing event is marked on both timelines`)
-  }
-  const observe = diff.locator('section.pair-detail[data-scenario="overflow/observe"]')
-  t.match(await observe.locator('section.trace-card[data-side=a] g.ev.differs').textContent(), 'epoll_wait', 'the differing event is the epoll_wait that sees the RST')
-  // the hostile title stays text
-  t.equal(await diff.textContent('tr[data-scenario="overflow/observe"] .pair-title'), HOSTILE_DIFF_TITLE, 'hostile title shown as text')
-  t.equal(await diff.$$eval('main img, main script, main [onerror], main [onload]', els => els.length), 0, 'no element was injected into the diff page')
-  const shotFile = join(dir, 'diff.png')
-  await diff.screenshot({ path: shotFile, fullPage: true })
-  mkdirSync(shots, { recursive: true })
-  copyFileSync(shotFile, join(shots, 'diff.png'))
+    const diff = pages.get(diffFile)!
+    const compared = sockspec(['compare', '--db', db, '--reporter', 'json', uuids[0]!, uuids[1]!])
+    t.equal(compared.code, 1, 'compare sees the regression')
+    const doc = JSON.parse(compared.stdout) as {
+      comparisons: Array<{ counts: Record<string, number>; pairs: Array<{ scenario: string; label: string }> }>
+    }
+    const expectedCounts = doc.comparisons[0]!.counts
+    const shownCounts = Object.fromEntries(
+      await diff.$$eval('ul.label-counts li[data-label]', lis =>
+        lis.map(li => [li.getAttribute('data-label')!, Number(li.getAttribute('data-count'))] as const),
+      ),
+    )
+    t.same(shownCounts, expectedCounts, 'label counts match `sockspec compare --reporter json`')
+    t.ok(expectedCounts['regression']! >= 1 && expectedCounts['differs']! >= 1, `the runs really differ: ${JSON.stringify(expectedCounts)}`)
+    const rows = await diff.$$eval('table.diff-pairs tbody tr[data-label]', trs =>
+      trs.map(tr => `${tr.getAttribute('data-scenario')}:${tr.getAttribute('data-label')}`),
+    )
+    t.same(
+      rows.sort(),
+      doc.comparisons[0]!.pairs.filter(p => p.label !== 'same')
+        .map(p => `${p.scenario}:${p.label}`)
+        .sort(),
+      'one row per pair that is not the same',
+    )
+    t.match(
+      await diff.textContent('tr[data-scenario="overflow/expects-rst"] td:nth-child(3)'),
+      /^✗ regression/,
+      'the regression carries its symbol',
+    )
+    // the first differing event: fields side by side with the changed ones marked, and marked on both timelines
+    for (const scenario of ['overflow/expects-rst', 'overflow/observe']) {
+      const detail = diff.locator(`section.pair-detail[data-scenario="${scenario}"]`)
+      t.equal(await detail.count(), 1, `${scenario}: first difference shown`)
+      const changed = await detail.locator('table.diff-fields tr[data-changed]').count()
+      t.ok(changed >= 1, `${scenario}: ${changed} changed field(s) highlighted`)
+      const bg = await detail
+        .locator('table.diff-fields tr[data-changed] td')
+        .first()
+        .evaluate(
+          td =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(td).backgroundColor,
+        )
+      t.equal(bg, 'rgb(240, 228, 66)', `${scenario}: changed fields in the diff yellow`)
+      const marked = await detail.locator('section.trace-card svg.timeline g.ev.differs').count()
+      t.equal(marked, 2, `${scenario}: the first differing event is marked on both timelines`)
+    }
+    const observe = diff.locator('section.pair-detail[data-scenario="overflow/observe"]')
+    t.match(
+      await observe.locator('section.trace-card[data-side=a] g.ev.differs').textContent(),
+      'epoll_wait',
+      'the differing event is the epoll_wait that sees the RST',
+    )
+    // the hostile title stays text
+    t.equal(await diff.textContent('tr[data-scenario="overflow/observe"] .pair-title'), HOSTILE_DIFF_TITLE, 'hostile title shown as text')
+    t.equal(
+      await diff.$$eval('main img, main script, main [onerror], main [onload]', els => els.length),
+      0,
+      'no element was injected into the diff page',
+    )
+    const shotFile = join(dir, 'diff.png')
+    await diff.screenshot({ path: shotFile, fullPage: true })
+    mkdirSync(shots, { recursive: true })
+    copyFileSync(shotFile, join(shots, 'diff.png'))
 
-  // readable without JavaScript: the filter form stays hidden, the cells are there
-  const noJs = await browser.newContext({ javaScriptEnabled: false })
-  const plain = await noJs.newPage()
-  await plain.goto(pathToFileURL(join(site, 'matrix.html')).href)
-  t.equal(await plain.isHidden('#filters'), true, 'filter form hidden without JS')
-  t.equal(await plain.$$eval('td[data-verdict]', tds => tds.length), verdicts.size, 'all cells present without JS')
-  await noJs.close()
+    // readable without JavaScript: the filter form stays hidden, the cells are there
+    const noJs = await browser.newContext({ javaScriptEnabled: false })
+    const plain = await noJs.newPage()
+    await plain.goto(pathToFileURL(join(site, 'matrix.html')).href)
+    t.equal(await plain.isHidden('#filters'), true, 'filter form hidden without JS')
+    t.equal(await plain.$$eval('td[data-verdict]', tds => tds.length), verdicts.size, 'all cells present without JS')
+    await noJs.close()
 
-  t.same(problems, [], 'no console errors, page errors or network requests')
-  t.same(dialogs, [], 'no dialog fired')
-  for (const f of files) t.ok(statSync(join(site, f)).size < 3e6, `${f} under 3 MB`)
-})
+    t.same(problems, [], 'no console errors, page errors or network requests')
+    t.same(dialogs, [], 'no dialog fired')
+    for (const f of files) t.ok(statSync(join(site, f)).size < 3e6, `${f} under 3 MB`)
+  },
+)
 
 async function mkdirAndShoot(page: Page, name: string, locator?: ReturnType<Page['locator']>): Promise<void> {
   const file = join(dir, name)

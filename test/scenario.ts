@@ -108,12 +108,21 @@ t.test('ids, hashes and variants', async t => {
   const [s] = loadScenarios([dir])
   t.equal(s?.id, 'pack-a/one')
   t.equal(s?.pack, 'pack-a')
-  t.same(s?.steps.map(x => x.id), ['s1', 's2'])
-  t.same(variantsOf(s!).map(v => v.name), ['ipv4', 'ipv6'])
+  t.same(
+    s?.steps.map(x => x.id),
+    ['s1', 's2'],
+  )
+  t.same(
+    variantsOf(s!).map(v => v.name),
+    ['ipv4', 'ipv6'],
+  )
   const reordered = parseScenario(JSON.stringify({ steps: minimal.steps, title: 'x' }), file)
   t.equal(reordered.hash, s?.hash, 'hash ignores key order')
   const unix = parseScenario(JSON.stringify({ title: 'u', steps: [{ actor: 'a', do: 'socket', sock: 'U', family: 'unix' }] }), file)
-  t.same(variantsOf(unix).map(v => v.name), ['default'])
+  t.same(
+    variantsOf(unix).map(v => v.name),
+    ['default'],
+  )
   writeFileSync(join(dir, 'pack-a', 'two.yaml'), 'id: pack-a/one\ntitle: dup\nsteps:\n  - { actor: a, do: sleep, ms: 1 }\n')
   const dup = errorOf(() => loadScenarios([dir]))
   t.match(dup.message, /duplicate scenario id 'pack-a\/one'/)
@@ -126,7 +135,14 @@ t.test('kernel ranges and per-kernel expectations', async t => {
   t.ok(kernelInRange('5.4.0', '>=5.4'))
   t.notOk(kernelInRange('5.3.18', '>= 5.4'))
   t.ok(kernelInRange('6.12.1', '6.12'))
-  const exp = { ret: 0, errno: null, kernels: [{ range: '>=6.5', time: { ms: 19600 } }, { range: '<6.5', time: { ms: 15400 } }] }
+  const exp = {
+    ret: 0,
+    errno: null,
+    kernels: [
+      { range: '>=6.5', time: { ms: 19600 } },
+      { range: '<6.5', time: { ms: 15400 } },
+    ],
+  }
   t.same(resolveExpectation(exp, '6.18.44'), { ret: 0, errno: null, time: { ms: 19600 } })
   t.same(resolveExpectation(exp, '6.1.0'), { ret: 0, errno: null, time: { ms: 15400 } })
 })

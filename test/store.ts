@@ -10,25 +10,70 @@ import { TraceStore } from '../harness/store/store.js'
 import { SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/runner/result.js'
-import { SockspecError } from '../harness/errors.js'
+import type { SockspecError } from '../harness/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-store-'))
 const scenario = parseScenario(
-  JSON.stringify({ title: 'store <test>', sources: [{ man: 'connect(2)' }], steps: [{ actor: 'client', do: 'socket', sock: 'C' }, { actor: 'client', do: 'connect', sock: 'C', port: 1, expect: { errno: 'ECONNREFUSED' } }] }),
+  JSON.stringify({
+    title: 'store <test>',
+    sources: [{ man: 'connect(2)' }],
+    steps: [
+      { actor: 'client', do: 'socket', sock: 'C' },
+      { actor: 'client', do: 'connect', sock: 'C', port: 1, expect: { errno: 'ECONNREFUSED' } },
+    ],
+  }),
   join(dir, 'pack', 'store-test.json'),
 )
 const runInfo = {
-  host: 'h', hostKind: 'loopback', kernelRelease: '6.18.0', kernelVersion: '#1', arch: 'x86_64', distro: 'Debian',
-  kitVersion: '0.0.0', kitCommit: undefined, sysctls: { 'net.core.somaxconn': '4096' }, argv: ['run'],
+  host: 'h',
+  hostKind: 'loopback',
+  kernelRelease: '6.18.0',
+  kernelVersion: '#1',
+  arch: 'x86_64',
+  distro: 'Debian',
+  kitVersion: '0.0.0',
+  kitCommit: undefined,
+  sysctls: { 'net.core.somaxconn': '4096' },
+  argv: ['run'],
 }
 
 function result(verdict: ScenarioResult['verdict']): ScenarioResult {
   return {
-    scenario, variant: 'ipv4', attempt: 1, verdict, claim: undefined, message: verdict === 'fail' ? 'errno differs' : '', durationMs: 12.5,
+    scenario,
+    variant: 'ipv4',
+    attempt: 1,
+    verdict,
+    claim: undefined,
+    message: verdict === 'fail' ? 'errno differs' : '',
+    durationMs: 12.5,
     events: [
       { actor: 'client', event: { seq: 1, step: 's1', op: 'socket', t0: 5_000, t1: 6_000, ret: 3, new: 'C' } },
-      { actor: 'client', event: { seq: 2, step: 's2', op: 'connect', t0: 9_000, t1: 9_500, ret: -1, errno: 'ECONNREFUSED', h: 'C', addr: { family: 'inet', addr: '127.0.0.1', port: 1 } } },
-      { actor: 'client', event: { seq: 3, step: 's3', op: 'epoll_wait', t0: 10_000, t1: 11_000, ret: 1, ready: [{ h: 'C', events: ['EPOLLOUT', 'EPOLLHUP'] }] } },
+      {
+        actor: 'client',
+        event: {
+          seq: 2,
+          step: 's2',
+          op: 'connect',
+          t0: 9_000,
+          t1: 9_500,
+          ret: -1,
+          errno: 'ECONNREFUSED',
+          h: 'C',
+          addr: { family: 'inet', addr: '127.0.0.1', port: 1 },
+        },
+      },
+      {
+        actor: 'client',
+        event: {
+          seq: 3,
+          step: 's3',
+          op: 'epoll_wait',
+          t0: 10_000,
+          t1: 11_000,
+          ret: 1,
+          ready: [{ h: 'C', events: ['EPOLLOUT', 'EPOLLHUP'] }],
+        },
+      },
     ],
     invalid: [{ actor: 'client', raw: '{oops', problem: 'not JSON' }],
     checks: [{ step: 's2', actor: 'client', field: 'errno', expected: 'ECONNREFUSED', observed: 'ECONNREFUSED', ok: true, claim: false }],
@@ -96,7 +141,14 @@ t.test('a result is written whole or not at all', async t => {
 
 t.test('STRICT tables reject mistyped values', async t => {
   const store = TraceStore.open(join(dir, 'strict.db'))
-  t.throws(() => store.db.prepare(`INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, kit_version, sysctls, argv, started_at, status) VALUES ('u', 'h', 'l', 'k', 'v', 'a', 'x', '{}', '[]', 's', 'running')`).run() && store.db.prepare(`UPDATE runs SET id = 'not a number'`).run())
+  t.throws(
+    () =>
+      store.db
+        .prepare(
+          `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, kit_version, sysctls, argv, started_at, status) VALUES ('u', 'h', 'l', 'k', 'v', 'a', 'x', '{}', '[]', 's', 'running')`,
+        )
+        .run() && store.db.prepare(`UPDATE runs SET id = 'not a number'`).run(),
+  )
   store.close()
 })
 

@@ -25,58 +25,122 @@ t.test('cpio newc archive lists what was put in (checked with busybox cpio)', { 
   const archive = cpioNewc(initramfsEntries(Buffer.from('bb'), Buffer.from('probe'), [{ name: 'veth.ko', data: Buffer.from('ko') }], 2))
   const r = spawnSync('busybox', ['cpio', '-t'], { input: archive, encoding: 'utf8' })
   t.equal(r.status, 0, r.stderr)
-  t.same(r.stdout.split('\n').filter(Boolean).sort(), ['bin', 'bin/busybox', 'bin/sh', 'bin/sockspec-probe', 'dev', 'dev/console', 'dev/null', 'init', 'lib', 'lib/modules', 'lib/modules/load-order', 'lib/modules/veth.ko', 'proc', 'run', 'sys', 'tmp'])
+  t.same(r.stdout.split('\n').filter(Boolean).sort(), [
+    'bin',
+    'bin/busybox',
+    'bin/sh',
+    'bin/sockspec-probe',
+    'dev',
+    'dev/console',
+    'dev/null',
+    'init',
+    'lib',
+    'lib/modules',
+    'lib/modules/load-order',
+    'lib/modules/veth.ko',
+    'proc',
+    'run',
+    'sys',
+    'tmp',
+  ])
 })
 
 t.test('modules load dependencies first; built-in modules are absent', async t => {
-  const dep = 'kernel/a/virtio_console.ko: kernel/a/virtio_ring.ko kernel/a/virtio.ko\nkernel/a/virtio.ko:\nkernel/a/virtio_ring.ko: kernel/a/virtio.ko\n'
+  const dep =
+    'kernel/a/virtio_console.ko: kernel/a/virtio_ring.ko kernel/a/virtio.ko\nkernel/a/virtio.ko:\nkernel/a/virtio_ring.ko: kernel/a/virtio.ko\n'
   t.same(loadOrder(dep, ['virtio_pci', 'virtio_console']), ['kernel/a/virtio.ko', 'kernel/a/virtio_ring.ko', 'kernel/a/virtio_console.ko'])
   t.equal(parseKernelSpec('debian:6.12').kind, 'debian')
   t.throws(() => parseKernelSpec('fedora:40'), /unknown kernel/)
 })
 
 const missing = ['qemu-system-x86_64', 'busybox', 'apt-get'].filter(c => !have(c))
-t.test('scenarios run inside a Debian 6.1 guest and record its kernel', { skip: missing.length > 0 && `missing ${missing.join(', ')}` }, async t => {
-  const db = join(dir, 'vm.db')
-  const before = qemuPids()
-  const started = Date.now()
-  // A probe that crashes and one stuck in a blocking accept: errors with stderr
-  // kept; their ports are reset and reused by the scenarios that follow.
-  const broken = join(dir, 'broken')
-  mkdirSync(broken)
-  writeFileSync(join(broken, 'crash.yaml'), 'title: the probe aborts\nsources: [{ man: abort(3) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, nonblock: true }\n  - { actor: client, do: abort }\n')
-  writeFileSync(join(broken, 'hang.yaml'), 'title: a blocking accept nobody answers\nsources: [{ man: accept(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: server, do: socket, sock: L }\n  - { actor: server, do: bind, sock: L }\n  - { actor: server, do: listen, sock: L, backlog: 1 }\n  - { actor: server, do: accept4, sock: L, new: S, limit_ms: 300 }\n')
-  const r = spawnSync(process.execPath, [bin, 'run', 'scenarios/tcp-connect', 'scenarios/unix', broken, '--kernel', 'debian:6.1', '--db', db, '--reporter', 'json', '--jobs', '2'], {
-    cwd: kitRoot,
-    encoding: 'utf8',
-    timeout: 240_000,
-    maxBuffer: 64 * 1024 * 1024,
-  })
-  t.comment(`guest run took ${((Date.now() - started) / 1000).toFixed(1)} s; ${r.stderr.trim().split('\n').join(' / ')}`)
-  const doc = JSON.parse(r.stdout) as { run: { kernel: string; hostKind: string }; results: Array<{ scenario: string; variant: string; verdict: string; message: string }> }
-  t.match(doc.run.kernel, /^6\.1\.\d+-/, 'the run records the guest kernel release, not the host one')
-  t.equal(doc.run.hostKind, 'vm')
-  t.ok(doc.results.length >= 16, `${doc.results.length} results`)
-  const packaged = doc.results.filter(x => !x.scenario.startsWith('broken/'))
-  t.same(packaged.filter(x => x.verdict !== 'pass').map(x => `${x.scenario} [${x.variant}] ${x.verdict}: ${x.message}`), [], 'every packaged scenario passes in the guest')
-  const crash = doc.results.find(x => x.scenario.endsWith('crash'))
-  t.equal(crash?.verdict, 'error', 'a crashing guest probe is an error')
-  t.match(crash?.message ?? '', /exit code 134|exited during/, 'the crash is named')
-  const hang = doc.results.find(x => x.scenario.endsWith('hang'))
-  t.equal(hang?.verdict, 'error', 'a hanging guest probe is an error')
-  t.match(hang?.message, /did not finish within 300 ms/)
-  t.equal(r.status, 1, 'exit 1 (the broken pack)')
-  t.match(r.stderr, /kernel debian:6\.1: 6\.1\.\S+ booted in [\d.]+ s \((kvm|tcg)\)/, 'says which kernel booted')
-  const store = new Database(db, { readonly: true })
-  const runs = store.prepare(`SELECT kernel_release AS release, kernel_version AS version, host_kind AS kind, status FROM runs`).all() as Array<{ release: string; version: string; kind: string; status: string }>
-  t.equal(runs.length, 1)
-  t.match(runs[0]!.version, /Debian 6\.1\./, 'uname -v of the guest')
-  t.equal(runs[0]!.status, 'complete')
-  const stderr = store.prepare(`SELECT r.stderr FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE s.scenario LIKE '%crash'`).get() as { stderr: string } | undefined
-  t.match(stderr?.stderr ?? '', /abort requested/, "the guest probe's stderr comes back")
-  const rows = store.prepare(`SELECT kernels FROM results`).all() as Array<{ kernels: string | null }>
-  store.close()
-  const hellos = rows.flatMap(row => Object.values((row.kernels ? JSON.parse(row.kernels) : {}) as Record<string, string>))
-  t.ok(hellos.length > 0 && hellos.every(k => k.startsWith('6.1.')), `every probe said hello from the guest kernel (${[...new Set(hellos)].join(', ')})`)
-  t.same(qemuPids().filter(p => !before.includes(p)), [], 'no qemu left running')
-})
+t.test(
+  'scenarios run inside a Debian 6.1 guest and record its kernel',
+  { skip: missing.length > 0 && `missing ${missing.join(', ')}` },
+  async t => {
+    const db = join(dir, 'vm.db')
+    const before = qemuPids()
+    const started = Date.now()
+    // A probe that crashes and one stuck in a blocking accept: errors with stderr
+    // kept; their ports are reset and reused by the scenarios that follow.
+    const broken = join(dir, 'broken')
+    mkdirSync(broken)
+    writeFileSync(
+      join(broken, 'crash.yaml'),
+      'title: the probe aborts\nsources: [{ man: abort(3) }]\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: socket, sock: C, nonblock: true }\n  - { actor: client, do: abort }\n',
+    )
+    writeFileSync(
+      join(broken, 'hang.yaml'),
+      'title: a blocking accept nobody answers\nsources: [{ man: accept(2) }]\nvariants: [ipv4]\nsteps:\n  - { actor: server, do: socket, sock: L }\n  - { actor: server, do: bind, sock: L }\n  - { actor: server, do: listen, sock: L, backlog: 1 }\n  - { actor: server, do: accept4, sock: L, new: S, limit_ms: 300 }\n',
+    )
+    const r = spawnSync(
+      process.execPath,
+      [
+        bin,
+        'run',
+        'scenarios/tcp-connect',
+        'scenarios/unix',
+        broken,
+        '--kernel',
+        'debian:6.1',
+        '--db',
+        db,
+        '--reporter',
+        'json',
+        '--jobs',
+        '2',
+      ],
+      {
+        cwd: kitRoot,
+        encoding: 'utf8',
+        timeout: 240_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    )
+    t.comment(`guest run took ${((Date.now() - started) / 1000).toFixed(1)} s; ${r.stderr.trim().split('\n').join(' / ')}`)
+    const doc = JSON.parse(r.stdout) as {
+      run: { kernel: string; hostKind: string }
+      results: Array<{ scenario: string; variant: string; verdict: string; message: string }>
+    }
+    t.match(doc.run.kernel, /^6\.1\.\d+-/, 'the run records the guest kernel release, not the host one')
+    t.equal(doc.run.hostKind, 'vm')
+    t.ok(doc.results.length >= 16, `${doc.results.length} results`)
+    const packaged = doc.results.filter(x => !x.scenario.startsWith('broken/'))
+    t.same(
+      packaged.filter(x => x.verdict !== 'pass').map(x => `${x.scenario} [${x.variant}] ${x.verdict}: ${x.message}`),
+      [],
+      'every packaged scenario passes in the guest',
+    )
+    const crash = doc.results.find(x => x.scenario.endsWith('crash'))
+    t.equal(crash?.verdict, 'error', 'a crashing guest probe is an error')
+    t.match(crash?.message ?? '', /exit code 134|exited during/, 'the crash is named')
+    const hang = doc.results.find(x => x.scenario.endsWith('hang'))
+    t.equal(hang?.verdict, 'error', 'a hanging guest probe is an error')
+    t.match(hang?.message, /did not finish within 300 ms/)
+    t.equal(r.status, 1, 'exit 1 (the broken pack)')
+    t.match(r.stderr, /kernel debian:6\.1: 6\.1\.\S+ booted in [\d.]+ s \((kvm|tcg)\)/, 'says which kernel booted')
+    const store = new Database(db, { readonly: true })
+    const runs = store
+      .prepare(`SELECT kernel_release AS release, kernel_version AS version, host_kind AS kind, status FROM runs`)
+      .all() as Array<{ release: string; version: string; kind: string; status: string }>
+    t.equal(runs.length, 1)
+    t.match(runs[0]!.version, /Debian 6\.1\./, 'uname -v of the guest')
+    t.equal(runs[0]!.status, 'complete')
+    const stderr = store
+      .prepare(`SELECT r.stderr FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE s.scenario LIKE '%crash'`)
+      .get() as { stderr: string } | undefined
+    t.match(stderr?.stderr ?? '', /abort requested/, "the guest probe's stderr comes back")
+    const rows = store.prepare(`SELECT kernels FROM results`).all() as Array<{ kernels: string | null }>
+    store.close()
+    const hellos = rows.flatMap(row => Object.values((row.kernels ? JSON.parse(row.kernels) : {}) as Record<string, string>))
+    t.ok(
+      hellos.length > 0 && hellos.every(k => k.startsWith('6.1.')),
+      `every probe said hello from the guest kernel (${[...new Set(hellos)].join(', ')})`,
+    )
+    t.same(
+      qemuPids().filter(p => !before.includes(p)),
+      [],
+      'no qemu left running',
+    )
+  },
+)

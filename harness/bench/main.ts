@@ -44,7 +44,9 @@ async function probeRoundTrip(): Promise<void> {
   const inside = p.events.filter(e => e.op === 'getsockopt').map(e => (e.t1 ?? e.t0) - e.t0)
   const insideNs = inside.reduce((a, b) => a + b, 0) / inside.length
   await p.stop()
-  const cLoopNs = Number(execFileSync(join(kitRoot, 'harness', 'native', 'build', 'syscall-loop'), ['1000000'], { encoding: 'utf8' }).trim())
+  const cLoopNs = Number(
+    execFileSync(join(kitRoot, 'harness', 'native', 'build', 'syscall-loop'), ['1000000'], { encoding: 'utf8' }).trim(),
+  )
   line('probe step round trip (sequential)', `${sequentialUs.toFixed(1)} us/step over ${n} steps`)
   line('probe step, pipelined', `${pipelinedUs.toFixed(1)} us/step`)
   line('syscall as timed inside the probe', `${insideNs.toFixed(0)} ns`)
@@ -74,7 +76,10 @@ async function defaultRun(): Promise<void> {
     const longest = results.reduce((a, b) => (b.durationMs > a.durationMs ? b : a))
     const sum = results.reduce((s, r) => s + r.durationMs, 0)
     const bad = results.filter(r => r.verdict === 'fail' || r.verdict === 'error').length
-    line(`default run, --jobs ${jobs}${jobs === defaultJobs() ? ' (the default)' : ' (= cores)'}`, `${results.length} results (${bad} fail/error)`)
+    line(
+      `default run, --jobs ${jobs}${jobs === defaultJobs() ? ' (the default)' : ' (= cores)'}`,
+      `${results.length} results (${bad} fail/error)`,
+    )
     line('  wall time', `${(run.wallMs / 1000).toFixed(2)} s`)
     line('  longest scenario', `${(longest.durationMs / 1000).toFixed(2)} s (${longest.scenario.id} [${longest.variant}])`)
     line('  sum of scenario durations', `${(sum / 1000).toFixed(2)} s`)
@@ -95,7 +100,10 @@ async function defaultRun(): Promise<void> {
     }
   }
   const storeS = (performance.now() - s0) / 1000
-  line('store: events per second', `${Math.round(events / storeS)} (${events} events in ${results.length * copies} results, ${storeS.toFixed(2)} s)`)
+  line(
+    'store: events per second',
+    `${Math.round(events / storeS)} (${events} events in ${results.length * copies} results, ${storeS.toFixed(2)} s)`,
+  )
   target.close()
 }
 
@@ -105,9 +113,14 @@ async function reportScale(): Promise<void> {
     line('report at scale', 'skipped (no report module)')
     return
   }
-  const { benchReportScale } = (await import(module)) as { benchReportScale: () => Promise<{ runs: number; scenarios: number; seconds: number; largestPageBytes: number }> }
+  const { benchReportScale } = (await import(module)) as {
+    benchReportScale: () => Promise<{ runs: number; scenarios: number; seconds: number; largestPageBytes: number }>
+  }
   const r = await benchReportScale()
-  line('report at scale', `${r.runs} runs x ${r.scenarios} scenarios in ${r.seconds.toFixed(2)} s, largest page ${(r.largestPageBytes / 1e6).toFixed(2)} MB`)
+  line(
+    'report at scale',
+    `${r.runs} runs x ${r.scenarios} scenarios in ${r.seconds.toFixed(2)} s, largest page ${(r.largestPageBytes / 1e6).toFixed(2)} MB`,
+  )
 }
 
 try {

@@ -41,8 +41,16 @@ async function realTemplates(dir: string): Promise<Template[]> {
     const scenarios = loadScenarios([join(scenarioDir, 'tcp-connect'), join(scenarioDir, 'seed-claims')])
     const system = systemInfo()
     const { id: runId } = seed.beginRun({
-      host: system.hostname, hostKind: 'loopback', kernelRelease: system.kernelRelease, kernelVersion: system.kernelVersion, arch: system.arch,
-      distro: system.distro, kitVersion: kitVersion(), kitCommit: undefined, sysctls: system.sysctls, argv: ['bench'],
+      host: system.hostname,
+      hostKind: 'loopback',
+      kernelRelease: system.kernelRelease,
+      kernelVersion: system.kernelVersion,
+      arch: system.arch,
+      distro: system.distro,
+      kitVersion: kitVersion(),
+      kitCommit: undefined,
+      sysctls: system.sysctls,
+      argv: ['bench'],
     })
     await runPlan({ scenarios, host: loopbackHost(), system, store: seed, runId, jobs: os.availableParallelism(), repeat: 1 })
     const rows = seed.db
@@ -50,10 +58,27 @@ async function realTemplates(dir: string): Promise<Template[]> {
         `SELECT r.id, r.verdict, r.claim, r.message, r.duration_ms, r.variant, r.kernels, s.scenario, s.pack, s.title, s.sources, s.claim AS claim_id, s.body
          FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.verdict != 'skip' ORDER BY s.scenario, r.variant`,
       )
-      .all() as Array<Template['result'] & { id: number; scenario: string; pack: string; title: string; sources: string; claim_id: number | null; body: string }>
+      .all() as Array<
+      Template['result'] & {
+        id: number
+        scenario: string
+        pack: string
+        title: string
+        sources: string
+        claim_id: number | null
+        body: string
+      }
+    >
     return rows.map(r => ({
       scenario: { scenario: r.scenario, pack: r.pack, title: r.title, sources: r.sources, claim: r.claim_id, body: r.body },
-      result: { verdict: r.verdict, claim: r.claim, message: r.message, duration_ms: r.duration_ms, variant: r.variant, kernels: r.kernels },
+      result: {
+        verdict: r.verdict,
+        claim: r.claim,
+        message: r.message,
+        duration_ms: r.duration_ms,
+        variant: r.variant,
+        kernels: r.kernels,
+      },
       events: seed.events(r.id),
       checks: seed.checks(r.id),
     }))
@@ -78,7 +103,9 @@ function benchUuid(i: number): string {
 function fill(store: TraceStore, templates: readonly Template[], runs: number, scenarios: number): void {
   const db = store.db
   db.pragma('synchronous = OFF')
-  const insertScenario = db.prepare(`INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+  const insertScenario = db.prepare(
+    `INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  )
   const insertRun = db.prepare(
     `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status)
      VALUES (?, ?, 'loopback', ?, '#1 SMP', ?, 'Debian 13', '0.1.0', NULL, '{}', '["run"]', ?, ?, 'complete')`,
@@ -89,7 +116,9 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
   const insertEvent = db.prepare(
     `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   )
-  const insertCheck = db.prepare(`INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+  const insertCheck = db.prepare(
+    `INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
   db.transaction(() => {
     const scenarioIds: number[] = []
     for (let k = 0; k < scenarios; k++) {
@@ -102,7 +131,8 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
     for (let i = 0; i < runs; i++) {
       const when = new Date(start + i * 3_600_000).toISOString()
       const runId = Number(
-        insertRun.run(benchUuid(i), HOSTS[i % HOSTS.length]!, KERNELS[i % KERNELS.length]!, i % 4 === 2 ? 'aarch64' : 'x86_64', when, when).lastInsertRowid,
+        insertRun.run(benchUuid(i), HOSTS[i % HOSTS.length]!, KERNELS[i % KERNELS.length]!, i % 4 === 2 ? 'aarch64' : 'x86_64', when, when)
+          .lastInsertRowid,
       )
       for (let k = 0; k < scenarios; k++) {
         const t = templates[k % templates.length]!
@@ -130,9 +160,20 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
         }
         const claim = t.result.claim && verdict !== 'error' && verdict !== 'skip' ? (roll % 7 === 0 ? 'refuted' : t.result.claim) : null
         const resultId = Number(
-          insertResult.run(runId, scenarioIds[k]!, t.result.variant, verdict, claim, t.result.duration_ms, message, stderr, t.result.kernels).lastInsertRowid,
+          insertResult.run(
+            runId,
+            scenarioIds[k]!,
+            t.result.variant,
+            verdict,
+            claim,
+            t.result.duration_ms,
+            message,
+            stderr,
+            t.result.kernels,
+          ).lastInsertRowid,
         )
-        for (const e of events) insertEvent.run(resultId, e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details)
+        for (const e of events)
+          insertEvent.run(resultId, e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details)
         for (const c of checks) insertCheck.run(resultId, c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim)
       }
     }

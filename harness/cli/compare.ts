@@ -25,7 +25,8 @@ export function compareCommand(refs: string[], opts: CompareOptions): number {
   try {
     const resolve = (ref: string): RunRow => {
       const { run, matched } = selectRun(store, ref)
-      if (matched > 1) process.stderr.write(`sockspec: '${ref}' matches ${matched} runs; using the newest, ${describeRun(summariseRun(run))}\n`)
+      if (matched > 1)
+        process.stderr.write(`sockspec: '${ref}' matches ${matched} runs; using the newest, ${describeRun(summariseRun(run))}\n`)
       return run
     }
     let pairs: Array<[RunRow, RunRow]>
@@ -33,7 +34,12 @@ export function compareCommand(refs: string[], opts: CompareOptions): number {
     if (opts.baseline !== undefined) {
       const base = resolve(opts.baseline)
       baseline = base
-      const others = refs.length ? refs.map(resolve) : store.runs().filter(r => r.id !== base.id).reverse()
+      const others = refs.length
+        ? refs.map(resolve)
+        : store
+            .runs()
+            .filter(r => r.id !== base.id)
+            .reverse()
       pairs = others.filter(r => r.id !== base.id).map(r => [base, r])
       if (!pairs.length) process.stderr.write(`sockspec: no other run in ${opts.db} to compare with the baseline\n`)
     } else {

@@ -41,11 +41,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
     .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'junit', 'json']).default('tty'))
     .option('--variant <name>', 'only this variant: ipv4, ipv6, default (repeatable)', collect, [])
-    .option('--host <name=url>', 'put scenario host NAME on a remote machine: NAME=ssh://user@addr[:port][?inet6=ADDR] (repeatable)', collect, [])
-    .option('--ssh-identity <file>', 'private key for --host ssh:// (default: ssh\'s own)')
+    .option(
+      '--host <name=url>',
+      'put scenario host NAME on a remote machine: NAME=ssh://user@addr[:port][?inet6=ADDR] (repeatable)',
+      collect,
+      [],
+    )
+    .option('--ssh-identity <file>', "private key for --host ssh:// (default: ssh's own)")
     .option('--ssh-option <option>', 'extra ssh -o option, e.g. StrictHostKeyChecking=accept-new (repeatable)', collect, [])
     .option('--report [dir]', 'write the HTML report after the run (default dir: reports)')
-    .option('--kernel <name>', 'kernel to run on: host, debian:6.1, debian:6.12, debian:<linux-image package>; guests boot in qemu; one run each (repeatable, default: host)', collect, [])
+    .option(
+      '--kernel <name>',
+      'kernel to run on: host, debian:6.1, debian:6.12, debian:<linux-image package>; guests boot in qemu; one run each (repeatable, default: host)',
+      collect,
+      [],
+    )
     .action(async (paths: string[], opts) => {
       const { runCommand } = await import('./run.js')
       exitCode = await runCommand(paths, opts)
@@ -79,7 +89,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output directory', 'reports')
     .option('--runs-per-page <n>', 'runs per matrix page', intArg('--runs-per-page', 1))
     .option('--latest <n>', 'timelines per scenario variant (latest runs)', intArg('--latest', 1))
-    .option('--baseline <run>', 'also diff every run against this one (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME)')
+    .option(
+      '--baseline <run>',
+      'also diff every run against this one (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME)',
+    )
     .action(async opts => {
       const { reportCommand } = await import('./report.js')
       exitCode = reportCommand(opts)
@@ -106,8 +119,13 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('compare')
-    .description('compare two runs, or every run against a baseline: same, differs, regression, fixed, new, missing, error, skip; exit 1 on regression')
-    .argument('[runs...]', 'RUN_A RUN_B (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME; combine with commas); with --baseline: the runs to compare (default: all others)')
+    .description(
+      'compare two runs, or every run against a baseline: same, differs, regression, fixed, new, missing, error, skip; exit 1 on regression',
+    )
+    .argument(
+      '[runs...]',
+      'RUN_A RUN_B (id, uuid prefix, latest, host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME; combine with commas); with --baseline: the runs to compare (default: all others)',
+    )
     .option('--db <file>', 'trace store file', 'traces.db')
     .option('--baseline <run>', 'compare every other run against this one (same run syntax)')
     .addOption(new Option('--reporter <name>', 'output format').choices(['text', 'json']).default('text'))

@@ -20,9 +20,13 @@ export function reportCommand(opts: ReportOptions, log: NodeJS.WritableStream = 
   })
   if (stats.baseline && stats.baseline.matched > 1) {
     const b = stats.baseline.run
-    process.stderr.write(`sockspec: '${opts.baseline}' matches ${stats.baseline.matched} runs; using the newest, #${b.id} ${b.uuid.slice(0, 8)} (${b.host}, ${b.kernel_release})\n`)
+    process.stderr.write(
+      `sockspec: '${opts.baseline}' matches ${stats.baseline.matched} runs; using the newest, #${b.id} ${b.uuid.slice(0, 8)} (${b.host}, ${b.kernel_release})\n`,
+    )
   }
   const mb = (stats.bytes / 1e6).toFixed(1)
-  log.write(`report: ${stats.pages} pages (${mb} MB, ${stats.diffPages} diff pages) in ${stats.seconds.toFixed(1)} s: ${resolve(stats.index)}\n`)
+  log.write(
+    `report: ${stats.pages} pages (${mb} MB, ${stats.diffPages} diff pages) in ${stats.seconds.toFixed(1)} s: ${resolve(stats.index)}\n`,
+  )
   return 0
 }

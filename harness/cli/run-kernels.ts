@@ -37,7 +37,11 @@ function brokenHost(reason: string): HostDriver {
   }
 }
 
-export async function runGuestKernel(spec: Extract<KernelSpec, { kind: 'debian' }>, scenarios: Scenario[], opts: GuestRunOptions): Promise<{ code: number; interrupted: boolean }> {
+export async function runGuestKernel(
+  spec: Extract<KernelSpec, { kind: 'debian' }>,
+  scenarios: Scenario[],
+  opts: GuestRunOptions,
+): Promise<{ code: number; interrupted: boolean }> {
   const started = performance.now()
   opts.log(`kernel ${spec.name}: fetching ${spec.package}`)
   const kernel = await kernelFor(spec)
@@ -47,7 +51,9 @@ export async function runGuestKernel(spec: Extract<KernelSpec, { kind: 'debian' 
   let bootProblem: string | undefined
   try {
     launched = await launchKernel(kernel, { probePorts: jobs * actors })
-    opts.log(`kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`)
+    opts.log(
+      `kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`,
+    )
   } catch (err) {
     if (!(err instanceof GuestBootError)) throw err
     bootProblem = `guest ${kernel.release} did not boot: ${err.message}`
@@ -82,7 +88,9 @@ export async function runGuestKernel(spec: Extract<KernelSpec, { kind: 'debian' 
     })
     reporter.end(run, outcome.results, outcome.interrupted)
     const t = tally(outcome.results)
-    opts.log(`kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    opts.log(
+      `kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    )
     const bad = outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error')
     return { code: outcome.interrupted ? 130 : bad ? 1 : 0, interrupted: outcome.interrupted }
   } finally {

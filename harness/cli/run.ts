@@ -1,5 +1,4 @@
 /** `sockspec run`: load, run on the loopback host, store, report. */
-import os from 'node:os'
 import { runInfoFor } from '../runner/run-info.js'
 import { SockspecError } from '../errors.js'
 import { loopbackHost } from '../hosts/loopback.js'
@@ -50,7 +49,10 @@ async function remoteHosts(opts: RunOptions): Promise<RemoteHosts | undefined> {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${re}$`)
 }
 
@@ -61,10 +63,14 @@ export function filterScenarios(scenarios: Scenario[], patterns: string[] | unde
 
 function reporterFor(name: RunOptions['reporter']): Reporter {
   switch (name) {
-    case 'tap': return tapReporter()
-    case 'junit': return junitReporter()
-    case 'json': return jsonReporter()
-    default: return ttyReporter()
+    case 'tap':
+      return tapReporter()
+    case 'junit':
+      return junitReporter()
+    case 'json':
+      return jsonReporter()
+    default:
+      return ttyReporter()
   }
 }
 
@@ -74,7 +80,12 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
     const wanted = new Set(opts.variant)
     for (const v of wanted) if (!['ipv4', 'ipv6', 'default'].includes(v)) throw new SockspecError('E_USAGE', `unknown variant '${v}'`)
     scenarios = scenarios
-      .map(s => ({ ...s, variants: variantsOf(s).map(v => v.name).filter(n => wanted.has(n)) }))
+      .map(s => ({
+        ...s,
+        variants: variantsOf(s)
+          .map(v => v.name)
+          .filter(n => wanted.has(n)),
+      }))
       .filter(s => s.variants.length > 0)
   }
   if (!scenarios.length) throw new SockspecError('E_USAGE', 'no scenario matches')
@@ -92,7 +103,16 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
       const hosts = Object.fromEntries(
         [...(remotes?.prepared ?? [])].map(([name, info]) => {
           const t = remotes!.targets.get(name)!
-          return [name, { kind: 'ssh', address: `${t.user ? `${t.user}@` : ''}${t.host}:${t.port}`, kernelRelease: info.kernelRelease, kernelVersion: info.kernelVersion, arch: info.arch }]
+          return [
+            name,
+            {
+              kind: 'ssh',
+              address: `${t.user ? `${t.user}@` : ''}${t.host}:${t.port}`,
+              kernelRelease: info.kernelRelease,
+              kernelVersion: info.kernelVersion,
+              arch: info.arch,
+            },
+          ]
         }),
       )
       const { id: runId } = store.beginRun(runInfoFor(system, host.kind, hosts))
@@ -122,7 +142,13 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
       const { runGuestKernel } = await import('./run-kernels.js')
       for (const spec of guests) {
         if (interrupted) break
-        const r = await runGuestKernel(spec, scenarios, { store, reporter: () => reporterFor(opts.reporter), jobs: opts.jobs, repeat: opts.repeat, log })
+        const r = await runGuestKernel(spec, scenarios, {
+          store,
+          reporter: () => reporterFor(opts.reporter),
+          jobs: opts.jobs,
+          repeat: opts.repeat,
+          log,
+        })
         interrupted = r.interrupted
         code = r.interrupted ? 130 : Math.max(code === 130 ? 0 : code, r.code)
       }

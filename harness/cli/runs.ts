@@ -5,9 +5,10 @@ export function runsCommand(opts: { db: string }): number {
   const store = TraceStore.open(opts.db, { readonly: true, mustExist: true })
   try {
     for (const run of store.runs()) {
-      const counts = store.db
-        .prepare(`SELECT verdict, count(*) AS n FROM results WHERE run_id = ? GROUP BY verdict`)
-        .all(run.id) as Array<{ verdict: string; n: number }>
+      const counts = store.db.prepare(`SELECT verdict, count(*) AS n FROM results WHERE run_id = ? GROUP BY verdict`).all(run.id) as Array<{
+        verdict: string
+        n: number
+      }>
       const summary = counts.map(c => `${c.n} ${c.verdict}`).join(', ') || 'no results'
       process.stdout.write(`${run.id}\t${run.uuid}\t${run.started_at}\t${run.host}\t${run.kernel_release}\t${run.status}\t${summary}\n`)
     }

@@ -23,9 +23,13 @@ export function showCommand(what: string | undefined, opts: ShowOptions): number
     else chosen = results.find(r => r.scenario === what) ?? results.find(r => r.scenario.includes(what))
     if (!chosen) throw new SockspecError('E_NOT_FOUND', `no result matching '${what ?? ''}' in run ${run.uuid}`)
     const out = process.stdout
-    out.write(`${chosen.scenario} [${chosen.variant}]${chosen.attempt > 1 ? ` #${chosen.attempt}` : ''}: ${chosen.verdict}${chosen.claim ? ` (claim ${chosen.claim})` : ''}\n`)
+    out.write(
+      `${chosen.scenario} [${chosen.variant}]${chosen.attempt > 1 ? ` #${chosen.attempt}` : ''}: ${chosen.verdict}${chosen.claim ? ` (claim ${chosen.claim})` : ''}\n`,
+    )
     out.write(`${chosen.title}\n`)
-    out.write(`run ${run.uuid} on ${run.host}, kernel ${run.kernel_release} ${run.arch}, result ${chosen.id}, ${chosen.duration_ms.toFixed(0)} ms\n`)
+    out.write(
+      `run ${run.uuid} on ${run.host}, kernel ${run.kernel_release} ${run.arch}, result ${chosen.id}, ${chosen.duration_ms.toFixed(0)} ms\n`,
+    )
     if (chosen.message) out.write(`${chosen.message}\n`)
     out.write('\n')
     out.write(renderTimeline(store.events(chosen.id), store.checks(chosen.id)))

@@ -49,7 +49,8 @@ export function firstEventDifference(aEvents: readonly EventRow[], bEvents: read
       if (x && y && x.key === y.key) continue
       const order = x?.idx ?? y?.idx ?? Number.MAX_SAFE_INTEGER
       const changed = x && y ? changedPaths(x.fields, y.fields).map(c => c.path) : []
-      if (!best || order < best.order) best = { order, diff: { kind: 'event', actor, position: i, a: eventItem(x), b: eventItem(y), changed } }
+      if (!best || order < best.order)
+        best = { order, diff: { kind: 'event', actor, position: i, a: eventItem(x), b: eventItem(y), changed } }
       break
     }
   }

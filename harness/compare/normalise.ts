@@ -37,8 +37,24 @@ export interface NormalisedEvent {
 }
 
 const DROPPED = new Set(['seq', 't0', 't1', 'pid', 'uname'])
-const TCP_INFO_KEPT = ['state', 'ca_state', 'retransmits', 'probes', 'backoff', 'options', 'unacked', 'sacked', 'lost', 'retrans', 'total_retrans',
-  'bytes_acked', 'bytes_received', 'bytes_sent', 'bytes_retrans', 'notsent_bytes']
+const TCP_INFO_KEPT = [
+  'state',
+  'ca_state',
+  'retransmits',
+  'probes',
+  'backoff',
+  'options',
+  'unacked',
+  'sacked',
+  'lost',
+  'retrans',
+  'total_retrans',
+  'bytes_acked',
+  'bytes_received',
+  'bytes_sent',
+  'bytes_retrans',
+  'notsent_bytes',
+]
 /** Syscalls whose return value is a new file descriptor number. */
 const FD_RETURNING = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])
 
@@ -75,9 +91,7 @@ function normaliseAddr(addr: unknown, ports: PortNames): unknown {
 
 function normaliseReady(list: unknown): unknown {
   if (!Array.isArray(list)) return list
-  return (list as ReadyEntry[])
-    .map(r => ({ h: r.h, events: [...r.events].sort() }))
-    .sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
+  return (list as ReadyEntry[]).map(r => ({ h: r.h, events: [...r.events].sort() })).sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
 }
 
 /** JSON with object keys sorted, so equal values give equal strings. */
@@ -148,6 +162,14 @@ export function normaliseTrace(events: readonly EventRow[]): NormalisedEvent[] {
       }
       const position = positions.get(e.actor) ?? 0
       positions.set(e.actor, position + 1)
-      return { idx: e.idx, actor: e.actor, position, op: e.op, fields, key: canonicalJson({ actor: e.actor, ...fields }), text: describe(e.actor, fields) }
+      return {
+        idx: e.idx,
+        actor: e.actor,
+        position,
+        op: e.op,
+        fields,
+        key: canonicalJson({ actor: e.actor, ...fields }),
+        text: describe(e.actor, fields),
+      }
     })
 }

@@ -10,7 +10,9 @@ export function describeRun(run: RunSummary): string {
 function verdictOf(side: PairSide | null): string {
   if (!side) return '-'
   const flaky = side.flaky
-    ? ` (flaky: ${Object.entries(side.verdicts).map(([v, n]) => `${n} ${v}`).join(', ')} over ${side.attempts} attempts; attempt ${side.attempt} compared)`
+    ? ` (flaky: ${Object.entries(side.verdicts)
+        .map(([v, n]) => `${n} ${v}`)
+        .join(', ')} over ${side.attempts} attempts; attempt ${side.attempt} compared)`
     : ''
   return `${side.verdict}${side.claim ? ` [claim ${side.claim}]` : ''}${flaky}`
 }
@@ -29,22 +31,30 @@ function pairLines(p: Pair): string[] {
       lines.push(`${head}: ${verdictOf(p.a)} -> ${verdictOf(p.b)}`)
   }
   if (p.label === 'error') {
-    const broken = [p.a?.verdict === 'error' ? `a: ${p.a.message}` : '', p.b?.verdict === 'error' ? `b: ${p.b.message}` : ''].filter(Boolean)
+    const broken = [p.a?.verdict === 'error' ? `a: ${p.a.message}` : '', p.b?.verdict === 'error' ? `b: ${p.b.message}` : ''].filter(
+      Boolean,
+    )
     lines.push(`    the kit broke, the kernel's answer is unknown (not counted as a regression): ${broken.join('; ')}`)
   }
   if (p.scenarioChanged) lines.push('    note: the scenario file changed between the runs (different content hash)')
   const d = p.firstDifference
   if (d) {
-    lines.push(d.kind === 'event' ? `    first difference, ${d.actor ?? '?'} event #${d.position + 1}:` : `    same trace; first differing check #${d.position + 1}:`)
+    lines.push(
+      d.kind === 'event'
+        ? `    first difference, ${d.actor ?? '?'} event #${d.position + 1}:`
+        : `    same trace; first differing check #${d.position + 1}:`,
+    )
     lines.push(`      a: ${d.a?.text ?? '(nothing: trace ended)'}`)
     lines.push(`      b: ${d.b?.text ?? '(nothing: trace ended)'}`)
     if (d.kind === 'event' && d.changed.length) {
-      const at = (event: Record<string, unknown> | undefined, path: string) => JSON.stringify(path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], event))
+      const at = (event: Record<string, unknown> | undefined, path: string) =>
+        JSON.stringify(path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], event))
       lines.push(`      changed: ${d.changed.map(p => `${p} ${at(d.a?.event, p)} -> ${at(d.b?.event, p)}`).join(', ')}`)
     }
   }
   if (p.label === 'regression') {
-    for (const c of p.b?.failedChecks ?? []) lines.push(`    failed in b: ${c.actor} ${c.step} ${c.field}: expected ${c.expected}, observed ${c.observed}`)
+    for (const c of p.b?.failedChecks ?? [])
+      lines.push(`    failed in b: ${c.actor} ${c.step} ${c.field}: expected ${c.expected}, observed ${c.observed}`)
   }
   return lines
 }
@@ -62,7 +72,11 @@ export function renderComparison(c: Comparison, opts: { showSame?: boolean } = {
   return `${out.join('\n')}\n`
 }
 
-export function renderComparisons(comparisons: readonly Comparison[], baseline: RunSummary | null, opts: { showSame?: boolean } = {}): string {
+export function renderComparisons(
+  comparisons: readonly Comparison[],
+  baseline: RunSummary | null,
+  opts: { showSame?: boolean } = {},
+): string {
   const parts: string[] = []
   if (baseline) parts.push(`baseline ${describeRun(baseline)}: ${comparisons.length} run(s) compared against it\n`)
   for (const c of comparisons) parts.push(renderComparison(c, opts))

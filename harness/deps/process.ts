@@ -54,9 +54,17 @@ export interface CommandResult {
 }
 
 /** Run a short command and capture its output; never throws for a non-zero exit. */
-export async function runCommand(argv: readonly string[], opts: { timeoutMs?: number; input?: string | Uint8Array } = {}): Promise<CommandResult> {
+export async function runCommand(
+  argv: readonly string[],
+  opts: { timeoutMs?: number; input?: string | Uint8Array } = {},
+): Promise<CommandResult> {
   const [file, ...args] = argv
   if (!file) throw new Error('runCommand: empty argv')
-  const r = await execa(file, args, { reject: false, timeout: opts.timeoutMs ?? 30_000, input: opts.input, stdin: opts.input === undefined ? 'ignore' : undefined })
+  const r = await execa(file, args, {
+    reject: false,
+    timeout: opts.timeoutMs ?? 30_000,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : undefined,
+  })
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr), failed: r.failed }
 }

@@ -36,12 +36,18 @@ export function checkRet(expected: number | string, observed: number | undefined
   if (!m) return false
   const n = Number(m[2])
   switch (m[1]) {
-    case '>=': return observed >= n
-    case '<=': return observed <= n
-    case '>': return observed > n
-    case '<': return observed < n
-    case '!=': return observed !== n
-    default: return observed === n
+    case '>=':
+      return observed >= n
+    case '<=':
+      return observed <= n
+    case '>':
+      return observed > n
+    case '<':
+      return observed < n
+    case '!=':
+      return observed !== n
+    default:
+      return observed === n
   }
 }
 
@@ -170,7 +176,8 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
     else ok = matchesPartial(v, event.value)
     push('value', typeof v === 'object' ? JSON.stringify(v) : String(v), describeValue(event, v), ok)
   }
-  if (exp.data !== undefined) push('data', JSON.stringify(exp.data), event.data === undefined ? 'none' : JSON.stringify(event.data), event.data === exp.data)
+  if (exp.data !== undefined)
+    push('data', JSON.stringify(exp.data), event.data === undefined ? 'none' : JSON.stringify(event.data), event.data === exp.data)
   if (exp.time !== undefined) {
     const start = exp.time.since !== undefined ? ctx.stepStart(exp.time.since) : event.t0
     const { lo, hi } = timeWindow(exp.time)

@@ -19,7 +19,10 @@ export interface PacketContext {
 
 const FLAG_ORDER = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR']
 const normFlags = (flags: readonly string[]): string =>
-  [...flags].map(f => f.toUpperCase()).sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b)).join('|')
+  [...flags]
+    .map(f => f.toUpperCase())
+    .sort((a, b) => FLAG_ORDER.indexOf(a) - FLAG_ORDER.indexOf(b))
+    .join('|')
 
 export function describePacketSpec(spec: PacketSpec): string {
   const parts = [spec.flags ? normFlags(spec.flags.split('|')) : 'any segment']
@@ -68,12 +71,21 @@ export function matchPackets(
   const checks: Check[] = []
   const base = { step: ctx.step, actor: ctx.actor, claim: ctx.claim }
   const end = event?.t1 ?? event?.t0
-  for (const [field, spec] of [['after_packet', exp.after_packet], ['before_packet', exp.before_packet]] as const) {
+  for (const [field, spec] of [
+    ['after_packet', exp.after_packet],
+    ['before_packet', exp.before_packet],
+  ] as const) {
     if (!spec) continue
     const expected = `${field === 'after_packet' ? 'returns after' : 'returns before'} ${describePacketSpec(spec)}`
     const list = matchingPackets(spec, ctx)
     if (end === undefined || list === undefined) {
-      checks.push({ ...base, field, expected, observed: end === undefined ? 'no event' : 'socket port unknown (add a getsockname step)', ok: false })
+      checks.push({
+        ...base,
+        field,
+        expected,
+        observed: end === undefined ? 'no event' : 'socket port unknown (add a getsockname step)',
+        ok: false,
+      })
       continue
     }
     const packet = pick(spec, list)
@@ -83,7 +95,13 @@ export function matchPackets(
       continue
     }
     const delta = end - packet.t0
-    checks.push({ ...base, field, expected, observed: `returned ${ms(Math.abs(delta))} ${delta >= 0 ? 'after' : 'before'} it`, ok: field === 'after_packet' ? delta > 0 : delta < 0 })
+    checks.push({
+      ...base,
+      field,
+      expected,
+      observed: `returned ${ms(Math.abs(delta))} ${delta >= 0 ? 'after' : 'before'} it`,
+      ok: field === 'after_packet' ? delta > 0 : delta < 0,
+    })
   }
   if (exp.packets) {
     const spec = exp.packets

@@ -44,7 +44,9 @@ async function privateNamespace(binary: string): Promise<HostSession | { skip: s
     let why = ''
     holder.stderr.setEncoding('utf8')
     for await (const chunk of holder.stderr) why += String(chunk)
-    return { skip: `gates need CAP_NET_ADMIN; without root they need an unprivileged user namespace, which failed here${why ? `: ${why.trim().split('\n')[0]}` : ''}` }
+    return {
+      skip: `gates need CAP_NET_ADMIN; without root they need an unprivileged user namespace, which failed here${why ? `: ${why.trim().split('\n')[0]}` : ''}`,
+    }
   }
   const pid = String(holder.pid)
   return {
@@ -76,7 +78,8 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   return {
     kind: remotes?.targets.size ? 'ssh' : 'loopback',
     open: async (scenario, variant) => {
-      if (remotes && scenarioUsesRemote(scenario, remotes.targets)) return openSsh(scenario, variant, remotes.targets, remotes.prepared, remotes.options, binary)
+      if (remotes && scenarioUsesRemote(scenario, remotes.targets))
+        return openSsh(scenario, variant, remotes.targets, remotes.prepared, remotes.options, binary)
       if (scenario.hosts) return openNetns(scenario, binary)
       return uid !== 0 && scenarioUsesGates(scenario) ? privateNamespace(binary) : shared
     },

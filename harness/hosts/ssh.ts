@@ -84,8 +84,12 @@ export async function prepareRemote(target: SshTarget, opts: SshOptions, staticP
   const [kernelRelease, kernelVersion, arch] = present ? lines.slice(1) : lines.slice(-3)
   let copied = false
   if (!present) {
-    const r = await runCommand([...base, `cat > ${probePath}.tmp && chmod 755 ${probePath}.tmp && mv ${probePath}.tmp ${probePath} && sha256sum ${probePath}`], { timeoutMs: 60_000, input: binary })
-    if (r.exitCode !== 0 || !r.stdout.startsWith(hash)) throw new SockspecError('E_PROBE', `copying the probe to ${target.name} failed: ${r.stderr.trim() || r.stdout.trim()}`)
+    const r = await runCommand(
+      [...base, `cat > ${probePath}.tmp && chmod 755 ${probePath}.tmp && mv ${probePath}.tmp ${probePath} && sha256sum ${probePath}`],
+      { timeoutMs: 60_000, input: binary },
+    )
+    if (r.exitCode !== 0 || !r.stdout.startsWith(hash))
+      throw new SockspecError('E_PROBE', `copying the probe to ${target.name} failed: ${r.stderr.trim() || r.stdout.trim()}`)
     copied = true
   }
   return { probePath, kernelRelease: kernelRelease ?? '?', kernelVersion: kernelVersion ?? '?', arch: arch ?? '?', copied }
@@ -112,8 +116,10 @@ export function openSsh(
   }
   for (const name of hostNames) {
     const target = remotes.get(name)
-    if (target && variant === 'ipv6' && !target.inet6) return { skip: `host '${name}' has no IPv6 address (add ?inet6=ADDR to its --host URL)` }
-    if (target && variant !== 'ipv6' && !target.inet) return { skip: `host '${name}' has no IPv4 address (add ?inet=ADDR to its --host URL)` }
+    if (target && variant === 'ipv6' && !target.inet6)
+      return { skip: `host '${name}' has no IPv6 address (add ?inet6=ADDR to its --host URL)` }
+    if (target && variant !== 'ipv6' && !target.inet)
+      return { skip: `host '${name}' has no IPv4 address (add ?inet=ADDR to its --host URL)` }
   }
   const hostOf = (actor: string): string => scenario.actors?.[actor]?.host ?? hostNames[0] ?? 'local'
   return {

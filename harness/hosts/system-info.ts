@@ -32,7 +32,9 @@ export const RELEVANT_SYSCTLS = [
 
 export function readSysctl(name: string): string | undefined {
   try {
-    return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim().replace(/\s+/g, ' ')
+    return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8')
+      .trim()
+      .replace(/\s+/g, ' ')
   } catch {
     return undefined
   }

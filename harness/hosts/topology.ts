@@ -25,7 +25,11 @@ export interface TopologyPlan {
 }
 
 /** Namespace names carry our pid so `sockspec cleanup` can tell live runs from leftovers. */
-export function planTopology(hostNames: readonly string[], sysctls: Record<string, Record<string, string | number>>, tag: string): TopologyPlan {
+export function planTopology(
+  hostNames: readonly string[],
+  sysctls: Record<string, Record<string, string | number>>,
+  tag: string,
+): TopologyPlan {
   const hub = `${NS_PREFIX}${tag}-hub`
   const hosts = hostNames.map((name, i) => ({
     name,

@@ -19,7 +19,10 @@ export interface RunningCapture {
   process: ProbeProcess
 }
 
-export async function startCaptures(specs: readonly CaptureSpec[], timeoutMs = 5000): Promise<{ running: RunningCapture[]; problems: string[] }> {
+export async function startCaptures(
+  specs: readonly CaptureSpec[],
+  timeoutMs = 5000,
+): Promise<{ running: RunningCapture[]; problems: string[] }> {
   const running = specs.map(spec => ({ host: spec.host, process: new ProbeProcess(spec.argv, `wire@${spec.host}`) }))
   const problems: string[] = []
   await Promise.all(
@@ -41,7 +44,15 @@ export function scenarioPorts(events: readonly ProbeEvent[]): Set<number> {
     if (a && (a.family === 'inet' || a.family === 'inet6') && a.port) ports.add(a.port)
   }
   for (const e of events) {
-    if (e.op === 'getsockname' || e.op === 'getpeername' || e.op === 'accept4' || e.op === 'connect' || e.op === 'recvfrom' || e.op === 'sendto') add(e.addr)
+    if (
+      e.op === 'getsockname' ||
+      e.op === 'getpeername' ||
+      e.op === 'accept4' ||
+      e.op === 'connect' ||
+      e.op === 'recvfrom' ||
+      e.op === 'sendto'
+    )
+      add(e.addr)
   }
   return ports
 }

@@ -136,11 +136,14 @@ export class ProbeProcess {
     if (p.done) return Promise.resolve({ events: p.events, status: 'done' })
     if (this.exit) return Promise.resolve({ events: p.events, status: 'exit' })
     return new Promise(resolve => {
-      const timer = setTimeout(() => {
-        const i = p.waiters.indexOf(finish)
-        if (i >= 0) p.waiters.splice(i, 1)
-        resolve({ events: p.events, status: 'timeout' })
-      }, Math.max(0, timeoutMs))
+      const timer = setTimeout(
+        () => {
+          const i = p.waiters.indexOf(finish)
+          if (i >= 0) p.waiters.splice(i, 1)
+          resolve({ events: p.events, status: 'timeout' })
+        },
+        Math.max(0, timeoutMs),
+      )
       const finish = (o: StepOutcome): void => {
         clearTimeout(timer)
         resolve(o)

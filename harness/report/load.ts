@@ -75,7 +75,12 @@ export function loadReportData(store: TraceStore, now = new Date()): ReportData 
   }
   const scenarios = new Map<string, ReportScenario>()
   // newest version last, so it wins
-  for (const s of db.prepare(`SELECT scenario, pack, title, body FROM scenarios ORDER BY id`).iterate() as Iterable<{ scenario: string; pack: string; title: string; body: string }>) {
+  for (const s of db.prepare(`SELECT scenario, pack, title, body FROM scenarios ORDER BY id`).iterate() as Iterable<{
+    scenario: string
+    pack: string
+    title: string
+    body: string
+  }>) {
     scenarios.set(s.scenario, { id: s.scenario, pack: s.pack, title: s.title, doc: JSON.parse(s.body) as ReportScenario['doc'] })
   }
   return { generatedAt: now.toISOString(), runs, results, scenarios }
@@ -91,8 +96,12 @@ function parseJson<T>(text: string, fallback: T): T {
 
 export function traceSource(store: TraceStore, data: ReportData): TraceSource {
   const runById = new Map(data.runs.map(r => [r.id, r]))
-  const events = store.db.prepare(`SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`)
-  const checks = store.db.prepare(`SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`)
+  const events = store.db.prepare(
+    `SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`,
+  )
+  const checks = store.db.prepare(
+    `SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`,
+  )
   const extra = store.db.prepare(`SELECT stderr, invalid FROM results WHERE id = ?`)
   return (result: ReportResult): ResultTrace => {
     const row = extra.get(result.id) as { stderr: string; invalid: string } | undefined

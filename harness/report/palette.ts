@@ -39,7 +39,16 @@ export type DiffLabel = PairLabel
 export const DIFF_LABELS: readonly DiffLabel[] = ['same', 'differs', 'regression', 'fixed', 'new', 'missing', 'error', 'skip']
 
 /** A symbol per label, so a count never depends on colour alone. */
-export const LABEL_SYMBOL: Record<DiffLabel, string> = { same: '=', differs: '≠', regression: '✗', fixed: '✓', new: '+', missing: '∅', error: '!', skip: '–' }
+export const LABEL_SYMBOL: Record<DiffLabel, string> = {
+  same: '=',
+  differs: '≠',
+  regression: '✗',
+  fixed: '✓',
+  new: '+',
+  missing: '∅',
+  error: '!',
+  skip: '–',
+}
 
 /** Okabe-Ito again: a regression is a failure (vermillion), a fix a pass (bluish green), differs the diff yellow. */
 export const LABEL_COLOUR: Record<DiffLabel, string> = {

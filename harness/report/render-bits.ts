@@ -16,7 +16,9 @@ export function claimBadge(claim: ClaimOutcome | null): SafeHtml {
 
 /** `✓12 ✗1 –3`: the verdicts that occur, with their counts. */
 export function countsText(counts: VerdictCounts): string {
-  return VERDICTS.filter(v => counts[v] > 0).map(v => `${VERDICT_SYMBOL[v]}${counts[v]}`).join(' ')
+  return VERDICTS.filter(v => counts[v] > 0)
+    .map(v => `${VERDICT_SYMBOL[v]}${counts[v]}`)
+    .join(' ')
 }
 
 export function legend(): SafeHtml {

@@ -96,7 +96,13 @@ interface PacketShape {
  */
 export function packetShape(e: ProbeEvent, portOwner: ReadonlyMap<number, string>, leftActor: string): PacketShape {
   const flags = e['tcp_flags'] ?? e['flags']
-  const flagText = Array.isArray(flags) ? (flags.length ? flags.map(String).join('|') : 'none') : typeof flags === 'string' ? flags : 'segment'
+  const flagText = Array.isArray(flags)
+    ? flags.length
+      ? flags.map(String).join('|')
+      : 'none'
+    : typeof flags === 'string'
+      ? flags
+      : 'segment'
   const len = typeof e['len'] === 'number' && e['len'] > 0 ? e['len'] : undefined
   const sport = typeof e['sport'] === 'number' ? portOwner.get(e['sport']) : undefined
   const dport = typeof e['dport'] === 'number' ? portOwner.get(e['dport']) : undefined
@@ -155,10 +161,18 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
       const p = packetShape(e, portOwner, lanes[0]!)
       const leftward = p.leftward
       const [x1, x2] = leftward ? [wx + WIRE_W - 6, wx + 8] : [wx + 6, wx + WIRE_W - 8]
-      const head = leftward ? `${x2},${y + 14} ${x2 + 7},${y + 10} ${x2 + 7},${y + 18}` : `${x2},${y + 14} ${x2 - 7},${y + 10} ${x2 - 7},${y + 18}`
-      perLane.get(WIRE)!.push(
-        html`<g class="packet" data-idx="${i}"><title>${row.t_ns / 1e6} ms: ${p.text}</title><line x1="${x1}" y1="${y + 14}" x2="${x2}" y2="${y + 14}"/><polygon points="${head}"/><text x="${wx + WIRE_W / 2}" y="${y + 9}" text-anchor="middle">${clip(p.text, 20)}</text></g>`,
-      )
+      const head = leftward
+        ? `${x2},${y + 14} ${x2 + 7},${y + 10} ${x2 + 7},${y + 18}`
+        : `${x2},${y + 14} ${x2 - 7},${y + 10} ${x2 - 7},${y + 18}`
+      perLane
+        .get(WIRE)!
+        .push(
+          html`<g class="packet" data-idx="${i}"
+            ><title>${row.t_ns / 1e6} ms: ${p.text}</title><line x1="${x1}" y1="${y + 14}" x2="${x2}" y2="${y + 14}" /><polygon
+              points="${head}"
+            /><text x="${wx + WIRE_W / 2}" y="${y + 9}" text-anchor="middle">${clip(p.text, 20)}</text></g
+          >`,
+        )
       y += ROW_H
       return
     }
@@ -181,14 +195,28 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     const mask = clip(label.mask, Math.max(0, room - head.length - answer.length - 2))
     const dur = row.dur_ns !== null ? ` (${(row.dur_ns / 1e6).toFixed(3)} ms)` : ''
     const tooltip = `${row.actor} ${describeEvent(e)}${dur}${row.step ? ` [step ${row.step}]` : ''}`
-    const mark = checked ? (stepFailures?.length ? html`<text class="mark-fail" x="${lx + LANE_W - 20}" y="${y + 14}">✗</text>` : html`<text class="mark-pass" x="${lx + LANE_W - 20}" y="${y + 14}">✓</text>`) : ''
+    const mark = checked
+      ? stepFailures?.length
+        ? html`<text class="mark-fail" x="${lx + LANE_W - 20}" y="${y + 14}">✗</text>`
+        : html`<text class="mark-pass" x="${lx + LANE_W - 20}" y="${y + 14}">✓</text>`
+      : ''
     perLane.get(row.actor)!.push(
-      html`<g class="${classes.join(' ')}" data-idx="${i}" data-op="${row.op}"><title>${tooltip}</title><rect x="${lx + 4}" y="${y + 1}" width="${LANE_W - 8}" height="${ROW_H - 3}" rx="3"/><text x="${lx + 10}" y="${y + 14}">${head} <tspan class="ret">${answer}</tspan>${mask ? html` <tspan class="mask">${mask}</tspan>` : ''}${blocked ? html` <tspan class="dur">${blocked}</tspan>` : ''}</text>${mark}</g>`,
+      html`<g class="${classes.join(' ')}" data-idx="${i}" data-op="${row.op}"
+        ><title>${tooltip}</title><rect x="${lx + 4}" y="${y + 1}" width="${LANE_W - 8}" height="${ROW_H - 3}" rx="3" /><text
+          x="${lx + 10}"
+          y="${y + 14}"
+          >${head}
+          <tspan class="ret">${answer}</tspan
+          >${mask ? html` <tspan class="mask">${mask}</tspan>` : ''}${blocked ? html` <tspan class="dur">${blocked}</tspan>` : ''}</text
+        >${mark}</g
+      >`,
     )
     y += ROW_H
     for (const c of stepFailures ?? []) {
       const text = `${c.claim ? 'claim ✗ ' : '✗ '}${describeCheck(c).replace(/^claim refuted: /, '')}`
-      perLane.get(row.actor)!.push(html`<text class="note-fail" x="${lx + 10}" y="${y + 11}"><title>${describeCheck(c)}</title>${clip(text, 64)}</text>`)
+      perLane
+        .get(row.actor)!
+        .push(html`<text class="note-fail" x="${lx + 10}" y="${y + 11}"><title>${describeCheck(c)}</title>${clip(text, 64)}</text>`)
       y += NOTE_H
     }
   })
@@ -196,9 +224,29 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const backgrounds = lanes.map(lane => {
     const lx = laneX.get(lane)!
     const w = lane === WIRE ? WIRE_W : LANE_W
-    return html`<rect class="${lane === WIRE ? 'wire-bg' : 'lane-bg'}" x="${lx + 1}" y="0" width="${w - 2}" height="${height}"/><text class="lane-title" x="${lx + w / 2}" y="17" text-anchor="middle">${lane}</text><line class="axis" x1="${lx + w / 2}" y1="${HEADER_H}" x2="${lx + w / 2}" y2="${height}"/>`
+    return html`<rect class="${lane === WIRE ? 'wire-bg' : 'lane-bg'}" x="${lx + 1}" y="0" width="${w - 2}" height="${height}" /><text
+        class="lane-title"
+        x="${lx + w / 2}"
+        y="17"
+        text-anchor="middle"
+        >${lane}</text
+      ><line class="axis" x1="${lx + w / 2}" y1="${HEADER_H}" x2="${lx + w / 2}" y2="${height}" />`
   })
-  const wireNote = packets === 0 ? html`<text class="nowire" x="${laneX.get(WIRE)! + WIRE_W / 2}" y="${HEADER_H + 12}" text-anchor="middle">no packets captured</text>` : ''
+  const wireNote =
+    packets === 0
+      ? html`<text class="nowire" x="${laneX.get(WIRE)! + WIRE_W / 2}" y="${HEADER_H + 12}" text-anchor="middle">no packets captured</text>`
+      : ''
   const groups = lanes.map(lane => html`<g class="lane" data-actor="${lane}">${perLane.get(lane)!}</g>`)
-  return html`<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${opts.label ?? 'timeline'}"><text class="time" x="${TIME_W - 6}" y="17" text-anchor="end">t (ms)</text>${joinHtml(backgrounds)}${wireNote}${joinHtml(times)}${joinHtml(groups)}</svg>`
+  return html`<svg
+    class="timeline"
+    xmlns="http://www.w3.org/2000/svg"
+    width="${width}"
+    height="${height}"
+    viewBox="0 0 ${width} ${height}"
+    role="img"
+    aria-label="${opts.label ?? 'timeline'}"
+  >
+    <text class="time" x="${TIME_W - 6}" y="17" text-anchor="end">t (ms)</text>
+    ${joinHtml(backgrounds)}${wireNote}${joinHtml(times)}${joinHtml(groups)}
+  </svg>`
 }

@@ -63,7 +63,12 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteOptions = DEFAULT_SITE_OPTIONS, runTraces?: RunTraceSource): Generator<SitePage> {
+export function* buildSite(
+  data: ReportData,
+  readTrace: TraceSource,
+  opts: SiteOptions = DEFAULT_SITE_OPTIONS,
+  runTraces?: RunTraceSource,
+): Generator<SitePage> {
   const runOrder = new Map(data.runs.map((r, i) => [r.id, i]))
   const runs = new Map(data.runs.map(r => [r.id, r]))
   // newest run first, then attempt
@@ -101,7 +106,11 @@ export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteO
   const diffLinks = new Map<number, DiffLink[]>()
   for (const p of diffs) {
     const links = diffLinks.get(p.b.id) ?? []
-    links.push({ href: diffPath(p), text: `diff vs ${p.reason === 'baseline' ? 'baseline ' : ''}#${p.a.id} ${p.a.kernel}`, reason: p.reason })
+    links.push({
+      href: diffPath(p),
+      text: `diff vs ${p.reason === 'baseline' ? 'baseline ' : ''}#${p.a.id} ${p.a.kernel}`,
+      reason: p.reason,
+    })
     diffLinks.set(p.b.id, links)
   }
 
@@ -194,13 +203,21 @@ export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteO
       .map(([name, history]) => ({ name, history, shown: history.slice(0, opts.latestPerScenario).map(readTrace) }))
     yield {
       path: scenarioPage(id),
-      html: renderScenarioPage({ scenario, variants, runs, resultHref: fromSub, historyCap: opts.historyCap, generatedAt: data.generatedAt }),
+      html: renderScenarioPage({
+        scenario,
+        variants,
+        runs,
+        resultHref: fromSub,
+        historyCap: opts.historyCap,
+        generatedAt: data.generatedAt,
+      }),
     }
   }
 
   // full traces of failing and errored results
   for (const r of results) {
-    if (hasTracePage(r)) yield { path: tracePage(r.id), html: renderTracePage(readTrace(r), data.scenarios.get(r.scenario), data.generatedAt) }
+    if (hasTracePage(r))
+      yield { path: tracePage(r.id), html: renderTracePage(readTrace(r), data.scenarios.get(r.scenario), data.generatedAt) }
   }
 
   yield { path: CLAIMS_PAGE, html: renderClaimsPage(claimsModel(data, results, kernels, kernelOf, readTrace, opts, fromRoot)) }
@@ -209,7 +226,12 @@ export function* buildSite(data: ReportData, readTrace: TraceSource, opts: SiteO
 }
 
 /** One page per pair; runs' traces cached briefly (pairs come newest first, so neighbours share runs). */
-function* diffSite(data: ReportData, pairs: readonly DiffPair[], path: (p: DiffPair) => string, runTraces: RunTraceSource): Generator<SitePage> {
+function* diffSite(
+  data: ReportData,
+  pairs: readonly DiffPair[],
+  path: (p: DiffPair) => string,
+  runTraces: RunTraceSource,
+): Generator<SitePage> {
   const cache = new Map<number, RunTraces>()
   const load = (run: ReportRun): RunTraces => {
     let t = cache.get(run.id)
@@ -229,7 +251,15 @@ function* diffSite(data: ReportData, pairs: readonly DiffPair[], path: (p: DiffP
     for (const r of [...ta.results, ...tb.results]) traces.set(r.resultId, r)
     yield {
       path: path(p),
-      html: renderDiffPage({ a: p.a, b: p.b, reason: p.reason, comparison: compareRuns(ta, tb), traces, scenarios: data.scenarios, generatedAt: data.generatedAt }),
+      html: renderDiffPage({
+        a: p.a,
+        b: p.b,
+        reason: p.reason,
+        comparison: compareRuns(ta, tb),
+        traces,
+        scenarios: data.scenarios,
+        generatedAt: data.generatedAt,
+      }),
     }
   }
 }
@@ -289,4 +319,3 @@ function claimsModel(
     generatedAt: data.generatedAt,
   }
 }
-

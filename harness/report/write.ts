@@ -46,7 +46,8 @@ function prepareOutDir(outDir: string): void {
       throw new SockspecError('E_USAGE', `${outDir} is not empty and holds no sockspec report; choose another --out directory`)
     }
     for (const entry of entries) {
-      if (entry === 'scenarios' || entry === 'traces' || entry === 'diff' || entry.endsWith('.html')) rmSync(join(outDir, entry), { recursive: true, force: true })
+      if (entry === 'scenarios' || entry === 'traces' || entry === 'diff' || entry.endsWith('.html'))
+        rmSync(join(outDir, entry), { recursive: true, force: true })
     }
   }
   mkdirSync(join(outDir, 'scenarios'), { recursive: true })
@@ -67,7 +68,12 @@ export function writeReport(dbFile: string, outDir: string, opts: WriteOptions =
     let diffPages = 0
     let bytes = 0
     let largestPage = { path: '', bytes: 0 }
-    for (const page of buildSite(data, traceSource(store, data), { ...DEFAULT_SITE_OPTIONS, ...siteOpts, baselineRunId: baseline?.run.id ?? null }, runTracesReader(store))) {
+    for (const page of buildSite(
+      data,
+      traceSource(store, data),
+      { ...DEFAULT_SITE_OPTIONS, ...siteOpts, baselineRunId: baseline?.run.id ?? null },
+      runTracesReader(store),
+    )) {
       const file = join(outDir, page.path)
       const body = Buffer.from(page.html, 'utf8')
       if (page.path.includes('/')) mkdirSync(dirname(file), { recursive: true })
@@ -77,7 +83,16 @@ export function writeReport(dbFile: string, outDir: string, opts: WriteOptions =
       bytes += body.length
       if (body.length > largestPage.bytes) largestPage = { path: page.path, bytes: body.length }
     }
-    return { outDir, index: join(outDir, INDEX_PAGE), pages, bytes, largestPage, seconds: (performance.now() - started) / 1000, diffPages, baseline }
+    return {
+      outDir,
+      index: join(outDir, INDEX_PAGE),
+      pages,
+      bytes,
+      largestPage,
+      seconds: (performance.now() - started) / 1000,
+      diffPages,
+      baseline,
+    }
   } finally {
     store.close()
   }

@@ -31,7 +31,9 @@ export function runDocument(run: RunRow, results: readonly ScenarioResult[], int
       message: r.message,
       durationMs: Math.round(r.durationMs * 1000) / 1000,
       events: r.events.length,
-      failedChecks: r.checks.filter(c => !c.ok).map(c => ({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, observed: c.observed, claim: c.claim })),
+      failedChecks: r.checks
+        .filter(c => !c.ok)
+        .map(c => ({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, observed: c.observed, claim: c.claim })),
     })),
   }
 }

@@ -23,12 +23,29 @@ export function junitXml(results: readonly ScenarioResult[], runUuid: string): s
   for (const [pack, list] of [...packs].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const count = (v: string): number => list.filter(r => r.verdict === v).length
     const time = list.reduce((s, r) => s + r.durationMs, 0) / 1000
-    lines.push(`  <testsuite name="${escapeXml(pack)}" tests="${list.length}" failures="${count('fail')}" errors="${count('error')}" skipped="${count('skip')}" time="${time.toFixed(3)}">`)
+    lines.push(
+      `  <testsuite name="${escapeXml(pack)}" tests="${list.length}" failures="${count('fail')}" errors="${count('error')}" skipped="${count('skip')}" time="${time.toFixed(3)}">`,
+    )
     for (const r of list) {
       const name = `${r.scenario.id} [${r.variant}]${r.attempt > 1 ? ` #${r.attempt}` : ''}`
       lines.push(`    <testcase classname="${escapeXml(pack)}" name="${escapeXml(name)}" time="${(r.durationMs / 1000).toFixed(3)}">`)
-      if (r.verdict === 'fail') lines.push(`      <failure message="${escapeXml(r.message)}">${escapeXml(r.checks.filter(c => !c.ok).map(c => `${c.step} ${c.actor} ${c.field}: expected ${c.expected}, got ${c.observed}`).join('\n'))}</failure>`)
-      if (r.verdict === 'error') lines.push(`      <error message="${escapeXml(r.message)}">${escapeXml(Object.entries(r.stderr).map(([a, t]) => `${a}: ${t}`).join('\n'))}</error>`)
+      if (r.verdict === 'fail')
+        lines.push(
+          `      <failure message="${escapeXml(r.message)}">${escapeXml(
+            r.checks
+              .filter(c => !c.ok)
+              .map(c => `${c.step} ${c.actor} ${c.field}: expected ${c.expected}, got ${c.observed}`)
+              .join('\n'),
+          )}</failure>`,
+        )
+      if (r.verdict === 'error')
+        lines.push(
+          `      <error message="${escapeXml(r.message)}">${escapeXml(
+            Object.entries(r.stderr)
+              .map(([a, t]) => `${a}: ${t}`)
+              .join('\n'),
+          )}</error>`,
+        )
       if (r.verdict === 'skip') lines.push(`      <skipped message="${escapeXml(r.message)}"/>`)
       if (r.claim) lines.push(`      <properties><property name="claim" value="${r.claim}"/></properties>`)
       lines.push('    </testcase>')

@@ -16,7 +16,8 @@ export function tapReporter(out: NodeJS.WritableStream = process.stdout): Report
         const diag: Record<string, unknown> = { verdict: r.verdict, message: r.message }
         if (r.claim) diag['claim'] = r.claim
         const failed = r.checks.filter(c => !c.ok)
-        if (failed.length) diag['checks'] = failed.map(c => ({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, observed: c.observed }))
+        if (failed.length)
+          diag['checks'] = failed.map(c => ({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, observed: c.observed }))
         if (Object.keys(r.stderr).length) diag['stderr'] = r.stderr
         out.write(`  ---\n${stringifyYaml(diag).replace(/^/gm, '  ').trimEnd()}\n  ...\n`)
       }

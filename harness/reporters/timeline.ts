@@ -33,7 +33,8 @@ export function describeEvent(e: ProbeEvent): string {
   }
   if (typeof e['how'] === 'string') parts.push(e['how'])
   if (e.opt) parts.push(e.opt)
-  if (e.op === 'setsockopt' && e.value !== undefined && !e.gate) parts.push(String(typeof e.value === 'object' ? JSON.stringify(e.value) : e.value))
+  if (e.op === 'setsockopt' && e.value !== undefined && !e.gate)
+    parts.push(String(typeof e.value === 'object' ? JSON.stringify(e.value) : e.value))
   if (e.gate) parts.push(e.gate.length ? `drop ${e.gate.join(',')}` : 'clear')
   if (e.addr && e.op !== 'accept4') parts.push(formatAddr(e.addr))
   let answer = `= ${e.ret ?? '?'}`
@@ -42,7 +43,8 @@ export function describeEvent(e: ProbeEvent): string {
   if (e.ready) answer += ` ${e.ready.map(r => `${r.h}:${shortMask(r.events)}`).join(' ') || '-'}`
   if (e.revents) answer += ` ${e.revents.map(r => `${r.h}:${shortMask(r.events)}`).join(' ')}`
   if (e.value_name !== undefined) answer += ` ${e.value_name}`
-  else if (e.value !== undefined && e.op === 'getsockopt') answer += ` ${typeof e.value === 'object' ? String((e.value as Record<string, unknown>)['state'] ?? JSON.stringify(e.value)) : String(e.value)}`
+  else if (e.value !== undefined && e.op === 'getsockopt')
+    answer += ` ${typeof e.value === 'object' ? String((e.value as Record<string, unknown>)['state'] ?? JSON.stringify(e.value)) : String(e.value)}`
   if (e.data !== undefined && e.data !== '') answer += ` "${e.data.length > 16 ? e.data.slice(0, 16) + '…' : e.data}"`
   // a call that blocked shows how long it took (the row is placed at its start)
   if (e.t1 !== undefined && e.t1 - e.t0 >= 1_000_000) answer += ` [${((e.t1 - e.t0) / 1e6).toFixed(0)} ms]`
@@ -74,7 +76,9 @@ export function describePacket(e: ProbeEvent, leftActors: ReadonlySet<string>, o
 
 export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], maxWidth = 72): string {
   // client lanes left, the wire in the middle, everyone else right
-  const others = [...new Set(events.map(e => e.actor))].filter(a => a !== 'wire').sort((a, b) => (a === 'client' ? -1 : b === 'client' ? 1 : a < b ? -1 : 1))
+  const others = [...new Set(events.map(e => e.actor))]
+    .filter(a => a !== 'wire')
+    .sort((a, b) => (a === 'client' ? -1 : b === 'client' ? 1 : a < b ? -1 : 1))
   const left = others.slice(0, Math.max(1, Math.ceil(others.length / 2)))
   const hasWire = events.some(e => e.actor === 'wire')
   const actors = [...left, ...(hasWire ? ['wire'] : []), ...others.slice(left.length)]
@@ -107,7 +111,9 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     const cells = actors.map((_, c) => (c === col ? pad(texts[i]! + mark) : ' '.repeat(width)))
     lines.push(`${(row.t_ns / 1e6).toFixed(3).padStart(10)}  ${cells.join(' ').trimEnd()}`)
     for (const c of failed ?? []) {
-      lines.push(`${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`)
+      lines.push(
+        `${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`,
+      )
     }
   })
   return lines.join('\n') + '\n'

@@ -1,6 +1,4 @@
 /** Human output: a progress line on a TTY, failures in full, a summary. */
-import type { ScenarioResult } from '../runner/result.js'
-import type { RunRow } from '../store/store.js'
 import type { Reporter } from './reporter.js'
 import { resultName, tally } from './reporter.js'
 
@@ -14,14 +12,17 @@ export function ttyReporter(out: NodeJS.WriteStream = process.stdout): Reporter 
   }
   return {
     start(run, total) {
-      out.write(`sockspec run ${run.uuid.slice(0, 8)} on ${run.host} (${run.host_kind}), kernel ${run.kernel_release} ${run.arch}: ${total} results to collect\n`)
+      out.write(
+        `sockspec run ${run.uuid.slice(0, 8)} on ${run.host} (${run.host_kind}), kernel ${run.kernel_release} ${run.arch}: ${total} results to collect\n`,
+      )
     },
     result(r, done, total) {
       counts[r.verdict]++
       clearLine()
       if (r.verdict === 'fail' || r.verdict === 'error') {
         out.write(`${mark[r.verdict]} ${resultName(r)}: ${r.message}\n`)
-        for (const [actor, text] of Object.entries(r.stderr)) if (text.trim()) out.write(`  stderr of ${actor}: ${text.trim().split('\n').slice(-5).join('\n    ')}\n`)
+        for (const [actor, text] of Object.entries(r.stderr))
+          if (text.trim()) out.write(`  stderr of ${actor}: ${text.trim().split('\n').slice(-5).join('\n    ')}\n`)
       } else if (!isTty || r.claim) {
         const claim = r.claim ? ` (claim ${r.scenario.claim?.id}: ${r.claim})` : ''
         if (!isTty) out.write(`${mark[r.verdict]} ${resultName(r)}${r.verdict === 'skip' ? `: ${r.message}` : ''}${claim}\n`)
@@ -34,7 +35,9 @@ export function ttyReporter(out: NodeJS.WriteStream = process.stdout): Reporter 
       const t = tally(results)
       counts = { pass: 0, fail: 0, error: 0, skip: 0 }
       const claims = t.holds + t.refuted ? `; claims: ${t.holds} hold, ${t.refuted} refuted` : ''
-      out.write(`${interrupted ? 'INTERRUPTED: ' : ''}${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip${claims} (run ${run.uuid})\n`)
+      out.write(
+        `${interrupted ? 'INTERRUPTED: ' : ''}${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip${claims} (run ${run.uuid})\n`,
+      )
     },
   }
 }

@@ -59,7 +59,8 @@ export function targetAddress(step: Step, ctx: CommandContext, forBind: boolean)
     // bound to the wildcard: connect to the owner's host address
     if ((a.family === 'inet' && a.addr === '0.0.0.0') || (a.family === 'inet6' && a.addr === '::')) {
       const owner = ctx.owners.get(step.to)
-      const addr = owner !== undefined && ctx.defaultAddress ? ctx.defaultAddress(owner, a.family) : a.family === 'inet' ? '127.0.0.1' : '::1'
+      const addr =
+        owner !== undefined && ctx.defaultAddress ? ctx.defaultAddress(owner, a.family) : a.family === 'inet' ? '127.0.0.1' : '::1'
       return { ...a, addr }
     }
     return a
@@ -99,7 +100,9 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
       return `accept4 ${h} ${step.new ?? ''} ${sockFlags(step)}`
     }
     case 'send':
-      return step.text !== undefined ? `sendstr ${h} ${step.text} ${flagSet(step.flags)}` : `send ${h} ${step.bytes ?? 1} ${flagSet(step.flags)}`
+      return step.text !== undefined
+        ? `sendstr ${h} ${step.text} ${flagSet(step.flags)}`
+        : `send ${h} ${step.bytes ?? 1} ${flagSet(step.flags)}`
     case 'sendto':
       return `sendto ${h} ${step.bytes ?? 1} ${formatAddr(targetAddress(step, ctx, false))} ${flagSet(step.flags)}`
     case 'recv':
@@ -116,7 +119,8 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
       return `getsockopt ${h} ${step.level ?? 'socket'} ${step.opt ?? ''}`
     case 'fcntl':
       if (step.cmd === 'setfl') return `fcntl ${h} setfl ${flagSet(step.fl)}`
-      if (step.cmd === 'nonblock' || (step.cmd === undefined && step.nonblock !== undefined)) return `fcntl ${h} nonblock ${step.nonblock === false ? 0 : 1}`
+      if (step.cmd === 'nonblock' || (step.cmd === undefined && step.nonblock !== undefined))
+        return `fcntl ${h} nonblock ${step.nonblock === false ? 0 : 1}`
       return `fcntl ${h} getfl`
     case 'epoll_create1':
       return `epoll_create1 ${step.ep ?? ''} ${step.cloexec ? 'cloexec' : '0'}`
@@ -125,7 +129,9 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
     case 'epoll_wait':
       return `epoll_wait ${step.ep ?? ''} ${step.max ?? 16} ${step.timeout_ms ?? 0}`
     case 'poll':
-      return `poll ${step.timeout_ms ?? 0} ${Object.entries(step.fds ?? {}).map(([name, ev]) => `${name}:${flagSet(ev)}`).join(' ')}`
+      return `poll ${step.timeout_ms ?? 0} ${Object.entries(step.fds ?? {})
+        .map(([name, ev]) => `${name}:${flagSet(ev)}`)
+        .join(' ')}`
     case 'getsockname':
     case 'getpeername':
       return `${step.do} ${h}`
@@ -155,7 +161,8 @@ export function primaryOp(step: Step): string {
 /** How long a step may take before it is an error. */
 export function stepLimitMs(step: Step): number {
   if (step.limit_ms !== undefined) return step.limit_ms
-  if ((step.do === 'epoll_wait' || step.do === 'poll') && step.timeout_ms !== undefined && step.timeout_ms >= 0) return step.timeout_ms + 3000
+  if ((step.do === 'epoll_wait' || step.do === 'poll') && step.timeout_ms !== undefined && step.timeout_ms >= 0)
+    return step.timeout_ms + 3000
   if (step.do === 'sleep') return (step.ms ?? 0) + 3000
   return 5000
 }

@@ -7,7 +7,12 @@ export interface PoolTask<T> {
   run(): Promise<T>
 }
 
-export async function runPool<T>(tasks: ReadonlyArray<PoolTask<T>>, jobs: number, onDone: (result: T) => void, shouldStop: () => boolean = () => false): Promise<void> {
+export async function runPool<T>(
+  tasks: ReadonlyArray<PoolTask<T>>,
+  jobs: number,
+  onDone: (result: T) => void,
+  shouldStop: () => boolean = () => false,
+): Promise<void> {
   const queue = [...tasks].sort((a, b) => b.estimateMs - a.estimateMs)
   const worker = async (): Promise<void> => {
     for (;;) {

@@ -17,7 +17,12 @@ export function unmetRequirement(scenario: Scenario, variant: VariantPlan, syste
     if (have === undefined) return `needs sysctl ${name} (not present)`
     const ok = sysctlSatisfies(have, want)
     if (!ok) {
-      const wanted = typeof want === 'string' && want.startsWith('&') ? `with bits ${want.slice(1)} set` : /^[<>!=]/.test(String(want)) ? String(want) : `= ${want}`
+      const wanted =
+        typeof want === 'string' && want.startsWith('&')
+          ? `with bits ${want.slice(1)} set`
+          : /^[<>!=]/.test(String(want))
+            ? String(want)
+            : `= ${want}`
       return `needs sysctl ${name} ${wanted} (it is ${have})`
     }
   }

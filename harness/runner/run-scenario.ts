@@ -70,7 +70,12 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     session = await opts.host.open(scenario, variant.name)
   } catch (err) {
     // The host broke (a guest that died or never booted): the kit's failure, not the kernel's.
-    return { ...base, verdict: 'error', message: `host ${opts.host.kind}: ${(err as Error).message}`, durationMs: performance.now() - started }
+    return {
+      ...base,
+      verdict: 'error',
+      message: `host ${opts.host.kind}: ${(err as Error).message}`,
+      durationMs: performance.now() - started,
+    }
   }
   if ('skip' in session) return { ...base, verdict: 'skip', message: session.skip, durationMs: 0 }
   const captureSpecs = opts.capture === false ? undefined : session.captureSpecs?.()
@@ -109,13 +114,23 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     let result: { ok: boolean; message: string }
     if (!('setPathGates' in session)) result = { ok: false, message: 'path gates need simulated hosts (a scenario with `hosts`)' }
     else {
-      const gates = step.do === 'path_ungate' ? [] : [...(pathGates.get(host) ?? []), { dir: step.dir ?? 'in', drop: step.drop, reject: step.reject, with: step.with }]
+      const gates =
+        step.do === 'path_ungate'
+          ? []
+          : [...(pathGates.get(host) ?? []), { dir: step.dir ?? 'in', drop: step.drop, reject: step.reject, with: step.with }]
       result = await (session as NetnsSession).setPathGates(host, gates)
       if (result.ok) pathGates.set(host, gates)
     }
     const event: ProbeEvent = {
-      seq: ++harnessSeq, step: step.id, op: 'nft', t0, t1: Number(process.hrtime.bigint()), ret: result.ok ? 0 : -1,
-      host, dir: step.dir ?? 'in', gate: [...(step.drop ?? []), ...(step.reject ?? []).map(c => `reject:${c}`)],
+      seq: ++harnessSeq,
+      step: step.id,
+      op: 'nft',
+      t0,
+      t1: Number(process.hrtime.bigint()),
+      ret: result.ok ? 0 : -1,
+      host,
+      dir: step.dir ?? 'in',
+      gate: [...(step.drop ?? []), ...(step.reject ?? []).map(c => `reject:${c}`)],
       ...(result.ok ? {} : { error: result.message }),
     }
     harnessEvents.push({ actor: step.actor, event })
@@ -133,10 +148,13 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const evaluate = (step: Step & { id: string }, outcome: StepOutcome): void => {
     stepEvents.set(step.id, outcome.events)
     learnAddresses(outcome.events)
-    if (outcome.status === 'timeout') problems.push(`step ${step.id} (${step.actor} ${step.do}) did not finish within ${stepLimitMs(step)} ms`)
+    if (outcome.status === 'timeout')
+      problems.push(`step ${step.id} (${step.actor} ${step.do}) did not finish within ${stepLimitMs(step)} ms`)
     if (outcome.status === 'exit') {
       const p = probes.get(step.actor)
-      problems.push(`probe for actor '${step.actor}' exited during step ${step.id} (${step.do})${p?.exit ? ` with ${p.exit.signal ?? `code ${p.exit.code}`}` : ''}`)
+      problems.push(
+        `probe for actor '${step.actor}' exited during step ${step.id} (${step.do})${p?.exit ? ` with ${p.exit.signal ?? `code ${p.exit.code}`}` : ''}`,
+      )
     }
     const event = primaryEvent(step, outcome.events)
     if (event?.error !== undefined) problems.push(`probe refused step ${step.id}: ${event.error}`)
@@ -146,14 +164,25 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
       const other = stepActor.get(id)
       return other !== undefined && clock(other) === clock(step.actor) ? stepEvents.get(id)?.[0]?.t0 : undefined
     }
-    for (const [exp, claim] of [[step.expect, false], [step.claim, true]] as const) {
+    for (const [exp, claim] of [
+      [step.expect, false],
+      [step.claim, true],
+    ] as const) {
       const resolved = resolveExpectation(exp, kernel)
       if (!resolved) continue
       const { after_packet, before_packet, packets, ...syscall } = resolved
       if (Object.keys(syscall).length) checks.push(...matchStep(syscall, event, { step: step.id, actor: step.actor, claim, stepStart }))
       // segments are all in only when the captures stop: judged at the end
       if (after_packet || before_packet || packets) {
-        deferred.push(packetCtx => matchPackets({ after_packet, before_packet, packets }, event, { ...packetCtx, step: step.id, actor: step.actor, claim, stepStart }))
+        deferred.push(packetCtx =>
+          matchPackets({ after_packet, before_packet, packets }, event, {
+            ...packetCtx,
+            step: step.id,
+            actor: step.actor,
+            claim,
+            stepStart,
+          }),
+        )
       }
     }
   }
@@ -251,8 +280,9 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   // so the order of the steps decides, and time only within a step.
   const clocks = new Set([...probes.keys()].map(a => session.clockOf?.(a) ?? 'local'))
   const order = (e: TraceEvent): number => stepOrder.get(e.event.step ?? '') ?? Number.MAX_SAFE_INTEGER
-  events.sort((a, b) =>
-    (clocks.size > 1 ? order(a) - order(b) : 0) || a.event.t0 - b.event.t0 || (a.actor < b.actor ? -1 : 1) || a.event.seq - b.event.seq,
+  events.sort(
+    (a, b) =>
+      (clocks.size > 1 ? order(a) - order(b) : 0) || a.event.t0 - b.event.t0 || (a.actor < b.actor ? -1 : 1) || a.event.seq - b.event.seq,
   )
   if (invalid.length) problems.push(`${invalid.length} invalid probe output line(s), first: ${invalid[0]!.problem}`)
 

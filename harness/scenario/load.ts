@@ -89,7 +89,10 @@ function describeAjvError(e: ErrorObject): { message: string; keyPath?: string }
 
 function pathSegments(instancePath: string): string[] {
   if (!instancePath) return []
-  return instancePath.slice(1).split('/').map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
 }
 
 /**
@@ -133,7 +136,7 @@ export function validateDocument(value: unknown, doc: ParsedDocument, file: stri
     const where = segs.length ? segs.join('.') : '(top level)'
     return new SockspecError('E_SCHEMA', `${where}: ${message}`, { file, ...pos })
   })
-  errors.sort((a, b) => (a.position!.line - b.position!.line) || (a.position!.col - b.position!.col))
+  errors.sort((a, b) => a.position!.line - b.position!.line || a.position!.col - b.position!.col)
   throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
 }
 
@@ -197,7 +200,9 @@ export function loadScenarios(paths: string[]): Scenario[] {
       const s = loadScenarioFile(f)
       const other = ids.get(s.id)
       if (other) {
-        errors.push(new SockspecError('E_SCENARIO', `duplicate scenario id '${s.id}' (also in ${other})`, { file: s.file, line: 1, col: 1 }))
+        errors.push(
+          new SockspecError('E_SCENARIO', `duplicate scenario id '${s.id}' (also in ${other})`, { file: s.file, line: 1, col: 1 }),
+        )
         continue
       }
       ids.set(s.id, s.file)

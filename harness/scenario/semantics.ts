@@ -26,13 +26,15 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
   const useHandle = (i: number, field: string, name: string, actor: string, path?: Array<string | number>): void => {
     const who = owner.get(name)
     const at = path ?? ['steps', i, field]
-    if (who === undefined) fail(at, `handle '${name}' is not open for actor '${actor}' at this step (create it with socket/accept4/epoll_create1 first)`)
+    if (who === undefined)
+      fail(at, `handle '${name}' is not open for actor '${actor}' at this step (create it with socket/accept4/epoll_create1 first)`)
     else if (who !== actor) fail(at, `handle '${name}' belongs to actor '${who}', not '${actor}'`)
   }
 
   const hostNames = new Set(Object.keys(scenario.hosts ?? {}))
   for (const [actor, placement] of Object.entries(scenario.actors ?? {})) {
-    if (!hostNames.has(placement.host)) fail(['actors', actor, 'host'], `actor '${actor}' is placed on '${placement.host}', which is not in 'hosts'`)
+    if (!hostNames.has(placement.host))
+      fail(['actors', actor, 'host'], `actor '${actor}' is placed on '${placement.host}', which is not in 'hosts'`)
   }
 
   scenario.steps.forEach((step, i) => {
@@ -74,7 +76,8 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
     for (const name of Object.keys(step.fds ?? {})) useHandle(i, 'fds', name, step.actor, ['steps', i, 'fds', name])
     for (const exp of [step.expect, step.claim]) {
       for (const name of Object.keys(exp?.ready ?? {})) {
-        if (!everCreated.has(name)) fail(['steps', i, exp === step.expect ? 'expect' : 'claim', 'ready', name], `ready: no socket named '${name}'`)
+        if (!everCreated.has(name))
+          fail(['steps', i, exp === step.expect ? 'expect' : 'claim', 'ready', name], `ready: no socket named '${name}'`)
       }
     }
     if (step.family === 'unix' && step.do === 'socket' && step.proto && step.proto !== '0') {

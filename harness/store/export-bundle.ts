@@ -66,8 +66,12 @@ export function exportRunBundle(db: SqliteDatabase, run: RunRow): RunBundle {
        FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.run_id = ? ORDER BY s.scenario, r.variant, r.attempt, s.hash`,
     )
     .all(run.id) as ResultJoinRow[]
-  const eventsOf = db.prepare(`SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`)
-  const checksOf = db.prepare(`SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`)
+  const eventsOf = db.prepare(
+    `SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`,
+  )
+  const checksOf = db.prepare(
+    `SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`,
+  )
   const results = rows.map(({ id, stderr, kernels, invalid, ...r }): BundleResult => ({
     ...r,
     stderr: parse(stderr),

@@ -44,7 +44,8 @@ export function openSourceStore(file: string): SourceStore {
     const version = db.pragma('user_version', { simple: true }) as number
     if (version === SCHEMA_VERSION) return { file, db, close: () => db.close() }
     const hasRuns = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'runs'`).get() as { n: number }
-    if (version === 0 && !hasRuns.n) throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (no schema version, no runs table)`)
+    if (version === 0 && !hasRuns.n)
+      throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (no schema version, no runs table)`)
     if (version < 1 || version > SCHEMA_VERSION) {
       throw new SockspecError(
         'E_STORE',

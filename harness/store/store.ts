@@ -95,7 +95,10 @@ export interface CheckRow {
 export function migrate(db: SqliteDatabase, file: string): void {
   const version = db.pragma('user_version', { simple: true }) as number
   if (version > SCHEMA_VERSION) {
-    throw new SockspecError('E_STORE', `${file}: store schema version ${version} is newer than this kit understands (${SCHEMA_VERSION}); upgrade sockspec`)
+    throw new SockspecError(
+      'E_STORE',
+      `${file}: store schema version ${version} is newer than this kit understands (${SCHEMA_VERSION}); upgrade sockspec`,
+    )
   }
   if (version === 0) {
     const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number }
@@ -160,8 +163,21 @@ export class TraceStore {
         `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, status, hosts)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
       )
-      .run(uuid, info.host, info.hostKind, info.kernelRelease, info.kernelVersion, info.arch, info.distro ?? null, info.kitVersion, info.kitCommit ?? null,
-        JSON.stringify(info.sysctls), JSON.stringify(info.argv), info.startedAt ?? new Date().toISOString(), JSON.stringify(info.hosts ?? {}))
+      .run(
+        uuid,
+        info.host,
+        info.hostKind,
+        info.kernelRelease,
+        info.kernelVersion,
+        info.arch,
+        info.distro ?? null,
+        info.kitVersion,
+        info.kitCommit ?? null,
+        JSON.stringify(info.sysctls),
+        JSON.stringify(info.argv),
+        info.startedAt ?? new Date().toISOString(),
+        JSON.stringify(info.hosts ?? {}),
+      )
     return { id: Number(r.lastInsertRowid), uuid }
   }
 
@@ -189,8 +205,19 @@ export class TraceStore {
           `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(runId, scenarioId, result.variant, result.attempt, result.verdict, result.claim ?? null, result.durationMs, result.message,
-          JSON.stringify(result.stderr), JSON.stringify(result.kernels), JSON.stringify(result.invalid))
+        .run(
+          runId,
+          scenarioId,
+          result.variant,
+          result.attempt,
+          result.verdict,
+          result.claim ?? null,
+          result.durationMs,
+          result.message,
+          JSON.stringify(result.stderr),
+          JSON.stringify(result.kernels),
+          JSON.stringify(result.invalid),
+        )
       const resultId = Number(r.lastInsertRowid)
       const origin = result.events[0]?.event.t0 ?? 0
       const insertEvent = this.db.prepare(
@@ -198,8 +225,21 @@ export class TraceStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       result.events.forEach(({ actor, event: e }, idx) => {
-        insertEvent.run(resultId, idx, actor, e.seq, e.step ?? null, e.t0 - origin, e.t1 !== undefined ? e.t1 - e.t0 : null, e.op,
-          socketsOf(e), e.ret ?? null, e.errno ?? null, maskOf(e), JSON.stringify(e))
+        insertEvent.run(
+          resultId,
+          idx,
+          actor,
+          e.seq,
+          e.step ?? null,
+          e.t0 - origin,
+          e.t1 !== undefined ? e.t1 - e.t0 : null,
+          e.op,
+          socketsOf(e),
+          e.ret ?? null,
+          e.errno ?? null,
+          maskOf(e),
+          JSON.stringify(e),
+        )
       })
       const insertCheck = this.db.prepare(
         `INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -216,7 +256,8 @@ export class TraceStore {
   }
 
   run(ref: string): RunRow | undefined {
-    if (ref === 'latest' || ref === 'last') return this.db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1`).get() as RunRow | undefined
+    if (ref === 'latest' || ref === 'last')
+      return this.db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT 1`).get() as RunRow | undefined
     // A short number is a run id, never a uuid prefix (compare 1 2 must not
     // pick a uuid starting with 2); a long one may be an all-digit uuid prefix.
     if (/^\d+$/.test(ref)) {
@@ -238,22 +279,31 @@ export class TraceStore {
   }
 
   events(resultId: number): EventRow[] {
-    return this.db.prepare(`SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`).all(resultId) as EventRow[]
+    return this.db
+      .prepare(
+        `SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`,
+      )
+      .all(resultId) as EventRow[]
   }
 
   checks(resultId: number): CheckRow[] {
-    return this.db.prepare(`SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`).all(resultId) as CheckRow[]
+    return this.db
+      .prepare(`SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`)
+      .all(resultId) as CheckRow[]
   }
 
   scenarioBody(resultId: number): Record<string, unknown> | undefined {
-    const row = this.db.prepare(`SELECT s.body FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.id = ?`).get(resultId) as { body: string } | undefined
+    const row = this.db.prepare(`SELECT s.body FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.id = ?`).get(resultId) as
+      { body: string } | undefined
     return row ? (JSON.parse(row.body) as Record<string, unknown>) : undefined
   }
 
   /** Duration of the latest recorded result per scenario id: for scheduling longest first. */
   lastDurations(): Map<string, number> {
     const rows = this.db
-      .prepare(`SELECT s.scenario AS scenario, max(r.duration_ms) AS ms FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.verdict != 'skip' GROUP BY s.scenario`)
+      .prepare(
+        `SELECT s.scenario AS scenario, max(r.duration_ms) AS ms FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.verdict != 'skip' GROUP BY s.scenario`,
+      )
       .all() as Array<{ scenario: string; ms: number }>
     return new Map(rows.map(r => [r.scenario, r.ms]))
   }

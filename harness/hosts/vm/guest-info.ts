@@ -20,9 +20,15 @@ export function readInfoLine(info: GuestInfo, line: string): boolean {
   const key = space < 0 ? line : line.slice(0, space)
   const rest = space < 0 ? '' : line.slice(space + 1)
   switch (key) {
-    case 'uname-r': info.release = rest; break
-    case 'uname-v': info.version = rest; break
-    case 'ipv6lo': info.ipv6Loopback = rest === '1'; break
+    case 'uname-r':
+      info.release = rest
+      break
+    case 'uname-v':
+      info.version = rest
+      break
+    case 'ipv6lo':
+      info.ipv6Loopback = rest === '1'
+      break
     case 'sysctl': {
       const m = /^(\S+)\s*=\s*(.*)$/.exec(rest)
       if (m) info.sysctls[m[1]!] = m[2]!.trim().replace(/\s+/g, ' ')
@@ -33,7 +39,8 @@ export function readInfoLine(info: GuestInfo, line: string): boolean {
       if (name) info.modules[name] = status === 'ok' ? 'ok' : 'failed'
       break
     }
-    case 'ready': return true
+    case 'ready':
+      return true
   }
   return false
 }

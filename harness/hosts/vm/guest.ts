@@ -81,7 +81,15 @@ export class Guest {
   private readonly leaseWaiters: Array<{ count: number; resolve: (ports: number[]) => void; reject: (e: Error) => void }> = []
   private readonly resetWaiters = new Map<number, () => void>()
 
-  private constructor(qemu: LongLivedChild, control: Socket, lines: ReturnType<typeof createInterface>, info: GuestInfo, workDir: string, opts: BootOptions, bootMs: number) {
+  private constructor(
+    qemu: LongLivedChild,
+    control: Socket,
+    lines: ReturnType<typeof createInterface>,
+    info: GuestInfo,
+    workDir: string,
+    opts: BootOptions,
+    bootMs: number,
+  ) {
     this.qemu = qemu
     this.control = control
     this.info = info
@@ -101,7 +109,14 @@ export class Guest {
   static async boot(opts: BootOptions): Promise<Guest> {
     const started = performance.now()
     const workDir = mkdtempSync(join(tmpdir(), 'sockspec-vm-'))
-    const argv = qemuArgv({ vmlinuz: opts.vmlinuz, initramfs: opts.initramfs, workDir, probePorts: opts.probePorts, accel: opts.accel, memoryMb: opts.memoryMb ?? 384 })
+    const argv = qemuArgv({
+      vmlinuz: opts.vmlinuz,
+      initramfs: opts.initramfs,
+      workDir,
+      probePorts: opts.probePorts,
+      accel: opts.accel,
+      memoryMb: opts.memoryMb ?? 384,
+    })
     // PR_SET_PDEATHSIG: the kernel kills qemu when this process dies, even by SIGKILL or a signal no handler saw.
     const qemu = spawnLongLived(existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv)
     track(qemu)

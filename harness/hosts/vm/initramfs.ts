@@ -21,7 +21,12 @@ export interface InitramfsInputs {
 }
 
 /** Pure: the archive entries for these file contents. */
-export function initramfsEntries(busybox: Uint8Array, probe: Uint8Array, modules: ReadonlyArray<{ name: string; data: Uint8Array }>, probePorts: number): CpioEntry[] {
+export function initramfsEntries(
+  busybox: Uint8Array,
+  probe: Uint8Array,
+  modules: ReadonlyArray<{ name: string; data: Uint8Array }>,
+  probePorts: number,
+): CpioEntry[] {
   const entries: CpioEntry[] = [
     ...['bin', 'dev', 'proc', 'sys', 'tmp', 'run', 'lib', 'lib/modules'].map(path => ({ kind: 'dir' as const, path })),
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1 },
@@ -39,15 +44,18 @@ export function initramfsEntries(busybox: Uint8Array, probe: Uint8Array, modules
 /** Build (or reuse) the gzip'd initramfs under `cacheDir`; returns its path. */
 export function buildInitramfs(inputs: InitramfsInputs, cacheDir: string): string {
   for (const f of [inputs.busybox, inputs.probe]) {
-    if (!existsSync(f)) throw new SockspecError('E_NOT_FOUND', `${f} not found (vm kernels need busybox-static and 'make -C harness/native')`)
+    if (!existsSync(f))
+      throw new SockspecError('E_NOT_FOUND', `${f} not found (vm kernels need busybox-static and 'make -C harness/native')`)
   }
   const busybox = readFileSync(inputs.busybox)
   const probe = readFileSync(inputs.probe)
   // A dynamic busybox names its loader near the start (PT_INTERP); the initramfs has no libc.
-  if (busybox.subarray(0, 4096).includes('ld-linux')) throw new SockspecError('E_NOT_FOUND', `${inputs.busybox} is dynamically linked: install busybox-static`)
+  if (busybox.subarray(0, 4096).includes('ld-linux'))
+    throw new SockspecError('E_NOT_FOUND', `${inputs.busybox} is dynamically linked: install busybox-static`)
   const modules = inputs.modules.map(f => ({ name: basename(f), data: readFileSync(f) }))
   const hash = createHash('sha256')
-  for (const part of [busybox, probe, Buffer.from(initScript(inputs.probePorts)), ...modules.flatMap(m => [Buffer.from(m.name), m.data])]) hash.update(part)
+  for (const part of [busybox, probe, Buffer.from(initScript(inputs.probePorts)), ...modules.flatMap(m => [Buffer.from(m.name), m.data])])
+    hash.update(part)
   const file = join(cacheDir, `initramfs-${hash.digest('hex').slice(0, 16)}.cpio.gz`)
   if (existsSync(file)) return file
   mkdirSync(cacheDir, { recursive: true })

@@ -51,7 +51,15 @@ function loadCached(dir: string, spec: string): CachedKernel | undefined {
   const m = JSON.parse(readFileSync(file, 'utf8')) as Manifest
   const vmlinuz = join(dir, 'vmlinuz')
   if (!existsSync(vmlinuz) || sha256(vmlinuz) !== m.sha256.vmlinuz) return undefined
-  return { spec, package: m.package, version: m.version, release: m.release, sha256: m.sha256, vmlinuz, modules: m.modules.map(f => join(dir, 'modules', f)) }
+  return {
+    spec,
+    package: m.package,
+    version: m.version,
+    release: m.release,
+    sha256: m.sha256,
+    vmlinuz,
+    modules: m.modules.map(f => join(dir, 'modules', f)),
+  }
 }
 
 async function download(pkg: string, dir: string, spec: string): Promise<CachedKernel> {
@@ -65,7 +73,8 @@ async function download(pkg: string, dir: string, spec: string): Promise<CachedK
     const x = await runCommand([...dpkgDeb, '-x', join(work, deb), root], { timeoutMs: 300_000 })
     if (x.failed) fail(`cannot unpack ${deb}: ${x.stderr.trim()}`)
     // bookworm's 6.1 ships /lib/modules, the 6.12 backport /usr/lib/modules (merged /usr)
-    const libModules = [join(root, 'lib', 'modules'), join(root, 'usr', 'lib', 'modules')].find(d => existsSync(d)) ?? fail(`${deb} holds no lib/modules`)
+    const libModules =
+      [join(root, 'lib', 'modules'), join(root, 'usr', 'lib', 'modules')].find(d => existsSync(d)) ?? fail(`${deb} holds no lib/modules`)
     const release = readdirSync(libModules)[0] ?? fail(`${deb} holds no lib/modules/<release>`)
     const image = join(root, 'boot', `vmlinuz-${release}`)
     if (!existsSync(image)) fail(`${deb} holds no boot/vmlinuz-${release}`)
@@ -73,7 +82,8 @@ async function download(pkg: string, dir: string, spec: string): Promise<CachedK
     const depmod = await runCommand(['busybox', 'depmod', '-b', join(libModules, '..', '..'), release], { timeoutMs: 300_000 })
     const depFile = join(libModules, release, 'modules.dep')
     const order = existsSync(depFile) ? loadOrder(readFileSync(depFile, 'utf8'), GUEST_MODULES) : []
-    if (!existsSync(depFile) && depmod.failed) process.stderr.write(`sockspec: depmod failed for ${release}, guest loads no modules: ${depmod.stderr.trim()}\n`)
+    if (!existsSync(depFile) && depmod.failed)
+      process.stderr.write(`sockspec: depmod failed for ${release}, guest loads no modules: ${depmod.stderr.trim()}\n`)
     const staging = `${dir}.${process.pid}.tmp`
     rmSync(staging, { recursive: true, force: true })
     mkdirSync(join(staging, 'modules'), { recursive: true })
@@ -101,7 +111,9 @@ export async function fetchKernel(spec: Extract<KernelSpec, { kind: 'debian' }>,
   const kernels = join(cacheRoot, 'kernels')
   mkdirSync(kernels, { recursive: true })
   const aliasFile = join(kernels, `${spec.name.replace(/[^A-Za-z0-9.+-]/g, '_')}.json`)
-  const pkg = (await resolvePackage(spec.package)) ?? (existsSync(aliasFile) ? (JSON.parse(readFileSync(aliasFile, 'utf8')) as { package: string }).package : undefined)
+  const pkg =
+    (await resolvePackage(spec.package)) ??
+    (existsSync(aliasFile) ? (JSON.parse(readFileSync(aliasFile, 'utf8')) as { package: string }).package : undefined)
   if (!pkg) fail(`cannot resolve ${spec.package} with apt-cache (is this Debian bookworm with apt lists? run 'apt-get update')`)
   const dir = join(kernels, pkg)
   const kernel = loadCached(dir, spec.name) ?? (await download(pkg, dir, spec.name))

@@ -42,7 +42,10 @@ export function kernelFor(spec: Extract<KernelSpec, { kind: 'debian' }>, opts: L
 export async function launchKernel(kernel: CachedKernel, opts: LaunchOptions = {}): Promise<LaunchedKernel> {
   const root = opts.cacheRoot ?? defaultCacheRoot()
   const probePorts = opts.probePorts ?? 8
-  const initramfs = buildInitramfs({ busybox: opts.busybox ?? '/bin/busybox', probe: probeStaticBinary, modules: kernel.modules, probePorts }, join(root, 'initramfs'))
+  const initramfs = buildInitramfs(
+    { busybox: opts.busybox ?? '/bin/busybox', probe: probeStaticBinary, modules: kernel.modules, probePorts },
+    join(root, 'initramfs'),
+  )
   const guest = await bootGuest({ vmlinuz: kernel.vmlinuz, initramfs, probePorts, bootTimeoutMs: opts.bootTimeoutMs }, root)
   return {
     kernel,

@@ -19,7 +19,14 @@ export function loadOrder(modulesDep: string, wanted: readonly string[]): string
     const colon = line.indexOf(':')
     if (colon < 0) continue
     const path = line.slice(0, colon).trim()
-    deps.set(moduleName(path), { path, deps: line.slice(colon + 1).trim().split(/\s+/).filter(Boolean) })
+    deps.set(moduleName(path), {
+      path,
+      deps: line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    })
   }
   const order: string[] = []
   const add = (path: string): void => {

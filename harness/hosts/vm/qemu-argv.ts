@@ -25,19 +25,44 @@ export const consoleLog = (workDir: string): string => join(workDir, 'console.lo
 export function qemuArgv(plan: QemuPlan): string[] {
   const ports: string[] = []
   const add = (id: string, path: string, name: string): void => {
-    ports.push('-chardev', `socket,id=${id},path=${path},server=on,wait=off`, '-device', `virtserialport,bus=vs.0,chardev=${id},name=${name}`)
+    ports.push(
+      '-chardev',
+      `socket,id=${id},path=${path},server=on,wait=off`,
+      '-device',
+      `virtserialport,bus=vs.0,chardev=${id},name=${name}`,
+    )
   }
   add('ctl', controlSocket(plan.workDir), CONTROL_PORT)
   for (let i = 0; i < plan.probePorts; i++) add(`p${i}`, probeSocket(plan.workDir, i), probePortName(i))
   return [
     'qemu-system-x86_64',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-machine', 'pc', '-accel', plan.accel, '-cpu', plan.accel === 'kvm' ? 'host' : 'max',
-    '-smp', '1', '-m', String(plan.memoryMb),
-    '-kernel', plan.vmlinuz, '-initrd', plan.initramfs,
-    '-append', 'console=ttyS0 panic=-1 loglevel=4 rdinit=/init',
-    '-chardev', `file,id=con,path=${consoleLog(plan.workDir)}`, '-serial', 'chardev:con',
-    '-device', `virtio-serial-pci,id=vs,max_ports=${plan.probePorts + 2}`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-machine',
+    'pc',
+    '-accel',
+    plan.accel,
+    '-cpu',
+    plan.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    '1',
+    '-m',
+    String(plan.memoryMb),
+    '-kernel',
+    plan.vmlinuz,
+    '-initrd',
+    plan.initramfs,
+    '-append',
+    'console=ttyS0 panic=-1 loglevel=4 rdinit=/init',
+    '-chardev',
+    `file,id=con,path=${consoleLog(plan.workDir)}`,
+    '-serial',
+    'chardev:con',
+    '-device',
+    `virtio-serial-pci,id=vs,max_ports=${plan.probePorts + 2}`,
     ...ports,
   ]
 }
