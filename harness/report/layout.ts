@@ -27,28 +27,24 @@ function csp(script: string | undefined): string {
 export function renderPage(opts: PageOptions): string {
   const r = opts.root
   const page = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta http-equiv="Content-Security-Policy" content="${csp(opts.script)}" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${opts.title} · sockspec</title>
-        <style>
-          ${trusted(STYLESHEET)}
-        </style>
-      </head>
-      <body>
-        <header class="site">
-          <strong>sockspec</strong>
-          <nav>
-            <a href="${r}${INDEX_PAGE}">Runs</a><a href="${r}${matrixPage(1)}">Matrix</a><a href="${r}${KERNELS_PAGE}">Kernels</a
-            ><a href="${r}${CLAIMS_PAGE}">Seed claims</a>
-          </nav>
-          <span class="muted">generated ${opts.generatedAt}</span>
-        </header>
-        <main>${opts.body}</main>
-        ${opts.script ? trusted(`<script>${opts.script}</script>`) : ''}
-      </body>
-    </html> `
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp(opts.script)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${opts.title} · sockspec</title>
+<style>${trusted(STYLESHEET)}</style>
+</head>
+<body>
+<header class="site"><strong>sockspec</strong>
+<nav><a href="${r}${INDEX_PAGE}">Runs</a><a href="${r}${matrixPage(1)}">Matrix</a><a href="${r}${KERNELS_PAGE}">Kernels</a><a href="${r}${CLAIMS_PAGE}">Seed claims</a></nav>
+<span class="muted">generated ${opts.generatedAt}</span></header>
+<main>
+${opts.body}
+</main>
+${opts.script ? trusted(`<script>${opts.script}</script>`) : ''}
+</body>
+</html>
+`
   return page.value
 }

@@ -45,43 +45,19 @@ export function renderClaimsPage(m: ClaimsPageModel): string {
   const sections = m.claims.map(claim => {
     const rows = claim.rows.map(
       row =>
-        html`<tr>
-          <th scope="row">
-            <a href="${scenarioPage(row.scenario.id)}">${row.scenario.id}</a>
-            <span class="muted">${row.variant}${row.scenario.doc.claim?.role ? ` · ${row.scenario.doc.claim.role}` : ''}</span>
-          </th>
-          ${m.kernels.map(k => outcomeCell(row.byKernel.get(k), m.resultHref))}
-        </tr>`,
+        html`<tr><th scope="row"><a href="${scenarioPage(row.scenario.id)}">${row.scenario.id}</a> <span class="muted">${row.variant}${row.scenario.doc.claim?.role ? ` · ${row.scenario.doc.claim.role}` : ''}</span></th>${m.kernels.map(k => outcomeCell(row.byKernel.get(k), m.resultHref))}</tr>`,
     )
     return html`<section class="claim-card" id="claim-${claim.id}">
-      <h2>Claim ${claim.id}</h2>
-      <blockquote>${claim.statement}</blockquote>
-      <table class="list">
-        <thead>
-          <tr>
-            <th>scenario</th>
-            ${m.kernels.map(k => html`<th>${k}</th>`)}
-          </tr>
-        </thead>
-        <tbody>
-          ${joinHtml(rows)}
-        </tbody>
-      </table>
-      <h3>Why: the latest trace on each kernel</h3>
-      ${claim.why.map(
-        w =>
-          html`<p><a href="${scenarioPage(w.scenario)}">${w.scenario}</a> <span class="muted">${w.variant}</span></p>
-            ${renderTraceCards(w.traces, { root: '', caption: t => `kernel ${t.run.kernel} ${t.run.arch}` })}`,
-      )}
-      ${claim.whyOmitted ? html`<p class="muted">${claim.whyOmitted} more scenarios of this claim: their timelines are on their scenario pages (table above).</p>` : ''}
-    </section>`
+<h2>Claim ${claim.id}</h2>
+<blockquote>${claim.statement}</blockquote>
+<table class="list"><thead><tr><th>scenario</th>${m.kernels.map(k => html`<th>${k}</th>`)}</tr></thead><tbody>${joinHtml(rows)}</tbody></table>
+<h3>Why: the latest trace on each kernel</h3>
+${claim.why.map(w => html`<p><a href="${scenarioPage(w.scenario)}">${w.scenario}</a> <span class="muted">${w.variant}</span></p>${renderTraceCards(w.traces, { root: '', caption: t => `kernel ${t.run.kernel} ${t.run.arch}` })}`)}
+${claim.whyOmitted ? html`<p class="muted">${claim.whyOmitted} more scenarios of this claim: their timelines are on their scenario pages (table above).</p>` : ''}
+</section>`
   })
   const body = html`<h1>Seed claims</h1>
-    <p>
-      The claims of the seed note about EINPROGRESS and epoll, each turned into scenarios. A claim scenario's <em>claim</em> checks decide
-      whether it holds on a kernel; a refuted claim does not fail the run. Columns are kernels, newest first; each cell is the latest result
-      on that kernel.
-    </p>
-    ${m.claims.length ? joinHtml(sections) : html`<p class="muted">No claim scenario has been run yet (scenarios with a top-level <code>claim</code>, e.g. the seed-claims pack).</p>`}`
+<p>The claims of the seed note about EINPROGRESS and epoll, each turned into scenarios. A claim scenario's <em>claim</em> checks decide whether it holds on a kernel; a refuted claim does not fail the run. Columns are kernels, newest first; each cell is the latest result on that kernel.</p>
+${m.claims.length ? joinHtml(sections) : html`<p class="muted">No claim scenario has been run yet (scenarios with a top-level <code>claim</code>, e.g. the seed-claims pack).</p>`}`
   return renderPage({ title: 'Seed claims', root: '', body, generatedAt: m.generatedAt })
 }

@@ -47,38 +47,24 @@ function runCell(run: ReportRun): SafeHtml {
 }
 
 function runsTable(a: ReportRun, b: ReportRun): SafeHtml {
-  const row = (name: string, f: (r: ReportRun) => unknown): SafeHtml =>
-    html`<tr>
-      <th>${name}</th>
-      <td>${f(a)}</td>
-      <td>${f(b)}</td>
-    </tr>`
+  const row = (name: string, f: (r: ReportRun) => unknown): SafeHtml => html`<tr><th>${name}</th><td>${f(a)}</td><td>${f(b)}</td></tr>`
   return html`<table class="list diff-runs">
-    <thead>
-      <tr>
-        <th></th>
-        <th>A (older)</th>
-        <th>B (newer)</th>
-      </tr>
-    </thead>
-    <tbody>
-      <tr>
-        <th>run</th>
-        ${runCell(a)}${runCell(b)}
-      </tr>
-      ${row('kernel', r => html`${r.kernel} <span class="muted">${r.arch}</span>`)} ${row('distro', r => r.distro ?? '')}
-      ${row('started', r => shortDate(r.startedAt))} ${row('uuid', r => html`<span class="mono">${r.uuid}</span>`)}
-      ${row('status', r => r.status)}
-    </tbody>
-  </table>`
+<thead><tr><th></th><th>A (older)</th><th>B (newer)</th></tr></thead>
+<tbody>
+<tr><th>run</th>${runCell(a)}${runCell(b)}</tr>
+${row('kernel', r => html`${r.kernel} <span class="muted">${r.arch}</span>`)}
+${row('distro', r => r.distro ?? '')}
+${row('started', r => shortDate(r.startedAt))}
+${row('uuid', r => html`<span class="mono">${r.uuid}</span>`)}
+${row('status', r => r.status)}
+</tbody>
+</table>`
 }
 
 function verdictCell(side: PairSide | null): SafeHtml {
   if (!side) return html`<td class="muted">not run</td>`
   const link = side.verdict === 'fail' || side.verdict === 'error' ? html` <a href="${ROOT}${tracePage(side.resultId)}">trace</a>` : ''
-  return html`<td data-verdict="${side.verdict}">
-    ${verdictBadge(side.verdict, side.verdict)}${side.flaky ? html` <span class="muted">flaky</span>` : ''}${link}
-  </td>`
+  return html`<td data-verdict="${side.verdict}">${verdictBadge(side.verdict, side.verdict)}${side.flaky ? html` <span class="muted">flaky</span>` : ''}${link}</td>`
 }
 
 /** Leaves of a normalised event or check as dotted paths, the way first-difference names them. */
@@ -111,46 +97,29 @@ function renderFirstDifference(d: FirstDifference): SafeHtml {
   const bothSides = d.a !== null && d.b !== null
   const rows = paths.map(p => {
     const changed = !bothSides || isChanged(p, d.changed)
-    return html`<tr class="${changed ? 'changed' : ''}" data-path="${p}" ${changed ? html` data-changed="1"` : ''}>
-      <th class="mono">${p}</th>
-      <td class="mono">${d.a ? show(fa.get(p)) : ''}</td>
-      <td class="mono">${d.b ? show(fb.get(p)) : ''}</td>
-    </tr>`
+    return html`<tr class="${changed ? 'changed' : ''}" data-path="${p}"${changed ? html` data-changed="1"` : ''}><th class="mono">${p}</th><td class="mono">${d.a ? show(fa.get(p)) : ''}</td><td class="mono">${d.b ? show(fb.get(p)) : ''}</td></tr>`
   })
   const where =
     d.kind === 'event' ? `event ${d.position + 1} of ${d.actor ?? '?'}` : `check ${d.position + 1}${d.actor ? ` (${d.actor})` : ''}`
   const text = (item: DiffItem | null): SafeHtml =>
     item ? html`<code>${item.text}</code>` : html`<span class="muted">(nothing: the trace ended)</span>`
   return html`<div class="first-diff" data-kind="${d.kind}">
-    <p>
-      First difference: <strong>${where}</strong>${
-        d.changed.length
-          ? html`; changed:
-            ${joinHtml(
-              d.changed.map(c => html`<code class="changed-path">${c}</code>`),
-              ', ',
-            )}`
-          : ''
-      }
-    </p>
-    <table class="list diff-fields">
-      <thead>
-        <tr>
-          <th>${d.kind === 'event' ? 'field' : 'column'}</th>
-          <th>A</th>
-          <th>B</th>
-        </tr>
-      </thead>
-      <tbody>
-        <tr class="diff-text">
-          <th>as read</th>
-          <td data-side="a">${text(d.a)}</td>
-          <td data-side="b">${text(d.b)}</td>
-        </tr>
-        ${joinHtml(rows)}
-      </tbody>
-    </table>
-  </div>`
+<p>First difference: <strong>${where}</strong>${
+    d.changed.length
+      ? html`; changed: ${joinHtml(
+          d.changed.map(c => html`<code class="changed-path">${c}</code>`),
+          ', ',
+        )}`
+      : ''
+  }</p>
+<table class="list diff-fields">
+<thead><tr><th>${d.kind === 'event' ? 'field' : 'column'}</th><th>A</th><th>B</th></tr></thead>
+<tbody>
+<tr class="diff-text"><th>as read</th><td data-side="a">${text(d.a)}</td><td data-side="b">${text(d.b)}</td></tr>
+${joinHtml(rows)}
+</tbody>
+</table>
+</div>`
 }
 
 /** Position in `events` of the first differing event or, for a check, the last event of its step. -1: none on this side. */
@@ -178,12 +147,10 @@ function timelineCard(
   const at = d ? differingIndex(trace.events, d, side === 'a' ? d.a : d.b) : -1
   const differing = new Set(at >= 0 ? [at] : [])
   return html`<section class="trace-card" data-side="${side}" data-result="${s.resultId}" data-differing="${at}">
-    <header>
-      <strong>${side.toUpperCase()}</strong> ${verdictBadge(s.verdict, s.verdict)} run #${run.id} ${run.kernel}
-      <span class="muted">${shortDate(run.startedAt)}</span> ${s.message ? html`<div class="msg">${s.message}</div>` : ''}
-    </header>
-    ${renderTimeline(trace.events, trace.checks, { differing, label: `timeline of ${pair.scenario} [${pair.variant}] on run ${run.id}` })}
-  </section>`
+<header><strong>${side.toUpperCase()}</strong> ${verdictBadge(s.verdict, s.verdict)} run #${run.id} ${run.kernel} <span class="muted">${shortDate(run.startedAt)}</span>
+${s.message ? html`<div class="msg">${s.message}</div>` : ''}</header>
+${renderTimeline(trace.events, trace.checks, { differing, label: `timeline of ${pair.scenario} [${pair.variant}] on run ${run.id}` })}
+</section>`
 }
 
 function pairAnchor(i: number): string {
@@ -200,70 +167,43 @@ export function renderDiffPage(m: DiffPageModel): string {
     const detailed = DETAILED.has(p.label) && p.firstDifference
     const title = m.scenarios.get(p.scenario)?.title ?? p.title
     return html`<tr data-label="${p.label}" data-scenario="${p.scenario}" data-variant="${p.variant}">
-      <td>
-        <a href="${ROOT}${scenarioPage(p.scenario)}">${p.scenario}</a>
-        <div class="muted pair-title">${title}</div>
-        ${p.scenarioChanged ? html`<div class="muted">scenario file changed between the runs</div>` : ''}
-      </td>
-      <td>${p.variant}</td>
-      <td>${labelBadge(p.label, p.label)}${detailed ? html` <a href="#${pairAnchor(i)}">first difference</a>` : ''}</td>
-      ${verdictCell(p.a)}${verdictCell(p.b)}
-    </tr>`
+<td><a href="${ROOT}${scenarioPage(p.scenario)}">${p.scenario}</a><div class="muted pair-title">${title}</div>${p.scenarioChanged ? html`<div class="muted">scenario file changed between the runs</div>` : ''}</td>
+<td>${p.variant}</td>
+<td>${labelBadge(p.label, p.label)}${detailed ? html` <a href="#${pairAnchor(i)}">first difference</a>` : ''}</td>
+${verdictCell(p.a)}${verdictCell(p.b)}
+</tr>`
   })
   const details = shown
     .filter(({ p }) => DETAILED.has(p.label) && p.firstDifference)
     .map(({ p, i }) => {
       const d = p.firstDifference!
       return html`<section class="pair-detail" id="${pairAnchor(i)}" data-label="${p.label}" data-scenario="${p.scenario}">
-        <h3>
-          ${labelBadge(p.label, p.label)} <a href="${ROOT}${scenarioPage(p.scenario)}">${p.scenario}</a>
-          <span class="muted">[${p.variant}]</span>
-        </h3>
-        <p class="pair-title">${m.scenarios.get(p.scenario)?.title ?? p.title}</p>
-        ${renderFirstDifference(d)}
-        <div class="side-by-side">
-          ${timelineCard('a', a, p.a, p.a ? m.traces.get(p.a.resultId) : undefined, d, p)}${timelineCard('b', b, p.b, p.b ? m.traces.get(p.b.resultId) : undefined, d, p)}
-        </div>
-      </section>`
+<h3>${labelBadge(p.label, p.label)} <a href="${ROOT}${scenarioPage(p.scenario)}">${p.scenario}</a> <span class="muted">[${p.variant}]</span></h3>
+<p class="pair-title">${m.scenarios.get(p.scenario)?.title ?? p.title}</p>
+${renderFirstDifference(d)}
+<div class="side-by-side">${timelineCard('a', a, p.a, p.a ? m.traces.get(p.a.resultId) : undefined, d, p)}${timelineCard('b', b, p.b, p.b ? m.traces.get(p.b.resultId) : undefined, d, p)}</div>
+</section>`
     })
   const why =
     m.reason === 'baseline'
       ? 'B against the baseline A'
       : 'B against the previous run of its host kind (on another kernel when there is one)'
   const body = html`<h1>Diff: run #${a.id} → run #${b.id}</h1>
-    <p>
-      ${why}, compared as <code>sockspec compare ${a.uuid.slice(0, 8)} ${b.uuid.slice(0, 8)}</code> does: results aligned by scenario and
-      variant, traces normalised (handles, no timestamps).
-    </p>
-    ${runsTable(a, b)}
-    <h2>Labels</h2>
-    <ul class="label-counts">
-      ${joinHtml(counts)}
-    </ul>
-    <h2>Pairs that are not the same (${shown.length} of ${c.pairs.length})</h2>
-    ${
-      shown.length
-        ? html`<table class="list diff-pairs">
-            <thead>
-              <tr>
-                <th>scenario</th>
-                <th>variant</th>
-                <th>label</th>
-                <th>A</th>
-                <th>B</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${joinHtml(rows)}
-            </tbody>
-          </table>`
-        : html`<p class="muted">Every pair is the same.</p>`
-    }
-    ${
-      details.length
-        ? html`<h2>First differing events</h2>
-            ${joinHtml(details)}`
-        : ''
-    }`
+<p>${why}, compared as <code>sockspec compare ${a.uuid.slice(0, 8)} ${b.uuid.slice(0, 8)}</code> does: results aligned by scenario and variant, traces normalised (handles, no timestamps).</p>
+${runsTable(a, b)}
+<h2>Labels</h2>
+<ul class="label-counts">${joinHtml(counts)}</ul>
+<h2>Pairs that are not the same (${shown.length} of ${c.pairs.length})</h2>
+${
+  shown.length
+    ? html`<table class="list diff-pairs">
+<thead><tr><th>scenario</th><th>variant</th><th>label</th><th>A</th><th>B</th></tr></thead>
+<tbody>
+${joinHtml(rows)}
+</tbody>
+</table>`
+    : html`<p class="muted">Every pair is the same.</p>`
+}
+${details.length ? html`<h2>First differing events</h2>${joinHtml(details)}` : ''}`
   return renderPage({ title: `Diff #${a.id} → #${b.id}`, root: ROOT, body, generatedAt: m.generatedAt })
 }

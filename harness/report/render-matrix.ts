@@ -91,81 +91,41 @@ export function renderMatrix(m: MatrixPageModel): string {
         total[r.verdict]++
         // short: the row and column headers say the rest, and a page holds thousands of cells
         const tip = `${r.verdict}${r.claim ? ` (claim ${r.claim})` : ''} · ${col.label}${r.message && r.verdict !== 'pass' ? ` · ${clip(r.message, 120)}` : ''}`
-        return html`<td class="cell v-${r.verdict}" data-verdict="${r.verdict}" data-result="${r.id}" title="${tip}">
-          <a href="${m.resultHref(r)}">${VERDICT_SYMBOL[r.verdict]}</a>
-        </td>`
+        return html`<td class="cell v-${r.verdict}" data-verdict="${r.verdict}" data-result="${r.id}" title="${tip}"><a href="${m.resultHref(r)}">${VERDICT_SYMBOL[r.verdict]}</a></td>`
       })
       const scenario = m.scenarios.get(row.scenario)
       const name = row.scenario.startsWith(`${pack}/`) ? row.scenario.slice(pack.length + 1) : row.scenario
-      return html`<tr data-row="${row.key}">
-        <th class="row" scope="row" title="${scenario?.title ?? row.scenario}">
-          <a href="${scenarioPage(row.scenario)}">${name}</a>
-          <span class="muted">${row.variant}${row.attempt > 1 ? ` #${row.attempt}` : ''}</span>
-        </th>
-        ${joinHtml(cells)}
-        <td class="counts">${countsText(counts)}</td>
-      </tr>`
+      return html`<tr data-row="${row.key}"><th class="row" scope="row" title="${scenario?.title ?? row.scenario}"><a href="${scenarioPage(row.scenario)}">${name}</a> <span class="muted">${row.variant}${row.attempt > 1 ? ` #${row.attempt}` : ''}</span></th>${joinHtml(cells)}<td class="counts">${countsText(counts)}</td></tr>`
     })
     groups.push(
-      html`<tbody data-pack="${pack}">
-        <tr class="pack">
-          <th colspan="${m.columns.length + 2}">${pack}</th>
-        </tr>
-        ${joinHtml(trs)}
-      </tbody>`,
+      html`<tbody data-pack="${pack}"><tr class="pack"><th colspan="${m.columns.length + 2}">${pack}</th></tr>${joinHtml(trs)}</tbody>`,
     )
   }
   const head = m.columns.map(
     c =>
-      html`<th class="col" scope="col" id="${c.anchor}" title="${c.title}">
-        ${c.label}${c.diff ? html` <a class="diff" href="${c.diff.href}" title="${c.diff.text}">diff</a>` : ''}
-      </th>`,
+      html`<th class="col" scope="col" id="${c.anchor}" title="${c.title}">${c.label}${c.diff ? html` <a class="diff" href="${c.diff.href}" title="${c.diff.text}">diff</a>` : ''}</th>`,
   )
   const foot = VERDICTS.map(
     v =>
-      html`<tr>
-        <th scope="row">${VERDICT_SYMBOL[v]} ${v}</th>
-        ${m.columns.map(c => html`<td class="colcount">${columnCounts.get(c.key)![v]}</td>`)}
-        <td>${total[v]}</td>
-      </tr>`,
+      html`<tr><th scope="row">${VERDICT_SYMBOL[v]} ${v}</th>${m.columns.map(c => html`<td class="colcount">${columnCounts.get(c.key)![v]}</td>`)}<td>${total[v]}</td></tr>`,
   )
   const packs = [...byPack.keys()]
   const body = html`<h1>${m.heading}</h1>
-    <p>${m.intro}</p>
-    ${legend()}
-    <form id="filters" class="filters" hidden>
-      <label
-        >pack
-        <select name="pack">
-          <option value="">all packs</option>
-          ${packs.map(p => html`<option value="${p}">${p}</option>`)}
-        </select></label
-      >
-      <label
-        >verdict
-        <select name="verdict">
-          <option value="">any verdict</option>
-          ${VERDICTS.map(v => html`<option value="${v}">${VERDICT_SYMBOL[v]} ${v}</option>`)}
-        </select></label
-      >
-      <span class="muted"><span id="shown">${m.rows.length}</span> of ${m.rows.length} rows shown</span>
-    </form>
-    ${m.pager}
-    <div class="matrix-wrap">
-      <table class="matrix" data-matrix="${m.kind}">
-        <thead>
-          <tr>
-            <th class="row">scenario</th>
-            ${joinHtml(head)}
-            <th class="col">per row</th>
-          </tr>
-        </thead>
-        ${joinHtml(groups)}
-        <tfoot>
-          ${joinHtml(foot)}
-        </tfoot>
-      </table>
-    </div>
-    ${m.pager}`
+<p>${m.intro}</p>
+${legend()}
+<form id="filters" class="filters" hidden>
+<label>pack <select name="pack"><option value="">all packs</option>${packs.map(p => html`<option value="${p}">${p}</option>`)}</select></label>
+<label>verdict <select name="verdict"><option value="">any verdict</option>${VERDICTS.map(v => html`<option value="${v}">${VERDICT_SYMBOL[v]} ${v}</option>`)}</select></label>
+<span class="muted"><span id="shown">${m.rows.length}</span> of ${m.rows.length} rows shown</span>
+</form>
+${m.pager}
+<div class="matrix-wrap">
+<table class="matrix" data-matrix="${m.kind}">
+<thead><tr><th class="row">scenario</th>${joinHtml(head)}<th class="col">per row</th></tr></thead>
+${joinHtml(groups)}
+<tfoot>${joinHtml(foot)}</tfoot>
+</table>
+</div>
+${m.pager}`
   return renderPage({ title: m.heading, root: '', body, generatedAt: m.generatedAt, script: MATRIX_FILTER_SCRIPT })
 }

@@ -77,30 +77,11 @@ function renderSteps(steps: ReportScenario['doc']['steps']): SafeHtml {
     const expect = step.expect ? expectationLines(step.expect) : []
     const claim = step.claim ? expectationLines(step.claim) : []
     const why = [step.expect?.why, step.claim?.why].filter(Boolean)
-    return html`<tr>
-      <td class="mono">${step.id ?? `s${i + 1}`}</td>
-      <td>${step.actor}</td>
-      <td class="mono">${stepCall(step)}</td>
-      <td class="expect">
-        ${expect.map(l => html`<div>${l}</div>`)}${claim.map(l => html`<div>claim: ${l}</div>`)}${why.map(w => html`<div class="muted">why: ${w}</div>`)}
-      </td>
-      <td>${step.note ?? ''}</td>
-    </tr>`
+    return html`<tr><td class="mono">${step.id ?? `s${i + 1}`}</td><td>${step.actor}</td><td class="mono">${stepCall(step)}</td>
+<td class="expect">${expect.map(l => html`<div>${l}</div>`)}${claim.map(l => html`<div>claim: ${l}</div>`)}${why.map(w => html`<div class="muted">why: ${w}</div>`)}</td>
+<td>${step.note ?? ''}</td></tr>`
   })
-  return html`<table class="list steps">
-    <thead>
-      <tr>
-        <th>step</th>
-        <th>actor</th>
-        <th>call</th>
-        <th>expected</th>
-        <th>note</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${joinHtml(rows)}
-    </tbody>
-  </table>`
+  return html`<table class="list steps"><thead><tr><th>step</th><th>actor</th><th>call</th><th>expected</th><th>note</th></tr></thead><tbody>${joinHtml(rows)}</tbody></table>`
 }
 
 function renderHistory(m: ScenarioPageModel, history: readonly ReportResult[]): SafeHtml {
@@ -114,45 +95,27 @@ function renderHistory(m: ScenarioPageModel, history: readonly ReportResult[]): 
     history.length > shown.length
       ? html` <span class="muted">and ${history.length - shown.length} older results (see the matrix pages)</span>`
       : ''
-  return html`<div class="history" aria-label="verdict history, newest first">${joinHtml(marks)}</div>
-    ${more}`
+  return html`<div class="history" aria-label="verdict history, newest first">${joinHtml(marks)}</div>${more}`
 }
 
 export function renderScenarioPage(m: ScenarioPageModel): string {
   const s = m.scenario
   const doc = s.doc
   const variants = m.variants.map(
-    v =>
-      html`<h3>
-          ${v.name} <span class="muted">· ${v.history.length} results, newest first; timelines of the latest ${v.shown.length}</span>
-        </h3>
-        ${renderHistory(m, v.history)} ${renderTraceCards(v.shown, { root: ROOT, anchors: true })}`,
+    v => html`<h3>${v.name} <span class="muted">· ${v.history.length} results, newest first; timelines of the latest ${v.shown.length}</span></h3>
+${renderHistory(m, v.history)}
+${renderTraceCards(v.shown, { root: ROOT, anchors: true })}`,
   )
   const body = html`<p class="muted mono">${s.id} · pack ${s.pack}</p>
-    <h1>${s.title}</h1>
-    ${doc.description ? html`<p>${doc.description}</p>` : ''}
-    ${
-      doc.claim
-        ? html`<p><strong>Seed claim ${doc.claim.id}${doc.claim.role ? ` (${doc.claim.role})` : ''}:</strong></p>
-            <blockquote>${doc.claim.statement}</blockquote>`
-        : ''
-    }
-    <h2>Sources</h2>
-    ${
-      doc.sources?.length
-        ? html`<ul>
-            ${doc.sources.map(renderSource)}
-          </ul>`
-        : html`<p class="muted">none given</p>`
-    }
-    <h2>Steps</h2>
-    ${renderSteps(doc.steps)}
-    <h2>Results</h2>
-    <p class="kbd-legend muted">
-      Timelines: one lane per actor, the wire between them (packets appear when captured). ✓/✗ mark checked steps; a red frame is a failed
-      check, a dashed frame a refuted claim; <span class="sw" style="background: var(--diff)"></span>an event that differs from the most
-      common trace (op, handle, errno or return value, epoll mask; times and fd numbers ignored).
-    </p>
-    ${variants}`
+<h1>${s.title}</h1>
+${doc.description ? html`<p>${doc.description}</p>` : ''}
+${doc.claim ? html`<p><strong>Seed claim ${doc.claim.id}${doc.claim.role ? ` (${doc.claim.role})` : ''}:</strong></p><blockquote>${doc.claim.statement}</blockquote>` : ''}
+<h2>Sources</h2>
+${doc.sources?.length ? html`<ul>${doc.sources.map(renderSource)}</ul>` : html`<p class="muted">none given</p>`}
+<h2>Steps</h2>
+${renderSteps(doc.steps)}
+<h2>Results</h2>
+<p class="kbd-legend muted">Timelines: one lane per actor, the wire between them (packets appear when captured). ✓/✗ mark checked steps; a red frame is a failed check, a dashed frame a refuted claim; <span class="sw" style="background: var(--diff)"></span>an event that differs from the most common trace (op, handle, errno or return value, epoll mask; times and fd numbers ignored).</p>
+${variants}`
   return renderPage({ title: s.title, root: ROOT, body, generatedAt: m.generatedAt })
 }

@@ -167,11 +167,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
       perLane
         .get(WIRE)!
         .push(
-          html`<g class="packet" data-idx="${i}"
-            ><title>${row.t_ns / 1e6} ms: ${p.text}</title><line x1="${x1}" y1="${y + 14}" x2="${x2}" y2="${y + 14}" /><polygon
-              points="${head}"
-            /><text x="${wx + WIRE_W / 2}" y="${y + 9}" text-anchor="middle">${clip(p.text, 20)}</text></g
-          >`,
+          html`<g class="packet" data-idx="${i}"><title>${row.t_ns / 1e6} ms: ${p.text}</title><line x1="${x1}" y1="${y + 14}" x2="${x2}" y2="${y + 14}"/><polygon points="${head}"/><text x="${wx + WIRE_W / 2}" y="${y + 9}" text-anchor="middle">${clip(p.text, 20)}</text></g>`,
         )
       y += ROW_H
       return
@@ -200,17 +196,11 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
         ? html`<text class="mark-fail" x="${lx + LANE_W - 20}" y="${y + 14}">✗</text>`
         : html`<text class="mark-pass" x="${lx + LANE_W - 20}" y="${y + 14}">✓</text>`
       : ''
-    perLane.get(row.actor)!.push(
-      html`<g class="${classes.join(' ')}" data-idx="${i}" data-op="${row.op}"
-        ><title>${tooltip}</title><rect x="${lx + 4}" y="${y + 1}" width="${LANE_W - 8}" height="${ROW_H - 3}" rx="3" /><text
-          x="${lx + 10}"
-          y="${y + 14}"
-          >${head}
-          <tspan class="ret">${answer}</tspan
-          >${mask ? html` <tspan class="mask">${mask}</tspan>` : ''}${blocked ? html` <tspan class="dur">${blocked}</tspan>` : ''}</text
-        >${mark}</g
-      >`,
-    )
+    perLane
+      .get(row.actor)!
+      .push(
+        html`<g class="${classes.join(' ')}" data-idx="${i}" data-op="${row.op}"><title>${tooltip}</title><rect x="${lx + 4}" y="${y + 1}" width="${LANE_W - 8}" height="${ROW_H - 3}" rx="3"/><text x="${lx + 10}" y="${y + 14}">${head} <tspan class="ret">${answer}</tspan>${mask ? html` <tspan class="mask">${mask}</tspan>` : ''}${blocked ? html` <tspan class="dur">${blocked}</tspan>` : ''}</text>${mark}</g>`,
+      )
     y += ROW_H
     for (const c of stepFailures ?? []) {
       const text = `${c.claim ? 'claim ✗ ' : '✗ '}${describeCheck(c).replace(/^claim refuted: /, '')}`
@@ -224,29 +214,12 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const backgrounds = lanes.map(lane => {
     const lx = laneX.get(lane)!
     const w = lane === WIRE ? WIRE_W : LANE_W
-    return html`<rect class="${lane === WIRE ? 'wire-bg' : 'lane-bg'}" x="${lx + 1}" y="0" width="${w - 2}" height="${height}" /><text
-        class="lane-title"
-        x="${lx + w / 2}"
-        y="17"
-        text-anchor="middle"
-        >${lane}</text
-      ><line class="axis" x1="${lx + w / 2}" y1="${HEADER_H}" x2="${lx + w / 2}" y2="${height}" />`
+    return html`<rect class="${lane === WIRE ? 'wire-bg' : 'lane-bg'}" x="${lx + 1}" y="0" width="${w - 2}" height="${height}"/><text class="lane-title" x="${lx + w / 2}" y="17" text-anchor="middle">${lane}</text><line class="axis" x1="${lx + w / 2}" y1="${HEADER_H}" x2="${lx + w / 2}" y2="${height}"/>`
   })
   const wireNote =
     packets === 0
       ? html`<text class="nowire" x="${laneX.get(WIRE)! + WIRE_W / 2}" y="${HEADER_H + 12}" text-anchor="middle">no packets captured</text>`
       : ''
   const groups = lanes.map(lane => html`<g class="lane" data-actor="${lane}">${perLane.get(lane)!}</g>`)
-  return html`<svg
-    class="timeline"
-    xmlns="http://www.w3.org/2000/svg"
-    width="${width}"
-    height="${height}"
-    viewBox="0 0 ${width} ${height}"
-    role="img"
-    aria-label="${opts.label ?? 'timeline'}"
-  >
-    <text class="time" x="${TIME_W - 6}" y="17" text-anchor="end">t (ms)</text>
-    ${joinHtml(backgrounds)}${wireNote}${joinHtml(times)}${joinHtml(groups)}
-  </svg>`
+  return html`<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${opts.label ?? 'timeline'}"><text class="time" x="${TIME_W - 6}" y="17" text-anchor="end">t (ms)</text>${joinHtml(backgrounds)}${wireNote}${joinHtml(times)}${joinHtml(groups)}</svg>`
 }

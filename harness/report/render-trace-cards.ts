@@ -35,21 +35,13 @@ export function renderTraceCards(traces: readonly ResultTrace[], opts: CardOptio
           : differing.size
             ? html`<span class="badge" style="background: var(--diff)">${differing.size} differ</span>`
             : html`<span class="muted">same trace as reference</span>`
-    return html`<section
-      class="trace-card"
-      ${opts.anchors ? html`id="${resultAnchor(r.id)}"` : ''}
-      data-result="${r.id}"
-      data-verdict="${r.verdict}"
-    >
-      <header>
-        ${opts.caption ? html`<div><strong>${opts.caption(t)}</strong></div>` : ''} ${verdictBadge(r.verdict, r.verdict)}
-        ${r.claim ? claimBadge(r.claim) : ''} <span title="${t.run.uuid} on ${t.run.host}">run ${runLabel(t.run)} ${t.run.arch}</span>
-        <span class="muted">${r.variant}${r.attempt > 1 ? ` #${r.attempt}` : ''}</span> ${diffNote}
-        ${broken ? html` · <a href="${opts.root}${tracePage(r.id)}">full trace and stderr</a>` : ''}
-        ${r.message ? html`<div class="msg">${r.message}</div>` : ''}
-      </header>
-      ${renderTimeline(t.events, t.checks, { differing, label: `timeline of ${r.scenario} [${r.variant}] on run ${t.run.id}` })}
-    </section>`
+    return html`<section class="trace-card" ${opts.anchors ? html`id="${resultAnchor(r.id)}"` : ''} data-result="${r.id}" data-verdict="${r.verdict}">
+<header>${opts.caption ? html`<div><strong>${opts.caption(t)}</strong></div>` : ''}
+${verdictBadge(r.verdict, r.verdict)} ${r.claim ? claimBadge(r.claim) : ''} <span title="${t.run.uuid} on ${t.run.host}">run ${runLabel(t.run)} ${t.run.arch}</span> <span class="muted">${r.variant}${r.attempt > 1 ? ` #${r.attempt}` : ''}</span> ${diffNote}
+${broken ? html` · <a href="${opts.root}${tracePage(r.id)}">full trace and stderr</a>` : ''}
+${r.message ? html`<div class="msg">${r.message}</div>` : ''}</header>
+${renderTimeline(t.events, t.checks, { differing, label: `timeline of ${r.scenario} [${r.variant}] on run ${t.run.id}` })}
+</section>`
   })
   return html`<div class="side-by-side">${joinHtml(cards)}</div>`
 }
