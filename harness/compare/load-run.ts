@@ -1,6 +1,6 @@
 /** Read one run's results with their traces from a store (the I/O edge of compare). */
 import type { RunRow, TraceStore } from '../store/store.js'
-import type { RecordedResult, RunSummary, RunTraces, Verdict } from './types.js'
+import type { RecordedResult, RunSummary, RunTraces } from './types.js'
 
 export function summariseRun(run: RunRow): RunSummary {
   return {
@@ -16,17 +16,8 @@ export function summariseRun(run: RunRow): RunSummary {
   }
 }
 
-interface ResultWithHash {
-  id: number
-  scenario: string
-  hash: string
-  title: string
-  variant: string
-  attempt: number
-  verdict: Verdict
-  claim: string | null
-  message: string
-}
+/** A result row as selected below: RecordedResult without its trace, keyed by the row id. */
+type ResultWithHash = Omit<RecordedResult, 'resultId' | 'events' | 'checks'> & { id: number }
 
 export function loadRunTraces(store: TraceStore, run: RunRow): RunTraces {
   const rows = store.db

@@ -9,6 +9,7 @@
 import type { CheckRow, EventRow } from '../store/store.js'
 import type { ProbeEvent } from '../probe/event.js'
 import { describeEvent } from '../reporters/timeline.js'
+import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from '../reporters/trace-shape.js'
 import { formatMask } from '../expect/mask.js'
 import { html, joinHtml } from './escape.js'
 import type { SafeHtml } from './escape.js'
@@ -95,31 +96,7 @@ interface PacketShape {
  * a segment from a bound port comes from that actor, one to it from the peer.
  */
 export function packetShape(e: ProbeEvent, portOwner: ReadonlyMap<number, string>, leftActor: string): PacketShape {
-  const flags = e['tcp_flags'] ?? e['flags']
-  const flagText = Array.isArray(flags)
-    ? flags.length
-      ? flags.map(String).join('|')
-      : 'none'
-    : typeof flags === 'string'
-      ? flags
-      : 'segment'
-  const len = typeof e['len'] === 'number' && e['len'] > 0 ? e['len'] : undefined
-  const sport = typeof e['sport'] === 'number' ? portOwner.get(e['sport']) : undefined
-  const dport = typeof e['dport'] === 'number' ? portOwner.get(e['dport']) : undefined
-  const from = typeof e['from'] === 'string' ? e['from'] : sport
-  const leftward = from !== undefined ? from !== leftActor : dport !== undefined && dport === leftActor
-  return { leftward, text: len ? `${flagText} len=${len}` : flagText }
-}
-
-function failedChecksByStep(checks: readonly CheckRow[]): Map<string, CheckRow[]> {
-  const failed = new Map<string, CheckRow[]>()
-  for (const c of checks) {
-    if (c.verdict === 'pass') continue
-    const list = failed.get(c.step) ?? []
-    list.push(c)
-    failed.set(c.step, list)
-  }
-  return failed
+  return { leftward: !packetFromLeft(e, portOwner, a => a === leftActor), text: packetLabel(e) }
 }
 
 export function describeCheck(c: CheckRow): string {
@@ -145,12 +122,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const times: SafeHtml[] = []
   let y = HEADER_H + 4
   const packets = events.filter(isPacket).length
-  const portOwner = new Map<number, string>()
-  for (const row of events) {
-    if (row.op !== 'getsockname' || isPacket(row)) continue
-    const port = parseDetails(row).addr?.port
-    if (port) portOwner.set(port, row.actor)
-  }
+  const portOwner = portOwners(events)
   events.forEach((row, i) => {
     // the stored columns are the canonical answer; details carry the rest
     const e: ProbeEvent = { ...parseDetails(row), ret: row.ret ?? undefined, errno: row.errno ?? undefined }

@@ -6,6 +6,7 @@
 import type { CheckRow, EventRow } from '../store/store.js'
 import type { ProbeEvent } from '../probe/event.js'
 import { formatMask } from '../expect/mask.js'
+import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from './trace-shape.js'
 
 export function formatAddr(a: ProbeEvent['addr']): string {
   if (!a) return ''
@@ -52,26 +53,10 @@ export function describeEvent(e: ProbeEvent): string {
   return parts.join(' ')
 }
 
-/** Which actor owns each local port (from getsockname), to give packets a direction. */
-function portOwners(rows: readonly EventRow[]): Map<number, string> {
-  const owners = new Map<number, string>()
-  for (const row of rows) {
-    if (row.op !== 'getsockname') continue
-    const e = JSON.parse(row.details) as ProbeEvent
-    if (e.addr?.port) owners.set(e.addr.port, row.actor)
-  }
-  return owners
-}
-
 /** A segment as an arrow between the lanes: `──SYN──▶` or `◀──SYN|ACK──`. */
 export function describePacket(e: ProbeEvent, leftActors: ReadonlySet<string>, owners: ReadonlyMap<number, string>): string {
-  const flags = ((e['tcp_flags'] as string[] | undefined) ?? []).join('|') || '-'
-  const len = Number(e['len'] ?? 0)
-  const label = `${flags}${len ? ` len=${len}` : ''}`
-  const sender = owners.get(Number(e['sport']))
-  const receiver = owners.get(Number(e['dport']))
-  const fromLeft = sender !== undefined ? leftActors.has(sender) : receiver !== undefined ? !leftActors.has(receiver) : true
-  return fromLeft ? `──${label}──▶` : `◀──${label}──`
+  const label = packetLabel(e)
+  return packetFromLeft(e, owners, a => leftActors.has(a)) ? `──${label}──▶` : `◀──${label}──`
 }
 
 export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], maxWidth = 72): string {
@@ -84,13 +69,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const actors = [...left, ...(hasWire ? ['wire'] : []), ...others.slice(left.length)]
   const owners = portOwners(events)
   const leftSet = new Set(left)
-  const failedByStep = new Map<string, CheckRow[]>()
-  for (const c of checks) {
-    if (c.verdict === 'pass') continue
-    const list = failedByStep.get(c.step) ?? []
-    list.push(c)
-    failedByStep.set(c.step, list)
-  }
+  const failedByStep = failedChecksByStep(checks)
   const checkedSteps = new Set(checks.map(c => c.step))
   const texts = events.map(row => {
     const e = JSON.parse(row.details) as ProbeEvent

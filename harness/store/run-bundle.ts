@@ -7,6 +7,7 @@
  * local to a file and remapped on import. The export of a run is
  * deterministic (no export timestamp), so equal runs give equal bytes.
  */
+import type { CheckRow, EventRow } from './store.js'
 
 export const BUNDLE_FORMAT = 'sockspec-run'
 export const BUNDLE_VERSION = 1
@@ -40,31 +41,11 @@ export interface BundleScenario {
   body: Record<string, unknown>
 }
 
-export interface BundleEvent {
-  idx: number
-  actor: string
-  seq: number
-  step: string | null
-  t_ns: number
-  dur_ns: number | null
-  op: string
-  sockets: string | null
-  ret: number | null
-  errno: string | null
-  mask: string | null
-  details: Record<string, unknown>
-}
+/** A stored event with its details parsed (store.ts EventRow). */
+export type BundleEvent = Omit<EventRow, 'details'> & { details: Record<string, unknown> }
 
-export interface BundleCheck {
-  idx: number
-  step: string
-  actor: string
-  field: string
-  expected: string
-  observed: string
-  verdict: 'pass' | 'fail'
-  claim: number
-}
+/** A stored expectation check (store.ts CheckRow), verdict narrowed. */
+export type BundleCheck = Omit<CheckRow, 'verdict'> & { verdict: 'pass' | 'fail' }
 
 export interface BundleResult {
   scenario: string
