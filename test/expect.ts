@@ -1,7 +1,7 @@
 // Expectation matching: return values, errno, epoll/poll masks, option
 // values, timing windows, and the rule that claim checks are kept apart.
 import t from 'tap'
-import { checkErrno, checkRet, matchStep, timeWindow } from '../harness/expect/match.js'
+import { checkErrno, checkRet, matchStep, timeWindow, wheelAllowanceMs } from '../harness/expect/match.js'
 import type { MatchContext } from '../harness/expect/match.js'
 import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
 import type { ProbeEvent } from '../harness/probe/event.js'
@@ -129,6 +129,16 @@ t.test('timing windows', async t => {
   t.same(timeWindow({ ms: 1000 }), { lo: 950, hi: 1100 })
   t.same(timeWindow({ ms: 1000, tol: 0.1, slack_ms: 0 }), { lo: 900, hi: 1100 })
   t.same(timeWindow({ min_ms: 5 }), { lo: 5, hi: Number.POSITIVE_INFINITY })
+  // The wheel levels of kernel/time/timer.c: a 4 s timer sits at level 2 at HZ=250
+  // (granularity 64 jiffies = 256 ms), a 2 s one at level 2 at HZ=300 (213 ms),
+  // a 1 s one at level 1 at HZ=100 (80 ms); plus one jiffy each.
+  t.equal(wheelAllowanceMs(4000), 260)
+  t.equal(Math.round(wheelAllowanceMs(2000)), 217)
+  t.equal(wheelAllowanceMs(1000), 90)
+  t.equal(wheelAllowanceMs(10), 20, 'level 0: one jiffy of granularity plus the jiffy it was armed in, at HZ=100')
+  const chain = timeWindow({ timers_ms: [1000, 2000, 4000], tol: 0.02, slack_ms: 150 })
+  t.equal(chain.lo, 6860, 'timers never fire early: the lower bound is the sum less tol')
+  t.equal(Math.round(chain.hi), 7857, 'the CI run that saw 7302 ms for this chain is inside')
   // connect step started at 0, this event ends at 3.05 s
   const e = ev({ op: 'epoll_wait', t0: 2_000_000_000, t1: 3_050_000_000 })
   t.ok(matchStep({ time: { since: 'connect', ms: 3000 } }, e, ctx({ connect: 0 }))[0]?.ok)

@@ -1,7 +1,7 @@
 // Scenario loading: syntax and schema errors carry file:line:col, semantic
 // checks catch bad references, variants and kernel ranges expand as data.
 import t from 'tap'
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadScenarios, parseScenario } from '../harness/scenario/load.js'
@@ -88,9 +88,17 @@ t.test('semantic errors: handles, owners, references', async t => {
       { actor: 'client', do: 'await', step: 'nope' },
       { id: 'w', actor: 'server', do: 'epoll_wait', ep: 'E', expect: { time: { since: 'later', ms: 5 } } },
       { id: 'later', actor: 'server', do: 'socket', sock: 'L' },
+      {
+        actor: 'server',
+        do: 'epoll_wait',
+        ep: 'E',
+        timeout_ms: 0,
+        expect: { kernels: [{ range: '<6.5', time: { ms: 3000, timers_ms: [1000, 2000] } }] },
+      },
     ],
   }
-  const e = errorOf(() => parseScenario(JSON.stringify(doc, null, 2), 'sem.json')) as InputErrors
+  const json = JSON.stringify(doc, null, 2)
+  const e = errorOf(() => parseScenario(json, 'sem.json')) as InputErrors
   const text = e.errors.map(x => x.format()).join('\n')
   t.match(text, /belongs to actor 'server', not 'client'/)
   t.match(text, /handle 'C' is not open/)
@@ -98,6 +106,10 @@ t.test('semantic errors: handles, owners, references', async t => {
   t.match(text, /await: 'nope' is not an earlier background step/)
   t.match(text, /time.since: 'later' is not an earlier step/)
   t.match(text, /handle 'L' is already open/)
+  const both = e.errors.find(x => /give 'ms' or 'timers_ms'/.test(x.message))
+  t.ok(both, 'ms and timers_ms together are refused')
+  const timersLine = json.split('\n').findIndex(l => l.includes('"timers_ms"')) + 1
+  t.equal(both?.position?.line, timersLine, 'at the timers_ms of the kernels entry')
   for (const err of e.errors) t.match(err.format(), /^sem\.json:\d+:\d+: /)
 })
 
@@ -153,4 +165,30 @@ t.test('every packaged scenario validates', async t => {
   const ids = new Set(all.map(s => s.id))
   t.equal(ids.size, all.length, 'ids are unique')
   for (const s of all) t.ok(s.sources && s.sources.length > 0, `${s.id} cites a source`)
+})
+
+t.test('every property of the scenario schema is described, directly or by its $ref', async t => {
+  const schema = JSON.parse(readFileSync(new URL('../schemas/scenario.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>
+  const resolve = (node: Record<string, unknown>): Record<string, unknown> => {
+    const ref = node.$ref
+    if (typeof ref !== 'string') return node
+    const target = ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], schema)
+    return target as Record<string, unknown>
+  }
+  const undescribed: string[] = []
+  const walk = (node: unknown, path: string): void => {
+    if (!node || typeof node !== 'object') return
+    const props = (node as { properties?: Record<string, Record<string, unknown>> }).properties
+    for (const [name, prop] of Object.entries(props ?? {})) {
+      if (typeof prop.description !== 'string' && typeof resolve(prop).description !== 'string') undescribed.push(`${path}/${name}`)
+    }
+    // `if` subschemas test properties (do: connect), they do not declare them
+    for (const [k, v] of Object.entries(node)) if (k !== 'if') walk(v, `${path}/${k}`)
+  }
+  walk(schema, '#')
+  t.same(undescribed, [])
+  t.ok((schema.$defs as Record<string, unknown>).time, 'the time window is defined once')
 })

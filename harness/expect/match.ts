@@ -70,13 +70,40 @@ function describeErrno(expected: ExpectFields['errno']): string {
   return ''
 }
 
-/** Window [lo, hi] in ms for a time expectation. */
+/**
+ * What the timer wheel may add to one timer_list timer of `ms` (kernel/time/timer.c,
+ * since 4.8): a timer is filed in the wheel level that covers its delta, rounded up
+ * to that level's granularity, so it fires up to one granularity (plus the jiffy it
+ * was armed in) late, never early. Level n >= 1 starts at 63 << 3(n-1) jiffies and
+ * has a granularity of 8^n jiffies. HZ is a build option the kit cannot always read
+ * (guests, remote hosts), so this is the worst case over the HZ values x86 kernels
+ * offer: 90 ms for a 1 s timer (HZ=100), 216 ms for 2 s (HZ=300), 260 ms for 4 s (HZ=250).
+ */
+export function wheelAllowanceMs(ms: number): number {
+  let worst = 0
+  for (const hz of WHEEL_HZ) {
+    const jiffies = Math.ceil((ms * hz) / 1000)
+    let level = 0
+    while (level < 8 && jiffies >= 63 << (3 * level)) level++
+    worst = Math.max(worst, ((8 ** level + 1) * 1000) / hz)
+  }
+  return worst
+}
+const WHEEL_HZ = [100, 250, 300, 1000]
+
+/**
+ * Window [lo, hi] in ms for a time expectation. With `timers_ms` the nominal
+ * duration defaults to their sum and the upper bound grows by each timer's
+ * wheel allowance.
+ */
 export function timeWindow(t: TimeWindow): { lo: number; hi: number } {
-  if (t.ms !== undefined) {
+  const ms = t.ms ?? t.timers_ms?.reduce((a, b) => a + b, 0)
+  if (ms !== undefined) {
     const tol = t.tol ?? DEFAULT_TOL
+    const wheel = (t.timers_ms ?? []).reduce((a, b) => a + wheelAllowanceMs(b), 0)
     return {
-      lo: t.min_ms ?? t.ms * (1 - tol),
-      hi: t.max_ms ?? t.ms * (1 + tol) + (t.slack_ms ?? DEFAULT_SLACK_MS),
+      lo: t.min_ms ?? ms * (1 - tol),
+      hi: t.max_ms ?? ms * (1 + tol) + (t.slack_ms ?? DEFAULT_SLACK_MS) + wheel,
     }
   }
   return { lo: t.min_ms ?? 0, hi: t.max_ms ?? Number.POSITIVE_INFINITY }

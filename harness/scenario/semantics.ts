@@ -66,6 +66,16 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
       if (j !== undefined) checkSince(scenario.steps[j]!, j)
     }
 
+    for (const key of ['expect', 'claim'] as const) {
+      const exp = step[key]
+      const windows: Array<[Array<string | number>, typeof exp]> = [[['steps', i, key, 'time'], exp]]
+      exp?.kernels?.forEach((k, j) => windows.push([['steps', i, key, 'kernels', j, 'time'], k]))
+      for (const [path, e] of windows) {
+        if (e?.time?.ms !== undefined && e.time.timers_ms !== undefined)
+          fail([...path, 'timers_ms'], `time: give 'ms' or 'timers_ms' (whose sum is the nominal duration), not both`)
+      }
+    }
+
     const creates = CREATES[step.do]
     for (const field of ['sock', 'ep'] as const) {
       const name = step[field]

@@ -6,6 +6,8 @@ export type ErrnoExpectation = string | string[] | null | { not: string | string
 export interface TimeWindow {
   since?: string
   ms?: number
+  /** kernel timers whose expiries add up to the duration; see wheelAllowanceMs */
+  timers_ms?: number[]
   tol?: number
   slack_ms?: number
   min_ms?: number
