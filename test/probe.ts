@@ -99,6 +99,44 @@ t.test('gates: a listener that drops pure ACKs stays unreadable while the client
   await p.stop()
 })
 
+t.test('sendfd/recvfd: a listener handed to a second probe over a unix socket is the same socket there', async t => {
+  const a = new ProbeProcess([probeBinary], 'a')
+  const b = new ProbeProcess([probeBinary], 'b')
+  t.teardown(() => {
+    a.kill()
+    b.kill()
+  })
+  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  const name = `@sockspec-test-${process.pid}`
+  await call(a, 'socket L inet stream tcp nonblock')
+  const port = last(await call(a, 'bind L inet 127.0.0.1 0')).addr?.port
+  await call(a, 'listen L 8')
+  await call(a, 'socket U unix stream 0')
+  await call(a, `bind U unix ${name}`)
+  await call(a, 'listen U 1')
+  await call(b, 'socket W unix stream 0')
+  t.match(last(await call(b, `connect W unix ${name}`)), { ret: 0 })
+  await call(a, 'accept4 U UA 0')
+  t.match(last(await call(a, 'sendfd UA NOPE')), { error: /NOPE/ }, 'an unknown handle to pass is refused before any syscall')
+  t.match(last(await call(a, 'sendfd UA L')), { op: 'sendmsg', h: 'UA', pass: ['L'], ret: 1 })
+  t.match(last(await call(b, 'recvfd W W')), { error: /already exists/ }, 'a taken name is refused')
+  const got = last(await call(b, 'recvfd W L2'))
+  t.match(got, { op: 'recvmsg', h: 'W', new: 'L2', ret: 1, data: 'F', cmsg: [{ level: 'SOL_SOCKET', type_name: 'SCM_RIGHTS', fds: 1 }] })
+  // The received descriptor reaches the same listener: a client of A's port is accepted by B.
+  await call(a, 'socket C inet stream tcp 0')
+  t.match(last(await call(a, `connect C inet 127.0.0.1 ${port}`)), { ret: 0 })
+  t.match(last(await call(b, 'accept4 L2 S 0')), { ret: Number, new: 'S' })
+  t.match(last(await call(a, 'accept4 L S 0')), { ret: -1, errno: 'EAGAIN' }, 'the child was taken through the other descriptor')
+  // A plain byte carries no descriptor: recvfd reports it and creates nothing.
+  await call(a, 'sendstr UA x')
+  const plain = last(await call(b, 'recvfd W L3'))
+  t.match(plain, { ret: 1, data: 'x', cmsg: [] })
+  t.notOk('new' in plain, 'no handle without SCM_RIGHTS')
+  t.match(last(await call(b, 'close L3')), { error: /L3/ })
+  await Promise.all([a.stop(), b.stop()])
+  t.same([...a.invalid, ...b.invalid], [], 'every line was a valid event')
+})
+
 t.test('a probe that dies mid-step and one that hangs are reported, not awaited forever', async t => {
   const p = new ProbeProcess([probeBinary], 'solo')
   await p.waitHello(5000)

@@ -33,6 +33,7 @@ export function describeEvent(e: ProbeEvent): string {
     parts.push(`${ctl} ${String(e['target'] ?? '')} ${events}`.trim())
   }
   if (typeof e['how'] === 'string') parts.push(e['how'])
+  if (Array.isArray(e['pass'])) parts.push(`fd ${(e['pass'] as string[]).join(',')}`)
   if (e.opt) parts.push(e.opt)
   if (e.op === 'setsockopt' && e.value !== undefined && !e.gate)
     parts.push(String(typeof e.value === 'object' ? JSON.stringify(e.value) : e.value))

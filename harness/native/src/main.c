@@ -43,6 +43,8 @@ static const opdef_t ops[] = {
 	{ "recv", op_recv, 2, 3, "recv H <nbytes> [msg flags]" },
 	{ "recvfrom", op_recvfrom, 2, 3, "recvfrom H <nbytes> [msg flags]" },
 	{ "recvmsg", op_recvmsg, 2, 3, "recvmsg H <nbytes> [msg flags]" },
+	{ "sendfd", op_sendfd, 2, 3, "sendfd H FDH [msg flags]" },
+	{ "recvfd", op_recvfd, 2, 3, "recvfd H NEW [msg flags]" },
 	{ "shutdown", op_shutdown, 2, 2, "shutdown H <rd|wr|rdwr>" },
 	{ "close", op_close, 1, 1, "close H" },
 	{ "setsockopt", op_setsockopt, 4, 4, "setsockopt H <socket|tcp|ip|ipv6> <OPT> <value>" },

@@ -36,6 +36,8 @@ void op_sendto(const cmd_t *c);
 void op_recv(const cmd_t *c);
 void op_recvfrom(const cmd_t *c);
 void op_recvmsg(const cmd_t *c);
+void op_sendfd(const cmd_t *c);
+void op_recvfd(const cmd_t *c);
 void op_shutdown(const cmd_t *c);
 void op_close(const cmd_t *c);
 void op_fcntl(const cmd_t *c);

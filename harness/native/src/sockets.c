@@ -442,6 +442,10 @@ static void ev_cmsgs(ev_t *e, struct msghdr *msg)
 			ev_kint(e, "level", cm->cmsg_level);
 		ev_kint(e, "type", cm->cmsg_type);
 		ev_kint(e, "len", (long long)cm->cmsg_len);
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			ev_kstr(e, "type_name", "SCM_RIGHTS");
+			ev_kint(e, "fds", (long long)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)));
+		}
 		if (((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
 		     (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
@@ -545,6 +549,120 @@ void op_recvfrom(const cmd_t *c)
 void op_recvmsg(const cmd_t *c)
 {
 	recv_common(c, 2);
+}
+
+/* ---- SCM_RIGHTS: one socket handed to another process -------------------- */
+
+/* sendfd H FDH [flags]: sendmsg() of one byte ('F') carrying FDH's fd as
+ * SCM_RIGHTS, so a second actor can hold the same open file (a listener
+ * shared by two processes, the classic pre-fork server). */
+void op_sendfd(const cmd_t *c)
+{
+	int flags;
+	int slot = cmd_handle(c, 0);
+	int pass = slot < 0 ? -1 : cmd_handle(c, 1);
+
+	if (pass < 0 || opt_msg_flags(c, 2, &flags) < 0)
+		return;
+
+	char byte = 'F';
+	int fd = handle_fd(pass);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+	memset(&ctl, 0, sizeof ctl);
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+
+	int64_t t0, t1;
+	ssize_t ret;
+	int err;
+	ev_t e;
+
+	TIMED_CALL(t0, t1, ret, err, sendmsg(handle_fd(slot), &msg, flags));
+	ev_open_h(&e, c, "sendmsg", slot);
+	ev_kint(&e, "bytes", 1);
+	ev_key(&e, "pass");
+	ev_arr_open(&e);
+	ev_str(&e, handle_name(pass));
+	ev_arr_close(&e);
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
+}
+
+/* recvfd H NEW [flags]: recvmsg() of one byte with room for one fd; an
+ * SCM_RIGHTS fd that arrives becomes handle NEW. Any further fds (a peer
+ * that sent more) are closed and counted, never leaked. */
+void op_recvfd(const cmd_t *c)
+{
+	int flags;
+	int slot = cmd_handle(c, 0);
+
+	if (slot < 0 || cmd_new_handle(c, 1) < 0 || opt_msg_flags(c, 2, &flags) < 0)
+		return;
+
+	char byte = 0;
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+	int64_t t0, t1;
+	ssize_t ret;
+	int err;
+	ev_t e;
+
+	memset(&ctl, 0, sizeof ctl);
+	TIMED_CALL(t0, t1, ret, err, recvmsg(handle_fd(slot), &msg, flags));
+
+	int got = -1, extra = 0;
+	if (ret >= 0) {
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+				if (got < 0)
+					got = fd;
+				else {
+					close(fd);
+					extra++;
+				}
+			}
+		}
+	}
+	ev_open_h(&e, c, "recvmsg", slot);
+	ev_kint(&e, "bytes", 1);
+	if (ret >= 0) {
+		ev_key(&e, "data");
+		ev_bytes(&e, &byte, (size_t)ret);
+		ev_key(&e, "msg_flags");
+		ev_flags(&e, (unsigned)msg.msg_flags, msg_flag_names);
+		ev_cmsgs(&e, &msg);
+		if (got >= 0) {
+			handle_add(c->args[1], got);
+			ev_kstr(&e, "new", c->args[1]);
+		}
+		if (extra)
+			ev_kint(&e, "closed_extra_fds", extra);
+	}
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
 }
 
 /* ---- fcntl, sleep ------------------------------------------------------ */
