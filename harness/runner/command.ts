@@ -22,6 +22,8 @@ export interface CommandContext {
   defaultAddress?: (actor: string, family: 'inet' | 'inet6') => string
   /** Actor that created each handle (to resolve a wildcard bind for `to`). */
   owners: Map<string, string>
+  /** Families of sockets sent with send_fd and not yet received (FIFO). */
+  passing: Array<'inet' | 'inet6' | 'unix'>
 }
 
 export class CommandError extends Error {}
@@ -109,6 +111,20 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
     case 'recvfrom':
     case 'recvmsg':
       return `${step.do} ${h} ${step.bytes ?? 4096} ${flagSet(step.flags)}`
+    case 'send_fd': {
+      const pass = step.pass ?? ''
+      const family = ctx.families.get(pass)
+      if (family) ctx.passing.push(family)
+      return `sendfd ${h} ${pass} ${flagSet(step.flags)}`
+    }
+    case 'recv_fd': {
+      // Descriptors arrive in the order they were sent; the received socket
+      // has the family of the oldest one still in flight.
+      const family = ctx.passing.shift()
+      if (step.new !== undefined && family) ctx.families.set(step.new, family)
+      if (step.new !== undefined) ctx.owners.set(step.new, step.actor)
+      return `recvfd ${h} ${step.new ?? ''} ${flagSet(step.flags)}`
+    }
     case 'shutdown':
       return `shutdown ${h} ${step.how ?? 'rdwr'}`
     case 'close':

@@ -100,6 +100,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     addresses,
     families: new Map(),
     owners: new Map(),
+    passing: [],
     tmpDir,
     uniqueSuffix: randomBytes(4).toString('hex'),
     defaultAddress: session.defaultAddress ? (actor, family) => session.defaultAddress!(actor, family) : undefined,

@@ -9,7 +9,7 @@ import type { Scenario } from './types.js'
 
 type PositionOf = (path: Array<string | number>) => SourcePosition
 
-const CREATES: Record<string, 'sock' | 'new' | 'ep'> = { socket: 'sock', accept4: 'new', epoll_create1: 'ep' }
+const CREATES: Record<string, 'sock' | 'new' | 'ep'> = { socket: 'sock', accept4: 'new', recv_fd: 'new', epoll_create1: 'ep' }
 
 export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void {
   const errors: SockspecError[] = []
@@ -27,7 +27,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
     const who = owner.get(name)
     const at = path ?? ['steps', i, field]
     if (who === undefined)
-      fail(at, `handle '${name}' is not open for actor '${actor}' at this step (create it with socket/accept4/epoll_create1 first)`)
+      fail(at, `handle '${name}' is not open for actor '${actor}' at this step (create it with socket/accept4/recv_fd/epoll_create1 first)`)
     else if (who !== actor) fail(at, `handle '${name}' belongs to actor '${who}', not '${actor}'`)
   }
 
@@ -84,6 +84,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
     }
     if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
     for (const name of Object.keys(step.fds ?? {})) useHandle(i, 'fds', name, step.actor, ['steps', i, 'fds', name])
+    if (step.pass !== undefined) useHandle(i, 'pass', step.pass, step.actor)
     for (const exp of [step.expect, step.claim]) {
       for (const name of Object.keys(exp?.ready ?? {})) {
         if (!everCreated.has(name))

@@ -65,6 +65,8 @@ export type StepOp =
   | 'recv'
   | 'recvfrom'
   | 'recvmsg'
+  | 'send_fd'
+  | 'recv_fd'
   | 'shutdown'
   | 'close'
   | 'setsockopt'
@@ -90,6 +92,8 @@ export interface Step {
   do: StepOp
   sock?: string
   new?: string
+  /** send_fd: the handle whose descriptor travels as SCM_RIGHTS */
+  pass?: string
   ep?: string
   family?: 'ip' | 'inet' | 'inet6' | 'unix'
   type?: 'stream' | 'dgram' | 'seqpacket'
