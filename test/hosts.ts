@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
@@ -84,7 +85,7 @@ t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip:
   const before = probePids()
   const db = join(dir, 'interrupted.db')
   const child = spawn(process.execPath, [bin, 'run', file, '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const mine = (): string[] => namespaces().filter(n => n.startsWith(`sockspec-${child.pid}-`))
+  const mine = (): string[] => namespaces().filter(n => n.startsWith(`sockspec-${child.pid}.`))
   for (let i = 0; i < 100 && mine().length < 3; i++) await new Promise(r => setTimeout(r, 100))
   t.ok(mine().length >= 3, 'the run created its namespaces')
   await new Promise(r => setTimeout(r, 300))
@@ -101,25 +102,43 @@ t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip:
 })
 
 t.test('sockspec cleanup removes what a killed run left, and only that', { skip: notRoot && 'needs root' }, async t => {
-  const dead = 'sockspec-999999-z-hub'
-  const live = `sockspec-${process.pid}-z-hub`
+  // A live run is known by its beacon (an abstract unix socket named by the
+  // token in its namespaces' names), not by its pid: the live one here
+  // carries a pid that does not exist, as a run in another pid namespace would.
+  const token = `${process.pid.toString(16)}ab`
+  const beacon = createServer(s => s.destroy())
+  await new Promise<void>(resolve => beacon.listen({ path: `\0sockspec-run-${token}` }, resolve))
+  const dead = 'sockspec-999999.deadbeef-z-hub'
+  const live = `sockspec-999998.${token}-z-hub`
+  const legacyLive = `sockspec-${process.pid}-z-hub`
   const foreign = 'not-sockspec-test'
-  for (const ns of [dead, live, foreign]) spawnSync('ip', ['netns', 'add', ns])
+  const all = [dead, live, legacyLive, foreign]
+  for (const ns of all) spawnSync('ip', ['netns', 'add', ns])
   const sleeper = spawn('ip', ['netns', 'exec', dead, 'sleep', '60'], { stdio: 'ignore' })
   await new Promise(r => setTimeout(r, 200))
   t.teardown(() => {
-    for (const ns of [dead, live, foreign]) spawnSync('ip', ['netns', 'del', ns])
+    for (const ns of all) spawnSync('ip', ['netns', 'del', ns])
     sleeper.kill('SIGKILL')
+    beacon.close()
   })
   const exited = new Promise(resolve => sleeper.on('exit', resolve))
   const r = spawnSync(process.execPath, [bin, 'cleanup'], { encoding: 'utf8' })
   t.equal(r.status, 0)
-  t.match(r.stdout, /removed 1 namespace\(s\): sockspec-999999-z-hub/)
+  t.match(r.stdout, /removed 1 namespace\(s\): sockspec-999999\.deadbeef-z-hub/)
   await exited
   const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout
   t.notMatch(left, /sockspec-999999/)
-  t.match(left, new RegExp(live), "a live run's namespace stays")
+  t.match(left, live, "a live run's namespace stays, whatever its pid says")
+  t.match(left, legacyLive, 'a name without a token is judged by its pid')
   t.match(left, /not-sockspec-test/, 'foreign namespaces are never touched')
+  beacon.close()
+  await new Promise(r => setTimeout(r, 50))
+  const again = spawnSync(process.execPath, [bin, 'cleanup'], { encoding: 'utf8' })
+  t.match(
+    again.stdout,
+    new RegExp(`removed 1 namespace\\(s\\): ${live.replace(/\./g, '\\.')}`),
+    'once the beacon is gone, so is the namespace',
+  )
 })
 
 t.test(

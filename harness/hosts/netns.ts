@@ -4,6 +4,9 @@
  * (also after a crash or Ctrl-C; `sockspec cleanup` removes leftovers of a
  * killed run). Root only. The machine's own namespace is never touched.
  */
+import { randomBytes } from 'node:crypto'
+import { connect, createServer } from 'node:net'
+import type { Server } from 'node:net'
 import { runCommand } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
@@ -12,6 +15,51 @@ import { NS_PREFIX, nftScript, planTopology, topologyCommands } from './topology
 import type { PathGate, TopologyPlan } from './topology.js'
 
 let counter = 0
+
+/**
+ * Liveness beacon: while a kit process owns namespaces it listens on the
+ * abstract unix socket `@sockspec-run-<token>`, and the token is part of every
+ * namespace name (`sockspec-<pid>.<token>-<n>-<host>`). The kernel drops the
+ * socket when the process dies, however it dies, so `sockspec cleanup` can
+ * tell a live run from a leftover by connecting to it; this holds across pid
+ * namespaces (a container sharing the network namespace), where the pid in
+ * the name means nothing. The pid stays in the name for people.
+ */
+const runToken = randomBytes(4).toString('hex')
+let beacon: Promise<Server> | undefined
+const beaconPath = (token: string): string => `\0sockspec-run-${token}`
+
+function ensureBeacon(): Promise<Server> {
+  beacon ??= new Promise<Server>((resolve, reject) => {
+    const server = createServer(sock => sock.destroy())
+    server.once('error', reject)
+    server.listen({ path: beaconPath(runToken) }, () => {
+      server.unref()
+      resolve(server)
+    })
+  })
+  return beacon
+}
+
+/** true if a kit process holding `token`'s beacon is alive (a timeout counts as alive). */
+export function beaconAlive(token: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise(resolve => {
+    const sock = connect({ path: beaconPath(token) })
+    const timer = setTimeout(() => {
+      sock.destroy()
+      resolve(true)
+    }, timeoutMs)
+    sock.once('connect', () => {
+      clearTimeout(timer)
+      sock.destroy()
+      resolve(true)
+    })
+    sock.once('error', () => {
+      clearTimeout(timer)
+      resolve(false)
+    })
+  })
+}
 
 async function ip(argv: string[]): Promise<void> {
   const r = await runCommand(argv, { timeoutMs: 10_000 })
@@ -49,7 +97,8 @@ export function hostOfActor(scenario: Scenario, actor: string): string {
 
 export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
-  const tag = `${process.pid}-${(++counter).toString(36)}`
+  await ensureBeacon()
+  const tag = `${process.pid}.${runToken}-${(++counter).toString(36)}`
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
@@ -92,17 +141,20 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
   }
 }
 
-/** Namespaces a kit process created, with the pid that created them. */
-export async function kitNamespaces(): Promise<Array<{ name: string; pid: number }>> {
+/** Namespaces a kit process created: the pid that created them and, since the beacon, its token. */
+export async function kitNamespaces(): Promise<Array<{ name: string; pid: number; token?: string }>> {
   const r = await runCommand(['ip', 'netns', 'list'], { timeoutMs: 5000 })
   return r.stdout
     .split('\n')
     .map(l => l.trim().split(/\s+/)[0] ?? '')
     .filter(n => n.startsWith(NS_PREFIX))
-    .map(name => ({ name, pid: Number(/^sockspec-(\d+)-/.exec(name)?.[1] ?? 0) }))
+    .map(name => {
+      const m = /^sockspec-(\d+)(?:\.([0-9a-f]+))?-/.exec(name)
+      return { name, pid: Number(m?.[1] ?? 0), token: m?.[2] }
+    })
 }
 
-function alive(pid: number): boolean {
+function pidAlive(pid: number): boolean {
   if (!pid) return false
   try {
     process.kill(pid, 0)
@@ -112,9 +164,16 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Remove namespaces left by kit runs that are gone (or all of them with force). */
+/**
+ * Remove namespaces left by kit runs that are gone (or all of them with force).
+ * A name with a token is judged by its beacon only; one without (made by hand
+ * or by an older kit) by its pid.
+ */
 export async function cleanupNamespaces(force = false): Promise<string[]> {
-  const leftovers = (await kitNamespaces()).filter(n => force || !alive(n.pid)).map(n => n.name)
+  const all = await kitNamespaces()
+  const tokens = [...new Set(all.flatMap(n => (n.token ? [n.token] : [])))]
+  const liveTokens = new Set((await Promise.all(tokens.map(async t => ((await beaconAlive(t)) ? t : '')))).filter(Boolean))
+  const leftovers = all.filter(n => force || !(n.token ? liveTokens.has(n.token) : pidAlive(n.pid))).map(n => n.name)
   await deleteNamespaces(leftovers)
   return leftovers
 }

@@ -24,7 +24,7 @@ export interface TopologyPlan {
   hosts: HostPlan[]
 }
 
-/** Namespace names carry our pid so `sockspec cleanup` can tell live runs from leftovers. */
+/** Namespace names carry our pid and run token so `sockspec cleanup` can tell live runs from leftovers (see netns.ts). */
 export function planTopology(
   hostNames: readonly string[],
   sysctls: Record<string, Record<string, string | number>>,
