@@ -133,6 +133,9 @@ t.test('sendfd/recvfd: a listener handed to a second probe over a unix socket is
   t.match(plain, { ret: 1, data: 'x', cmsg: [] })
   t.notOk('new' in plain, 'no handle without SCM_RIGHTS')
   t.match(last(await call(b, 'close L3')), { error: /L3/ })
+  // recvmsg does not keep descriptors: it closes what arrives and says so.
+  await call(a, 'sendfd UA L')
+  t.match(last(await call(b, 'recvmsg W 16')), { ret: 1, data: 'F', closed_fds: 1, cmsg: [{ type_name: 'SCM_RIGHTS', fds: 1 }] })
   await Promise.all([a.stop(), b.stop()])
   t.same([...a.invalid, ...b.invalid], [], 'every line was a valid event')
 })

@@ -466,16 +466,38 @@ static void ev_cmsgs(ev_t *e, struct msghdr *msg)
 	ev_arr_close(e);
 }
 
-/* kind: 0 recv, 1 recvfrom, 2 recvmsg */
-static void recv_common(const cmd_t *c, int kind)
+/* SCM_RIGHTS descriptors that arrived with a recvmsg: the first becomes
+ * handle newname (when given); every other one is closed, never leaked into
+ * the probe. Returns the number closed. */
+static int take_fds(struct msghdr *msg, const char *newname, int *taken)
+{
+	int closed = 0;
+
+	*taken = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+			if (newname && !*taken && handle_add(newname, fd) >= 0)
+				*taken = 1;
+			else {
+				close(fd);
+				closed++;
+			}
+		}
+	}
+	return closed;
+}
+
+/* kind: 0 recv, 1 recvfrom, 2 recvmsg; newname: recvmsg only, the handle
+ * an SCM_RIGHTS descriptor becomes (recvfd). */
+static void recv_into(const cmd_t *c, int kind, int slot, size_t n, int flags, const char *newname)
 {
 	static const char *const opname[] = { "recv", "recvfrom", "recvmsg" };
-	size_t n;
-	int flags;
-	int slot = cmd_handle(c, 0);
-
-	if (slot < 0 || parse_nbytes(c, c->args[1], &n) < 0 || opt_msg_flags(c, 2, &flags) < 0)
-		return;
 	/* Zeroed: with MSG_TRUNC on TCP the kernel discards without copying, so
 	 * reported data is NULs rather than stale memory. */
 	char *buf = calloc(1, n ? n : 1);
@@ -529,11 +551,28 @@ static void recv_common(const cmd_t *c, int kind)
 			ev_key(&e, "msg_flags");
 			ev_flags(&e, (unsigned)msg.msg_flags, msg_flag_names);
 			ev_cmsgs(&e, &msg);
+			int taken;
+			int closed = take_fds(&msg, newname, &taken);
+			if (taken)
+				ev_kstr(&e, "new", newname);
+			if (closed)
+				ev_kint(&e, "closed_fds", closed);
 		}
 	}
 	ev_result(&e, t0, t1, ret, err);
 	ev_end(&e);
 	free(buf);
+}
+
+static void recv_common(const cmd_t *c, int kind)
+{
+	size_t n;
+	int flags;
+	int slot = cmd_handle(c, 0);
+
+	if (slot < 0 || parse_nbytes(c, c->args[1], &n) < 0 || opt_msg_flags(c, 2, &flags) < 0)
+		return;
+	recv_into(c, kind, slot, n, flags, NULL);
 }
 
 void op_recv(const cmd_t *c)
@@ -599,9 +638,8 @@ void op_sendfd(const cmd_t *c)
 	ev_end(&e);
 }
 
-/* recvfd H NEW [flags]: recvmsg() of one byte with room for one fd; an
- * SCM_RIGHTS fd that arrives becomes handle NEW. Any further fds (a peer
- * that sent more) are closed and counted, never leaked. */
+/* recvfd H NEW [flags]: recvmsg() of one byte; the SCM_RIGHTS descriptor
+ * that arrives with it becomes handle NEW (any more are closed). */
 void op_recvfd(const cmd_t *c)
 {
 	int flags;
@@ -609,60 +647,7 @@ void op_recvfd(const cmd_t *c)
 
 	if (slot < 0 || cmd_new_handle(c, 1) < 0 || opt_msg_flags(c, 2, &flags) < 0)
 		return;
-
-	char byte = 0;
-	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
-	};
-	int64_t t0, t1;
-	ssize_t ret;
-	int err;
-	ev_t e;
-
-	memset(&ctl, 0, sizeof ctl);
-	TIMED_CALL(t0, t1, ret, err, recvmsg(handle_fd(slot), &msg, flags));
-
-	int got = -1, extra = 0;
-	if (ret >= 0) {
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < n; i++) {
-				int fd;
-				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-				if (got < 0)
-					got = fd;
-				else {
-					close(fd);
-					extra++;
-				}
-			}
-		}
-	}
-	ev_open_h(&e, c, "recvmsg", slot);
-	ev_kint(&e, "bytes", 1);
-	if (ret >= 0) {
-		ev_key(&e, "data");
-		ev_bytes(&e, &byte, (size_t)ret);
-		ev_key(&e, "msg_flags");
-		ev_flags(&e, (unsigned)msg.msg_flags, msg_flag_names);
-		ev_cmsgs(&e, &msg);
-		if (got >= 0) {
-			handle_add(c->args[1], got);
-			ev_kstr(&e, "new", c->args[1]);
-		}
-		if (extra)
-			ev_kint(&e, "closed_extra_fds", extra);
-	}
-	ev_result(&e, t0, t1, ret, err);
-	ev_end(&e);
+	recv_into(c, 2, slot, 1, flags, c->args[1]);
 }
 
 /* ---- fcntl, sleep ------------------------------------------------------ */
