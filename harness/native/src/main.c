@@ -57,6 +57,7 @@ static const opdef_t ops[] = {
 	{ "getsockname", op_getsockname, 1, 1, "getsockname H" },
 	{ "getpeername", op_getpeername, 1, 1, "getpeername H" },
 	{ "sleep", op_sleep, 1, 1, "sleep <ms>" },
+	{ "netns", op_netns, 1, 1, "netns <name|/path>" },
 	{ "gate", op_gate, 2, -1, "gate H <class> [class...]" },
 	{ "ungate", op_ungate, 1, 1, "ungate H" },
 	{ "abort", op_abort, 0, 0, "abort" },

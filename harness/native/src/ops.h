@@ -44,6 +44,7 @@ void op_fcntl(const cmd_t *c);
 void op_getsockname(const cmd_t *c);
 void op_getpeername(const cmd_t *c);
 void op_sleep(const cmd_t *c);
+void op_netns(const cmd_t *c);
 void op_abort(const cmd_t *c);
 
 /* options.c */
