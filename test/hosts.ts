@@ -67,6 +67,31 @@ t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing le
   t.same(namespaces(), [], 'no namespace left')
 })
 
+t.test('a path gate later than its `within` bound is a kit error, not a kernel failure', { skip: notRoot && 'needs root' }, async t => {
+  const file = join(dir, 'within.yaml')
+  writeFileSync(
+    file,
+    twoHosts.replace(
+      '  - { actor: client, do: path_ungate }',
+      '  - { actor: client, do: path_ungate, within: { since: s8, ms: 0.001 }, note: no nft call is that fast }',
+    ),
+  )
+  const r = spawnSync(process.execPath, [bin, 'run', file, '--db', join(dir, 'within.db'), '--reporter', 'json', '--filter', 'within'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string; message: string }> }
+  t.same(
+    doc.results.map(x => x.verdict),
+    ['error', 'error'],
+  )
+  t.match(
+    doc.results[0]?.message,
+    /step s10 \(path_ungate\) was in place \d+ ms after step s8 was sent; the scenario needs it within 0\.001 ms/,
+  )
+  t.same(namespaces(), [], 'no namespace left')
+})
+
 t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip: notRoot && 'needs root' }, async t => {
   const file = join(dir, 'slow.yaml')
   writeFileSync(

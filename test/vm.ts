@@ -13,7 +13,7 @@ import { kitRoot } from '../harness/paths.js'
 import { cpioNewc } from '../harness/hosts/vm/cpio.js'
 import { loadOrder } from '../harness/hosts/vm/module-deps.js'
 import { parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
-import { initramfsEntries } from '../harness/hosts/vm/initramfs.js'
+import { collectTools, initramfsEntries } from '../harness/hosts/vm/initramfs.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-vm-test-'))
@@ -22,7 +22,10 @@ const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}
 const qemuPids = (): string[] => spawnSync('pgrep', ['-x', 'qemu-system-x86'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
 
 t.test('cpio newc archive lists what was put in (checked with busybox cpio)', { skip: !have('busybox') && 'busybox missing' }, async t => {
-  const archive = cpioNewc(initramfsEntries(Buffer.from('bb'), Buffer.from('probe'), [{ name: 'veth.ko', data: Buffer.from('ko') }], 2))
+  const tool = { path: '/usr/sbin/ip', data: Buffer.from('ip'), mode: 0o755 }
+  const archive = cpioNewc(
+    initramfsEntries(Buffer.from('bb'), Buffer.from('probe'), [{ name: 'veth.ko', data: Buffer.from('ko') }], 2, [tool]),
+  )
   const r = spawnSync('busybox', ['cpio', '-t'], { input: archive, encoding: 'utf8' })
   t.equal(r.status, 0, r.stderr)
   t.same(r.stdout.split('\n').filter(Boolean).sort(), [
@@ -42,7 +45,29 @@ t.test('cpio newc archive lists what was put in (checked with busybox cpio)', { 
     'run',
     'sys',
     'tmp',
+    'usr',
+    'usr/sbin',
+    'usr/sbin/ip',
+    'var',
+    'var/run',
   ])
+})
+
+t.test('host tools travel with the libraries ldd names, the loader included', { skip: !have('ip') && 'iproute2 missing' }, async t => {
+  const files = collectTools(['/usr/sbin/ip', '/no/such/tool']).map(f => f.path)
+  t.ok(files.includes('/usr/sbin/ip'))
+  t.ok(
+    files.some(f => /\/ld-linux[^/]*\.so/.test(f)),
+    'the dynamic loader',
+  )
+  t.ok(
+    files.some(f => /\/libc\.so\.6$/.test(f)),
+    'libc',
+  )
+  t.notOk(
+    files.some(f => f.includes('no/such')),
+    'a tool that is not installed is left out',
+  )
 })
 
 t.test('modules load dependencies first; built-in modules are absent', async t => {
@@ -80,6 +105,8 @@ t.test(
         'run',
         'scenarios/tcp-connect',
         'scenarios/unix',
+        'scenarios/netns/path-reset-refused.yaml',
+        'scenarios/netns/accept-overflow-abort-rst.yaml',
         broken,
         '--kernel',
         'debian:6.1',
@@ -111,6 +138,19 @@ t.test(
       [],
       'every packaged scenario passes in the guest',
     )
+    t.same(
+      doc.results
+        .filter(x => x.scenario.startsWith('netns/'))
+        .map(x => `${x.scenario} [${x.variant}] ${x.verdict}`)
+        .sort(),
+      [
+        'netns/accept-overflow-abort-rst [ipv4] pass',
+        'netns/accept-overflow-abort-rst [ipv6] pass',
+        'netns/path-reset-refused [ipv4] pass',
+        'netns/path-reset-refused [ipv6] pass',
+      ],
+      'scenario hosts are namespaces inside the guest (ip, nft and the modules came along), with sysctls and path gates',
+    )
     const crash = doc.results.find(x => x.scenario.endsWith('crash'))
     t.equal(crash?.verdict, 'error', 'a crashing guest probe is an error')
     t.match(crash?.message ?? '', /exit code 134|exited during/, 'the crash is named')
@@ -130,6 +170,20 @@ t.test(
       .prepare(`SELECT r.stderr FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE s.scenario LIKE '%crash'`)
       .get() as { stderr: string } | undefined
     t.match(stderr?.stderr ?? '', /abort requested/, "the guest probe's stderr comes back")
+    const gates = store
+      .prepare(
+        `SELECT e.op, e.ret FROM events e JOIN results r ON r.id = e.result_id JOIN scenarios s ON s.id = r.scenario_id
+         WHERE s.scenario = 'netns/path-reset-refused' AND e.op = 'nft'`,
+      )
+      .all()
+    t.same(
+      gates,
+      [
+        { op: 'nft', ret: 0 },
+        { op: 'nft', ret: 0 },
+      ],
+      'the path gate was set in the guest, once per family',
+    )
     const rows = store.prepare(`SELECT kernels FROM results`).all() as Array<{ kernels: string | null }>
     store.close()
     const hellos = rows.flatMap(row => Object.values((row.kernels ? JSON.parse(row.kernels) : {}) as Record<string, string>))

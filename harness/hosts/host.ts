@@ -9,6 +9,8 @@ import type { Scenario, VariantName } from '../scenario/types.js'
 export interface HostSession {
   /** argv that starts a probe for this actor (stdin/stdout carry the protocol). */
   probeArgv(actor: string): string[]
+  /** Probe commands to run before the scenario's steps (e.g. `netns NAME`); they must succeed and are kept out of the trace. */
+  probeSetup?(actor: string): string[]
   /** The address an actor's sockets bind to by default, per family (loopback: 127.0.0.1 / ::1). */
   defaultAddress?(actor: string, family: 'inet' | 'inet6'): string
   /** The scenario host an actor runs on (timestamps compare only within one host). */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { connect, createServer } from 'node:net'
 import type { Server } from 'node:net'
 import { runCommand } from '../deps/process.js'
+import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
@@ -61,26 +62,21 @@ export function beaconAlive(token: string, timeoutMs = 1000): Promise<boolean> {
   })
 }
 
-async function ip(argv: string[]): Promise<void> {
-  const r = await runCommand(argv, { timeoutMs: 10_000 })
-  if (r.exitCode !== 0) throw new SockspecError('E_PROBE', `${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`)
-}
+/** Where namespaces are made: this machine, or a vm guest (through its control port). */
+export type NetnsExec = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<CommandResult>
 
-/** Processes still inside a namespace (probes that outlived their scenario). */
-async function killNamespacePids(ns: string): Promise<void> {
-  const r = await runCommand(['ip', 'netns', 'pids', ns], { timeoutMs: 5000 })
-  for (const pid of r.stdout.split(/\s+/).filter(Boolean)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL')
-    } catch {
-      /* already gone */
-    }
-  }
-}
+const localExec: NetnsExec = (argv, opts) => runCommand(argv, opts)
 
-async function deleteNamespaces(names: readonly string[]): Promise<void> {
-  await Promise.all(names.map(killNamespacePids))
-  await Promise.all(names.map(ns => runCommand(['ip', 'netns', 'del', ns], { timeoutMs: 10_000 })))
+/** Kill what still runs in each namespace (probes that outlived their scenario), then delete it. */
+async function deleteNamespaces(exec: NetnsExec, names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map(async ns => {
+      const pids = (await exec(['ip', 'netns', 'pids', ns], { timeoutMs: 5000 })).stdout.split(/\s+/).filter(p => /^\d+$/.test(p))
+      // the shell's builtin kill: there may be no kill(1) binary
+      if (pids.length) await exec(['sh', '-c', 'kill -9 "$@" 2>/dev/null; true', 'sh', ...pids], { timeoutMs: 5000 })
+      await exec(['ip', 'netns', 'del', ns], { timeoutMs: 10_000 })
+    }),
+  )
 }
 
 export interface NetnsSession extends HostSession {
@@ -95,49 +91,73 @@ export function hostOfActor(scenario: Scenario, actor: string): string {
   return scenario.actors?.[actor]?.host ?? names[0] ?? 'local'
 }
 
-export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
-  if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
-  await ensureBeacon()
-  const tag = `${process.pid}.${runToken}-${(++counter).toString(36)}`
+/** A scenario's hosts built as namespaces, wherever `exec` runs; the caller decides how probes get in. */
+export interface Topology {
+  plan: TopologyPlan
+  /** the namespace plan of the host an actor is placed on */
+  hostPlan(actor: string): TopologyPlan['hosts'][number]
+  setPathGates: NetnsSession['setPathGates']
+  /** delete every namespace (idempotent) */
+  destroy(): Promise<void>
+}
+
+/**
+ * Build the namespaces, bridge, veths, addresses and sysctls of a scenario's
+ * hosts. A sysctl a namespace cannot take turns into a skip; anything else
+ * that fails removes what was made and throws.
+ */
+export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: string): Promise<Topology | { skip: string }> {
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
   try {
-    for (const argv of topologyCommands(plan)) await ip(argv)
+    for (const argv of topologyCommands(plan)) {
+      const r = await exec(argv, { timeoutMs: 10_000 })
+      if (r.exitCode !== 0) throw new SockspecError('E_PROBE', `${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`)
+    }
     for (const h of plan.hosts) {
       for (const [name, value] of Object.entries(h.sysctl)) {
         const path = `/proc/sys/${name.replace(/\./g, '/')}`
-        const r = await runCommand(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', String(value), path])
+        const r = await exec(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', String(value), path])
         if (r.exitCode !== 0) {
-          await deleteNamespaces(created)
+          await deleteNamespaces(exec, created)
           return { skip: `sysctl ${name} cannot be set in a network namespace here: ${r.stderr.trim()}` }
         }
       }
     }
   } catch (err) {
-    await deleteNamespaces(created)
+    await deleteNamespaces(exec, created)
     throw err
   }
   const byHost = new Map(plan.hosts.map(h => [h.name, h]))
-  const hostPlan = (actor: string) => byHost.get(hostOfActor(scenario, actor)) ?? plan.hosts[0]!
-  let closed = false
+  let destroyed: Promise<void> | undefined
+  return {
+    plan,
+    hostPlan: actor => byHost.get(hostOfActor(scenario, actor)) ?? plan.hosts[0]!,
+    setPathGates: async (host, gates) => {
+      const h = byHost.get(host)
+      if (!h) return { ok: false, message: `no host '${host}'` }
+      const r = await exec(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], { input: nftScript(gates), timeoutMs: 10_000 })
+      return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trim() }
+    },
+    destroy: () => (destroyed ??= deleteNamespaces(exec, created)),
+  }
+}
+
+export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
+  if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
+  await ensureBeacon()
+  const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`)
+  if ('skip' in topo) return topo
+  const { plan, hostPlan } = topo
   return {
     plan,
     probeArgv: actor => ['ip', 'netns', 'exec', hostPlan(actor).ns, probeBinary],
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
     captureSpecs: () => plan.hosts.map(h => ({ host: h.name, argv: ['ip', 'netns', 'exec', h.ns, probeBinary, 'capture', 'eth0', 'lo'] })),
-    setPathGates: async (host, gates) => {
-      const h = byHost.get(host)
-      if (!h) return { ok: false, message: `no host '${host}'` }
-      const r = await runCommand(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], { input: nftScript(gates), timeoutMs: 10_000 })
-      return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trim() }
-    },
-    close: async () => {
-      if (closed) return
-      closed = true
-      await deleteNamespaces(created)
-    },
+    setPathGates: topo.setPathGates,
+    close: topo.destroy,
   }
 }
 
@@ -174,6 +194,6 @@ export async function cleanupNamespaces(force = false): Promise<string[]> {
   const tokens = [...new Set(all.flatMap(n => (n.token ? [n.token] : [])))]
   const liveTokens = new Set((await Promise.all(tokens.map(async t => ((await beaconAlive(t)) ? t : '')))).filter(Boolean))
   const leftovers = all.filter(n => force || !(n.token ? liveTokens.has(n.token) : pidAlive(n.pid))).map(n => n.name)
-  await deleteNamespaces(leftovers)
+  await deleteNamespaces(localExec, leftovers)
   return leftovers
 }

@@ -10,6 +10,8 @@ export type ClaimOutcome = 'holds' | 'refuted'
 export interface TraceEvent {
   actor: string
   event: ProbeEvent
+  /** the CLOCK_MONOTONIC the event was stamped on (default: this machine's); times compare only within one */
+  clock?: string
 }
 
 export interface ScenarioResult {

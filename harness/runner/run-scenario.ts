@@ -58,6 +58,9 @@ function primaryEvent(step: Step, events: readonly ProbeEvent[]): ProbeEvent | u
   return events[events.length - 1]
 }
 
+/** Step token of host setup commands; a scenario step id cannot contain '.', so no clash. */
+const SETUP_STEP = 'setup.'
+
 export async function runScenario(scenario: Scenario, variant: VariantPlan, opts: RunScenarioOptions): Promise<ScenarioResult> {
   const started = performance.now()
   const attempt = opts.attempt ?? 1
@@ -81,7 +84,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const captureSpecs = opts.capture === false ? undefined : session.captureSpecs?.()
   if (usesPackets(scenario) && !captureSpecs) {
     await session.close()
-    return { ...base, verdict: 'skip', message: 'needs packet capture (root, or CAP_NET_RAW)', durationMs: 0 }
+    const why = opts.host.kind === 'vm' ? 'not available in vm guests yet' : 'root, or CAP_NET_RAW'
+    return { ...base, verdict: 'skip', message: `needs packet capture (${why})`, durationMs: 0 }
   }
   const kernel = opts.system.kernelRelease
   const tmpDir = session.scratchDir ?? mkdtempSync(join(tmpdir(), 'sockspec-'))
@@ -138,6 +142,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     return { events: [event], status: 'done' }
   }
   const background = new Map<string, { step: Step; sentAt: number }>()
+  /** performance.now() when each step was sent (or a path gate started), for `within` */
+  const sentAt = new Map<string, number>()
   const deadline = started + (scenario.limit_ms ?? DEFAULT_SCENARIO_LIMIT_MS)
 
   const learnAddresses = (events: readonly ProbeEvent[]): void => {
@@ -204,6 +210,20 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     hellos.forEach((ok, i) => {
       if (!ok) problems.push(`probe for actor '${actors[i]}' did not start (no hello event)`)
     })
+    // Host plumbing a probe must do before the scenario (a guest probe joining its namespace).
+    for (const [actor, probe] of problems.length ? [] : probes) {
+      for (const [i, line] of (session.probeSetup?.(actor) ?? []).entries()) {
+        const token = `${SETUP_STEP}${i}`
+        probe.send(token, line)
+        const outcome = await probe.waitStep(token, opts.helloTimeoutMs ?? 5000)
+        const bad = outcome.events.find(e => e.error !== undefined || (e.ret ?? 0) < 0)
+        if (outcome.status !== 'done' || bad) {
+          problems.push(
+            `probe setup '${line}' for actor '${actor}' failed: ${bad ? (bad.error ?? `${bad.op} ${bad.errno ?? bad.ret}`) : outcome.status}`,
+          )
+        }
+      }
+    }
 
     for (const step of problems.length ? [] : scenario.steps) {
       const probe = probes.get(step.actor)!
@@ -225,7 +245,17 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
         continue
       }
       if (step.do === 'path_gate' || step.do === 'path_ungate') {
+        sentAt.set(step.id, performance.now())
         evaluate(step, await runPathGate(step))
+        const w = step.within
+        const since = w ? sentAt.get(w.since) : undefined
+        if (w && since !== undefined && performance.now() - since > w.ms) {
+          const took = (performance.now() - since).toFixed(0)
+          problems.push(
+            `step ${step.id} (${step.do}) was in place ${took} ms after step ${w.since} was sent; the scenario needs it within ${w.ms} ms (this machine is too slow for the scenario's timing, a kit limit, not a kernel result)`,
+          )
+          break
+        }
         continue
       }
       let command: string
@@ -236,6 +266,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
         problems.push(`step ${step.id}: ${err.message}`)
         break
       }
+      sentAt.set(step.id, performance.now())
       probe.send(step.id, command)
       if (step.background) {
         background.set(step.id, { step, sentAt: performance.now() })
@@ -269,7 +300,9 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   }
   const kernels: Record<string, string> = {}
   for (const [actor, p] of probes) {
-    for (const event of p.events) events.push({ actor, event })
+    // setup steps are host plumbing (like `ip netns exec` on the machine), not part of the trace
+    const clock = session.clockOf?.(actor) ?? 'local'
+    for (const event of p.events) if (!event.step?.startsWith(SETUP_STEP)) events.push({ actor, event, clock })
     invalid.push(...p.invalid)
     if (p.stderr) stderr[actor] = p.stderr
     if (p.hello?.uname?.release) kernels[actor] = p.hello.uname.release
@@ -280,6 +313,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   // One machine: order by time. Several machines: their clocks are unrelated,
   // so the order of the steps decides, and time only within a step.
   const clocks = new Set([...probes.keys()].map(a => session.clockOf?.(a) ?? 'local'))
+  // path gate events are stamped on this machine's clock, which a guest's probes do not share
+  if (harnessEvents.length) clocks.add('local')
   const order = (e: TraceEvent): number => stepOrder.get(e.event.step ?? '') ?? Number.MAX_SAFE_INTEGER
   events.sort(
     (a, b) =>

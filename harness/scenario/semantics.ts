@@ -85,6 +85,12 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
     if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
     for (const name of Object.keys(step.fds ?? {})) useHandle(i, 'fds', name, step.actor, ['steps', i, 'fds', name])
     if (step.pass !== undefined) useHandle(i, 'pass', step.pass, step.actor)
+    if (step.within !== undefined) {
+      if (step.do !== 'path_gate' && step.do !== 'path_ungate')
+        fail(['steps', i, 'within'], `'within' applies to path_gate/path_ungate only`)
+      else if (!stepIndex.has(step.within.since) || step.within.since === step.id)
+        fail(['steps', i, 'within', 'since'], `within.since: '${step.within.since}' is not an earlier step`)
+    }
     for (const exp of [step.expect, step.claim]) {
       for (const name of Object.keys(exp?.ready ?? {})) {
         if (!everCreated.has(name))

@@ -122,6 +122,8 @@ export interface Step {
   ms?: number
   drop?: string[]
   reject?: string[]
+  /** path gates: must be in place within ms of when step `since` was sent, else the result is an error */
+  within?: { since: string; ms: number }
   with?: 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
   dir?: 'in' | 'out'
   step?: string

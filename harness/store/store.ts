@@ -219,12 +219,15 @@ export class TraceStore {
           JSON.stringify(result.invalid),
         )
       const resultId = Number(r.lastInsertRowid)
-      const origin = result.events[0]?.event.t0 ?? 0
+      // t_ns counts from the first event of the same clock (machines do not share one)
+      const origins = new Map<string, number>()
+      for (const { clock = 'local', event } of result.events) origins.set(clock, Math.min(origins.get(clock) ?? event.t0, event.t0))
       const insertEvent = this.db.prepare(
         `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      result.events.forEach(({ actor, event: e }, idx) => {
+      result.events.forEach(({ actor, event: e, clock = 'local' }, idx) => {
+        const origin = origins.get(clock) ?? 0
         insertEvent.run(
           resultId,
           idx,

@@ -12,6 +12,8 @@ export interface GuestInfo {
   sysctls: Record<string, string>
   ipv6Loopback: boolean
   modules: Record<string, 'ok' | 'failed'>
+  /** host tools copied into the initramfs (ip, nft) that run in the guest */
+  tools: Record<string, 'ok' | 'missing'>
 }
 
 /** Fold one control line into `info`; true when the line was `ready`. */
@@ -39,13 +41,18 @@ export function readInfoLine(info: GuestInfo, line: string): boolean {
       if (name) info.modules[name] = status === 'ok' ? 'ok' : 'failed'
       break
     }
+    case 'tool': {
+      const [name, status] = rest.split(' ')
+      if (name) info.tools[name] = status === 'ok' ? 'ok' : 'missing'
+      break
+    }
     case 'ready':
       return true
   }
   return false
 }
 
-export const emptyGuestInfo = (): GuestInfo => ({ release: '', version: '', sysctls: {}, ipv6Loopback: false, modules: {} })
+export const emptyGuestInfo = (): GuestInfo => ({ release: '', version: '', sysctls: {}, ipv6Loopback: false, modules: {}, tools: {} })
 
 export function guestSystemInfo(info: GuestInfo, hostname: string): SystemInfo {
   const sysctls: Record<string, string> = {}

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { spawnLongLived } from '../../deps/process.js'
-import type { LongLivedChild } from '../../deps/process.js'
+import type { CommandResult, LongLivedChild } from '../../deps/process.js'
 import { emptyGuestInfo, readInfoLine } from './guest-info.js'
 import type { GuestInfo } from './guest-info.js'
 import { consoleLog, controlSocket, probeSocket, qemuArgv } from './qemu-argv.js'
@@ -36,6 +36,9 @@ export class GuestBootError extends Error {
     this.consoleTail = consoleTail
   }
 }
+
+/** One shell word: single quotes, with embedded ones closed, escaped and reopened. */
+export const shellQuote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`
 
 const live = new Set<LongLivedChild>()
 let exitHookInstalled = false
@@ -80,6 +83,8 @@ export class Guest {
   private readonly free: number[]
   private readonly leaseWaiters: Array<{ count: number; resolve: (ports: number[]) => void; reject: (e: Error) => void }> = []
   private readonly resetWaiters = new Map<number, () => void>()
+  private readonly execWaiters = new Map<number, (r: CommandResult) => void>()
+  private execSeq = 0
 
   private constructor(
     qemu: LongLivedChild,
@@ -101,6 +106,12 @@ export class Guest {
     lines.on('line', line => {
       const m = /^reset (\d+)$/.exec(line)
       if (m) this.resetWaiters.get(Number(m[1]))?.()
+      const x = /^exec (\d+) (\d+) b(\S*) b(\S*)$/.exec(line)
+      if (x) {
+        const exitCode = Number(x[2])
+        const text = (b64: string): string => Buffer.from(b64, 'base64').toString('utf8')
+        this.execWaiters.get(Number(x[1]))?.({ exitCode, stdout: text(x[3]!), stderr: text(x[4]!), failed: exitCode !== 0 })
+      }
     })
     control.on('error', () => {})
     void qemu.exited.then(exit => this.markDown(`qemu exited (${exit.signal ?? `code ${exit.code}`})`))
@@ -213,11 +224,37 @@ export class Guest {
     })
   }
 
+  /**
+   * Run argv in the guest (through its shell, as root) and collect its exit
+   * code and output, like runCommand on this machine. Bounded: past the
+   * limit the result is a timeout (the guest command is left to finish).
+   */
+  exec(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const down = (why: string): CommandResult => ({ exitCode: 255, stdout: '', stderr: why, failed: true })
+    if (this.downReason) return Promise.resolve(down(`guest is down: ${this.downReason}`))
+    const id = ++this.execSeq
+    const script = `${argv.map(shellQuote).join(' ')}\n`
+    const b64 = (text: string): string => `b${Buffer.from(text).toString('base64')}`
+    return new Promise(resolve => {
+      const timer = setTimeout(() => {
+        this.execWaiters.delete(id)
+        resolve({ exitCode: 124, stdout: '', stderr: `no answer from the guest within ${opts.timeoutMs ?? 30_000} ms`, failed: true })
+      }, opts.timeoutMs ?? 30_000)
+      this.execWaiters.set(id, r => {
+        clearTimeout(timer)
+        this.execWaiters.delete(id)
+        resolve(r)
+      })
+      this.control.write(`exec ${id} ${b64(script)} ${b64(opts.input ?? '')}\n`)
+    })
+  }
+
   private markDown(reason: string): void {
     if (this.downReason) return
     this.downReason = reason
     for (const w of this.leaseWaiters.splice(0)) w.reject(new Error(`guest is down: ${reason}`))
     for (const done of [...this.resetWaiters.values()]) done()
+    for (const done of [...this.execWaiters.values()]) done({ exitCode: 255, stdout: '', stderr: `guest is down: ${reason}`, failed: true })
   }
 
   /** Kill qemu now (a hanging guest); its sessions' probes see their sockets close. */

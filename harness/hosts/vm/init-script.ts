@@ -7,8 +7,12 @@
  * an empty scratch directory (guestScratchDir: unix socket paths of the session).
  *
  * Control port lines, guest -> host: `uname-r R`, `uname-v V`, `sysctl k = v`,
- * `ipv6lo 0|1`, `module NAME ok|failed`, `ready`, `reset N` (ack).
- * Host -> guest: `reset N`, `poweroff`.
+ * `ipv6lo 0|1`, `module NAME ok|failed`, `tool NAME ok|missing`, `ready`,
+ * `reset N` (ack), `exec ID RC bOUT bERR` (a finished exec; OUT and ERR are
+ * base64 after a literal `b`, so an empty one is just `b`).
+ * Host -> guest: `reset N`, `exec ID bSCRIPT bINPUT` (runs `sh SCRIPT <INPUT`
+ * in the background, so several sessions build their namespaces at once),
+ * `poweroff`.
  *
  * virtio_console semantics this relies on: a write blocks while no host end
  * is connected, a read returns 0 (EOF) once the host end disconnects, and a
@@ -23,12 +27,13 @@ export const guestScratchDir = (i: number): string => `/tmp/sockspec-vm${String(
 export function initScript(probePorts: number): string {
   return `#!/bin/busybox sh
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/usr/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /tmp /run
 mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
 echo "sockspec-guest: init on $(uname -r)"
 loaded=""
 for m in $(cat /lib/modules/load-order 2>/dev/null); do
@@ -76,6 +81,8 @@ exec 3<>"$ctl"
   sysctl -a 2>/dev/null | grep '^net\\.' | sed 's/^/sysctl /'
   if grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then echo "ipv6lo 1"; else echo "ipv6lo 0"; fi
   for m in $loaded; do echo "module \${m%:*} \${m##*:}"; done
+  if /usr/sbin/ip -V >/dev/null 2>&1; then echo "tool ip ok"; else echo "tool ip missing"; fi
+  if /usr/sbin/nft -v >/dev/null 2>&1; then echo "tool nft ok"; else echo "tool nft missing"; fi
   echo ready
 } >&3
 while read -r cmd arg <&3; do
@@ -88,6 +95,18 @@ while read -r cmd arg <&3; do
         while kill -0 $p 2>/dev/null && [ $n -lt 500 ]; do usleep 10000; n=$((n + 1)); done
       fi
       echo "reset $arg" >&3
+      ;;
+    exec)
+      (
+        set -- $arg
+        x=/tmp/exec.$1
+        echo "\${2#b}" | base64 -d > $x.sh
+        echo "\${3#b}" | base64 -d > $x.in
+        sh $x.sh < $x.in > $x.out 2> $x.err
+        rc=$?
+        echo "exec $1 $rc b$(base64 -w 0 $x.out) b$(base64 -w 0 $x.err)" >&3
+        rm -f $x.sh $x.in $x.out $x.err
+      ) &
       ;;
     poweroff) break ;;
   esac

@@ -29,6 +29,8 @@ export interface CachedKernel {
 
 interface Manifest extends Omit<CachedKernel, 'vmlinuz' | 'modules' | 'spec'> {
   modules: string[]
+  /** GUEST_MODULES when the modules were picked; another list means pick again */
+  wanted?: string[]
   fetchedAt: string
 }
 
@@ -49,6 +51,7 @@ function loadCached(dir: string, spec: string): CachedKernel | undefined {
   const file = join(dir, 'kernel.json')
   if (!existsSync(file)) return undefined
   const m = JSON.parse(readFileSync(file, 'utf8')) as Manifest
+  if ((m.wanted ?? []).join(' ') !== GUEST_MODULES.join(' ')) return undefined
   const vmlinuz = join(dir, 'vmlinuz')
   if (!existsSync(vmlinuz) || sha256(vmlinuz) !== m.sha256.vmlinuz) return undefined
   return {
@@ -95,6 +98,7 @@ async function download(pkg: string, dir: string, spec: string): Promise<CachedK
       release,
       sha256: { deb: sha256(join(work, deb)), vmlinuz: sha256(image) },
       modules: order.map(rel => basename(rel)),
+      wanted: [...GUEST_MODULES],
       fetchedAt: new Date().toISOString(),
     }
     writeFileSync(join(staging, 'kernel.json'), `${JSON.stringify(manifest, null, 2)}\n`)

@@ -11,7 +11,7 @@ import { bootGuest } from './accel.js'
 import { cacheRoot as defaultCacheRoot } from './cache-dir.js'
 import type { Guest } from './guest.js'
 import { guestSystemInfo } from './guest-info.js'
-import { buildInitramfs } from './initramfs.js'
+import { GUEST_TOOLS, buildInitramfs } from './initramfs.js'
 import { fetchKernel } from './kernel-fetch.js'
 import type { CachedKernel } from './kernel-fetch.js'
 import type { KernelSpec } from './kernel-spec.js'
@@ -43,7 +43,7 @@ export async function launchKernel(kernel: CachedKernel, opts: LaunchOptions = {
   const root = opts.cacheRoot ?? defaultCacheRoot()
   const probePorts = opts.probePorts ?? 8
   const initramfs = buildInitramfs(
-    { busybox: opts.busybox ?? '/bin/busybox', probe: probeStaticBinary, modules: kernel.modules, probePorts },
+    { busybox: opts.busybox ?? '/bin/busybox', probe: probeStaticBinary, modules: kernel.modules, probePorts, tools: GUEST_TOOLS },
     join(root, 'initramfs'),
   )
   const guest = await bootGuest({ vmlinuz: kernel.vmlinuz, initramfs, probePorts, bootTimeoutMs: opts.bootTimeoutMs }, root)

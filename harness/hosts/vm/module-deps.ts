@@ -4,8 +4,15 @@
  * dependency lists are in modprobe's order: load them reversed).
  */
 
-/** Modules the guest loads when the kernel builds them as modules (6.1 cloud builds virtio as modules). */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'veth', 'nf_tables'] as const
+/**
+ * Modules the guest loads when the kernel builds them as modules (6.1 cloud
+ * builds virtio as modules): virtio for the ports, and what scenario hosts
+ * need: veth and bridge for the topology, nf_tables and its reject
+ * expression for path gates.
+ */
+export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'veth', 'bridge', 'nf_tables', 'nft_reject_inet'] as const
+/** The modules without which a guest cannot build scenario hosts. */
+export const NETNS_MODULES = ['veth', 'bridge', 'nf_tables', 'nft_reject_inet'] as const
 
 export function moduleName(path: string): string {
   const file = path.slice(path.lastIndexOf('/') + 1)
