@@ -10,7 +10,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import type { Socket } from 'node:net'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { spawnLongLived } from '../../deps/process.js'
@@ -26,6 +26,7 @@ export interface BootOptions {
   probePorts: number
   accel: Accel
   memoryMb?: number
+  cpus?: number
   bootTimeoutMs?: number
 }
 
@@ -35,6 +36,18 @@ export class GuestBootError extends Error {
     super(consoleTail ? `${message}; console: ${consoleTail}` : message)
     this.consoleTail = consoleTail
   }
+}
+
+/**
+ * vCPUs per guest: as many as this machine has cores, at most 4
+ * (SOCKSPEC_VM_CPUS overrides). Under TCG each vCPU is a host thread; with
+ * one, a guest building several scenarios' namespaces at once (every ip and
+ * nft call a dynamically linked program under emulation) fell behind.
+ */
+export function guestCpus(): number {
+  const env = Number(process.env['SOCKSPEC_VM_CPUS'])
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, 16)
+  return Math.max(1, Math.min(4, availableParallelism()))
 }
 
 /** One shell word: single quotes, with embedded ones closed, escaped and reopened. */
@@ -127,6 +140,7 @@ export class Guest {
       probePorts: opts.probePorts,
       accel: opts.accel,
       memoryMb: opts.memoryMb ?? 384,
+      cpus: opts.cpus ?? guestCpus(),
     })
     // PR_SET_PDEATHSIG: the kernel kills qemu when this process dies, even by SIGKILL or a signal no handler saw.
     const qemu = spawnLongLived(existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv)

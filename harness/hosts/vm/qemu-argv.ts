@@ -16,6 +16,8 @@ export interface QemuPlan {
   probePorts: number
   accel: Accel
   memoryMb: number
+  /** vCPUs (TCG runs them on host threads: -accel tcg,thread=multi) */
+  cpus?: number
 }
 
 export const controlSocket = (workDir: string): string => join(workDir, 'ctl.sock')
@@ -44,11 +46,11 @@ export function qemuArgv(plan: QemuPlan): string[] {
     '-machine',
     'pc',
     '-accel',
-    plan.accel,
+    plan.accel === 'tcg' && (plan.cpus ?? 1) > 1 ? 'tcg,thread=multi' : plan.accel,
     '-cpu',
     plan.accel === 'kvm' ? 'host' : 'max',
     '-smp',
-    '1',
+    String(plan.cpus ?? 1),
     '-m',
     String(plan.memoryMb),
     '-kernel',
