@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { kitRoot } from '../harness/paths.js'
+import { kitRoot, probeStaticBinary } from '../harness/paths.js'
 import { cpioNewc } from '../harness/hosts/vm/cpio.js'
 import { loadOrder } from '../harness/hosts/vm/module-deps.js'
 import { parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
@@ -67,6 +67,11 @@ t.test('host tools travel with the libraries ldd names, the loader included', { 
   t.notOk(
     files.some(f => f.includes('no/such')),
     'a tool that is not installed is left out',
+  )
+  t.same(
+    collectTools([probeStaticBinary]).map(f => f.path),
+    [probeStaticBinary],
+    'a static program travels alone (ldd refuses it)',
   )
 })
 

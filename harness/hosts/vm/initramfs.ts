@@ -44,7 +44,12 @@ export function collectTools(tools: readonly string[]): ToolFile[] {
   for (const tool of tools) {
     if (!existsSync(tool)) continue
     files.set(tool, { path: tool, data: readFileSync(tool), mode: 0o755 })
-    const ldd = execFileSync('ldd', [tool], { encoding: 'utf8' })
+    let ldd = ''
+    try {
+      ldd = execFileSync('ldd', [tool], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    } catch {
+      // a static program (ldd exits 1), or no ldd: the binary alone; if it cannot run, the guest reports it missing
+    }
     for (const line of ldd.split('\n')) {
       const lib = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1]
       if (lib && !files.has(lib)) files.set(lib, { path: lib, data: readFileSync(lib), mode: 0o755 })
