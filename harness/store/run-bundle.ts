@@ -7,25 +7,15 @@
  * local to a file and remapped on import. The export of a run is
  * deterministic (no export timestamp), so equal runs give equal bytes.
  */
-import type { CheckRow, EventRow } from './store.js'
+import type { CheckRow, EventRow, RunRow } from './store.js'
 
 export const BUNDLE_FORMAT = 'sockspec-run'
 export const BUNDLE_VERSION = 1
 
-export interface BundleRun {
-  uuid: string
-  host: string
-  host_kind: string
-  kernel_release: string
-  kernel_version: string
-  arch: string
-  distro: string | null
-  kit_version: string
-  kit_commit: string | null
+/** A run as the bundle carries it: the store's row, with its JSON columns parsed. */
+export interface BundleRun extends Omit<RunRow, 'id' | 'sysctls' | 'argv' | 'status' | 'hosts'> {
   sysctls: Record<string, string>
   argv: string[]
-  started_at: string
-  finished_at: string | null
   status: 'running' | 'complete' | 'interrupted'
   /** Machines the run used besides this one (ssh hosts, VMs): name -> facts. */
   hosts: Record<string, Record<string, unknown>>
