@@ -58,12 +58,25 @@ static const opdef_t ops[] = {
 	{ "getpeername", op_getpeername, 1, 1, "getpeername H" },
 	{ "sleep", op_sleep, 1, 1, "sleep <ms>" },
 	{ "netns", op_netns, 1, 1, "netns <name|/path>" },
+	{ "capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]" },
 	{ "gate", op_gate, 2, -1, "gate H <class> [class...]" },
 	{ "ungate", op_ungate, 1, 1, "ungate H" },
 	{ "abort", op_abort, 0, 0, "abort" },
 	{ "quit", NULL, 0, 0, "quit" },
 	{ NULL, NULL, 0, 0, NULL }
 };
+
+/*
+ * capture IFNAME...: the probe becomes a capture process (as if started with
+ * `sockspec-probe capture IFNAME...`) and never returns to commands: a
+ * second hello names the interfaces, packets follow, EOF or quit ends it.
+ * For probes that cannot be started in capture mode (a vm guest's, after
+ * `netns`). Nothing more may be sent before EOF: stdin is read raw from here.
+ */
+void op_capture(const cmd_t *c)
+{
+	exit(capture_main(c->nargs, (char **)c->args));
+}
 
 /* Parses and runs one line. Returns 1 when the probe must exit (quit). */
 static int run_line(char *line, cmd_t *c)

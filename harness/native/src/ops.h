@@ -45,6 +45,7 @@ void op_getsockname(const cmd_t *c);
 void op_getpeername(const cmd_t *c);
 void op_sleep(const cmd_t *c);
 void op_netns(const cmd_t *c);
+void op_capture(const cmd_t *c);
 void op_abort(const cmd_t *c);
 
 /* options.c */
