@@ -112,6 +112,7 @@ t.test(
         'scenarios/unix',
         'scenarios/netns/path-reset-refused.yaml',
         'scenarios/netns/accept-overflow-abort-rst.yaml',
+        'scenarios/seed-claims/claim-7-ack-gate.yaml',
         broken,
         '--kernel',
         'debian:6.1',
@@ -156,6 +157,17 @@ t.test(
       ],
       'scenario hosts are namespaces inside the guest (ip, nft and the modules came along), with sysctls and path gates',
     )
+    t.same(
+      doc.results
+        .filter(x => x.scenario === 'seed-claims/claim-7-ack-gate')
+        .map(x => [x.variant, x.verdict, (x as { claim?: string }).claim])
+        .sort(),
+      [
+        ['ipv4', 'pass', 'refuted'],
+        ['ipv6', 'pass', 'refuted'],
+      ],
+      'claim 7 is decided in the guest with packet evidence',
+    )
     const crash = doc.results.find(x => x.scenario.endsWith('crash'))
     t.equal(crash?.verdict, 'error', 'a crashing guest probe is an error')
     t.match(crash?.message ?? '', /exit code 134|exited during/, 'the crash is named')
@@ -189,6 +201,28 @@ t.test(
       ],
       'the path gate was set in the guest, once per family',
     )
+    const wire = store
+      .prepare(
+        `SELECT s.scenario, r.variant, group_concat(e.details, ' ') AS segs FROM events e JOIN results r ON r.id = e.result_id
+         JOIN scenarios s ON s.id = r.scenario_id WHERE e.actor = 'wire' GROUP BY s.scenario, r.variant ORDER BY s.scenario, r.variant`,
+      )
+      .all() as Array<{ scenario: string; variant: string; segs: string }>
+    const captured = new Set(wire.map(w => `${w.scenario} [${w.variant}]`))
+    const tcp = doc.results.filter(x => /^(tcp-connect|netns|seed-claims)\//.test(x.scenario)).map(x => `${x.scenario} [${x.variant}]`)
+    t.same(
+      tcp.filter(x => !captured.has(x)),
+      // fresh-socket-out-hup never connects: nothing to capture
+      ['tcp-connect/fresh-socket-out-hup [ipv4]', 'tcp-connect/fresh-socket-out-hup [ipv6]'],
+      'segments are captured inside the guest for every TCP scenario, in namespaces and on its loopback',
+    )
+    t.ok(tcp.length >= 18, `${tcp.length} TCP results`)
+    t.same(
+      [...captured].filter(x => x.startsWith('unix/')),
+      [],
+      'unix sockets put nothing on the wire',
+    )
+    for (const w of wire.filter(x => x.scenario === 'netns/path-reset-refused'))
+      t.match(w.segs, /"RST"/, `${w.variant}: the path's reset is on the wire`)
     const rows = store.prepare(`SELECT kernels FROM results`).all() as Array<{ kernels: string | null }>
     store.close()
     const hellos = rows.flatMap(row => Object.values((row.kernels ? JSON.parse(row.kernels) : {}) as Record<string, string>))

@@ -46,7 +46,11 @@ export async function runGuestKernel(
   opts.log(`kernel ${spec.name}: fetching ${spec.package}`)
   const kernel = await kernelFor(spec)
   const jobs = opts.jobs ?? GUEST_JOBS
-  const actors = Math.max(1, ...scenarios.map(s => new Set(s.steps.map(step => step.actor)).size))
+  // a probe port per actor, plus one per packet capture (per scenario host, or the loopback)
+  const actors = Math.max(
+    1,
+    ...scenarios.map(s => new Set(s.steps.map(step => step.actor)).size + Math.max(1, Object.keys(s.hosts ?? {}).length)),
+  )
   let launched: LaunchedKernel | undefined
   let bootProblem: string | undefined
   try {

@@ -12,6 +12,12 @@ export interface CaptureSpec {
   /** Scenario host the interface belongs to ("local" on loopback). */
   host: string
   argv: string[]
+  /**
+   * When argv starts an ordinary probe (a vm guest's port): commands to run
+   * first (`netns NAME`), then the interfaces for its `capture` command.
+   */
+  setup?: string[]
+  capture?: string[]
 }
 
 export interface RunningCapture {
@@ -26,8 +32,26 @@ export async function startCaptures(
   const running = specs.map(spec => ({ host: spec.host, process: new ProbeProcess(spec.argv, `wire@${spec.host}`) }))
   const problems: string[] = []
   await Promise.all(
-    running.map(async c => {
-      const ok = await c.process.waitHello(timeoutMs)
+    running.map(async (c, i) => {
+      const spec = specs[i]!
+      let ok = await c.process.waitHello(timeoutMs)
+      if (ok && spec.capture) {
+        for (const [n, line] of (spec.setup ?? []).entries()) {
+          const token = `capture.setup${n}`
+          c.process.send(token, line)
+          const outcome = await c.process.waitStep(token, timeoutMs)
+          const bad = outcome.events.find(e => e.error !== undefined || (e.ret ?? 0) < 0)
+          if (outcome.status !== 'done' || bad) {
+            ok = false
+            break
+          }
+        }
+        if (ok) {
+          c.process.expectAnotherHello()
+          c.process.send('capture', `capture ${spec.capture.join(' ')}`)
+          ok = await c.process.waitHello(timeoutMs)
+        }
+      }
       if (!ok) {
         const err = c.process.events.find(e => e.op === 'capture' && e.error)
         problems.push(`packet capture on ${c.host} did not start${err ? `: ${err.error}` : ''}`)

@@ -70,6 +70,11 @@ export class ProbeProcess {
     return this.child.pid
   }
 
+  /** Forget the hello seen so far: the next waitHello waits for another (the probe's `capture` command says hello again). */
+  expectAnotherHello(): void {
+    this.hello = undefined
+  }
+
   /** Wait for the hello event; false if the probe died or stayed silent. */
   waitHello(timeoutMs: number): Promise<boolean> {
     if (this.hello) return Promise.resolve(true)

@@ -84,8 +84,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const captureSpecs = opts.capture === false ? undefined : session.captureSpecs?.()
   if (usesPackets(scenario) && !captureSpecs) {
     await session.close()
-    const why = opts.host.kind === 'vm' ? 'not available in vm guests yet' : 'root, or CAP_NET_RAW'
-    return { ...base, verdict: 'skip', message: `needs packet capture (${why})`, durationMs: 0 }
+    return { ...base, verdict: 'skip', message: 'needs packet capture (root, or CAP_NET_RAW)', durationMs: 0 }
   }
   const kernel = opts.system.kernelRelease
   const tmpDir = session.scratchDir ?? mkdtempSync(join(tmpdir(), 'sockspec-'))
@@ -291,7 +290,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
 
   const portOf = (handle: string): number | undefined => addresses.get(handle)?.port
   for (const judge of deferred) checks.push(...judge({ packets, portOf }))
-  const events: TraceEvent[] = [...harnessEvents, ...packets.map(event => ({ actor: 'wire', event }))]
+  const wireClock = session.clockOf?.('wire') ?? 'local'
+  const events: TraceEvent[] = [...harnessEvents, ...packets.map(event => ({ actor: 'wire', event, clock: wireClock }))]
   const invalid: InvalidLine[] = []
   const stderr: Record<string, string> = {}
   for (const c of captures) {
@@ -315,7 +315,17 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const clocks = new Set([...probes.keys()].map(a => session.clockOf?.(a) ?? 'local'))
   // path gate events are stamped on this machine's clock, which a guest's probes do not share
   if (harnessEvents.length) clocks.add('local')
-  const order = (e: TraceEvent): number => stepOrder.get(e.event.step ?? '') ?? Number.MAX_SAFE_INTEGER
+  // An event of no step (a captured segment) belongs after the last step event of its clock that precedes it.
+  const inferred = new Map<TraceEvent, number>()
+  if (clocks.size > 1) {
+    const stepped = events.filter(e => stepOrder.has(e.event.step ?? '')).sort((a, b) => a.event.t0 - b.event.t0)
+    for (const e of events) {
+      if (stepOrder.has(e.event.step ?? '')) continue
+      const before = stepped.filter(x => (x.clock ?? 'local') === (e.clock ?? 'local') && x.event.t0 <= e.event.t0).pop()
+      if (before) inferred.set(e, stepOrder.get(before.event.step!)!)
+    }
+  }
+  const order = (e: TraceEvent): number => stepOrder.get(e.event.step ?? '') ?? inferred.get(e) ?? Number.MAX_SAFE_INTEGER
   events.sort(
     (a, b) =>
       (clocks.size > 1 ? order(a) - order(b) : 0) || a.event.t0 - b.event.t0 || (a.actor < b.actor ? -1 : 1) || a.event.seq - b.event.seq,

@@ -54,18 +54,29 @@ export function vmHost(guest: Guest, connector = connectorScript): HostDriver {
         topo = built
       }
       const actors = [...new Set(scenario.steps.map(s => s.actor))]
+      // one more port per capture: each scenario host's namespace, or the guest's loopback
+      const captureHosts = topo ? topo.plan.hosts : [undefined]
       let ports: number[]
       try {
-        ports = await guest.lease(actors.length)
+        ports = await guest.lease(actors.length + captureHosts.length)
       } catch (err) {
         await topo?.destroy()
         throw err
       }
       const portOf = new Map(actors.map((a, i) => [a, ports[i]!]))
+      const capturePorts = ports.slice(actors.length)
+      const connect = (port: number): string[] => [process.execPath, connector, guest.socketOf(port)]
       let closed: Promise<void> | undefined
       const session: HostSession = {
         scratchDir: guestScratchDir(ports[0]!),
-        probeArgv: actor => [process.execPath, connector, guest.socketOf(portOf.get(actor) ?? ports[0]!)],
+        probeArgv: actor => connect(portOf.get(actor) ?? ports[0]!),
+        // capture runs in a probe of its own, told to join the namespace and turn into a capture
+        captureSpecs: () =>
+          captureHosts.map((h, i) =>
+            h
+              ? { host: h.name, argv: connect(capturePorts[i]!), setup: [`netns ${h.ns}`], capture: ['eth0', 'lo'] }
+              : { host: 'local', argv: connect(capturePorts[i]!), capture: ['lo'] },
+          ),
         // the guest's own CLOCK_MONOTONIC: comparable between its probes, not with this machine
         clockOf: () => 'guest',
         // probes first (a reset kills what still runs), then the namespaces
