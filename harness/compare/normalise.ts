@@ -56,7 +56,7 @@ const TCP_INFO_KEPT = [
   'notsent_bytes',
 ]
 /** Syscalls whose return value is a new file descriptor number. */
-const FD_RETURNING = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])
+export const FD_RETURNING: ReadonlySet<string> = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])
 
 interface ReadyEntry {
   h: string

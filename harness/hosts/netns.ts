@@ -65,7 +65,7 @@ export function beaconAlive(token: string, timeoutMs = 1000): Promise<boolean> {
 /** Where namespaces are made: this machine, or a vm guest (through its control port). */
 export type NetnsExec = (argv: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<CommandResult>
 
-const localExec: NetnsExec = (argv, opts) => runCommand(argv, opts)
+const localExec: NetnsExec = runCommand
 
 /** Kill what still runs in each namespace (probes that outlived their scenario), then delete it. */
 async function deleteNamespaces(exec: NetnsExec, names: readonly string[]): Promise<void> {

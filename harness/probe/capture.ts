@@ -36,21 +36,14 @@ export async function startCaptures(
       const spec = specs[i]!
       let ok = await c.process.waitHello(timeoutMs)
       if (ok && spec.capture) {
-        for (const [n, line] of (spec.setup ?? []).entries()) {
-          const token = `capture.setup${n}`
-          c.process.send(token, line)
-          const outcome = await c.process.waitStep(token, timeoutMs)
-          const bad = outcome.events.find(e => e.error !== undefined || (e.ret ?? 0) < 0)
-          if (outcome.status !== 'done' || bad) {
-            ok = false
-            break
-          }
+        const failed = await c.process.runSetup(spec.setup ?? [], 'capture.setup', timeoutMs)
+        if (failed) {
+          problems.push(`packet capture on ${c.host}: setup ${failed}`)
+          return
         }
-        if (ok) {
-          c.process.expectAnotherHello()
-          c.process.send('capture', `capture ${spec.capture.join(' ')}`)
-          ok = await c.process.waitHello(timeoutMs)
-        }
+        c.process.expectAnotherHello()
+        c.process.send('capture', `capture ${spec.capture.join(' ')}`)
+        ok = await c.process.waitHello(timeoutMs)
       }
       if (!ok) {
         const err = c.process.events.find(e => e.op === 'capture' && e.error)

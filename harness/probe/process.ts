@@ -135,6 +135,23 @@ export class ProbeProcess {
     this.child.stdin.write(`${step} ${command}\n`)
   }
 
+  /**
+   * Run plumbing commands before a scenario (`netns NAME`), each under step
+   * token `${prefix}${i}`; stops at the first that fails. Returns why it
+   * failed, or undefined when all succeeded.
+   */
+  async runSetup(lines: readonly string[], prefix: string, timeoutMs: number): Promise<string | undefined> {
+    for (const [i, line] of lines.entries()) {
+      const token = `${prefix}${i}`
+      this.send(token, line)
+      const outcome = await this.waitStep(token, timeoutMs)
+      const bad = outcome.events.find(e => e.error !== undefined || (e.ret ?? 0) < 0)
+      if (outcome.status !== 'done' || bad)
+        return `'${line}' failed: ${bad ? (bad.error ?? `${bad.op} ${bad.errno ?? bad.ret}`) : outcome.status}`
+    }
+    return undefined
+  }
+
   /** Wait until the probe reports the step done, the limit passes or the probe exits. */
   waitStep(step: string, timeoutMs: number): Promise<StepOutcome> {
     const p = this.pending(step)

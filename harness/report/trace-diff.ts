@@ -5,10 +5,8 @@
  * numbers are left out (fds are named by handles already; the numbers a
  * socket() returns depend on the probe's other open files).
  */
+import { FD_RETURNING } from '../compare/normalise.js'
 import type { EventRow } from '../store/store.js'
-
-/** Calls whose return value is a new fd: only success matters. */
-const FD_RETURNING = new Set(['socket', 'accept', 'accept4', 'epoll_create', 'epoll_create1'])
 
 export function normaliseEvent(e: EventRow): string {
   let answer: string

@@ -211,17 +211,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     })
     // Host plumbing a probe must do before the scenario (a guest probe joining its namespace).
     for (const [actor, probe] of problems.length ? [] : probes) {
-      for (const [i, line] of (session.probeSetup?.(actor) ?? []).entries()) {
-        const token = `${SETUP_STEP}${i}`
-        probe.send(token, line)
-        const outcome = await probe.waitStep(token, opts.helloTimeoutMs ?? 5000)
-        const bad = outcome.events.find(e => e.error !== undefined || (e.ret ?? 0) < 0)
-        if (outcome.status !== 'done' || bad) {
-          problems.push(
-            `probe setup '${line}' for actor '${actor}' failed: ${bad ? (bad.error ?? `${bad.op} ${bad.errno ?? bad.ret}`) : outcome.status}`,
-          )
-        }
-      }
+      const failed = await probe.runSetup(session.probeSetup?.(actor) ?? [], SETUP_STEP, opts.helloTimeoutMs ?? 5000)
+      if (failed) problems.push(`probe setup for actor '${actor}': ${failed}`)
     }
 
     for (const step of problems.length ? [] : scenario.steps) {
@@ -318,11 +309,12 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   // An event of no step (a captured segment) belongs after the last step event of its clock that precedes it.
   const inferred = new Map<TraceEvent, number>()
   if (clocks.size > 1) {
-    const stepped = events.filter(e => stepOrder.has(e.event.step ?? '')).sort((a, b) => a.event.t0 - b.event.t0)
-    for (const e of events) {
-      if (stepOrder.has(e.event.step ?? '')) continue
-      const before = stepped.filter(x => (x.clock ?? 'local') === (e.clock ?? 'local') && x.event.t0 <= e.event.t0).pop()
-      if (before) inferred.set(e, stepOrder.get(before.event.step!)!)
+    const last = new Map<string, number>() // clock -> order of its latest step event so far
+    for (const e of [...events].sort((a, b) => a.event.t0 - b.event.t0)) {
+      const clock = e.clock ?? 'local'
+      const own = stepOrder.get(e.event.step ?? '')
+      if (own !== undefined) last.set(clock, own)
+      else if (last.has(clock)) inferred.set(e, last.get(clock)!)
     }
   }
   const order = (e: TraceEvent): number => stepOrder.get(e.event.step ?? '') ?? inferred.get(e) ?? Number.MAX_SAFE_INTEGER

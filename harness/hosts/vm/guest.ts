@@ -50,6 +50,9 @@ export function guestCpus(): number {
   return Math.max(1, Math.min(4, availableParallelism()))
 }
 
+/** An exec the guest did not answer: why, as stderr, with a shell-like exit code. */
+const notRun = (exitCode: number, why: string): CommandResult => ({ exitCode, stdout: '', stderr: why, failed: true })
+
 /** One shell word: single quotes, with embedded ones closed, escaped and reopened. */
 export const shellQuote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`
 
@@ -244,15 +247,14 @@ export class Guest {
    * limit the result is a timeout (the guest command is left to finish).
    */
   exec(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-    const down = (why: string): CommandResult => ({ exitCode: 255, stdout: '', stderr: why, failed: true })
-    if (this.downReason) return Promise.resolve(down(`guest is down: ${this.downReason}`))
+    if (this.downReason) return Promise.resolve(notRun(255, `guest is down: ${this.downReason}`))
     const id = ++this.execSeq
     const script = `${argv.map(shellQuote).join(' ')}\n`
     const b64 = (text: string): string => `b${Buffer.from(text).toString('base64')}`
     return new Promise(resolve => {
       const timer = setTimeout(() => {
         this.execWaiters.delete(id)
-        resolve({ exitCode: 124, stdout: '', stderr: `no answer from the guest within ${opts.timeoutMs ?? 30_000} ms`, failed: true })
+        resolve(notRun(124, `no answer from the guest within ${opts.timeoutMs ?? 30_000} ms`))
       }, opts.timeoutMs ?? 30_000)
       this.execWaiters.set(id, r => {
         clearTimeout(timer)
@@ -268,7 +270,7 @@ export class Guest {
     this.downReason = reason
     for (const w of this.leaseWaiters.splice(0)) w.reject(new Error(`guest is down: ${reason}`))
     for (const done of [...this.resetWaiters.values()]) done()
-    for (const done of [...this.execWaiters.values()]) done({ exitCode: 255, stdout: '', stderr: `guest is down: ${reason}`, failed: true })
+    for (const done of [...this.execWaiters.values()]) done(notRun(255, `guest is down: ${reason}`))
   }
 
   /** Kill qemu now (a hanging guest); its sessions' probes see their sockets close. */
