@@ -76,7 +76,7 @@ export function scenarioPorts(events: readonly ProbeEvent[]): Set<number> {
 
 /** Stop the captures (EOF) and keep the segments of this scenario. */
 export async function stopCaptures(running: readonly RunningCapture[], ports: ReadonlySet<number>): Promise<ProbeEvent[]> {
-  await Promise.all(running.map(c => c.process.stop(2000)))
+  await Promise.all(running.map(c => c.process.endCapture()))
   const packets: ProbeEvent[] = []
   for (const c of running) {
     for (const e of c.process.events) {

@@ -42,6 +42,7 @@ export class ProbeProcess {
   private readonly child: LongLivedChild
   private readonly steps = new Map<string, Pending>()
   private helloWaiters: Array<(ok: boolean) => void> = []
+  private endWaiters: Array<() => void> = []
   private readonly validate = compileSchemaFile(join(schemaDir, 'event.schema.json'))
 
   constructor(argv: readonly string[], actor: string) {
@@ -60,6 +61,7 @@ export class ProbeProcess {
       this.exit = exit
       for (const w of this.helloWaiters) w(false)
       this.helloWaiters = []
+      for (const w of this.endWaiters.splice(0)) w()
       for (const p of this.steps.values()) {
         if (!p.done) for (const w of p.waiters.splice(0)) w({ events: p.events, status: 'exit' })
       }
@@ -118,6 +120,7 @@ export class ProbeProcess {
     }
     this.events.push(event)
     if (event.step !== undefined) this.pending(event.step).events.push(event)
+    if (event.op === 'capture_end') for (const w of this.endWaiters.splice(0)) w()
   }
 
   private pending(step: string): Pending {
@@ -175,6 +178,26 @@ export class ProbeProcess {
   }
 
   /** Close stdin (the probe closes its handles and exits); kill it if it lingers. */
+  /**
+   * End a capture process: `quit`, then wait (bounded) for its `capture_end`
+   * event, which follows the last segment. A guest's port drops everything
+   * the guest writes once the host end closes, so EOF alone could lose the
+   * last segments; then stop as usual.
+   */
+  async endCapture(timeoutMs = 2000): Promise<void> {
+    if (!this.exit && !this.events.some(e => e.op === 'capture_end')) {
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, timeoutMs)
+        this.endWaiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+        this.child.stdin.write('quit\n')
+      })
+    }
+    await this.stop()
+  }
+
   async stop(graceMs = 1000): Promise<void> {
     if (!this.exit) this.child.stdin.end()
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
