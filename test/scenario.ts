@@ -312,6 +312,10 @@ t.test('host sysctls are net.* keys with simple values; requires reads sysctl na
   }
   t.match(host('net.core.somaxconn: "1 2"')[0], /h\.yaml:2:\d+: /, 'a value with whitespace')
   t.same(host('net.core.somaxconn: 7, net.ipv4.tcp_congestion_control: reno'), [])
+  const esc = host('"net.x\\u001b[2J\\nfake.yaml:1:1: ok": 1')
+  t.equal(esc.length, 1)
+  t.notMatch(esc[0], /[\u001b\n]/, 'control characters are shown escaped, never raw')
+  t.match(esc[0], /sysctl "net\.x\\u001b\[2J\\nfake/)
   const req = problems('title: t\nrequires: { sysctl: { "net/../../../etc/shadow": x } }\nsteps: [ { actor: x, do: sleep, ms: 0 } ]\n')
   t.match(req[0], /^h\.yaml:2:\d+: sysctl 'net\/\.\.\/\.\.\/\.\.\/etc\/shadow' is not a sysctl name/)
 })

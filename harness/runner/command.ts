@@ -65,7 +65,7 @@ const inside = (path: string, dir: string): boolean => path.startsWith(dir.endsW
  */
 export function unixPath(path: string, ctx: Pick<CommandContext, 'tmpDir' | 'uniqueSuffix'>): string {
   const problem = unixPathProblem(path)
-  if (problem) throw new CommandError(`path '${path}' ${problem}`)
+  if (problem) throw new CommandError(`path ${JSON.stringify(path)} ${problem}`)
   if (path.startsWith('@')) return `${path}-${ctx.uniqueSuffix}`
   const root = resolve(ctx.tmpDir)
   const full = resolve(root, path)

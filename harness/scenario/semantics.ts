@@ -45,6 +45,9 @@ const KIT_NAMESPACES = new BlockList()
 KIT_NAMESPACES.addSubnet('198.18.0.0', 15, 'ipv4')
 KIT_NAMESPACES.addSubnet('fd00::', 8, 'ipv6')
 
+/** A value as messages show it: quoted, JSON-escaped when it holds control characters (no raw newline or ESC reaches a terminal). */
+const shown = (s: string): string => (UNQUOTABLE.test(s) ? JSON.stringify(s) : `'${s}'`)
+
 const ipType = (addr: string): 'ipv4' | 'ipv6' => (isIP(addr) === 6 ? 'ipv6' : 'ipv4')
 
 /** Why a unix path would leave the scenario's private directory, or undefined. */
@@ -96,14 +99,17 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     for (const [key, value] of Object.entries(spec.sysctl ?? {})) {
       const at = ['hosts', host, 'sysctl', key]
       if (!NET_SYSCTL.test(key))
-        fail(at, `sysctl '${key}': only net.* keys can be set on a host (they live in its namespace; others would change this machine)`)
+        fail(
+          at,
+          `sysctl ${shown(key)}: only net.* keys can be set on a host (they live in its namespace; others would change this machine)`,
+        )
       else if (typeof value !== 'number' && !SYSCTL_VALUE.test(value))
-        fail(at, `sysctl '${key}': the value must be an integer or one simple token (letters, digits, _.,:+-)`)
+        fail(at, `sysctl ${shown(key)}: the value must be an integer or one simple token (letters, digits, _.,:+-)`)
     }
   }
   for (const key of Object.keys(scenario.requires?.sysctl ?? {})) {
     if (!SYSCTL_NAME.test(key))
-      fail(['requires', 'sysctl', key], `sysctl '${key}' is not a sysctl name (dotted segments of letters, digits, _ and -)`)
+      fail(['requires', 'sysctl', key], `sysctl ${shown(key)} is not a sysctl name (dotted segments of letters, digits, _ and -)`)
   }
   const errnos = errnoNames()
   const checkErrno = (name: string, path: Array<string | number>): void => {
@@ -123,7 +129,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
 
   scenario.steps.forEach((step, i) => {
     if (step.addr !== undefined) {
-      if (isIP(step.addr) === 0) fail(['steps', i, 'addr'], `addr '${step.addr}' is not an IP literal (IPv4 dotted quad or IPv6)`)
+      if (isIP(step.addr) === 0) fail(['steps', i, 'addr'], `addr ${shown(step.addr)} is not an IP literal (IPv4 dotted quad or IPv6)`)
       else if (step.do === 'bind' || step.do === 'connect' || step.do === 'sendto') {
         const why = destinationProblem(step.addr)
         if (why) fail(['steps', i, 'addr'], `${step.do === 'bind' ? 'bind address' : `${step.do} destination`} ${why}`)
@@ -131,7 +137,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     }
     if (step.path !== undefined) {
       const why = unixPathProblem(step.path)
-      if (why) fail(['steps', i, 'path'], `path '${step.path}' ${why}`)
+      if (why) fail(['steps', i, 'path'], `path ${shown(step.path)} ${why}`)
     }
     for (const key of ['expect', 'claim'] as const) {
       const exp = step[key]
