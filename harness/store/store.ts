@@ -204,6 +204,8 @@ function maskOf(e: ProbeEvent): string | null {
   return list.length ? list.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') : '-'
 }
 
+const STORE_TABLES = ['runs', 'scenarios', 'results', 'events', 'checks']
+
 export class TraceStore {
   readonly db: SqliteDatabase
   readonly file: string
@@ -232,6 +234,11 @@ export class TraceStore {
         migrate(db, file)
         store.aborted.push(...reapDeadRuns(db))
       }
+      const tables = new Set(
+        (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map(r => r.name),
+      )
+      const missing = STORE_TABLES.filter(t => !tables.has(t))
+      if (missing.length) throw new SockspecError('E_STORE', `${file}: damaged trace store: table(s) ${missing.join(', ')} missing`)
     } catch (err) {
       store.close()
       throw storeError(file, err)
