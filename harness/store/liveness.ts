@@ -40,10 +40,11 @@ export function listeningBeacons(): Set<string> {
     return tokens
   }
   for (const line of text.split('\n')) {
-    const at = line.indexOf(' @sockspec-run-')
-    if (at < 0) continue
+    // node pads abstract names with NULs to the full sun_path, shown as @
+    const m = / @sockspec-run-([0-9a-f]+)/.exec(line)
+    if (!m) continue
     const flags = parseInt(line.trim().split(/\s+/)[3] ?? '0', 16)
-    if (flags & SO_ACCEPTCON) tokens.add(line.slice(at + ' @sockspec-run-'.length).trim())
+    if (flags & SO_ACCEPTCON) tokens.add(m[1]!)
   }
   return tokens
 }
