@@ -223,8 +223,8 @@ function oneLine(stderr: string): boolean {
 const realDb = join(dir, 'real.db')
 const made = sockspec(['run', join(kitRoot, 'scenarios', 'tcp-refused', 'refused-fullerr.yaml'), '--db', realDb, '--reporter', 'json'])
 
-t.test('a store of schema 2 opens: runs and results are kept, a run can be aborted', async t => {
-  const file = join(dir, 'v2.db')
+/** A store as a kit of schema 2 left it: one complete run with one result. */
+function makeV2(file: string): void {
   const raw = new Database(file)
   raw.exec(MIGRATIONS[0]!)
   raw.exec(MIGRATIONS[1]!)
@@ -235,6 +235,11 @@ t.test('a store of schema 2 opens: runs and results are kept, a run can be abort
   raw.exec(`INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, duration_ms, message, stderr, kernels, invalid)
             VALUES (1, 1, 'ipv4', 1, 'pass', 1, '', '{}', '{}', '[]')`)
   raw.close()
+}
+
+t.test('a store of schema 2 opens: runs and results are kept, a run can be aborted', async t => {
+  const file = join(dir, 'v2.db')
+  makeV2(file)
   const store = TraceStore.open(file)
   t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
   t.equal(store.results(1).length, 1, 'the rebuilt runs table keeps its results (no cascade)')
@@ -392,6 +397,8 @@ t.test(
     mkdirSync(roDir)
     copyFileSync(realDb, join(roDir, 'store.db'))
     chmodSync(join(roDir, 'store.db'), 0o444)
+    makeV2(join(roDir, 'old.db'))
+    chmodSync(join(roDir, 'old.db'), 0o444)
     chmodSync(roDir, 0o555)
     chmodSync(dir, 0o755)
     const asNobody = sockspec(['runs', '--db', join(roDir, 'store.db')], { uid: '65534' })
@@ -399,7 +406,10 @@ t.test(
     t.match(asNobody.stdout, /\tcomplete\t2 pass/)
     const exp = sockspec(['export', 'latest', '--db', join(roDir, 'store.db')], { uid: '65534' })
     t.equal(exp.code, 0, exp.stderr)
-    t.same(readdirSync(roDir), ['store.db'], 'nothing was written next to it')
+    const old = sockspec(['runs', '--db', join(roDir, 'old.db')], { uid: '65534' })
+    t.equal(old.code, 0, `an older schema is read through a migrated copy: ${old.stderr}`)
+    t.match(old.stdout, /\tcomplete\t1 pass/)
+    t.same(readdirSync(roDir).sort(), ['old.db', 'store.db'], 'nothing was written next to them')
     // a read-only mount, read by root
     const mnt = join(dir, 'ro-mount')
     mkdirSync(mnt)

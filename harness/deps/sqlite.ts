@@ -10,7 +10,7 @@
  * `writeTransaction` (BEGIN IMMEDIATE). The few statements that cannot be in
  * one (the WAL switch) are retried on SQLITE_BUSY, bounded in time.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -79,8 +79,9 @@ function openPlain(path: string, opts: { readonly?: boolean; mustExist?: boolean
  * file and its WAL instead: SQLite here has no URI filenames, so no
  * `immutable=1`.
  */
-export function openSqliteFile(path: string, opts: { readonly?: boolean; mustExist?: boolean } = {}): OpenedSqlite {
+export function openSqliteFile(path: string, opts: { readonly?: boolean; mustExist?: boolean; copy?: boolean } = {}): OpenedSqlite {
   try {
+    if (opts.copy) throw Object.assign(new Error('copy asked for'), { code: 'SQLITE_READONLY' })
     return { db: openPlain(path, opts) }
   } catch (err) {
     const code = sqliteCode(err) ?? ''
@@ -89,6 +90,8 @@ export function openSqliteFile(path: string, opts: { readonly?: boolean; mustExi
     try {
       copyFileSync(path, join(dir, 'store.db'))
       if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, join(dir, 'store.db-wal'))
+      // the copy keeps the original's mode (often 0444): it must be writable to recover or migrate
+      for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o600)
       // read-write on the copy, so SQLite can recover its WAL; the original is never written
       return { db: openPlain(join(dir, 'store.db'), { mustExist: true }), copyDir: dir }
     } catch (copyErr) {

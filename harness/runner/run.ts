@@ -10,6 +10,7 @@ import type { SystemInfo } from '../hosts/system-info.js'
 import type { ProbeProcess } from '../probe/process.js'
 import { variantsOf } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
+import { SockspecError } from '../errors.js'
 import { storeError } from '../store/store.js'
 import type { TraceStore } from '../store/store.js'
 import { estimateScenarioMs, runPool } from './pool.js'
@@ -117,7 +118,8 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     await Promise.allSettled([...inflight])
     const failure = storeError(opts.store.file, err)
     try {
-      opts.store.abortRun(opts.runId, failure instanceof Error ? failure.message : String(failure))
+      const message = failure instanceof Error ? failure.message : String(failure)
+      opts.store.abortRun(opts.runId, failure instanceof SockspecError ? message : `internal error: ${message}`)
     } catch {
       // the store cannot take even that (disk full): the next open marks it, its beacon is gone by then
     }

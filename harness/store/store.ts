@@ -210,7 +210,7 @@ export class TraceStore {
   readonly db: SqliteDatabase
   readonly file: string
 
-  static open(file: string, opts: { readonly?: boolean; mustExist?: boolean } = {}): TraceStore {
+  static open(file: string, opts: { readonly?: boolean; mustExist?: boolean; copy?: boolean } = {}): TraceStore {
     let db: SqliteDatabase
     let copyDir: string | undefined
     try {
@@ -226,8 +226,11 @@ export class TraceStore {
         if (v < SCHEMA_VERSION) {
           // an older store: bring it up to date when the file can be written, else refuse
           store.withWriter(w => migrate(w, file))
-          if ((db.pragma('user_version', { simple: true }) as number) !== SCHEMA_VERSION)
-            throw new SockspecError('E_STORE', `${file}: store schema version ${v}, expected ${SCHEMA_VERSION}`)
+          if ((db.pragma('user_version', { simple: true }) as number) !== SCHEMA_VERSION) {
+            // cannot be written (read-only media): read a migrated private copy
+            store.close()
+            return TraceStore.open(file, { ...opts, copy: true })
+          }
         }
         if (deadRuns(db).length) store.withWriter(w => void store.aborted.push(...reapDeadRuns(w)))
       } else {
