@@ -6,7 +6,7 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kitRoot } from '../harness/paths.js'
@@ -213,3 +213,21 @@ t.test(
     t.notMatch(runs.stdout, /\trunning\t/)
   },
 )
+
+t.test('an internal error mid-run: one line, exit 2, the run marked aborted with the message', async t => {
+  // a kernel range the runner cannot read (if validation learns to refuse it, the run never starts: still one line, exit 2)
+  const file = join(dir, 'bad-range.yaml')
+  writeFileSync(
+    file,
+    'title: kernel range the runner chokes on\nsources: [{ man: socket(2) }]\nrequires: { kernel: "6.x" }\nsteps:\n  - { actor: client, do: socket, sock: C }\n',
+  )
+  const db = join(dir, 'internal.db')
+  const r = sockspec(['run', file, '--db', db, '--reporter', 'json'])
+  t.equal(r.code, 2)
+  t.ok(oneLine(r.stderr), `one line: ${r.stderr}`)
+  const runs = existsSync(db) ? query<{ status: string; reason: string | null }>(db, `SELECT status, reason FROM runs`) : []
+  for (const run of runs) {
+    t.equal(run.status, 'aborted', 'never left running')
+    t.match(run.reason, /6\.x/, 'the reason carries the message')
+  }
+})
