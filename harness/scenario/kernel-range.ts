@@ -16,6 +16,27 @@ function compare(a: KernelVersion, b: KernelVersion): number {
   return 0
 }
 
+const CLAUSE = /^(>=|<=|>|<|=)?(\d+(?:\.\d+){0,2})$/
+
+/** Clauses of a range; "> = 6.5"-style spacing is glued to one clause. */
+function rangeClauses(range: string): string[] {
+  const glued: string[] = []
+  for (const c of range.split(/[\s,]+/).filter(Boolean)) {
+    const last = glued[glued.length - 1]
+    if (last !== undefined && /^(>=|<=|>|<|=)$/.test(last)) glued[glued.length - 1] = last + c
+    else glued.push(c)
+  }
+  return glued
+}
+
+/** Why `range` cannot be read (for validation, so a run never meets it), or undefined. */
+export function kernelRangeProblem(range: string): string | undefined {
+  const clauses = rangeClauses(range)
+  if (!clauses.length) return 'is empty'
+  const bad = clauses.find(c => !CLAUSE.test(c))
+  return bad === undefined ? undefined : `has a clause '${bad}' that is not [>=|<=|>|<|=]MAJOR[.MINOR[.PATCH]]`
+}
+
 /**
  * True when `release` is inside `range`. Clauses are joined by spaces or
  * commas and must all hold. A bare version means ">=".
@@ -23,17 +44,8 @@ function compare(a: KernelVersion, b: KernelVersion): number {
  */
 export function kernelInRange(release: string, range: string): boolean {
   const version = parseKernelRelease(release)
-  const clauses = range.split(/[\s,]+/).filter(Boolean)
-  const re = /^(>=|<=|>|<|=)?(\d+(?:\.\d+){0,2})$/
-  // Allow "> = 6.5"-style spacing by gluing operator tokens to the next one.
-  const glued: string[] = []
-  for (const c of clauses) {
-    const last = glued[glued.length - 1]
-    if (last !== undefined && /^(>=|<=|>|<|=)$/.test(last)) glued[glued.length - 1] = last + c
-    else glued.push(c)
-  }
-  for (const clause of glued) {
-    const m = re.exec(clause)
+  for (const clause of rangeClauses(range)) {
+    const m = CLAUSE.exec(clause)
     if (!m) throw new Error(`bad kernel range clause '${clause}' in '${range}'`)
     const target = parseKernelRelease(m[2]!)
     const d = compare(version, target)

@@ -12,6 +12,7 @@ import { BlockList, isIP } from 'node:net'
 import { InputErrors, SockspecError } from '../errors.js'
 import type { SourcePosition } from '../errors.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
+import { kernelRangeProblem } from './kernel-range.js'
 import type { ErrnoExpectation, Scenario } from './types.js'
 
 type PositionOf = (path: Array<string | number>) => SourcePosition
@@ -107,6 +108,12 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
         fail(at, `sysctl ${shown(key)}: the value must be an integer or one simple token (letters, digits, _.,:+-)`)
     }
   }
+  const checkRange = (range: string | undefined, path: Array<string | number>): void => {
+    if (range === undefined) return
+    const why = kernelRangeProblem(range)
+    if (why) fail(path, `kernel range ${shown(range)} ${why}`)
+  }
+  checkRange(scenario.requires?.kernel, ['requires', 'kernel'])
   for (const key of Object.keys(scenario.requires?.sysctl ?? {})) {
     if (!SYSCTL_NAME.test(key))
       fail(['requires', 'sysctl', key], `sysctl ${shown(key)} is not a sysctl name (dotted segments of letters, digits, _ and -)`)
@@ -142,7 +149,10 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     for (const key of ['expect', 'claim'] as const) {
       const exp = step[key]
       const cases: Array<[Array<string | number>, typeof exp]> = [[['steps', i, key], exp]]
-      exp?.kernels?.forEach((k, j) => cases.push([['steps', i, key, 'kernels', j], k]))
+      exp?.kernels?.forEach((k, j) => {
+        cases.push([['steps', i, key, 'kernels', j], k])
+        checkRange(k.range, ['steps', i, key, 'kernels', j, 'range'])
+      })
       for (const [path, e] of cases) {
         for (const [name, sub] of errnoList(e?.errno)) checkErrno(name, [...path, 'errno', ...sub])
         // SO_ERROR is reported as an errno name too
