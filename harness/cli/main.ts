@@ -4,8 +4,9 @@
  * errors, 2 usage or input errors.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { SockspecError } from '../errors.js'
+import { InputErrors, SockspecError } from '../errors.js'
 import { kitVersion } from '../kit.js'
+import { terminalText } from '../reporters/terminal-text.js'
 
 function intArg(name: string, min: number) {
   return (value: string): number => {
@@ -173,7 +174,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (err instanceof SockspecError) {
-      process.stderr.write(`sockspec: ${err.format()}\n`)
+      // messages quote input (file names, keys, ids): each error stays one line, with no live control characters
+      const lines = err instanceof InputErrors ? err.errors.map(e => e.format()) : [err.format()]
+      process.stderr.write(`sockspec: ${lines.map(terminalText).join('\n')}\n`)
       return err.exitCode
     }
     throw err

@@ -1,4 +1,5 @@
 /** `sockspec runs`: the runs in a store, newest first, with verdict counts. */
+import { terminalText } from '../reporters/terminal-text.js'
 import { TraceStore } from '../store/store.js'
 
 export function runsCommand(opts: { db: string }): number {
@@ -10,7 +11,9 @@ export function runsCommand(opts: { db: string }): number {
         n: number
       }>
       const summary = counts.map(c => `${c.n} ${c.verdict}`).join(', ') || 'no results'
-      process.stdout.write(`${run.id}\t${run.uuid}\t${run.started_at}\t${run.host}\t${run.kernel_release}\t${run.status}\t${summary}\n`)
+      // a store may come from an imported bundle: no field may carry a tab, newline or escape sequence
+      const fields = [run.id, run.uuid, run.started_at, run.host, run.kernel_release, run.status, summary]
+      process.stdout.write(`${fields.map(f => terminalText(String(f))).join('\t')}\n`)
     }
     return 0
   } finally {
