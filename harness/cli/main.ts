@@ -4,9 +4,9 @@
  * errors, 2 usage or input errors.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { InputErrors, SockspecError } from '../errors.js'
+import { formatPosition, InputErrors, SockspecError } from '../errors.js'
 import { kitVersion } from '../kit.js'
-import { terminalText } from '../reporters/terminal-text.js'
+import { terminalLines, terminalText } from '../reporters/terminal-text.js'
 
 function intArg(name: string, min: number) {
   return (value: string): number => {
@@ -174,9 +174,11 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (err instanceof SockspecError) {
-      // messages quote input (file names, keys, ids): each error stays one line, with no live control characters
-      const lines = err instanceof InputErrors ? err.errors.map(e => e.format()) : [err.format()]
-      process.stderr.write(`sockspec: ${lines.map(terminalText).join('\n')}\n`)
+      // messages quote input (file names, keys, ids): no live control characters; a file name cannot forge a line
+      const shown = (e: SockspecError): string =>
+        `${e.position ? `${terminalText(formatPosition(e.position))}: ` : ''}${terminalLines(e.message)}`
+      const lines = err instanceof InputErrors ? err.errors.map(shown) : [shown(err)]
+      process.stderr.write(`sockspec: ${lines.join('\n')}\n`)
       return err.exitCode
     }
     throw err
