@@ -41,7 +41,8 @@ type Problem = { message: string; offset: number }
 /**
  * Walk the parsed nodes in document order without recursion: collections
  * nested deeper than the limit, aliases to anchors not defined before them
- * (toJS would throw a bare ReferenceError), too many aliases.
+ * (toJS would throw a bare ReferenceError), too many aliases, keys that
+ * are not scalars.
  */
 function structureProblem(doc: Document, limits: ParseLimits): { problem: Problem | null; firstAlias: number } {
   let firstAlias = 0
@@ -62,6 +63,9 @@ function structureProblem(doc: Document, limits: ParseLimits): { problem: Proble
     const anchor = (node as { anchor?: string }).anchor
     if (anchor) anchors.add(anchor)
     if (isPair(node)) {
+      // toJS would stringify such a key and print a process warning; no scenario property is one
+      if (node.key && !isScalar(node.key))
+        return { problem: { message: 'a mapping key must be a plain value', offset: (node.key as Node).range?.[0] ?? offset }, firstAlias }
       stack.push({ node: node.value, depth }, { node: node.key, depth })
     } else if (isMap(node) || isSeq(node)) {
       if (depth + 1 > limits.maxDepth) return { problem: { message: `nested deeper than ${limits.maxDepth} levels`, offset }, firstAlias }

@@ -36,7 +36,13 @@ export function findScenarioFiles(paths: string[]): string[] {
       const key = `${st.dev}:${st.ino}`
       if (seenDirs.has(key)) return
       seenDirs.add(key)
-      for (const name of readdirSync(p).sort()) {
+      let names: string[]
+      try {
+        names = readdirSync(p).sort()
+      } catch (err) {
+        throw new SockspecError('E_NOT_FOUND', `cannot read directory ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+      }
+      for (const name of names) {
         if (name.startsWith('.') || name === 'node_modules') continue
         walk(join(p, name), false)
       }
