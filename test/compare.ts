@@ -7,6 +7,7 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -417,3 +418,41 @@ t.test(
       t.notOk(dropped in info, `${dropped} not compared`)
   },
 )
+
+t.test('a hostile bundle cannot drive the terminal through runs, show or compare', async t => {
+  const out = sockspec(['export', runUuid(bDb), '--db', bDb])
+  t.equal(out.code, 0, out.stderr)
+  type Bundle = {
+    run: Record<string, unknown>
+    scenarios: Array<Record<string, unknown>>
+    results: Array<{ scenario: string; message: string; stderr: Record<string, string>; events: Array<{ actor: string }> }>
+  }
+  const bundle = JSON.parse(out.stdout) as Bundle
+  const ESC = '\x1b]0;pwned\x07\x1b[2J\u202e'
+  bundle.run['uuid'] = randomUUID()
+  bundle.run['host'] = `host${ESC}`
+  bundle.run['kernel_release'] = `6.0${ESC}\nforged line`
+  const victim = bundle.results.find(r => r.scenario === 'overflow/einprogress')!
+  victim.message = `message${ESC}`
+  victim.stderr = { client: `stderr${ESC}\n` }
+  for (const s of bundle.scenarios) if (s['scenario'] === victim.scenario) s['title'] = `title${ESC}`
+  const file = join(dir, 'hostile.json')
+  writeFileSync(file, JSON.stringify(bundle))
+  const db = join(dir, 'hostile.db')
+  const imported = sockspec(['import', file, '--db', db])
+  t.equal(imported.code, 0, imported.stderr)
+  t.equal(sockspec(['merge', bDb, '--into', db]).code, 0)
+  const outputs = {
+    runs: sockspec(['runs', '--db', db]),
+    show: sockspec(['show', victim.scenario, '--db', db, '--run', String(bundle.run['uuid'])]),
+    compare: sockspec(['compare', '--db', db, runUuid(bDb), String(bundle.run['uuid']), '--all']),
+  }
+  for (const [name, r] of Object.entries(outputs)) {
+    t.ok(r.code === 0 || r.code === 1, `${name} ran: ${r.stderr}`)
+    t.notOk(/[\x07\x1b\u202e]/.test(r.stdout + r.stderr), `${name}: no raw control character or bidi override`)
+    t.match(r.stdout, /\\x1b\]0;pwned\\x07\\x1b\[2J\\u202e/, `${name}: shown escaped`)
+    t.notMatch(r.stdout, /^forged line/m, `${name}: no forged line`)
+  }
+  t.match(outputs.show.stdout, /title\\x1b/)
+  t.match(outputs.show.stdout, /stderr\\x1b/)
+})
