@@ -263,6 +263,11 @@ t.test('loading hostile scenario files', async t => {
       '? [a, b]\n: 1\ntitle: x\n',
       /^sockspec: complex-key\.yaml:1:3: invalid YAML: a mapping key must be a plain value\n$/,
     ])
+    cases.push([
+      'cycle.yaml',
+      'title: x\nsteps: &s [{ actor: a, do: socket, sock: L }, *s]\n',
+      /^sockspec: cycle\.yaml:2:47: invalid YAML: alias \*s inside its own anchor/,
+    ])
     let block = ''
     for (let i = 0; i < 1000; i++) block += `${' '.repeat(i)}-\n`
     cases.push(['deep-block.yaml', `title: x\nsteps:\n${block}`, /^sockspec: deep-block\.yaml:\d+:\d+: invalid YAML: nested/])

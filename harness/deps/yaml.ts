@@ -46,7 +46,8 @@ type Problem = { message: string; offset: number }
  */
 function structureProblem(doc: Document, limits: ParseLimits): { problem: Problem | null; firstAlias: number } {
   let firstAlias = 0
-  const anchors = new Set<string>()
+  // anchor -> end of the node it names: an alias before that end sits inside its own target (a cycle)
+  const anchors = new Map<string, number>()
   let aliases = 0
   const stack: Array<{ node: unknown; depth: number }> = [{ node: doc.contents, depth: 0 }]
   while (stack.length) {
@@ -56,12 +57,14 @@ function structureProblem(doc: Document, limits: ParseLimits): { problem: Proble
     if (isAlias(node)) {
       if (!aliases) firstAlias = offset
       if (++aliases > limits.maxAliases) return { problem: { message: `more than ${limits.maxAliases} aliases`, offset }, firstAlias }
-      if (!anchors.has(node.source))
+      const targetEnd = anchors.get(node.source)
+      if (targetEnd === undefined)
         return { problem: { message: `unresolved alias *${node.source} (no anchor &${node.source} before it)`, offset }, firstAlias }
+      if (offset < targetEnd) return { problem: { message: `alias *${node.source} inside its own anchor: a cycle`, offset }, firstAlias }
       continue
     }
     const anchor = (node as { anchor?: string }).anchor
-    if (anchor) anchors.add(anchor)
+    if (anchor) anchors.set(anchor, (node as Node).range?.[1] ?? offset)
     if (isPair(node)) {
       // toJS would stringify such a key and print a process warning; no scenario property is one
       if (node.key && !isScalar(node.key))
