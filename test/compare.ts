@@ -7,6 +7,7 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -385,4 +386,73 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its compare job 
   t.same(validateCompare(doc) ? [] : validateCompare.errors, [], 'valid against compare.schema.json')
   t.equal(doc.baseline?.uuid, runUuid(aDb), 'the baseline leg was found by its own store')
   t.match(readFileSync(join(work, 'compare.txt'), 'utf8'), /REGRESSION overflow\/expects-rst/)
+})
+
+t.test(
+  'TCP_INFO: two runs of the fastopen counterexample on one kernel compare as same',
+  { skip: process.getuid?.() !== 0 && 'needs root: the scenario sets tcp_fastopen in a simulated host' },
+  async t => {
+    // In SYN_SENT with the SYN deferred, notsent_bytes is write_seq (a random ISN) - snd_nxt (0): it differed between runs
+    const scenario = join(kitRoot, 'scenarios', 'seed-claims', 'claim-3-counter-fastopen.yaml')
+    const [dbA, dbB, all] = ['fastopen-a.db', 'fastopen-b.db', 'fastopen-all.db'].map(f => join(dir, f)) as [string, string, string]
+    const runs = await Promise.all(
+      [dbA, dbB].map(db => runAsync([process.execPath, bin, 'run', scenario, '--db', db, '--reporter', 'json'])),
+    )
+    for (const r of runs) t.equal(r.code, 0, `run passes: ${r.stderr}`)
+    t.equal(sockspec(['merge', dbA, dbB, '--into', all]).code, 0)
+    const r = sockspec(['compare', '--db', all, runUuid(dbA), runUuid(dbB), '--reporter', 'json'])
+    t.equal(r.code, 0, r.stderr)
+    const pairs = (JSON.parse(r.stdout) as CompareDocument).comparisons[0]!.pairs
+    t.same(
+      pairs.map(p => `${p.scenario} [${p.variant}] ${p.label}`),
+      ['ipv4', 'ipv6'].map(v => `seed-claims/claim-3-counter-fastopen [${v}] same`),
+      JSON.stringify(pairs.map(p => p.firstDifference)),
+    )
+    // and normalisation keeps the counters but not the fill level, on the real SYN_SENT event
+    const db = new Database(all, { readonly: true })
+    const events = db.prepare('SELECT * FROM events WHERE result_id = ? ORDER BY idx').all(pairs[0]!.a!.resultId) as EventRow[]
+    db.close()
+    const info = normaliseTrace(events).find(e => e.fields['opt'] === 'TCP_INFO')!.fields['value'] as Record<string, unknown>
+    t.match(info, { state: 'TCP_SYN_SENT', total_retrans: Number, unacked: Number })
+    for (const dropped of ['notsent_bytes', 'rtt', 'rto', 'pacing_rate', 'last_data_sent', 'snd_cwnd'])
+      t.notOk(dropped in info, `${dropped} not compared`)
+  },
+)
+
+t.test('a hostile bundle cannot drive the terminal through runs, show or compare', async t => {
+  const out = sockspec(['export', runUuid(bDb), '--db', bDb])
+  t.equal(out.code, 0, out.stderr)
+  type Bundle = {
+    run: Record<string, unknown>
+    scenarios: Array<Record<string, unknown>>
+    results: Array<{ scenario: string; message: string; stderr: Record<string, string>; events: Array<{ actor: string }> }>
+  }
+  const bundle = JSON.parse(out.stdout) as Bundle
+  const ESC = '\x1b]0;pwned\x07\x1b[2J\u202e'
+  bundle.run['uuid'] = randomUUID()
+  bundle.run['host'] = `host${ESC}`
+  bundle.run['kernel_release'] = `6.0${ESC}\nforged line`
+  const victim = bundle.results.find(r => r.scenario === 'overflow/einprogress')!
+  victim.message = `message${ESC}`
+  victim.stderr = { client: `stderr${ESC}\n` }
+  for (const s of bundle.scenarios) if (s['scenario'] === victim.scenario) s['title'] = `title${ESC}`
+  const file = join(dir, 'hostile.json')
+  writeFileSync(file, JSON.stringify(bundle))
+  const db = join(dir, 'hostile.db')
+  const imported = sockspec(['import', file, '--db', db])
+  t.equal(imported.code, 0, imported.stderr)
+  t.equal(sockspec(['merge', bDb, '--into', db]).code, 0)
+  const outputs = {
+    runs: sockspec(['runs', '--db', db]),
+    show: sockspec(['show', victim.scenario, '--db', db, '--run', String(bundle.run['uuid'])]),
+    compare: sockspec(['compare', '--db', db, runUuid(bDb), String(bundle.run['uuid']), '--all']),
+  }
+  for (const [name, r] of Object.entries(outputs)) {
+    t.ok(r.code === 0 || r.code === 1, `${name} ran: ${r.stderr}`)
+    t.notOk(/[\x07\x1b\u202e]/.test(r.stdout + r.stderr), `${name}: no raw control character or bidi override`)
+    t.match(r.stdout, /\\x1b\]0;pwned\\x07\\x1b\[2J\\u202e/, `${name}: shown escaped`)
+    t.notMatch(r.stdout, /^forged line/m, `${name}: no forged line`)
+  }
+  t.match(outputs.show.stdout, /title\\x1b/)
+  t.match(outputs.show.stdout, /stderr\\x1b/)
 })

@@ -10,7 +10,7 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -370,3 +370,70 @@ async function mkdirAndShoot(page: Page, name: string, locator?: ReturnType<Page
   mkdirSync(shots, { recursive: true })
   copyFileSync(file, join(shots, name))
 }
+
+// Output hygiene: no two scenarios share a page, and text from a store never
+// carries NUL or bidi overrides into a page, control characters to a
+// terminal, a forged TAP line or a character XML forbids.
+t.test('untrusted text in pages, terminals, TAP and JUnit', async t => {
+  const { scenarioSlug } = await import('../harness/report/site-paths.js')
+  const { escapeHtml, html } = await import('../harness/report/escape.js')
+  const { terminalText, terminalLines } = await import('../harness/reporters/terminal-text.js')
+  const { tapDescription } = await import('../harness/reporters/tap.js')
+  const { escapeXml } = await import('../harness/reporters/junit.js')
+
+  t.test('scenario slugs are injective', async t => {
+    t.equal(scenarioSlug('tcp-connect/einprogress'), 'tcp-connect--einprogress', 'ordinary ids stay readable')
+    const ids = ['a/b', 'a--b', 'a-/b', 'a/-b', 'a_2f_b', 'A/b', 'a/B', 'a.b', 'a b', 'a\u202eb', 'a\u0000b', 'a/b/c', 'a--b/c', 'a/b--c']
+    for (let i = 0; i < 40; i++) ids.push(`p/${'x'.repeat(i * 5)}`, `p/${'x'.repeat(i * 5)}é`)
+    const slugs = ids.map(scenarioSlug)
+    t.equal(new Set(slugs).size, ids.length, 'one slug per id')
+    // also on a case-insensitive file system, and within file name limits
+    t.equal(new Set(slugs.map(s => s.toLowerCase())).size, ids.length, 'one slug per id, case folded')
+    for (const s of slugs) t.match(s, /^[a-z0-9_~-]{1,200}$/, `file-name-safe: ${s}`)
+  })
+
+  t.test('pages carry no NUL and no bidi override', async t => {
+    t.equal(escapeHtml('a\u0000b\u202ec\u2066d\u2069e<'), 'abcde&lt;')
+    t.equal(html`<p title="${'x\u202ey'}">${'\u0000z\u202d'}</p>`.value, '<p title="xy">z</p>')
+    t.equal(escapeHtml('tab\tnewline\né ✓ 🙂'), 'tab\tnewline\né ✓ 🙂', 'ordinary text unchanged')
+  })
+
+  t.test('terminal text shows control characters as escapes', async t => {
+    t.equal(terminalText('\x1b]0;title\x07\x1b[2J\r\nx\u202ey\x7f\x9b'), '\\x1b]0;title\\x07\\x1b[2J\\x0d\\x0ax\\u202ey\\x7f\\x9b')
+    t.equal(terminalText('connect C 127.0.0.1:4242 = -1 EINPROGRESS é ✓ ─▶ 🙂'), 'connect C 127.0.0.1:4242 = -1 EINPROGRESS é ✓ ─▶ 🙂')
+    t.equal(terminalLines('line 1\n\tline 2\x1b[K'), 'line 1\n\tline 2\\x1b[K')
+  })
+
+  t.test('a name cannot forge a TAP line or break XML', async t => {
+    const forged = tapDescription('x\nok 2 - forged # SKIP \\')
+    t.notMatch(forged, /\n/)
+    t.equal(forged, 'x\\\\x0aok 2 - forged \\# SKIP \\\\')
+    t.equal(escapeXml('a\u0000b\u0008c<&"🙂\ud800'), 'abc&lt;&amp;&quot;🙂')
+  })
+
+  t.test('two ids differing only in what a slug drops get two pages; hostile titles are stripped', async t => {
+    const pack = join(dir, 'packs', 'slugs')
+    mkdirSync(pack, { recursive: true })
+    const steps = [{ actor: 'server', do: 'socket', sock: 'L', expect: { ret: '>=0' } }]
+    const titles = ['First \u202eevil\u202c title\u0000 one', 'Second \u2066isolated\u2069 title\u0000 two']
+    writeFileSync(join(pack, 'one.json'), JSON.stringify({ id: 'slugs/a-/b', title: titles[0], steps }))
+    writeFileSync(join(pack, 'two.json'), JSON.stringify({ id: 'slugs/a/-b', title: titles[1], steps }))
+    const db = join(dir, 'slugs.db')
+    const run = sockspec(['run', pack, '--db', db, '--variant', 'ipv4', '--reporter', 'json'])
+    t.equal(run.code, 0, run.stderr)
+    const site = join(dir, 'slug-site')
+    const report = sockspec(['report', '--db', db, '--out', site])
+    t.equal(report.code, 0, report.stderr)
+    const pages = readdirSync(join(site, 'scenarios'))
+    t.equal(pages.length, 2, `two scenario pages: ${pages.join(', ')}`)
+    const texts = pages.map(p => readFileSync(join(site, 'scenarios', p), 'utf8'))
+    t.ok(
+      texts.some(x => x.includes('First evil title one')) && texts.some(x => x.includes('Second isolated title two')),
+      'each title on its page',
+    )
+    for (const f of readdirSync(site, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('.html'))) {
+      const text = readFileSync(join(site, f), 'utf8')
+      t.notOk(/[\u0000\u202a-\u202e\u2066-\u2069]/.test(text), `${f}: no NUL, no bidi override`)
+    }
+  })
+})

@@ -1,6 +1,7 @@
 // Scenario loading: syntax and schema errors carry file:line:col, semantic
 // checks catch bad references, variants and kernel ranges expand as data.
 import t from 'tap'
+import type { Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -16,6 +17,7 @@ import { resolveExpectation, variantsOf } from '../harness/scenario/expand.js'
 import { kernelInRange } from '../harness/scenario/kernel-range.js'
 import { InputErrors, SockspecError } from '../harness/errors.js'
 import { kitRoot, scenarioDir } from '../harness/paths.js'
+import { parse as parseYaml } from 'yaml'
 
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-test-'))
 
@@ -535,3 +537,166 @@ t.test('sockspec run --allow-external is the explicit opt-in (checked with a bin
   const allowed = cli('run', file, '--db', join(dir, 'ext.db'), '--allow-external', '--reporter', 'json')
   t.equal(allowed.status, 0, allowed.stderr)
 })
+// ---- Loading hostile input: what is read, how far it may nest, where a JSON error is. ----
+t.test('loading hostile scenario files', async t => {
+  const { spawnSync } = await import('node:child_process')
+  const { execFileSync } = await import('node:child_process')
+  const { symlinkSync } = await import('node:fs')
+  const { kitRoot } = await import('../harness/paths.js')
+  const { MAX_SCENARIO_BYTES } = await import('../harness/scenario/load.js')
+  const { findJsonSyntaxError } = await import('../harness/scenario/json-syntax.js')
+  const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+  const hostile = join(dir, 'hostile')
+  mkdirSync(hostile)
+  const validate = (file: string) => {
+    const r = spawnSync(process.execPath, [bin, 'validate', file], { encoding: 'utf8', timeout: 20_000, cwd: hostile })
+    return { code: r.status, stderr: r.stderr, timedOut: r.error !== undefined }
+  }
+  const oneLine = (t: Test, r: { code: number | null; stderr: string; timedOut: boolean }, pattern: RegExp) => {
+    t.notOk(r.timedOut, 'no hang')
+    t.equal(r.code, 2, 'exit 2')
+    t.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`)
+    t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
+    t.match(r.stderr, pattern)
+  }
+
+  t.test('only regular files are read', async t => {
+    execFileSync('mkfifo', [join(hostile, 'fifo.yaml')])
+    symlinkSync('/dev/zero', join(hostile, 'zero.yaml'))
+    mkdirSync(join(hostile, 'dir.yaml'))
+    oneLine(t, validate('fifo.yaml'), /^sockspec: fifo\.yaml:1:1: .*a FIFO/)
+    oneLine(t, validate('zero.yaml'), /^sockspec: zero\.yaml:1:1: .*a character device/)
+    writeFileSync(join(hostile, 'big.yaml'), `title: x\n#${'x'.repeat(MAX_SCENARIO_BYTES)}\n`)
+    oneLine(t, validate('big.yaml'), /^sockspec: big\.yaml:1:1: .*larger than 1048576 bytes/)
+  })
+
+  t.test('aliases, nesting, control characters', async t => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['unresolved.yaml', 'title: x\nsteps:\n  - *step\n', /^sockspec: unresolved\.yaml:3:5: invalid YAML: unresolved alias \*step/],
+      [
+        'bomb.yaml',
+        `a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n`,
+        /^sockspec: bomb\.yaml:2:8: invalid YAML: aliases expand too far/,
+      ],
+      ['many.yaml', `a: &a 1\nb: [${'*a,'.repeat(200)}]\n`, /^sockspec: many\.yaml:2:\d+: invalid YAML: more than 100 aliases/],
+      [
+        'deep.json',
+        `{"title": "x",\n"steps": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+        /^sockspec: deep\.json:2:73: invalid JSON: nested deeper than 64/,
+      ],
+      [
+        'deep.yaml',
+        `title: x\nsteps: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`,
+        /^sockspec: deep\.yaml:2:\d+: invalid YAML: nested deeper/,
+      ],
+      [
+        'deep-flow.yaml',
+        `title: x\nsteps: ${'['.repeat(100)}${']'.repeat(100)}\n`,
+        /^sockspec: deep-flow\.yaml:2:71: invalid YAML: nested deeper than 64/,
+      ],
+      [
+        'esc.yaml',
+        'title: x\n"\\e]0;pwned\\a\\e[2J": 1\nsteps: [{ actor: a, do: socket, sock: L }]\n',
+        /unknown property '\\x1b\]0;pwned\\x07\\x1b\[2J'/,
+      ],
+    ]
+    cases.push([
+      'complex-key.yaml',
+      '? [a, b]\n: 1\ntitle: x\n',
+      /^sockspec: complex-key\.yaml:1:3: invalid YAML: a mapping key must be a plain value\n$/,
+    ])
+    cases.push([
+      'cycle.yaml',
+      'title: x\nsteps: &s [{ actor: a, do: socket, sock: L }, *s]\n',
+      /^sockspec: cycle\.yaml:2:47: invalid YAML: alias \*s inside its own anchor/,
+    ])
+    let block = ''
+    for (let i = 0; i < 1000; i++) block += `${' '.repeat(i)}-\n`
+    cases.push(['deep-block.yaml', `title: x\nsteps:\n${block}`, /^sockspec: deep-block\.yaml:\d+:\d+: invalid YAML: nested/])
+    for (const [name, text, pattern] of cases) {
+      writeFileSync(join(hostile, name), text)
+      t.test(name, async t => oneLine(t, validate(name), pattern))
+    }
+    t.notMatch(validate('esc.yaml').stderr, /\x1b/, 'no raw ESC reaches the terminal')
+    const named = join(hostile, 'new\nline.yaml')
+    writeFileSync(named, 'title: x\nsteps: []\n')
+    oneLine(t, validate(named), /^sockspec: new\\x0aline\.yaml:2:8: /)
+  })
+
+  t.test('every JSON syntax error is located at its token', async t => {
+    const base = JSON.stringify(
+      parseYamlScenario(readFileSync(join(scenarioDir, 'seed-claims', 'claim-3-counter-fastopen.yaml'), 'utf8')),
+      null,
+      2,
+    )
+    t.ok(base.length > 2000)
+    const lineOf = (text: string, offset: number) => text.slice(0, offset).split('\n').length
+    const colOf = (text: string, offset: number) => offset - text.lastIndexOf('\n', offset - 1)
+    let checked = 0
+    let v8WithoutPosition = 0
+    const agree = (text: string, label: string): SockspecError | null => {
+      let v8: string | null = null
+      try {
+        JSON.parse(text)
+      } catch (err) {
+        v8 = (err as Error).message
+      }
+      let e: SockspecError | null = null
+      if (v8 === null) {
+        // accepted by JSON.parse: the loader's checker must accept it too (the rest of loading is not under test here)
+        const found = findJsonSyntaxError(text, 64)
+        if (found) t.fail(`${label}: JSON.parse accepts, the checker says ${found.message} at ${found.offset}`)
+      } else {
+        try {
+          parseScenario(text, 'm.json')
+        } catch (err) {
+          if (!(err instanceof SockspecError)) throw err
+          if (err.code === 'E_SYNTAX') e = err
+        }
+      }
+      if ((v8 === null) !== (e === null)) t.fail(`${label}: JSON.parse ${v8 ?? 'accepts'}, loader ${e?.format() ?? 'accepts'}`)
+      if (v8 && !/position/.test(v8)) v8WithoutPosition++
+      const m = v8 ? /at position (\d+)/.exec(v8) : null
+      if (e && m) {
+        const at = Number(m[1])
+        if (e.position!.line !== lineOf(text, at) || e.position!.col !== colOf(text, at))
+          t.fail(`${label}: V8 says ${at}, loader ${e.format()}`)
+      }
+      checked++
+      return e
+    }
+    let misplaced = 0
+    for (let k = 0; k < base.length; k++) {
+      // a control character is an error wherever it stands (in a string too): exactly there
+      const ctrl = base.slice(0, k) + '\u0001' + base.slice(k + 1)
+      const e = agree(ctrl, `control char at ${k}`)
+      if (!e || e.position!.line !== lineOf(base, k) || e.position!.col !== colOf(base, k)) misplaced++
+      // a truncated text ends too early: the error is at the end, and nothing before it
+      if (k > 0 && base.slice(0, k).trim().length) {
+        const cut = base.slice(0, k)
+        const c = agree(cut, `cut at ${k}`)
+        if (c && c.position!.line !== lineOf(cut, cut.length)) misplaced++
+      }
+      // deletions and structural insertions: never before the change, agreeing with JSON.parse
+      for (const [label, text] of [
+        [`delete at ${k}`, base.slice(0, k) + base.slice(k + 1)],
+        [`insert , at ${k}`, base.slice(0, k) + ',' + base.slice(k)],
+        [`insert } at ${k}`, base.slice(0, k) + '}' + base.slice(k)],
+        [`insert " at ${k}`, base.slice(0, k) + '"' + base.slice(k)],
+      ] as const) {
+        const d = agree(text, label)
+        if (d && d.position!.line < lineOf(base, k)) misplaced++
+      }
+    }
+    t.equal(misplaced, 0, 'every error on the line of the mutation, or later where the text still reads as JSON')
+    t.ok(v8WithoutPosition > 100, `${v8WithoutPosition} of ${checked} texts had no position from V8`)
+    t.equal(
+      errorOf(() => parseScenario('\uFEFF{"title": "x"}', 'bom.json')).format(),
+      'bom.json:1:1: invalid JSON: unexpected character "\uFEFF", expected a value',
+    )
+  })
+})
+
+function parseYamlScenario(text: string): unknown {
+  return parseYaml(text) as unknown
+}

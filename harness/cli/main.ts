@@ -4,8 +4,9 @@
  * errors, 2 usage or input errors.
  */
 import { Command, CommanderError, Option } from 'commander'
-import { SockspecError } from '../errors.js'
+import { formatPosition, InputErrors, SockspecError } from '../errors.js'
 import { kitVersion } from '../kit.js'
+import { terminalLines, terminalText } from '../reporters/terminal-text.js'
 
 function intArg(name: string, min: number) {
   return (value: string): number => {
@@ -178,7 +179,11 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     if (err instanceof SockspecError) {
-      process.stderr.write(`sockspec: ${err.format()}\n`)
+      // messages quote input (file names, keys, ids): no live control characters; a file name cannot forge a line
+      const shown = (e: SockspecError): string =>
+        `${e.position ? `${terminalText(formatPosition(e.position))}: ` : ''}${terminalLines(e.message)}`
+      const lines = err instanceof InputErrors ? err.errors.map(shown) : [shown(err)]
+      process.stderr.write(`sockspec: ${lines.join('\n')}\n`)
       return err.exitCode
     }
     // a store failure no command turned into a message: still one line, exit 2

@@ -1,6 +1,7 @@
 /** `sockspec runs`: the runs in a store, newest first, with verdict counts. */
-import { stdoutClosed } from './stdout.js'
+import { terminalText } from '../reporters/terminal-text.js'
 import { TraceStore, withStoreErrors } from '../store/store.js'
+import { stdoutClosed } from './stdout.js'
 
 export function runsCommand(opts: { db: string }): number {
   const store = TraceStore.open(opts.db, { readonly: true, mustExist: true })
@@ -18,10 +19,10 @@ function list(store: TraceStore): number {
       n: number
     }>
     const summary = counts.map(c => `${c.n} ${c.verdict}`).join(', ') || 'no results'
-    const reason = run.status === 'aborted' && run.reason ? `\t${run.reason}` : ''
-    process.stdout.write(
-      `${run.id}\t${run.uuid}\t${run.started_at}\t${run.host}\t${run.kernel_release}\t${run.status}\t${summary}${reason}\n`,
-    )
+    // a store may come from an imported bundle: no field may carry a tab, newline or escape sequence
+    const fields = [run.id, run.uuid, run.started_at, run.host, run.kernel_release, run.status, summary]
+    if (run.status === 'aborted' && run.reason) fields.push(run.reason)
+    process.stdout.write(`${fields.map(f => terminalText(String(f))).join('\t')}\n`)
     if (stdoutClosed()) break
   }
   return 0

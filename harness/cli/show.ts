@@ -1,5 +1,6 @@
 /** `sockspec show`: one result's trace as a terminal timeline. */
 import { SockspecError } from '../errors.js'
+import { terminalLines, terminalText } from '../reporters/terminal-text.js'
 import { renderTimeline } from '../reporters/timeline.js'
 import { TraceStore, withStoreErrors } from '../store/store.js'
 import type { ResultRow } from '../store/store.js'
@@ -29,20 +30,22 @@ function show(store: TraceStore, what: string | undefined, opts: ShowOptions): n
   else if (/^\d+$/.test(what)) chosen = results.find(r => r.id === Number(what)) ?? store.results(run.id).find(r => r.id === Number(what))
   else chosen = results.find(r => r.scenario === what) ?? results.find(r => r.scenario.includes(what))
   if (!chosen) throw new SockspecError('E_NOT_FOUND', `no result matching '${what ?? ''}' in run ${run.uuid}`)
-  const out = process.stdout
+  // every text below came from a store (possibly an imported bundle): escaped for the terminal
+  const out = { write: (s: string): boolean => process.stdout.write(terminalLines(s)) }
+  const line = terminalText
   out.write(
-    `${chosen.scenario} [${chosen.variant}]${chosen.attempt > 1 ? ` #${chosen.attempt}` : ''}: ${chosen.verdict}${chosen.claim ? ` (claim ${chosen.claim})` : ''}\n`,
+    `${line(chosen.scenario)} [${line(chosen.variant)}]${chosen.attempt > 1 ? ` #${chosen.attempt}` : ''}: ${line(chosen.verdict)}${chosen.claim ? ` (claim ${line(chosen.claim)})` : ''}\n`,
   )
-  out.write(`${chosen.title}\n`)
+  out.write(`${line(chosen.title)}\n`)
   out.write(
-    `run ${run.uuid} on ${run.host}, kernel ${run.kernel_release} ${run.arch}, result ${chosen.id}, ${chosen.duration_ms.toFixed(0)} ms\n`,
+    `run ${line(run.uuid)} on ${line(run.host)}, kernel ${line(run.kernel_release)} ${line(run.arch)}, result ${chosen.id}, ${chosen.duration_ms.toFixed(0)} ms\n`,
   )
-  if (chosen.message) out.write(`${chosen.message}\n`)
+  if (chosen.message) out.write(`${line(chosen.message)}\n`)
   out.write('\n')
   out.write(renderTimeline(store.events(chosen.id), store.checks(chosen.id)))
   const stderr = JSON.parse(chosen.stderr) as Record<string, string>
-  for (const [actor, text] of Object.entries(stderr)) out.write(`\nstderr of ${actor}:\n${text}`)
+  for (const [actor, text] of Object.entries(stderr)) out.write(`\nstderr of ${line(actor)}:\n${text}`)
   const invalid = JSON.parse(chosen.invalid) as Array<{ actor: string; raw: string; problem: string }>
-  for (const i of invalid) out.write(`\ninvalid output from ${i.actor}: ${i.problem}\n  ${i.raw}\n`)
+  for (const i of invalid) out.write(`\ninvalid output from ${line(i.actor)}: ${line(i.problem)}\n  ${line(i.raw)}\n`)
   return 0
 }

@@ -12,10 +12,18 @@
  *   got" still reads the same on both sides.
  * - Unix paths lose their per-run temp dir and abstract-name suffix.
  * - TCP_INFO keeps the connection state and the counters of what TCP did
- *   (retransmits, total_retrans, unacked, bytes ...): rtt, rto, pacing and
- *   the last_* ages are timing, and window/MSS/buffer sizes follow tunables
- *   (tcp_rmem ...), not readiness. Measured: between two runs on one kernel
- *   exactly the dropped timing fields and segs_out vary.
+ *   (retransmits, total_retrans, unacked, bytes ...): what tcp_get_info
+ *   (net/ipv4/tcp.c) derives from state the handshake and the data decide.
+ *   It drops what varies between runs on one kernel: rtt, rto and pacing
+ *   (measured), the last_* ages (jiffies since a stamp that is 0 before the
+ *   first segment, so garbage in SYN_SENT), window/MSS/buffer sizes (they
+ *   follow tunables such as tcp_rmem, not readiness) and notsent_bytes:
+ *   max(0, write_seq - snd_nxt), and a TCP_FASTOPEN_CONNECT socket whose SYN
+ *   is deferred has write_seq = its random ISN but snd_nxt still 0, so the
+ *   field holds half a random ISN or 0 (seen: 354574661 vs 0). The probe
+ *   reports only fields within the optlen the kernel returned, zeroed first.
+ *   Measured over three runs of four packs on one kernel: exactly the
+ *   dropped timing fields, the last_* ages and notsent_bytes varied.
  * - epoll/poll ready lists are sorted by handle (the kernel's ready-list order
  *   is not part of the contract, see epoll_wait(2)).
  */
@@ -53,7 +61,6 @@ const TCP_INFO_KEPT = [
   'bytes_received',
   'bytes_sent',
   'bytes_retrans',
-  'notsent_bytes',
 ]
 /** Syscalls whose return value is a new file descriptor number. */
 export const FD_RETURNING: ReadonlySet<string> = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])

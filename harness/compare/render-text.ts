@@ -1,10 +1,11 @@
-/** Terminal rendering of comparisons. Pure: returns the text. */
+/** Terminal rendering of comparisons. Pure: returns the text, control characters from the stores escaped. */
+import { terminalText } from '../reporters/terminal-text.js'
 import { emptyCounts } from './compare-runs.js'
 import { PAIR_LABELS } from './types.js'
 import type { Comparison, Pair, PairLabel, PairSide, RunSummary } from './types.js'
 
 export function describeRun(run: RunSummary): string {
-  return `${run.uuid.slice(0, 8)} ${run.host}, kernel ${run.kernelRelease} ${run.arch}${run.distro ? `, ${run.distro}` : ''}`
+  return terminalText(`${run.uuid.slice(0, 8)} ${run.host}, kernel ${run.kernelRelease} ${run.arch}${run.distro ? `, ${run.distro}` : ''}`)
 }
 
 function verdictOf(side: PairSide | null): string {
@@ -67,7 +68,8 @@ export function renderComparison(c: Comparison, opts: { showSame?: boolean } = {
   const out = [`a ${describeRun(c.a)}`, `b ${describeRun(c.b)}`]
   const order = (p: Pair) => PAIR_LABELS.indexOf(p.label)
   const shown = c.pairs.filter(p => opts.showSame || p.label !== 'same').sort((x, y) => order(x) - order(y))
-  for (const p of shown) out.push(...pairLines(p).map(l => `  ${l}`))
+  // each line is built from store text (ids, messages, event values): escaped as a whole, so none can span two lines
+  for (const p of shown) out.push(...pairLines(p).map(l => `  ${terminalText(l)}`))
   out.push(`  ${formatCounts(c.counts)}`)
   return `${out.join('\n')}\n`
 }

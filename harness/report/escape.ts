@@ -13,9 +13,17 @@ export class SafeHtml {
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
-/** Escape for element content and quoted attribute values alike. */
+/**
+ * Characters no page should carry from untrusted text: NUL and the other C0
+ * controls but tab, newline and CR (parse errors in HTML), and the bidi
+ * embeddings, overrides and isolates, which reorder what a reader sees
+ * around them (Trojan Source, CVE-2021-42574).
+ */
+const UNSHOWABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u202a-\u202e\u2066-\u2069]/g
+
+/** Escape for element content and quoted attribute values alike; every interpolation passes here. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, c => ENTITIES[c]!)
+  return text.replace(UNSHOWABLE, '').replace(/[&<>"']/g, c => ENTITIES[c]!)
 }
 
 function fragment(value: unknown): string {

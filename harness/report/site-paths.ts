@@ -3,6 +3,7 @@
  * sub-folders link back with a `root` prefix ('' or '../'), so the site
  * works from file:// and can be moved as a whole.
  */
+import { createHash } from 'node:crypto'
 
 export const INDEX_PAGE = 'index.html'
 export const KERNELS_PAGE = 'kernels.html'
@@ -13,9 +14,26 @@ export function matrixPage(page: number): string {
   return page <= 1 ? 'matrix.html' : `matrix-${page}.html`
 }
 
-/** A file-name-safe, collision-free form of a scenario id. */
+/** Longest id kept readable in a file name (file names stop at 255 bytes). */
+const PLAIN_MAX = 100
+
+/**
+ * A file-name-safe form of a scenario id, one page per id: `pack/name`
+ * becomes `pack--name`. The mapping must be injective, or two scenarios share
+ * a page. An id whose readable form does not decode back to it (characters
+ * outside a-z0-9_-, a `--` or `/-` that reads ambiguously, upper case on a
+ * case-insensitive file system, a very long id) gets a readable stem plus
+ * `~` and a hash of the whole id; `~` never occurs in a readable slug.
+ */
 export function scenarioSlug(id: string): string {
-  return id.replace(/[^a-z0-9_-]/g, c => (c === '/' ? '--' : `_${c.codePointAt(0)!.toString(16)}_`))
+  const readable = id.replaceAll('/', '--')
+  if (/^[a-z0-9][a-z0-9/_-]*$/.test(id) && id.length <= PLAIN_MAX && readable.replaceAll('--', '/') === id) return readable
+  const stem = id
+    .toLowerCase()
+    .replaceAll('/', '--')
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .slice(0, 60)
+  return `${stem}~${createHash('sha256').update(id).digest('hex').slice(0, 12)}`
 }
 
 export function scenarioPage(id: string): string {

@@ -3,9 +3,10 @@ import type { ScenarioResult } from '../runner/result.js'
 import type { Reporter } from './reporter.js'
 
 export function escapeXml(s: string): string {
-  // Characters XML 1.0 cannot carry at all are dropped.
+  // Characters XML 1.0 cannot carry at all (NUL and the other C0 controls, lone surrogates, U+FFFE/U+FFFF) are
+  // dropped; per code point (the u flag), so characters beyond the BMP survive as the pairs they are.
   return s
-    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g, '')
+    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
@@ -47,7 +48,7 @@ export function junitXml(results: readonly ScenarioResult[], runUuid: string): s
           )}</error>`,
         )
       if (r.verdict === 'skip') lines.push(`      <skipped message="${escapeXml(r.message)}"/>`)
-      if (r.claim) lines.push(`      <properties><property name="claim" value="${r.claim}"/></properties>`)
+      if (r.claim) lines.push(`      <properties><property name="claim" value="${escapeXml(r.claim)}"/></properties>`)
       lines.push('    </testcase>')
     }
     lines.push('  </testsuite>')

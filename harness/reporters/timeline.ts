@@ -7,6 +7,7 @@ import type { CheckRow, EventRow } from '../store/store.js'
 import type { ProbeEvent } from '../probe/event.js'
 import { formatMask } from '../expect/mask.js'
 import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from './trace-shape.js'
+import { terminalText } from './terminal-text.js'
 
 export function formatAddr(a: ProbeEvent['addr']): string {
   if (!a) return ''
@@ -74,7 +75,8 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const checkedSteps = new Set(checks.map(c => c.step))
   const texts = events.map(row => {
     const e = JSON.parse(row.details) as ProbeEvent
-    return e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e)
+    // everything in a stored event came from a probe or a bundle: escaped before it is measured and padded
+    return terminalText(e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e))
   })
   // no spread: a trace may hold 200,000 events, more than a call takes arguments
   const width = Math.min(
@@ -82,7 +84,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     texts.reduce((w, x) => Math.max(w, x.length + 2), 20),
   )
   const pad = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width))
-  const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(a)).join(' ')}`]
+  const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(terminalText(a))).join(' ')}`]
   const lastOfStep = new Map<string, number>()
   events.forEach((e, i) => {
     if (e.step) lastOfStep.set(`${e.actor}/${e.step}`, i)
@@ -96,7 +98,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     lines.push(`${(row.t_ns / 1e6).toFixed(3).padStart(10)}  ${cells.join(' ').trimEnd()}`)
     for (const c of failed ?? []) {
       lines.push(
-        `${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`,
+        `${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${terminalText(`${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`)}`,
       )
     }
   })

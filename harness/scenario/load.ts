@@ -3,23 +3,29 @@
  * report every problem as file:line:col. Pure except for reading the file.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, statSync } from 'node:fs'
+import type { Stats } from 'node:fs'
 import { basename, dirname, extname, join, relative, resolve } from 'node:path'
 import { compileSchemaFile } from '../deps/ajv.js'
 import type { ErrorObject } from '../deps/ajv.js'
-import { parseWithPositions } from '../deps/yaml.js'
+import { DEFAULT_LIMITS, parseWithPositions } from '../deps/yaml.js'
 import type { ParsedDocument } from '../deps/yaml.js'
 import { InputErrors, SockspecError } from '../errors.js'
 import { schemaDir } from '../paths.js'
+import { findJsonSyntaxError } from './json-syntax.js'
 import { checkSemantics } from './semantics.js'
 import type { ScenarioPolicy } from './semantics.js'
 import type { Scenario, ScenarioDoc, Step } from './types.js'
 
 const SCENARIO_EXTENSIONS = new Set(['.json', '.yaml', '.yml'])
+/** Largest scenario file read: the packaged ones are a few KiB; anything near this is not a scenario. */
+export const MAX_SCENARIO_BYTES = 1024 * 1024
 
 /** Expand files and directories into a sorted list of scenario files. */
 export function findScenarioFiles(paths: string[]): string[] {
   const out: string[] = []
+  // a symlink back to a parent would make the walk endless (or exponential with two)
+  const seenDirs = new Set<string>()
   const walk = (p: string, explicit: boolean): void => {
     let st
     try {
@@ -28,7 +34,16 @@ export function findScenarioFiles(paths: string[]): string[] {
       throw new SockspecError('E_NOT_FOUND', `no such file or directory: ${p}`)
     }
     if (st.isDirectory()) {
-      for (const name of readdirSync(p).sort()) {
+      const key = `${st.dev}:${st.ino}`
+      if (seenDirs.has(key)) return
+      seenDirs.add(key)
+      let names: string[]
+      try {
+        names = readdirSync(p).sort()
+      } catch (err) {
+        throw new SockspecError('E_NOT_FOUND', `cannot read directory ${p}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+      }
+      for (const name of names) {
         if (name.startsWith('.') || name === 'node_modules') continue
         walk(join(p, name), false)
       }
@@ -55,19 +70,13 @@ function lineColAt(text: string, offset: number): { line: number; col: number } 
 
 /**
  * Strict JSON syntax check for .json files: YAML would accept things JSON does
- * not (comments, trailing commas), and users expect JSON errors for JSON.
+ * not (comments, trailing commas), and users expect JSON errors for JSON. The
+ * checker finds the offending token itself (V8's messages carry an offset for
+ * some errors only) and bounds the nesting depth.
  */
 function checkJsonSyntax(text: string, file: string): void {
-  try {
-    JSON.parse(text)
-  } catch (err) {
-    const msg = (err as Error).message
-    const m = /at position (\d+)/.exec(msg)
-    const offset = m ? Number(m[1]) : text.length
-    const pos = lineColAt(text, offset)
-    const clean = msg.replace(/ in JSON at position \d+.*$/, '').replace(/^JSON\.parse: /, '')
-    throw new SockspecError('E_SYNTAX', `invalid JSON: ${clean}`, { file, ...pos })
-  }
+  const error = findJsonSyntaxError(text, DEFAULT_LIMITS.maxDepth)
+  if (error) throw new SockspecError('E_SYNTAX', `invalid JSON: ${error.message}`, { file, ...lineColAt(text, error.offset) })
 }
 
 function describeAjvError(e: ErrorObject): { message: string; keyPath?: string } {
@@ -175,14 +184,67 @@ export function parseScenario(text: string, file: string, policy?: ScenarioPolic
   return scenario
 }
 
-export function loadScenarioFile(file: string, policy?: ScenarioPolicy): Scenario {
-  let text: string
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory'
+  if (st.isFIFO()) return 'a FIFO'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  if (st.isSocket()) return 'a socket'
+  return 'not a regular file'
+}
+
+/**
+ * Read a scenario file: regular files only, at most MAX_SCENARIO_BYTES.
+ * O_NONBLOCK so that opening a FIFO without a writer cannot block; fstat on
+ * the opened fd, so what is checked is what is read.
+ */
+export function readScenarioText(file: string, shown = file): string {
+  const at = { file: shown, line: 1, col: 1 }
+  let fd: number
   try {
-    text = readFileSync(file, 'utf8')
-  } catch {
-    throw new SockspecError('E_NOT_FOUND', `cannot read scenario file: ${file}`)
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (err) {
+    throw new SockspecError('E_NOT_FOUND', `cannot read scenario file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, at)
   }
-  return parseScenario(text, relativeIfInside(file), policy)
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw new SockspecError('E_SCENARIO', `not a scenario file: ${fileKind(st)}, not a regular file`, at)
+    const tooBig = (): SockspecError => new SockspecError('E_SCENARIO', `scenario file larger than ${MAX_SCENARIO_BYTES} bytes`, at)
+    if (st.size > MAX_SCENARIO_BYTES) throw tooBig()
+    // the size may change under us: read at most one byte past the limit
+    const buf = Buffer.allocUnsafe(MAX_SCENARIO_BYTES + 1)
+    let length = 0
+    for (;;) {
+      let n: number
+      try {
+        n = readSync(fd, buf, length, buf.length - length, null)
+      } catch (err) {
+        throw new SockspecError('E_NOT_FOUND', `cannot read scenario file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, at)
+      }
+      if (n === 0) break
+      length += n
+      if (length > MAX_SCENARIO_BYTES) throw tooBig()
+    }
+    return buf.toString('utf8', 0, length)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function loadScenarioFile(file: string, policy?: ScenarioPolicy): Scenario {
+  const shown = relativeIfInside(file)
+  const text = readScenarioText(file, shown)
+  try {
+    return parseScenario(text, shown, policy)
+  } catch (err) {
+    if (err instanceof SockspecError) throw err
+    // whatever a hostile file provokes further in is still an input error: one line with the file, not a stack trace
+    throw new SockspecError('E_SCENARIO', `cannot load scenario: ${err instanceof Error ? err.message : String(err)}`, {
+      file: shown,
+      line: 1,
+      col: 1,
+    })
+  }
 }
 
 function relativeIfInside(file: string): string {

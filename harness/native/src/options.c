@@ -111,8 +111,16 @@ static const char *tcp_ca_state_name(unsigned st)
 }
 
 /* struct tcp_info as an object. Only fields the kernel actually filled
- * (within the returned optlen) are reported; do_tcp_getsockopt copies
- * min(len, sizeof(struct tcp_info)). Field names drop the "tcpi_" prefix; all fields are unsigned
+ * (within the returned optlen) are reported: do_tcp_getsockopt copies
+ * min(len, sizeof(struct tcp_info)) of what tcp_get_info (net/ipv4/tcp.c)
+ * wrote, so a field of a newer userspace header than the kernel's struct is
+ * absent, not the zero of our memset. Every field reported is the kernel's
+ * value, but not every value means something in every state: tcp_get_info
+ * returns early for listeners (unacked/sacked are the accept queue and its
+ * limit), and notsent_bytes (write_seq - snd_nxt) and the last_* ages are
+ * garbage before the first SYN of a deferred TCP_FASTOPEN_CONNECT; which
+ * fields a comparison uses is decided in harness/compare/normalise.ts.
+ * Field names drop the "tcpi_" prefix; all fields are unsigned
  * (max_pacing_rate is ~0ULL when unlimited). */
 static void ev_tcp_info(ev_t *e, const struct tcp_info *ti, socklen_t len)
 {
