@@ -798,7 +798,7 @@ await t.test('scenario files, real CLI validate', async tt => {
   for (let round = 0; sample.length < want && round < 100; round++)
     for (const list of byClass.values()) if (list[round] && sample.length < want) sample.push(list[round]!)
   const specials = specialCases()
-  const spJobs = specials.map(s => async () => ({ s, p: await cli(['validate', ...s.args], 6_000) }))
+  const spJobs = specials.map(s => async () => ({ s, p: await cli(['validate', ...s.args], 15_000) }))
   const spDone = pool(spJobs, spJobs.length)
   const results = await pool(
     sample.map(c => async () => {
