@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
+import { runCommand } from '../harness/deps/process.js'
+import { buildTopology } from '../harness/hosts/netns.js'
+import type { Scenario } from '../harness/scenario/types.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
@@ -50,8 +53,10 @@ t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing le
   const file = join(dir, 'two-hosts.yaml')
   writeFileSync(file, twoHosts)
   const db = join(dir, 'netns.db')
+  const somaxconn = readFileSync('/proc/sys/net/core/somaxconn', 'utf8')
   const r = spawnSync(process.execPath, [bin, 'run', file, '--db', db, '--reporter', 'json'], { encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 0, r.stderr)
+  t.equal(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'), somaxconn, "host b's somaxconn was set in its namespace, not here")
   const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string; message: string }> }
   t.same(doc.results.map(x => [x.variant, x.verdict, x.message]).sort(), [
     ['ipv4', 'pass', ''],
@@ -295,3 +300,41 @@ t.test(
     spawnSync('sh', ['-c', 'rm -f /tmp/sockspec-probe-*'])
   },
 )
+
+t.test('a host sysctl outside net.* is refused, and this machine keeps its value', async t => {
+  const domainname = (): string => readFileSync('/proc/sys/kernel/domainname', 'utf8')
+  const before = domainname()
+  const file = join(dir, 'domainname.yaml')
+  writeFileSync(
+    file,
+    ['title: t', 'hosts: { a: { sysctl: { kernel.domainname: x } } }', 'steps: [ { actor: x, do: sleep, ms: 0 } ]', ''].join('\n'),
+  )
+  for (const cmd of [
+    ['validate', file],
+    ['run', file, '--db', join(dir, 'domainname.db')],
+  ]) {
+    const r = spawnSync(process.execPath, [bin, ...cmd], { encoding: 'utf8', timeout: 60_000 })
+    t.equal(r.status, 2, `${cmd[0]}: exit 2`)
+    t.match(r.stderr, /domainname\.yaml:2:\d+: sysctl 'kernel\.domainname': only net\.\* keys/)
+  }
+  // Past validation (a scenario object made by hand), the topology refuses it before it makes anything.
+  const nsBefore = namespaces()
+  const hostile: Array<Record<string, string | number>> = [
+    { 'kernel.domainname': 'x' },
+    { 'net.ipv4/../../kernel/domainname': 'x' },
+    { 'vm.overcommit_memory': 1 },
+    { 'net.core.somaxconn': '1; hostname pwned' },
+    { 'net.core.somaxconn': 1.5 },
+  ]
+  for (const sysctl of hostile) {
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: { sysctl } },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    await t.rejects(buildTopology(scenario, runCommand, 'test-sysctl'), /sysctl .* refused/, JSON.stringify(sysctl))
+  }
+  t.same(namespaces(), nsBefore, 'no namespace was made')
+  t.equal(domainname(), before, '/proc/sys/kernel/domainname unchanged')
+})

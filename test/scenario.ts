@@ -1,14 +1,21 @@
 // Scenario loading: syntax and schema errors carry file:line:col, semantic
 // checks catch bad references, variants and kernel ranges expand as data.
 import t from 'tap'
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { loadScenarios, parseScenario } from '../harness/scenario/load.js'
+import { errnoNames } from '../harness/scenario/errno-names.js'
+import type { ScenarioPolicy } from '../harness/scenario/semantics.js'
+import type { Step, StepOp } from '../harness/scenario/types.js'
+import { CommandError, buildCommand, unixPath } from '../harness/runner/command.js'
+import type { CommandContext } from '../harness/runner/command.js'
+import { probeBinary } from '../harness/paths.js'
 import { resolveExpectation, variantsOf } from '../harness/scenario/expand.js'
 import { kernelInRange } from '../harness/scenario/kernel-range.js'
 import { InputErrors, SockspecError } from '../harness/errors.js'
-import { scenarioDir } from '../harness/paths.js'
+import { kitRoot, scenarioDir } from '../harness/paths.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-test-'))
 
@@ -191,4 +198,340 @@ t.test('every property of the scenario schema is described, directly or by its $
   walk(schema, '#')
   t.same(undescribed, [])
   t.ok((schema.$defs as Record<string, unknown>).time, 'the time window is defined once')
+})
+
+// ---- the sandbox: a scenario is untrusted input run as root ----------------
+
+const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+const cli = (...args: string[]): { status: number | null; stdout: string; stderr: string } =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000, cwd: dir })
+
+/** The problems parseScenario reports for a YAML text (each formatted), or [] when it loads. */
+function problems(yaml: string, policy?: ScenarioPolicy): string[] {
+  try {
+    parseScenario(yaml, 'h.yaml', policy)
+    return []
+  } catch (err) {
+    if (err instanceof InputErrors) return err.errors.map(e => e.format())
+    if (err instanceof SockspecError) return [err.format()]
+    throw err
+  }
+}
+const oneStep = (step: string, extra = ''): string =>
+  `title: t\n${extra}steps:\n  - { actor: a, do: socket, sock: S }\n  - { actor: a, ${step} }\n`
+
+t.test('the hostile files of the audit: validate exits 2 with file:line:col', async t => {
+  const files: Record<string, string> = {
+    'inject.yaml': [
+      'title: t',
+      'steps:',
+      '  - { actor: c, do: socket, sock: S }',
+      '  - { actor: c, do: bind, sock: S, addr: "127.0.0.1 0\\nzz sleep 10" }',
+      '',
+    ].join('\n'),
+    'sysctl.yaml': ['title: t', 'hosts: { a: { sysctl: { kernel.domainname: x } } }', 'steps: [ { actor: x, do: sleep, ms: 0 } ]', ''].join(
+      '\n',
+    ),
+    'escape.yaml': [
+      'title: t',
+      'steps:',
+      '  - { actor: a, do: socket, sock: S, family: unix }',
+      '  - { actor: a, do: bind, sock: S, path: ../../escape.sock }',
+      '  - { actor: a, do: close, sock: S }',
+      '',
+    ].join('\n'),
+    'ebanana.yaml': ['title: t', 'steps:', '  - { actor: a, do: socket, sock: S, expect: { errno: EBANANA } }', ''].join('\n'),
+  }
+  const where: Record<string, RegExp> = {
+    'inject.yaml': /^sockspec: inject\.yaml:4:\d+: steps\.1\.addr: /m,
+    'sysctl.yaml': /^sockspec: sysctl\.yaml:2:\d+: sysctl 'kernel\.domainname': only net\.\* keys/m,
+    'escape.yaml': /^sockspec: escape\.yaml:4:\d+: path '\.\.\/\.\.\/escape\.sock' must stay in the scenario's private directory/m,
+    'ebanana.yaml': /^sockspec: ebanana\.yaml:3:\d+: errno 'EBANANA' is not an errno name/m,
+  }
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(join(dir, name), text)
+    const r = cli('validate', name)
+    t.equal(r.status, 2, `${name}: exit 2`)
+    t.match(r.stderr, where[name]!, `${name}: positioned message`)
+  }
+  // run refuses them the same way, before any probe starts: no socket file escapes
+  const r = cli('run', 'escape.yaml', '--db', join(dir, 'escape.db'))
+  t.equal(r.status, 2)
+  for (const d of [dir, dirname(dir), '/']) t.notOk(existsSync(join(d, 'escape.sock')), `no escape.sock in ${d}`)
+})
+
+t.test('addresses are IP literals; paths stay in the private directory', async t => {
+  for (const addr of [
+    '"127.0.0.1 0\\nzz netns /proc/1/ns/net"',
+    'localhost',
+    '"1.2.3"',
+    '"127.000.0.1"',
+    '"fe80::1%lo"',
+    '"::1 "',
+    '"10.0.0.1\\tx"',
+  ]) {
+    const p = problems(oneStep(`do: bind, sock: S, addr: ${addr}`))
+    t.equal(p.length, 1, `addr ${addr} refused`)
+    t.match(p[0], /^h\.yaml:4:\d+: /)
+  }
+  const unix = (path: string): string[] =>
+    problems(`title: t\nsteps:\n  - { actor: a, do: socket, sock: S, family: unix }\n  - { actor: a, do: bind, sock: S, path: ${path} }\n`)
+  for (const path of [
+    '/etc/x.sock',
+    '../x.sock',
+    'a/../../x.sock',
+    'a/..',
+    '"x y.sock"',
+    '"x\\ny.sock"',
+    '"@a b"',
+    '"x\\u0000.sock"',
+    '"@"',
+  ]) {
+    const p = unix(path)
+    t.equal(p.length, 1, `path ${path} refused`)
+    t.match(p[0], /^h\.yaml:4:\d+: /)
+  }
+  for (const path of ['x.sock', 'a/b.sock', './x.sock', '"café-✓.sock"', '"@abstract"', 'x..y.sock'])
+    t.same(unix(path), [], `path ${path} accepted`)
+})
+
+t.test('host sysctls are net.* keys with simple values; requires reads sysctl names only', async t => {
+  const host = (sysctl: string): string[] =>
+    problems(`title: t\nhosts: { a: { sysctl: { ${sysctl} } } }\nsteps: [ { actor: x, do: sleep, ms: 0 } ]\n`)
+  for (const bad of [
+    'kernel.core_pattern: x',
+    'vm.overcommit_memory: 1',
+    'fs.binfmt_misc.status: 0',
+    '"net.ipv4/../../kernel/domainname": x',
+    '"net..x": 1',
+    'net: 1',
+  ]) {
+    const p = host(bad)
+    t.equal(p.length, 1, `${bad} refused`)
+    t.match(p[0], /^h\.yaml:2:\d+: sysctl '/)
+  }
+  t.match(host('net.core.somaxconn: "1 2"')[0], /h\.yaml:2:\d+: /, 'a value with whitespace')
+  t.same(host('net.core.somaxconn: 7, net.ipv4.tcp_congestion_control: reno'), [])
+  const esc = host('"net.x\\u001b[2J\\nfake.yaml:1:1: ok": 1')
+  t.equal(esc.length, 1)
+  t.notMatch(esc[0], /[\u001b\n]/, 'control characters are shown escaped, never raw')
+  t.match(esc[0], /sysctl "net\.x\\u001b\[2J\\nfake/)
+  const req = problems('title: t\nrequires: { sysctl: { "net/../../../etc/shadow": x } }\nsteps: [ { actor: x, do: sleep, ms: 0 } ]\n')
+  t.match(req[0], /^h\.yaml:2:\d+: sysctl 'net\/\.\.\/\.\.\/\.\.\/etc\/shadow' is not a sysctl name/)
+})
+
+t.test('errno names come from the probe table', async t => {
+  const names = errnoNames()
+  t.ok(names.has('EINPROGRESS') && names.has('EAGAIN') && names.has('EHWPOISON'))
+  t.notOk(names.has('EWOULDBLOCK'), 'aliases are not in the table')
+  t.ok(names.size > 120, `${names.size} names`)
+  // the table the probe really uses: it names errno 115 EINPROGRESS and 11 EAGAIN
+  const p = problems(
+    oneStep(
+      'do: connect, sock: S, addr: 127.0.0.1, port: 1, expect: { errno: { not: [EINPROGRESS, EFOO] }, kernels: [{ range: ">=6", errno: EBANANA }] }',
+    ),
+  )
+  t.equal(p.length, 2)
+  t.match(p.join('\n'), /errno 'EFOO' is not an errno name/)
+  t.match(p.join('\n'), /errno 'EBANANA' is not an errno name/)
+  t.match(problems(oneStep('do: recv, sock: S, expect: { errno: EWOULDBLOCK }'))[0], /reported as 'EAGAIN'/)
+  t.match(problems(oneStep('do: getsockopt, sock: S, level: socket, opt: SO_ERROR, expect: { value: ECONREFUSED }'))[0], /ECONREFUSED/)
+  t.same(problems(oneStep('do: getsockopt, sock: S, level: socket, opt: SO_ERROR, expect: { value: ECONNREFUSED }')), [])
+})
+
+t.test('destinations stay on loopback, in the kit namespaces, or on --host machines', async t => {
+  const dest = (addr: string, extra = '', policy?: ScenarioPolicy): string[] =>
+    problems(oneStep(`do: connect, sock: S, addr: "${addr}", port: 80`, extra), policy)
+  for (const addr of ['127.0.0.1', '127.9.9.9', '::1', '::ffff:127.0.0.1', '0.0.0.0', '::']) t.same(dest(addr), [], `${addr} is local`)
+  for (const addr of ['8.8.8.8', '::ffff:8.8.8.8', '255.255.255.255', '224.0.0.1', '192.0.2.1', '2001:db8::1', '198.18.0.1', 'fd00::1']) {
+    const p = dest(addr)
+    t.equal(p.length, 1, `${addr} refused`)
+    t.match(p[0], /^h\.yaml:4:\d+: connect destination .* pass --allow-external/)
+  }
+  const hosts = 'hosts: { a: {} }\n'
+  for (const addr of ['198.18.0.1', '198.19.255.1', 'fd00:0:0:6::1']) t.same(dest(addr, hosts), [], `${addr} is inside the namespaces`)
+  t.equal(dest('8.8.8.8', hosts).length, 1, 'hosts do not open the world')
+  t.same(dest('8.8.8.8', '', { allowExternal: true }), [], '--allow-external')
+  t.same(dest('192.0.2.7', '', { remoteAddresses: ['192.0.2.7'] }), [], 'a --host address')
+  t.match(problems(oneStep('do: bind, sock: S, addr: 192.0.2.1'))[0], /bind address 192\.0\.2\.1 is outside/)
+  t.match(problems(oneStep('do: sendto, sock: S, addr: 192.0.2.1, port: 9'))[0], /sendto destination/)
+})
+
+const ctxFor = (tmpDir: string): CommandContext => ({
+  variant: { name: 'ipv4', family: 'inet', loopback: '127.0.0.1' } as CommandContext['variant'],
+  addresses: new Map(),
+  families: new Map([['S', 'inet']]),
+  owners: new Map(),
+  passing: [],
+  tmpDir,
+  uniqueSuffix: 'u1',
+})
+
+t.test('buildCommand throws on a token it cannot quote; no value reaches netns or capture', async t => {
+  const ctx = ctxFor(dir)
+  const throws = (step: Partial<Step>, why: RegExp | typeof CommandError, msg: string): void => {
+    try {
+      buildCommand({ actor: 'a', do: 'bind', sock: 'S', ...step } as Step, ctx)
+      t.fail(`${msg}: no error`)
+    } catch (err) {
+      t.ok(err instanceof CommandError, `${msg}: a CommandError`)
+      if (why instanceof RegExp) t.match((err as Error).message, why, msg)
+    }
+  }
+  throws({ addr: '127.0.0.1 0\nzz netns /proc/1/ns/net' }, CommandError, 'newline in addr')
+  throws({ addr: '127.0.0.1\tcapture' }, CommandError, 'tab in addr')
+  throws({ sock: '' }, /sock: a value is required/, 'empty handle')
+  throws({ sock: 'S\nzz' }, CommandError, 'newline in handle')
+  throws({ id: 's1 netns x' } as Partial<Step>, /step id/, 'space in the step id')
+  throws({ do: 'netns' as StepOp }, /'netns' is not a scenario step/, 'netns is not a step')
+  throws({ do: 'capture' as StepOp }, /'capture' is not a scenario step/, 'capture is not a step')
+  throws({ do: 'send', text: 'a b' }, CommandError, 'space in text')
+  throws({ do: 'setsockopt', level: 'socket', opt: 'SO_LINGER', value: '1,0\nzz capture eth0' }, CommandError, 'newline in value')
+  throws({ do: 'poll', fds: { 'S in': ['in'] } }, CommandError, 'space in a poll handle')
+  throws({ do: 'accept4', new: undefined }, /new: a value is required/, 'accept4 without new')
+  t.equal(buildCommand({ actor: 'a', do: 'bind', sock: 'S', addr: '127.0.0.1' }, ctx), 'bind S inet 127.0.0.1 0')
+
+  // Every op, every string field hostile: either a CommandError or one line of the op's own words.
+  const ops: StepOp[] = [
+    'socket',
+    'bind',
+    'listen',
+    'connect',
+    'connect_unspec',
+    'accept4',
+    'send',
+    'sendto',
+    'recv',
+    'recvfrom',
+    'recvmsg',
+  ]
+  ops.push('send_fd', 'recv_fd', 'shutdown', 'close', 'setsockopt', 'getsockopt', 'fcntl', 'epoll_create1', 'epoll_ctl', 'epoll_wait')
+  ops.push('poll', 'getsockname', 'getpeername', 'sleep', 'gate', 'ungate', 'abort', 'path_gate', 'path_ungate', 'await')
+  const evil = '0\nzz netns /proc/1/ns/net'
+  const fields = [
+    'sock',
+    'new',
+    'pass',
+    'ep',
+    'addr',
+    'path',
+    'text',
+    'opt',
+    'value',
+    'level',
+    'how',
+    'proto',
+    'type',
+    'family',
+    'op',
+    'cmd',
+  ]
+  let lines = 0
+  let refused = 0
+  for (const op of ops) {
+    for (const field of fields) {
+      const step = {
+        id: 's1',
+        actor: 'a',
+        do: op,
+        sock: 'S',
+        ep: 'E',
+        new: 'N',
+        pass: 'P',
+        opt: 'SO_ERROR',
+        level: 'socket',
+        port: 1,
+        [field]: evil,
+      }
+      for (const extra of [{}, { flags: [evil] }, { events: [evil] }, { fds: { [evil]: ['in'] } }, { drop: [evil] }]) {
+        const c = { ...ctxFor(dir), families: new Map<string, 'inet' | 'inet6' | 'unix'>([['S', field === 'path' ? 'unix' : 'inet']]) }
+        try {
+          const cmd = buildCommand({ ...step, ...extra } as unknown as Step, c)
+          lines++
+          t.notMatch(cmd, /[\n\r\t\0]|netns|capture/, `${op}.${field}: ${JSON.stringify(cmd)}`)
+        } catch (err) {
+          if (!(err instanceof CommandError)) throw err
+          refused++
+        }
+      }
+    }
+  }
+  t.ok(refused > 0 && lines > 0, `${refused} refused, ${lines} harmless lines`)
+})
+
+t.test('unix paths resolve inside the scenario temp dir at run time', async t => {
+  const tmp = mkdtempSync(join(dir, 'run-'))
+  const ctx = ctxFor(tmp)
+  t.equal(unixPath('x.sock', ctx), join(tmp, 'x.sock'))
+  t.equal(unixPath('@n', ctx), '@n-u1')
+  t.throws(() => unixPath('../x.sock', ctx), /no '\.\.' segment/)
+  t.throws(() => unixPath('/tmp/x.sock', ctx), /relative/)
+  // a symlinked directory inside the temp dir that leads out of it
+  symlinkSync(tmpdir(), join(tmp, 'out'))
+  t.throws(() => unixPath('out/x.sock', ctx), /resolves to .* outside the scenario's private directory/)
+  mkdirSync(join(tmp, 'sub'))
+  t.equal(unixPath('sub/x.sock', ctx), join(tmp, 'sub', 'x.sock'))
+  t.throws(
+    () => buildCommand({ actor: 'a', do: 'bind', sock: 'U', path: '../../escape.sock' }, { ...ctx, families: new Map([['U', 'unix']]) }),
+    /no '\.\.' segment/,
+  )
+})
+
+t.test('a non-ASCII unix path round-trips through the real probe, so `to:` reaches it', async t => {
+  t.ok(existsSync(probeBinary))
+  const file = join(dir, 'unicode.yaml')
+  writeFileSync(
+    file,
+    [
+      'title: a unix listener at a non-ASCII path accepts a connect to it',
+      'sources: [{ man: unix(7) }]',
+      'steps:',
+      '  - { actor: server, do: socket, sock: L, family: unix }',
+      '  - { actor: server, do: bind, sock: L, path: "café-✓-日本.sock" }',
+      '  - { actor: server, do: listen, sock: L, backlog: 4 }',
+      '  - { actor: client, do: socket, sock: C, family: unix }',
+      '  - { actor: client, do: connect, sock: C, to: L, expect: { ret: 0 } }',
+      '  - { actor: server, do: accept4, sock: L, new: S, expect: { ret: ">=0" } }',
+      '  - { actor: client, do: getpeername, sock: C, expect: { ret: 0 } }',
+      '',
+    ].join('\n'),
+  )
+  const db = join(dir, 'unicode.db')
+  const r = cli('run', file, '--db', db, '--reporter', 'json')
+  t.equal(r.status, 0, r.stderr)
+  const out = JSON.parse(r.stdout) as { results: Array<{ verdict: string; message?: string }> }
+  t.same(
+    out.results.map(x => x.verdict),
+    ['pass'],
+    out.results.map(x => x.message).join('; '),
+  )
+  // the peer address the probe reported is the path as written, not its bytes as Latin-1
+  const show = cli('show', 'unicode', '--db', db)
+  t.match(show.stdout, /café-✓-日本\.sock/)
+  t.same(
+    readdirSync(tmpdir()).filter(n => n.includes('café')),
+    [],
+    'the socket file went with the scenario temp dir',
+  )
+})
+
+t.test('sockspec run --allow-external is the explicit opt-in (checked with a bind: no traffic)', async t => {
+  const file = join(dir, 'external.yaml')
+  writeFileSync(
+    file,
+    [
+      'title: bind to an address this machine does not have',
+      'sources: [{ man: bind(2) EADDRNOTAVAIL }]',
+      'variants: [ipv4]',
+      'steps:',
+      '  - { actor: a, do: socket, sock: S }',
+      '  - { actor: a, do: bind, sock: S, addr: 192.0.2.1, expect: { ret: -1, errno: EADDRNOTAVAIL } }',
+      '',
+    ].join('\n'),
+  )
+  const refused = cli('run', file, '--db', join(dir, 'ext.db'))
+  t.equal(refused.status, 2)
+  t.match(refused.stderr, /external\.yaml:6:\d+: bind address 192\.0\.2\.1 is outside loopback/)
+  const allowed = cli('run', file, '--db', join(dir, 'ext.db'), '--allow-external', '--reporter', 'json')
+  t.equal(allowed.status, 0, allowed.stderr)
 })

@@ -47,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
       collect,
       [],
     )
+    .option(
+      '--allow-external',
+      "let scenarios connect, send and bind to literal addresses outside loopback, the scenario's namespaces and --host machines",
+    )
     .option('--ssh-identity <file>', "private key for --host ssh:// (default: ssh's own)")
     .option('--ssh-option <option>', 'extra ssh -o option, e.g. StrictHostKeyChecking=accept-new (repeatable)', collect, [])
     .option('--report [dir]', 'write the HTML report after the run (default dir: reports)')

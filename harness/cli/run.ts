@@ -32,6 +32,8 @@ export interface RunOptions {
   host?: string[]
   sshIdentity?: string
   sshOption?: string[]
+  /** literal destinations outside loopback, the scenario's namespaces and --host machines are allowed */
+  allowExternal?: boolean
 }
 
 /** --host NAME=ssh://... flags: parse, copy the probe, learn each remote's kernel. */
@@ -75,7 +77,13 @@ function reporterFor(name: RunOptions['reporter']): Reporter {
 }
 
 export async function runCommand(paths: string[], opts: RunOptions): Promise<number> {
-  let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir]), opts.filter)
+  // a --host machine's own addresses are destinations the user named
+  const remoteAddresses = (opts.host ?? []).flatMap(flag => {
+    const t = parseHostFlag(flag)
+    return [t.inet, t.inet6].filter((a): a is string => a !== undefined)
+  })
+  const policy = { allowExternal: opts.allowExternal === true, remoteAddresses }
+  let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir], policy), opts.filter)
   if (opts.variant?.length) {
     const wanted = new Set(opts.variant)
     for (const v of wanted) if (!['ipv4', 'ipv6', 'default'].includes(v)) throw new SockspecError('E_USAGE', `unknown variant '${v}'`)

@@ -12,7 +12,7 @@ import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
-import { NS_PREFIX, nftScript, planTopology, topologyCommands } from './topology.js'
+import { NS_PREFIX, checkHostSysctl, nftScript, planTopology, sysctlPath, topologyCommands } from './topology.js'
 import type { PathGate, TopologyPlan } from './topology.js'
 
 let counter = 0
@@ -104,7 +104,10 @@ export interface Topology {
 /**
  * Build the namespaces, bridge, veths, addresses and sysctls of a scenario's
  * hosts. A sysctl a namespace cannot take turns into a skip; anything else
- * that fails removes what was made and throws.
+ * that fails removes what was made and throws. Sysctls are net.* keys only,
+ * written from inside the host's namespace (`ip netns exec`), so they die
+ * with it; any other key is refused before anything is made (a vm guest
+ * builds its hosts through this same function).
  */
 export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: string): Promise<Topology | { skip: string }> {
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
@@ -117,8 +120,9 @@ export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: st
     }
     for (const h of plan.hosts) {
       for (const [name, value] of Object.entries(h.sysctl)) {
-        const path = `/proc/sys/${name.replace(/\./g, '/')}`
-        const r = await exec(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', String(value), path])
+        // checked when planned; again here, next to the write (a net.* key, written from inside the namespace)
+        checkHostSysctl(h.name, name, value)
+        const r = await exec(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', String(value), sysctlPath(name)])
         if (r.exitCode !== 0) {
           await deleteNamespaces(exec, created)
           return { skip: `sysctl ${name} cannot be set in a network namespace here: ${r.stderr.trim()}` }

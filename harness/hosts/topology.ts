@@ -9,7 +9,27 @@
  * namespaces: nothing here is routable from the machine's own namespace.
  */
 
+import { SockspecError } from '../errors.js'
+import { NET_SYSCTL, SYSCTL_VALUE } from '../scenario/semantics.js'
+
 export const NS_PREFIX = 'sockspec-'
+
+/**
+ * A host sysctl the kit may write: a net.* key (it lives in the host's
+ * namespace, which is deleted after the scenario) with an integer or simple
+ * token value. Anything else would change this machine for good, so it is
+ * refused here too, whatever validation let through.
+ */
+export function checkHostSysctl(host: string, key: string, value: string | number): void {
+  if (!NET_SYSCTL.test(key))
+    throw new SockspecError('E_SCENARIO', `host '${host}': sysctl '${key}' refused: only net.* keys are set, inside the host's namespace`)
+  const ok = typeof value === 'number' ? Number.isInteger(value) : SYSCTL_VALUE.test(value)
+  if (!ok)
+    throw new SockspecError('E_SCENARIO', `host '${host}': sysctl '${key}' refused: the value must be an integer or one simple token`)
+}
+
+/** /proc/sys path of a checked net.* key (dots to slashes; the key has no '/'). */
+export const sysctlPath = (key: string): string => `/proc/sys/${key.replace(/\./g, '/')}`
 
 export interface HostPlan {
   name: string
@@ -30,6 +50,7 @@ export function planTopology(
   sysctls: Record<string, Record<string, string | number>>,
   tag: string,
 ): TopologyPlan {
+  for (const [host, values] of Object.entries(sysctls)) for (const [k, v] of Object.entries(values)) checkHostSysctl(host, k, v)
   const hub = `${NS_PREFIX}${tag}-hub`
   const hosts = hostNames.map((name, i) => ({
     name,

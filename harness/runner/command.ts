@@ -1,11 +1,18 @@
 /**
  * Translate a scenario step into a probe command line (see
- * harness/native/PROTOCOL.md). Pure: the variant, the addresses learned so
- * far and the scenario's temp dir are passed in.
+ * harness/native/PROTOCOL.md). Pure but for one realpath: the variant, the
+ * addresses learned so far and the scenario's temp dir are passed in.
+ *
+ * The protocol has no quoting: tokens are split on whitespace, one command a
+ * line. So every token goes through `token()`, which throws on whitespace,
+ * control characters or an empty required token: whatever validation missed,
+ * a step can never add a word or a line (`netns`, `capture`) of its own.
  */
-import { isAbsolute, join } from 'node:path'
+import { realpathSync } from 'node:fs'
+import { dirname, resolve, sep } from 'node:path'
 import type { SockAddr } from '../probe/event.js'
 import type { VariantPlan } from '../scenario/expand.js'
+import { UNQUOTABLE, unixPathProblem } from '../scenario/semantics.js'
 import type { Step } from '../scenario/types.js'
 
 export interface CommandContext {
@@ -28,6 +35,18 @@ export interface CommandContext {
 
 export class CommandError extends Error {}
 
+/** One protocol token, or a CommandError: no input can split into two tokens or two lines. */
+function token(value: string | number | undefined, what: string): string {
+  const s = value === undefined ? '' : String(value)
+  if (s === '') throw new CommandError(`${what}: a value is required`)
+  if (UNQUOTABLE.test(s))
+    throw new CommandError(`${what}: ${JSON.stringify(s)} cannot be sent to the probe (whitespace or control characters)`)
+  return s
+}
+
+/** A command line from checked tokens. */
+const line = (...tokens: Array<[string | number | undefined, string]>): string => tokens.map(([v, what]) => token(v, what)).join(' ')
+
 const flagSet = (names: readonly string[] | undefined): string => (names && names.length ? names.join('|') : '0')
 
 function sockFlags(step: Step): string {
@@ -37,14 +56,38 @@ function sockFlags(step: Step): string {
   return flagSet(f)
 }
 
-function unixPath(path: string, ctx: CommandContext): string {
+const inside = (path: string, dir: string): boolean => path.startsWith(dir.endsWith(sep) ? dir : dir + sep)
+
+/**
+ * A unix path in the scenario's temp dir (abstract names made unique). Checked
+ * again here, not only by validation: relative, no '..', and the directory
+ * that will hold the socket resolves (symlinks followed) inside the temp dir.
+ */
+export function unixPath(path: string, ctx: Pick<CommandContext, 'tmpDir' | 'uniqueSuffix'>): string {
+  const problem = unixPathProblem(path)
+  if (problem) throw new CommandError(`path ${JSON.stringify(path)} ${problem}`)
   if (path.startsWith('@')) return `${path}-${ctx.uniqueSuffix}`
-  return isAbsolute(path) ? path : join(ctx.tmpDir, path)
+  const root = resolve(ctx.tmpDir)
+  const full = resolve(root, path)
+  if (!inside(full, root)) throw new CommandError(`path '${path}' leaves the scenario's private directory`)
+  let realRoot: string
+  let realDir: string
+  try {
+    realRoot = realpathSync(root)
+    realDir = realpathSync(dirname(full))
+  } catch {
+    // not on this machine (a guest's scratch dir) or no such directory (bind fails with ENOENT): the lexical check stands
+    return full
+  }
+  if (realDir !== realRoot && !inside(realDir, realRoot))
+    throw new CommandError(`path '${path}' resolves to ${realDir}, outside the scenario's private directory`)
+  return full
 }
 
 function formatAddr(addr: SockAddr): string {
-  if (addr.family === 'unix') return `unix ${addr.path ?? ''}`
-  if (addr.family === 'inet' || addr.family === 'inet6') return `${addr.family} ${addr.addr ?? ''} ${addr.port ?? 0}`
+  if (addr.family === 'unix') return line(['unix', 'family'], [addr.path, 'unix path'])
+  if (addr.family === 'inet' || addr.family === 'inet6')
+    return line([addr.family, 'family'], [addr.addr, 'address'], [addr.port ?? 0, 'port'])
   throw new CommandError(`cannot use a ${addr.family} address`)
 }
 
@@ -79,84 +122,101 @@ export function targetAddress(step: Step, ctx: CommandContext, forBind: boolean)
 }
 
 export function buildCommand(step: Step, ctx: CommandContext): string {
+  // the runner puts the step id in front of the line: a token too
+  if (step.id !== undefined) token(step.id, 'step id')
   const h = step.sock ?? ''
+  const H: [string, string] = [h, 'sock']
+  const flags = (names: readonly string[] | undefined): [string, string] => [flagSet(names), 'flags']
   switch (step.do) {
     case 'socket': {
       const family = step.family === undefined || step.family === 'ip' ? (ctx.variant.family ?? 'inet') : step.family
+      const cmd = line(
+        ['socket', 'op'],
+        H,
+        [family, 'family'],
+        [step.type ?? 'stream', 'type'],
+        [step.proto ?? '0', 'proto'],
+        [sockFlags(step), 'flags'],
+      )
       ctx.families.set(h, family)
       ctx.owners.set(h, step.actor)
-      return `socket ${h} ${family} ${step.type ?? 'stream'} ${step.proto ?? '0'} ${sockFlags(step)}`
+      return cmd
     }
     case 'bind':
-      return `bind ${h} ${formatAddr(targetAddress(step, ctx, true))}`
+      return `${line(['bind', 'op'], H)} ${formatAddr(targetAddress(step, ctx, true))}`
     case 'listen':
-      return `listen ${h} ${step.backlog ?? 128}`
+      return line(['listen', 'op'], H, [step.backlog ?? 128, 'backlog'])
     case 'connect':
-      return `connect ${h} ${formatAddr(targetAddress(step, ctx, false))}`
+      return `${line(['connect', 'op'], H)} ${formatAddr(targetAddress(step, ctx, false))}`
     case 'connect_unspec':
-      return `connect_unspec ${h}`
+      return line(['connect_unspec', 'op'], H)
     case 'accept4': {
+      const cmd = line(['accept4', 'op'], H, [step.new, 'new'], [sockFlags(step), 'flags'])
       const listenerFamily = ctx.families.get(h)
       if (step.new !== undefined && listenerFamily) ctx.families.set(step.new, listenerFamily)
       if (step.new !== undefined) ctx.owners.set(step.new, step.actor)
-      return `accept4 ${h} ${step.new ?? ''} ${sockFlags(step)}`
+      return cmd
     }
     case 'send':
       return step.text !== undefined
-        ? `sendstr ${h} ${step.text} ${flagSet(step.flags)}`
-        : `send ${h} ${step.bytes ?? 1} ${flagSet(step.flags)}`
+        ? line(['sendstr', 'op'], H, [step.text, 'text'], flags(step.flags))
+        : line(['send', 'op'], H, [step.bytes ?? 1, 'bytes'], flags(step.flags))
     case 'sendto':
-      return `sendto ${h} ${step.bytes ?? 1} ${formatAddr(targetAddress(step, ctx, false))} ${flagSet(step.flags)}`
+      return `${line(['sendto', 'op'], H, [step.bytes ?? 1, 'bytes'])} ${formatAddr(targetAddress(step, ctx, false))} ${line(flags(step.flags))}`
     case 'recv':
     case 'recvfrom':
     case 'recvmsg':
-      return `${step.do} ${h} ${step.bytes ?? 4096} ${flagSet(step.flags)}`
+      return line([step.do, 'op'], H, [step.bytes ?? 4096, 'bytes'], flags(step.flags))
     case 'send_fd': {
       const pass = step.pass ?? ''
+      const cmd = line(['sendfd', 'op'], H, [pass, 'pass'], flags(step.flags))
       const family = ctx.families.get(pass)
       if (family) ctx.passing.push(family)
-      return `sendfd ${h} ${pass} ${flagSet(step.flags)}`
+      return cmd
     }
     case 'recv_fd': {
+      const cmd = line(['recvfd', 'op'], H, [step.new, 'new'], flags(step.flags))
       // Descriptors arrive in the order they were sent; the received socket
       // has the family of the oldest one still in flight.
       const family = ctx.passing.shift()
       if (step.new !== undefined && family) ctx.families.set(step.new, family)
       if (step.new !== undefined) ctx.owners.set(step.new, step.actor)
-      return `recvfd ${h} ${step.new ?? ''} ${flagSet(step.flags)}`
+      return cmd
     }
     case 'shutdown':
-      return `shutdown ${h} ${step.how ?? 'rdwr'}`
+      return line(['shutdown', 'op'], H, [step.how ?? 'rdwr', 'how'])
     case 'close':
-      return `close ${h}`
+      return line(['close', 'op'], H)
     case 'setsockopt':
-      return `setsockopt ${h} ${step.level ?? 'socket'} ${step.opt ?? ''} ${String(step.value ?? 0)}`
+      return line(['setsockopt', 'op'], H, [step.level ?? 'socket', 'level'], [step.opt, 'opt'], [step.value ?? 0, 'value'])
     case 'getsockopt':
-      return `getsockopt ${h} ${step.level ?? 'socket'} ${step.opt ?? ''}`
+      return line(['getsockopt', 'op'], H, [step.level ?? 'socket', 'level'], [step.opt, 'opt'])
     case 'fcntl':
-      if (step.cmd === 'setfl') return `fcntl ${h} setfl ${flagSet(step.fl)}`
+      if (step.cmd === 'setfl') return line(['fcntl', 'op'], H, ['setfl', 'cmd'], [flagSet(step.fl), 'fl'])
       if (step.cmd === 'nonblock' || (step.cmd === undefined && step.nonblock !== undefined))
-        return `fcntl ${h} nonblock ${step.nonblock === false ? 0 : 1}`
-      return `fcntl ${h} getfl`
+        return line(['fcntl', 'op'], H, ['nonblock', 'cmd'], [step.nonblock === false ? 0 : 1, 'nonblock'])
+      return line(['fcntl', 'op'], H, ['getfl', 'cmd'])
     case 'epoll_create1':
-      return `epoll_create1 ${step.ep ?? ''} ${step.cloexec ? 'cloexec' : '0'}`
+      return line(['epoll_create1', 'op'], [step.ep, 'ep'], [step.cloexec ? 'cloexec' : '0', 'cloexec'])
     case 'epoll_ctl':
-      return `epoll_ctl ${step.ep ?? ''} ${step.op ?? 'add'} ${h} ${flagSet(step.events)}`
+      return line(['epoll_ctl', 'op'], [step.ep, 'ep'], [step.op ?? 'add', 'op'], H, [flagSet(step.events), 'events'])
     case 'epoll_wait':
-      return `epoll_wait ${step.ep ?? ''} ${step.max ?? 16} ${step.timeout_ms ?? 0}`
+      return line(['epoll_wait', 'op'], [step.ep, 'ep'], [step.max ?? 16, 'max'], [step.timeout_ms ?? 0, 'timeout_ms'])
     case 'poll':
-      return `poll ${step.timeout_ms ?? 0} ${Object.entries(step.fds ?? {})
-        .map(([name, ev]) => `${name}:${flagSet(ev)}`)
-        .join(' ')}`
+      return line(
+        ['poll', 'op'],
+        [step.timeout_ms ?? 0, 'timeout_ms'],
+        ...Object.entries(step.fds ?? {}).map(([name, ev]): [string, string] => [`${token(name, 'fds')}:${flagSet(ev)}`, 'fds']),
+      )
     case 'getsockname':
     case 'getpeername':
-      return `${step.do} ${h}`
+      return line([step.do, 'op'], H)
     case 'sleep':
-      return `sleep ${step.ms ?? 0}`
+      return line(['sleep', 'op'], [step.ms ?? 0, 'ms'])
     case 'gate':
-      return `gate ${h} ${(step.drop ?? []).join(' ')}`
+      return line(['gate', 'op'], H, ...(step.drop ?? []).map((c): [string, string] => [c, 'drop']))
     case 'ungate':
-      return `ungate ${h}`
+      return line(['ungate', 'op'], H)
     case 'abort':
       return 'abort'
     case 'path_gate':
@@ -164,6 +224,9 @@ export function buildCommand(step: Step, ctx: CommandContext): string {
       throw new CommandError(`${step.do} is run by the harness, not the probe`)
     case 'await':
       throw new CommandError('await is not a probe command')
+    default:
+      // a step op outside the schema's list (netns, capture, ...) never reaches the probe
+      throw new CommandError(`'${String((step as { do: unknown }).do)}' is not a scenario step`)
   }
 }
 

@@ -12,6 +12,7 @@ import type { ParsedDocument } from '../deps/yaml.js'
 import { InputErrors, SockspecError } from '../errors.js'
 import { schemaDir } from '../paths.js'
 import { checkSemantics } from './semantics.js'
+import type { ScenarioPolicy } from './semantics.js'
 import type { Scenario, ScenarioDoc, Step } from './types.js'
 
 const SCENARIO_EXTENSIONS = new Set(['.json', '.yaml', '.yml'])
@@ -156,7 +157,7 @@ export function contentHash(doc: unknown): string {
 }
 
 /** Parse and validate scenario text. `file` is used for positions and the default id. */
-export function parseScenario(text: string, file: string): Scenario {
+export function parseScenario(text: string, file: string, policy?: ScenarioPolicy): Scenario {
   if (extname(file) === '.json') checkJsonSyntax(text, file)
   const parsed = parseWithPositions(text)
   const first = parsed.errors[0]
@@ -170,18 +171,18 @@ export function parseScenario(text: string, file: string): Scenario {
   const steps = doc.steps.map((s: Step, i) => ({ ...s, id: s.id ?? `s${i + 1}` }))
   const stepPositions = doc.steps.map((_, i) => parsed.positionOf(['steps', i]))
   const scenario: Scenario = { ...doc, id, pack, file, hash: contentHash(doc), steps, stepPositions }
-  checkSemantics(scenario, (path: Array<string | number>) => ({ file, ...parsed.positionOf(path) }))
+  checkSemantics(scenario, (path: Array<string | number>) => ({ file, ...parsed.positionOf(path) }), policy)
   return scenario
 }
 
-export function loadScenarioFile(file: string): Scenario {
+export function loadScenarioFile(file: string, policy?: ScenarioPolicy): Scenario {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch {
     throw new SockspecError('E_NOT_FOUND', `cannot read scenario file: ${file}`)
   }
-  return parseScenario(text, relativeIfInside(file))
+  return parseScenario(text, relativeIfInside(file), policy)
 }
 
 function relativeIfInside(file: string): string {
@@ -190,14 +191,14 @@ function relativeIfInside(file: string): string {
 }
 
 /** Load every scenario under the given paths; collect all input errors. */
-export function loadScenarios(paths: string[]): Scenario[] {
+export function loadScenarios(paths: string[], policy?: ScenarioPolicy): Scenario[] {
   const files = findScenarioFiles(paths)
   const scenarios: Scenario[] = []
   const errors: SockspecError[] = []
   const ids = new Map<string, string>()
   for (const f of files) {
     try {
-      const s = loadScenarioFile(f)
+      const s = loadScenarioFile(f, policy)
       const other = ids.get(s.id)
       if (other) {
         errors.push(

@@ -1,17 +1,75 @@
 /**
  * Checks the schema cannot express: step ids are unique, handles are created
  * before use and used by the actor that owns them, references point at
- * earlier steps. Every problem carries the position of the offending field.
+ * earlier steps. And the sandbox: a scenario is untrusted input run as root,
+ * so every string that reaches the probe, a path or /proc is checked here
+ * (addresses are IP literals, unix paths stay in the scenario's private
+ * directory, host sysctls are net.* keys, errno names exist) and its
+ * traffic stays on loopback or in the namespaces the kit makes. Every
+ * problem carries the position of the offending field.
  */
+import { BlockList, isIP } from 'node:net'
 import { InputErrors, SockspecError } from '../errors.js'
 import type { SourcePosition } from '../errors.js'
-import type { Scenario } from './types.js'
+import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
+import type { ErrnoExpectation, Scenario } from './types.js'
 
 type PositionOf = (path: Array<string | number>) => SourcePosition
 
+/** What the command line allows beyond the default sandbox. */
+export interface ScenarioPolicy {
+  /** `sockspec run --allow-external`: literal destinations anywhere */
+  allowExternal?: boolean
+  /** addresses of the machines named with `--host` (IP literals; names never match) */
+  remoteAddresses?: readonly string[]
+}
+
+/** A token the probe protocol can carry: no whitespace, no control characters. */
+export const UNQUOTABLE = /[\s\p{Cc}]/u
+
+/** Host sysctls: net.* only (per network namespace); anything else would change the machine. */
+export const NET_SYSCTL = /^net(\.[A-Za-z0-9_-]+)+$/
+/** Any sysctl name read from /proc/sys (requires): dotted segments, so no '/' and no '..'. */
+export const SYSCTL_NAME = /^[a-z][a-z0-9_]*(\.[A-Za-z0-9_-]+)+$/
+/** A sysctl value written into a namespace: an integer or one simple token. */
+export const SYSCTL_VALUE = /^[A-Za-z0-9_.,:+-]{1,64}$/
+
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+// the wildcard is this machine (connect to 0.0.0.0 reaches loopback), never a remote destination
+LOOPBACK.addAddress('0.0.0.0', 'ipv4')
+LOOPBACK.addAddress('::', 'ipv6')
+/** The ranges topology.ts plans scenario hosts in; routable only inside the kit's namespaces. */
+const KIT_NAMESPACES = new BlockList()
+KIT_NAMESPACES.addSubnet('198.18.0.0', 15, 'ipv4')
+KIT_NAMESPACES.addSubnet('fd00::', 8, 'ipv6')
+
+/** A value as messages show it: quoted, JSON-escaped when it holds control characters (no raw newline or ESC reaches a terminal). */
+const shown = (s: string): string => (UNQUOTABLE.test(s) ? JSON.stringify(s) : `'${s}'`)
+
+const ipType = (addr: string): 'ipv4' | 'ipv6' => (isIP(addr) === 6 ? 'ipv6' : 'ipv4')
+
+/** Why a unix path would leave the scenario's private directory, or undefined. */
+export function unixPathProblem(path: string): string | undefined {
+  if (UNQUOTABLE.test(path)) return 'has whitespace or control characters'
+  if (path.startsWith('@')) return path.length > 1 ? undefined : 'an abstract name needs characters after @'
+  if (path.startsWith('/')) return "must be relative to the scenario's private directory (no leading '/')"
+  if (path.split('/').includes('..')) return "must stay in the scenario's private directory (no '..' segment)"
+  return undefined
+}
+
+function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string | number>]> {
+  if (e === undefined || e === null) return []
+  if (typeof e === 'string') return [[e, []]]
+  if (Array.isArray(e)) return e.map((n, j) => [n, [j]])
+  const not = e.not
+  return typeof not === 'string' ? [[not, ['not']]] : not.map((n, j) => [n, ['not', j]])
+}
+
 const CREATES: Record<string, 'sock' | 'new' | 'ep'> = { socket: 'sock', accept4: 'new', recv_fd: 'new', epoll_create1: 'ep' }
 
-export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void {
+export function checkSemantics(scenario: Scenario, positionOf: PositionOf, policy: ScenarioPolicy = {}): void {
   const errors: SockspecError[] = []
   const fail = (path: Array<string | number>, message: string): void => {
     errors.push(new SockspecError('E_SCENARIO', message, positionOf(path)))
@@ -37,7 +95,60 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf): void
       fail(['actors', actor, 'host'], `actor '${actor}' is placed on '${placement.host}', which is not in 'hosts'`)
   }
 
+  for (const [host, spec] of Object.entries(scenario.hosts ?? {})) {
+    for (const [key, value] of Object.entries(spec.sysctl ?? {})) {
+      const at = ['hosts', host, 'sysctl', key]
+      if (!NET_SYSCTL.test(key))
+        fail(
+          at,
+          `sysctl ${shown(key)}: only net.* keys can be set on a host (they live in its namespace; others would change this machine)`,
+        )
+      else if (typeof value !== 'number' && !SYSCTL_VALUE.test(value))
+        fail(at, `sysctl ${shown(key)}: the value must be an integer or one simple token (letters, digits, _.,:+-)`)
+    }
+  }
+  for (const key of Object.keys(scenario.requires?.sysctl ?? {})) {
+    if (!SYSCTL_NAME.test(key))
+      fail(['requires', 'sysctl', key], `sysctl ${shown(key)} is not a sysctl name (dotted segments of letters, digits, _ and -)`)
+  }
+  const errnos = errnoNames()
+  const checkErrno = (name: string, path: Array<string | number>): void => {
+    if (errnos.has(name)) return
+    const alias = ERRNO_ALIASES[name]
+    fail(path, alias ? `errno '${name}' is reported as '${alias}' (one name per number)` : `errno '${name}' is not an errno name`)
+  }
+  const remote = new Set(policy.remoteAddresses ?? [])
+  /** Why a literal destination is outside the sandbox, or undefined. */
+  const destinationProblem = (addr: string): string | undefined => {
+    const type = ipType(addr)
+    if (policy.allowExternal || LOOPBACK.check(addr, type) || remote.has(addr)) return undefined
+    if (hostNames.size > 0 && KIT_NAMESPACES.check(addr, type)) return undefined
+    const inside = hostNames.size > 0 ? "loopback and the scenario's hosts (198.18.0.0/15, fd00::/8)" : 'loopback (127.0.0.0/8, ::1)'
+    return `${addr} is outside ${inside}; pass --allow-external to 'sockspec run' to send traffic there`
+  }
+
   scenario.steps.forEach((step, i) => {
+    if (step.addr !== undefined) {
+      if (isIP(step.addr) === 0) fail(['steps', i, 'addr'], `addr ${shown(step.addr)} is not an IP literal (IPv4 dotted quad or IPv6)`)
+      else if (step.do === 'bind' || step.do === 'connect' || step.do === 'sendto') {
+        const why = destinationProblem(step.addr)
+        if (why) fail(['steps', i, 'addr'], `${step.do === 'bind' ? 'bind address' : `${step.do} destination`} ${why}`)
+      }
+    }
+    if (step.path !== undefined) {
+      const why = unixPathProblem(step.path)
+      if (why) fail(['steps', i, 'path'], `path ${shown(step.path)} ${why}`)
+    }
+    for (const key of ['expect', 'claim'] as const) {
+      const exp = step[key]
+      const cases: Array<[Array<string | number>, typeof exp]> = [[['steps', i, key], exp]]
+      exp?.kernels?.forEach((k, j) => cases.push([['steps', i, key, 'kernels', j], k]))
+      for (const [path, e] of cases) {
+        for (const [name, sub] of errnoList(e?.errno)) checkErrno(name, [...path, 'errno', ...sub])
+        // SO_ERROR is reported as an errno name too
+        if (step.opt === 'SO_ERROR' && typeof e?.value === 'string' && e.value !== '0') checkErrno(e.value, [...path, 'value'])
+      }
+    }
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
     }

@@ -4,7 +4,8 @@
  * Strings are escaped so that every line is valid JSON whatever bytes the
  * runner sent or the kernel returned: printable ASCII is copied, '"' and '\'
  * are backslash-escaped, every other byte becomes \u00XX (one code point per
- * byte, which is what PROTOCOL.md asks for "data").
+ * byte, which is what PROTOCOL.md asks for "data"). Unix socket paths are
+ * the exception: well-formed UTF-8 in them is kept (quote_path).
  */
 #include "event.h"
 
@@ -38,37 +39,12 @@ int64_t mono_ns(void)
 
 #define N_(x) { (unsigned long)(x), #x }
 
-/* Every E* macro of asm-generic/errno-base.h and errno.h; aliases
- * (EWOULDBLOCK, EDEADLOCK, ENOTSUP) deliberately absent so each number has
- * exactly one name. */
+/* The names come from errno-names.def (shared with the harness). */
 static const flagname_t errno_names[] = {
-	N_(EPERM), N_(ENOENT), N_(ESRCH), N_(EINTR), N_(EIO),
-	N_(ENXIO), N_(E2BIG), N_(ENOEXEC), N_(EBADF), N_(ECHILD),
-	N_(EAGAIN), N_(ENOMEM), N_(EACCES), N_(EFAULT), N_(ENOTBLK),
-	N_(EBUSY), N_(EEXIST), N_(EXDEV), N_(ENODEV), N_(ENOTDIR),
-	N_(EISDIR), N_(EINVAL), N_(ENFILE), N_(EMFILE), N_(ENOTTY),
-	N_(ETXTBSY), N_(EFBIG), N_(ENOSPC), N_(ESPIPE), N_(EROFS),
-	N_(EMLINK), N_(EPIPE), N_(EDOM), N_(ERANGE), N_(EDEADLK),
-	N_(ENAMETOOLONG), N_(ENOLCK), N_(ENOSYS), N_(ENOTEMPTY), N_(ELOOP),
-	N_(ENOMSG), N_(EIDRM), N_(ECHRNG), N_(EL2NSYNC), N_(EL3HLT),
-	N_(EL3RST), N_(ELNRNG), N_(EUNATCH), N_(ENOCSI), N_(EL2HLT),
-	N_(EBADE), N_(EBADR), N_(EXFULL), N_(ENOANO), N_(EBADRQC),
-	N_(EBADSLT), N_(EBFONT), N_(ENOSTR), N_(ENODATA), N_(ETIME),
-	N_(ENOSR), N_(ENONET), N_(ENOPKG), N_(EREMOTE), N_(ENOLINK),
-	N_(EADV), N_(ESRMNT), N_(ECOMM), N_(EPROTO), N_(EMULTIHOP),
-	N_(EDOTDOT), N_(EBADMSG), N_(EOVERFLOW), N_(ENOTUNIQ), N_(EBADFD),
-	N_(EREMCHG), N_(ELIBACC), N_(ELIBBAD), N_(ELIBSCN), N_(ELIBMAX),
-	N_(ELIBEXEC), N_(EILSEQ), N_(ERESTART), N_(ESTRPIPE), N_(EUSERS),
-	N_(ENOTSOCK), N_(EDESTADDRREQ), N_(EMSGSIZE), N_(EPROTOTYPE), N_(ENOPROTOOPT),
-	N_(EPROTONOSUPPORT), N_(ESOCKTNOSUPPORT), N_(EOPNOTSUPP), N_(EPFNOSUPPORT), N_(EAFNOSUPPORT),
-	N_(EADDRINUSE), N_(EADDRNOTAVAIL), N_(ENETDOWN), N_(ENETUNREACH), N_(ENETRESET),
-	N_(ECONNABORTED), N_(ECONNRESET), N_(ENOBUFS), N_(EISCONN), N_(ENOTCONN),
-	N_(ESHUTDOWN), N_(ETOOMANYREFS), N_(ETIMEDOUT), N_(ECONNREFUSED), N_(EHOSTDOWN),
-	N_(EHOSTUNREACH), N_(EALREADY), N_(EINPROGRESS), N_(ESTALE), N_(EUCLEAN),
-	N_(ENOTNAM), N_(ENAVAIL), N_(EISNAM), N_(EREMOTEIO), N_(EDQUOT),
-	N_(ENOMEDIUM), N_(EMEDIUMTYPE), N_(ECANCELED), N_(ENOKEY), N_(EKEYEXPIRED),
-	N_(EKEYREVOKED), N_(EKEYREJECTED), N_(EOWNERDEAD), N_(ENOTRECOVERABLE), N_(ERFKILL),
-	N_(EHWPOISON),
+/* stringified here: N_(x) would see x already expanded to its number */
+#define ERRNO(x) { (unsigned long)(x), #x },
+#include "errno-names.def"
+#undef ERRNO
 	{ 0, NULL }
 };
 
@@ -158,23 +134,84 @@ static void sep(ev_t *e)
 	e->first = 0;
 }
 
-static void quote(ev_t *e, const unsigned char *p, size_t n)
+/* One byte of a JSON string: printable ASCII as is, '"' and '\\' escaped, others \u00XX. */
+static void quote_byte(ev_t *e, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	put(e, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = p[i];
+	if (c == '"' || c == '\\') {
+		char esc[2] = { '\\', (char)c };
+		put(e, esc, 2);
+	} else if (c >= 0x20 && c < 0x7f) {
+		put(e, (const char *)&c, 1);
+	} else {
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		put(e, esc, 6);
+	}
+}
 
-		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-			put(e, esc, 2);
-		} else if (c >= 0x20 && c < 0x7f) {
-			put(e, (const char *)&c, 1);
-		} else {
-			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			put(e, esc, 6);
+static void quote(ev_t *e, const unsigned char *p, size_t n)
+{
+	put(e, "\"", 1);
+	for (size_t i = 0; i < n; i++)
+		quote_byte(e, p[i]);
+	put(e, "\"", 1);
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence (RFC 3629: shortest form, no
+ * surrogates, at most U+10FFFF) of 2-4 bytes starting at p, or 0.
+ */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	/* the second byte's range rules out overlong forms, surrogates and > U+10FFFF */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/*
+ * A unix socket path: like quote(), but well-formed UTF-8 passes through as
+ * is, so a non-ASCII path reads back as the string the harness sent (and
+ * can be sent again, for `to:`). Other bytes above 0x7f stay \u00XX.
+ */
+static void quote_path(ev_t *e, const unsigned char *p, size_t n)
+{
+	put(e, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		size_t k = p[i] >= 0x80 ? utf8_seq(p + i, n - i) : 0;
+
+		if (k) {
+			put(e, (const char *)p + i, k);
+			i += k;
+			continue;
 		}
+		quote_byte(e, p[i]);
+		i++;
 	}
 	put(e, "\"", 1);
 }
@@ -321,9 +358,11 @@ void ev_addr(ev_t *e, const struct sockaddr *sa, socklen_t len)
 
 			tmp[0] = '@';
 			memcpy(tmp + 1, un->sun_path + 1, n - 1);
-			ev_bytes(e, tmp, n);
+			sep(e);
+			quote_path(e, (const unsigned char *)tmp, n);
 		} else {
-			ev_bytes(e, un->sun_path, strnlen(un->sun_path, n));
+			sep(e);
+			quote_path(e, (const unsigned char *)un->sun_path, strnlen(un->sun_path, n));
 		}
 	} else if (sa->sa_family == AF_UNSPEC) {
 		ev_kstr(e, "family", "unspec");
