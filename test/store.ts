@@ -3,16 +3,22 @@
 // typing, and atomic per-result writes.
 import t from 'tap'
 import Database from 'better-sqlite3'
-import { mkdtempSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { kitRoot } from '../harness/paths.js'
+import { thisLiveness } from '../harness/store/liveness.js'
 import { TraceStore } from '../harness/store/store.js'
-import { SCHEMA_VERSION } from '../harness/store/migrations.js'
+import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/runner/result.js'
 import type { SockspecError } from '../harness/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-store-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const scenario = parseScenario(
   JSON.stringify({
     title: 'store <test>',
@@ -165,3 +171,243 @@ t.test('unknown schema versions and foreign files are refused', async t => {
   f.close()
   t.throws(() => TraceStore.open(foreign), /not a sockspec trace store/)
 })
+
+// ---- hostile conditions: old stores, dead writers, damage, hostile bundles, read-only files
+
+const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+
+function sockspec(args: string[], opts: { input?: string; uid?: string } = {}) {
+  // env -i: tap's process-info hook (injected into spawned node processes) writes under the checkout, which another user may not
+  const argv = opts.uid
+    ? [
+        'env',
+        '-i',
+        `PATH=${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+        'setpriv',
+        `--reuid=${opts.uid}`,
+        `--regid=${opts.uid}`,
+        '--clear-groups',
+        process.execPath,
+      ]
+    : [process.execPath]
+  const r = spawnSync(argv[0]!, [...argv.slice(1), bin, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    maxBuffer: 256 * 1024 * 1024,
+    input: opts.input,
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+function sockspecAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.on('error', reject)
+    child.on('close', code => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+function oneLine(stderr: string): boolean {
+  return !/\n\s+at /.test(stderr) && stderr.trim().split('\n').length === 1
+}
+
+/** A real store with one real run (two results), made once and copied for each damage. */
+const realDb = join(dir, 'real.db')
+const made = sockspec(['run', join(kitRoot, 'scenarios', 'tcp-refused', 'refused-fullerr.yaml'), '--db', realDb, '--reporter', 'json'])
+
+t.test('a store of schema 2 opens: runs and results are kept, a run can be aborted', async t => {
+  const file = join(dir, 'v2.db')
+  const raw = new Database(file)
+  raw.exec(MIGRATIONS[0]!)
+  raw.exec(MIGRATIONS[1]!)
+  raw.pragma('user_version = 2')
+  raw.exec(`INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, kit_version, sysctls, argv, started_at, status)
+            VALUES ('00000000-0000-4000-8000-000000000002', 'h', 'loopback', 'k', 'v', 'a', '0', '{}', '[]', '2026-01-01', 'complete')`)
+  raw.exec(`INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES ('p/s', 'x', 'p', 't', '[]', NULL, '{}')`)
+  raw.exec(`INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, duration_ms, message, stderr, kernels, invalid)
+            VALUES (1, 1, 'ipv4', 1, 'pass', 1, '', '{}', '{}', '[]')`)
+  raw.close()
+  const store = TraceStore.open(file)
+  t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.equal(store.results(1).length, 1, 'the rebuilt runs table keeps its results (no cascade)')
+  t.equal(store.run('1')?.status, 'complete')
+  store.abortRun(store.beginRun(runInfo).id, 'test')
+  t.equal(store.run('latest')?.status, 'aborted')
+  t.same(store.db.pragma('foreign_key_check'), [])
+  store.close()
+})
+
+t.test('a running run whose beacon is gone is marked aborted on open; live, foreign and old runs are not', async t => {
+  const file = join(dir, 'reap.db')
+  const store = TraceStore.open(file)
+  const here = thisLiveness()!
+  const liveToken = `${process.pid.toString(16)}cafe`
+  const beacon = createServer(s => s.destroy())
+  await new Promise<void>(resolve => beacon.listen({ path: `\0sockspec-run-${liveToken}` }, resolve))
+  t.teardown(() => beacon.close())
+  const add = (uuid: string, token: string | null, boot: string | null) => {
+    const id = store.beginRun({ ...runInfo, uuid }).id
+    store.db.prepare(`UPDATE runs SET beacon = ?, boot_id = ?, net_ns = ? WHERE id = ?`).run(token, boot, here.netNs, id)
+    return id
+  }
+  const dead = add('00000000-0000-4000-8000-00000000000d', 'deadbeef01', here.bootId)
+  const live = add('00000000-0000-4000-8000-00000000000e', liveToken, here.bootId)
+  const otherBoot = add('00000000-0000-4000-8000-00000000000f', 'deadbeef02', '11111111-2222-3333-4444-555555555555')
+  const old = add('00000000-0000-4000-8000-000000000010', null, null)
+  store.close()
+  // a read-only open marks it too (through a short write connection)
+  const ro = TraceStore.open(file, { readonly: true, mustExist: true })
+  t.same(ro.aborted, [dead])
+  const status = (id: number) => ro.run(String(id))
+  t.match(status(dead), { status: 'aborted', reason: /process died/ })
+  t.equal(status(live)?.status, 'running', 'a live beacon keeps its run running')
+  t.equal(status(otherBoot)?.status, 'running', 'a run of another boot (or machine) is never judged')
+  t.equal(status(old)?.status, 'running', 'a run without a beacon (older kit) is never judged')
+  ro.close()
+})
+
+t.test(
+  'damaged stores: every read command prints one line naming the file and exits 2',
+  { skip: made.code !== 0 && made.stderr },
+  async t => {
+    const damage: Record<string, (file: string) => void> = {
+      truncated: file => truncateSync(file, 6000),
+      garbage: file => writeFileSync(file, randomBytes(20_000)),
+      'missing table': file => {
+        const d = new Database(file)
+        d.exec('DROP TABLE events')
+        d.close()
+      },
+      'non-JSON column': file => {
+        const d = new Database(file)
+        d.exec(`UPDATE events SET details = '{oops'; UPDATE runs SET sysctls = 'nope'; UPDATE results SET stderr = '['`)
+        d.close()
+      },
+      'JSON of the wrong shape': file => {
+        const d = new Database(file)
+        d.exec(`UPDATE events SET details = '[1]'`)
+        d.close()
+      },
+    }
+    for (const [name, hurt] of Object.entries(damage)) {
+      const file = join(dir, `damaged-${name.replace(/ /g, '-')}.db`)
+      copyFileSync(realDb, file)
+      hurt(file)
+      const all: Record<string, string[]> = {
+        runs: ['runs', '--db', file],
+        show: ['show', '--db', file],
+        export: ['export', 'latest', '--db', file],
+        compare: ['compare', '--baseline', '1', '--db', file],
+        report: ['report', '--db', file, '--out', join(dir, `rep-${name.replace(/ /g, '-')}`)],
+        merge: ['merge', file, '--into', join(dir, `into-${name.replace(/ /g, '-')}.db`)],
+      }
+      // runs and compare read no JSON column; a trace of the wrong shape only export and merge must refuse
+      const which = {
+        truncated: Object.keys(all),
+        garbage: ['runs', 'export'],
+        'missing table': Object.keys(all),
+        'non-JSON column': ['show', 'export', 'report', 'merge'],
+        'JSON of the wrong shape': ['export', 'merge'],
+      }[name]!
+      const outcomes = await Promise.all(which.map(cmd => sockspecAsync(all[cmd]!)))
+      for (const [i, cmd] of which.entries()) {
+        const r = outcomes[i]!
+        t.equal(r.code, 2, `${name}: ${cmd} exits 2`)
+        t.ok(oneLine(r.stderr), `${name}: ${cmd}: one line, no stack trace: ${JSON.stringify(r.stderr.slice(0, 300))}`)
+        t.match(r.stderr, file, `${name}: ${cmd} names the file`)
+        if (cmd === 'export') t.equal(r.stdout, '', `${name}: export writes no bundle`)
+      }
+    }
+    // import into a damaged store
+    const bundleFile = join(dir, 'real.json')
+    writeFileSync(bundleFile, sockspec(['export', 'latest', '--db', realDb]).stdout)
+    const target = join(dir, 'damaged-import.db')
+    writeFileSync(target, randomBytes(20_000))
+    const r = sockspec(['import', bundleFile, '--db', target])
+    t.equal(r.code, 2)
+    t.ok(oneLine(r.stderr), `import into garbage: one line: ${r.stderr}`)
+  },
+)
+
+t.test('hostile bundles are refused with one line and exit 2, the store unchanged', { skip: made.code !== 0 && made.stderr }, async t => {
+  const good = JSON.parse(sockspec(['export', 'latest', '--db', realDb]).stdout) as {
+    results: Array<{ events: Array<{ t_ns: number; idx: number; details: unknown }> }>
+    scenarios: Array<{ body: unknown }>
+  }
+  t.ok(good.results[0]!.events.length >= 2)
+  const hostile: Record<string, (b: typeof good) => string> = {
+    't_ns of 1e300': b => {
+      b.results[0]!.events[0]!.t_ns = 1e300
+      return JSON.stringify(b)
+    },
+    'duplicated event index': b => {
+      b.results[0]!.events[1]!.idx = b.results[0]!.events[0]!.idx
+      return JSON.stringify(b)
+    },
+    'a body nested 100,000 deep': b =>
+      JSON.stringify(b).replace('"body":{', `"body":{"deep":${'['.repeat(100_000)}${']'.repeat(100_000)},`),
+  }
+  const target = join(dir, 'hostile.db')
+  for (const [name, make] of Object.entries(hostile)) {
+    const file = join(dir, `hostile-${name.replace(/[ ,]/g, '-')}.json`)
+    writeFileSync(file, make(structuredClone(good)))
+    const r = sockspec(['import', file, '--db', target])
+    t.equal(r.code, 2, `${name}: exit 2`)
+    t.ok(oneLine(r.stderr), `${name}: one line: ${JSON.stringify(r.stderr.slice(0, 300))}`)
+    t.match(r.stderr, file, `${name}: names the bundle`)
+  }
+  t.notOk(existsSync(target) && new Database(target).prepare(`SELECT count(*) AS n FROM runs`).pluck().get(), 'nothing was imported')
+})
+
+t.test('show of a result with 200,000 events', async t => {
+  const file = join(dir, 'huge.db')
+  const store = TraceStore.open(file)
+  const { id: runId } = store.beginRun(runInfo)
+  const events = Array.from({ length: 200_000 }, (_, i) => ({
+    actor: i % 2 ? 'server' : 'client',
+    event: { seq: i, step: 's2', op: 'epoll_wait', t0: 1000 + i, t1: 1001 + i, ret: 0 },
+  }))
+  store.recordResult(runId, { ...result('pass'), events })
+  store.finishRun(runId, 'complete')
+  store.close()
+  const r = sockspec(['show', '--db', file])
+  t.equal(r.code, 0, r.stderr)
+  t.ok(r.stdout.split('\n').length > 200_000, 'every event is printed')
+})
+
+t.test(
+  'read-only stores can be read',
+  { skip: (process.getuid?.() !== 0 || made.code !== 0) && 'needs root and a real store' },
+  async t => {
+    // a 0444 file in a directory the reader cannot write: no -shm can be made next to it
+    const roDir = join(dir, 'ro')
+    mkdirSync(roDir)
+    copyFileSync(realDb, join(roDir, 'store.db'))
+    chmodSync(join(roDir, 'store.db'), 0o444)
+    chmodSync(roDir, 0o555)
+    chmodSync(dir, 0o755)
+    const asNobody = sockspec(['runs', '--db', join(roDir, 'store.db')], { uid: '65534' })
+    t.equal(asNobody.code, 0, asNobody.stderr)
+    t.match(asNobody.stdout, /\tcomplete\t2 pass/)
+    const exp = sockspec(['export', 'latest', '--db', join(roDir, 'store.db')], { uid: '65534' })
+    t.equal(exp.code, 0, exp.stderr)
+    t.same(readdirSync(roDir), ['store.db'], 'nothing was written next to it')
+    // a read-only mount, read by root
+    const mnt = join(dir, 'ro-mount')
+    mkdirSync(mnt)
+    t.equal(spawnSync('mount', ['--bind', '-o', 'ro', roDir, mnt]).status, 0)
+    t.teardown(() => void spawnSync('umount', [mnt]))
+    spawnSync('mount', ['-o', 'remount,ro,bind', mnt])
+    const onRo = sockspec(['show', '--db', join(mnt, 'store.db')])
+    t.equal(onRo.code, 0, onRo.stderr)
+    t.match(onRo.stdout, /refused-fullerr/)
+  },
+)

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { SockspecError } from '../errors.js'
 import { importRunBundle, parseRunBundle } from '../store/import-bundle.js'
-import { TraceStore } from '../store/store.js'
+import { storeError, TraceStore } from '../store/store.js'
 
 export function importCommand(files: string[], opts: { db: string }): number {
   // parse and validate every bundle before writing any
@@ -18,7 +18,14 @@ export function importCommand(files: string[], opts: { db: string }): number {
   const store = TraceStore.open(opts.db)
   try {
     for (const { file, bundle } of bundles) {
-      const s = importRunBundle(store.db, bundle)
+      let s: ReturnType<typeof importRunBundle>
+      try {
+        s = importRunBundle(store.db, bundle)
+      } catch (err) {
+        const e = storeError(opts.db, err)
+        if (e instanceof SockspecError) throw new SockspecError(e.code, `${e.message} (importing ${file})`)
+        throw e
+      }
       process.stdout.write(
         `${file}: run ${s.uuid} ${s.runAdded ? 'added' : 'already present'}; ${s.resultsAdded} result(s), ${s.eventsAdded} event(s) added` +
           `${s.resultsKept ? `, ${s.resultsKept} result(s) kept` : ''}\n`,

@@ -163,6 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     .command('cleanup')
     .description("remove network namespaces a killed run left behind (only the kit's own: name prefix sockspec-)")
     .option('--force', 'also remove namespaces of runs that are still alive')
+    .option('--db <file>', 'also mark the dead runs of this trace store as aborted')
     .action(async opts => {
       const { cleanupCommand } = await import('./cleanup.js')
       exitCode = await cleanupCommand(opts)
@@ -179,6 +180,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof SockspecError) {
       process.stderr.write(`sockspec: ${err.format()}\n`)
       return err.exitCode
+    }
+    // a store failure no command turned into a message: still one line, exit 2
+    const code = (err as { code?: unknown } | null)?.code
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+      process.stderr.write(`sockspec: trace store failure: ${(err as Error).message} (${code})\n`)
+      return 2
     }
     throw err
   }

@@ -1,6 +1,7 @@
 /** `sockspec report`: write the static HTML site for a trace store. */
 import { resolve } from 'node:path'
 import { writeReport } from '../report/write.js'
+import { withStoreErrors } from '../store/store.js'
 
 export interface ReportOptions {
   db: string
@@ -13,11 +14,13 @@ export interface ReportOptions {
 
 /** `log` is stderr when called after `run`, whose stdout may be TAP, JUnit or JSON. */
 export function reportCommand(opts: ReportOptions, log: NodeJS.WritableStream = process.stdout): number {
-  const stats = writeReport(opts.db, opts.out, {
-    ...(opts.runsPerPage ? { runsPerPage: opts.runsPerPage } : {}),
-    ...(opts.latest ? { latestPerScenario: opts.latest } : {}),
-    ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}),
-  })
+  const stats = withStoreErrors(opts.db, () =>
+    writeReport(opts.db, opts.out, {
+      ...(opts.runsPerPage ? { runsPerPage: opts.runsPerPage } : {}),
+      ...(opts.latest ? { latestPerScenario: opts.latest } : {}),
+      ...(opts.baseline !== undefined ? { baseline: opts.baseline } : {}),
+    }),
+  )
   if (stats.baseline && stats.baseline.matched > 1) {
     const b = stats.baseline.run
     process.stderr.write(

@@ -2,6 +2,7 @@
 import { runInfoFor } from '../runner/run-info.js'
 import { SockspecError } from '../errors.js'
 import { loopbackHost } from '../hosts/loopback.js'
+import { ensureBeacon, liveBeaconToken } from '../hosts/netns.js'
 import { systemInfo } from '../hosts/system-info.js'
 import { parseKernelSpec } from '../hosts/vm/kernel-spec.js'
 import { probeStaticBinary, scenarioDir } from '../paths.js'
@@ -18,6 +19,7 @@ import { loadScenarios } from '../scenario/load.js'
 import type { Scenario } from '../scenario/types.js'
 import { variantsOf } from '../scenario/expand.js'
 import { TraceStore } from '../store/store.js'
+import { stdoutClosed } from './stdout.js'
 
 export interface RunOptions {
   db: string
@@ -100,6 +102,11 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
   const kernels = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
   const guests = kernels.flatMap(k => (k.kind === 'debian' ? [k] : []))
   const log = (line: string): void => void process.stderr.write(`sockspec: ${line}\n`)
+  // Every run holds the beacon while it lives: a run left `running` by a dead
+  // process is marked aborted by the next open, and its probes (which inherit
+  // the token in their environment) are found by `sockspec cleanup`.
+  await ensureBeacon()
+  process.env['SOCKSPEC_RUN_TOKEN'] = liveBeaconToken() ?? ''
   const store = TraceStore.open(opts.db)
   let code = 0
   let interrupted = false
@@ -138,7 +145,8 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
         onResult: (r, done, total) => reporter.result(r, done, total),
       })
       reporter.end(run, outcome.results, outcome.interrupted)
-      interrupted = outcome.interrupted
+      // a closed stdout stops the run like Ctrl-C, but ends with the code of what was recorded
+      interrupted = outcome.interrupted || !!outcome.stdoutClosed
       if (opts.kernel?.length) log(`kernel host: ${system.kernelRelease}: ${outcome.results.length} results`)
       code = outcome.interrupted ? 130 : outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
     } finally {
@@ -149,7 +157,7 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
     try {
       const { runGuestKernel } = await import('./run-kernels.js')
       for (const spec of guests) {
-        if (interrupted) break
+        if (interrupted || stdoutClosed()) break
         const r = await runGuestKernel(spec, scenarios, {
           store,
           reporter: () => reporterFor(opts.reporter),

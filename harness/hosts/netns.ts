@@ -28,18 +28,26 @@ let counter = 0
  */
 const runToken = randomBytes(4).toString('hex')
 let beacon: Promise<Server> | undefined
+let beaconListening = false
 const beaconPath = (token: string): string => `\0sockspec-run-${token}`
 
-function ensureBeacon(): Promise<Server> {
+/** Every run holds the beacon (not only netns runs): the store marks a run whose beacon is gone as aborted. */
+export function ensureBeacon(): Promise<Server> {
   beacon ??= new Promise<Server>((resolve, reject) => {
     const server = createServer(sock => sock.destroy())
     server.once('error', reject)
     server.listen({ path: beaconPath(runToken) }, () => {
       server.unref()
+      beaconListening = true
       resolve(server)
     })
   })
   return beacon
+}
+
+/** This process's beacon token, once its beacon listens (a run recorded with it can be judged alive or dead). */
+export function liveBeaconToken(): string | undefined {
+  return beaconListening ? runToken : undefined
 }
 
 /** true if a kit process holding `token`'s beacon is alive (a timeout counts as alive). */

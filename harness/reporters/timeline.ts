@@ -76,7 +76,8 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     const e = JSON.parse(row.details) as ProbeEvent
     return e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e)
   })
-  const width = Math.min(maxWidth, Math.max(20, ...texts.map(x => x.length + 2)))
+  // no spread: a trace may hold 200,000 events, more than a call takes arguments
+  const width = Math.min(maxWidth, texts.reduce((w, x) => Math.max(w, x.length + 2), 20))
   const pad = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width))
   const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(a)).join(' ')}`]
   const lastOfStep = new Map<string, number>()

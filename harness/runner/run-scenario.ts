@@ -4,13 +4,14 @@
  * hangs or misbehaves makes the result `error` with its stderr kept; it never
  * throws.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { matchStep } from '../expect/match.js'
 import type { Check } from '../expect/match.js'
 import type { HostDriver } from '../hosts/host.js'
+import { liveBeaconToken } from '../hosts/netns.js'
 import type { NetnsSession } from '../hosts/netns.js'
 import type { PathGate } from '../hosts/topology.js'
 import type { SystemInfo } from '../hosts/system-info.js'
@@ -58,6 +59,32 @@ function primaryEvent(step: Step, events: readonly ProbeEvent[]): ProbeEvent | u
   return events[events.length - 1]
 }
 
+let scratchParent: string | undefined
+
+/**
+ * Scenario temp dirs live under `sockspec-run-<beacon token>/` while the
+ * process holds a beacon, so `sockspec cleanup` can remove those of a killed
+ * run (and only those). The inner name keeps the `sockspec-XXXXXX` shape
+ * the timeline shortens.
+ */
+function scratchRoot(): string {
+  const token = liveBeaconToken()
+  if (!token) return tmpdir()
+  if (!scratchParent) {
+    const dir = join(tmpdir(), `sockspec-run-${token}`)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    scratchParent = dir
+    process.once('exit', () => {
+      try {
+        rmdirSync(dir)
+      } catch {
+        // not empty or gone: cleanup takes it once this process is dead
+      }
+    })
+  }
+  return scratchParent
+}
+
 /** Step token of host setup commands; a scenario step id cannot contain '.', so no clash. */
 const SETUP_STEP = 'setup.'
 
@@ -87,7 +114,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
     return { ...base, verdict: 'skip', message: 'needs packet capture (root, or CAP_NET_RAW)', durationMs: 0 }
   }
   const kernel = opts.system.kernelRelease
-  const tmpDir = session.scratchDir ?? mkdtempSync(join(tmpdir(), 'sockspec-'))
+  const tmpDir = session.scratchDir ?? mkdtempSync(join(scratchRoot(), 'sockspec-'))
   const probes = new Map<string, ProbeProcess>()
   const problems: string[] = []
   const checks: Check[] = []

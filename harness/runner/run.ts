@@ -4,11 +4,13 @@
  * probes and marks the run interrupted; what was recorded stays.
  */
 import os from 'node:os'
+import { onStdoutClosed, stdoutClosed } from '../cli/stdout.js'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import type { ProbeProcess } from '../probe/process.js'
 import { variantsOf } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
+import { storeError } from '../store/store.js'
 import type { TraceStore } from '../store/store.js'
 import { estimateScenarioMs, runPool } from './pool.js'
 import type { PoolTask } from './pool.js'
@@ -41,12 +43,25 @@ export interface RunPlanOptions {
 export interface RunOutcome {
   results: ScenarioResult[]
   interrupted: boolean
+  /** stdout was closed under the run (`sockspec run | head`): it stopped early and is marked aborted */
+  stdoutClosed?: boolean
 }
 
 export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   const known = opts.store.lastDurations()
   const live = new Set<ProbeProcess>()
   let interrupted = false
+  let pipeClosed = false
+  // tasks still running: after a failure they are stopped and awaited, so their namespaces go
+  const inflight = new Set<Promise<ScenarioResult>>()
+  const track = (p: Promise<ScenarioResult>): Promise<ScenarioResult> => {
+    inflight.add(p)
+    void p.then(
+      () => inflight.delete(p),
+      () => inflight.delete(p),
+    )
+    return p
+  }
   const tasks: Array<PoolTask<ScenarioResult>> = []
   for (const scenario of opts.scenarios) {
     for (const variant of variantsOf(scenario)) {
@@ -54,17 +69,19 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
         tasks.push({
           estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps),
           run: () =>
-            runScenario(scenario, variant, {
-              host: opts.host,
-              system: opts.system,
-              readSysctl: opts.readSysctl,
-              attempt,
-              onProbe: p => {
-                live.add(p)
-                if (interrupted) p.kill()
-              },
-              shouldStop: () => interrupted,
-            }),
+            track(
+              runScenario(scenario, variant, {
+                host: opts.host,
+                system: opts.system,
+                readSysctl: opts.readSysctl,
+                attempt,
+                onProbe: p => {
+                  live.add(p)
+                  if (interrupted) p.kill()
+                },
+                shouldStop: () => interrupted,
+              }),
+            ),
         })
       }
     }
@@ -75,9 +92,14 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const offPipe = onStdoutClosed(() => {
+    pipeClosed = true
+    onSignal()
+  })
+  if (stdoutClosed()) pipeClosed = interrupted = true
   const results: ScenarioResult[] = []
-  opts.onStart?.(tasks.length)
   try {
+    opts.onStart?.(tasks.length)
     await runPool(
       tasks,
       opts.jobs,
@@ -89,10 +111,23 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
       },
       () => interrupted,
     )
+  } catch (err) {
+    // an internal error or a store that cannot take the result (disk full): stop, clean up, mark
+    onSignal()
+    await Promise.allSettled([...inflight])
+    const failure = storeError(opts.store.file, err)
+    try {
+      opts.store.abortRun(opts.runId, failure instanceof Error ? failure.message : String(failure))
+    } catch {
+      // the store cannot take even that (disk full): the next open marks it, its beacon is gone by then
+    }
+    throw failure
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    offPipe()
   }
-  opts.store.finishRun(opts.runId, interrupted ? 'interrupted' : 'complete')
-  return { results, interrupted }
+  if (pipeClosed) opts.store.abortRun(opts.runId, 'stdout was closed (broken pipe); the run stopped early')
+  else opts.store.finishRun(opts.runId, interrupted ? 'interrupted' : 'complete')
+  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed }
 }

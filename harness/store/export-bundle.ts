@@ -48,6 +48,7 @@ export function bundleRun(run: RunRow): BundleRun {
     finished_at: run.finished_at,
     status: run.status as BundleRun['status'],
     hosts: parse(run.hosts),
+    ...(run.reason !== null && run.reason !== undefined ? { reason: run.reason } : {}),
   }
 }
 

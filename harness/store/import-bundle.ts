@@ -8,6 +8,7 @@
 import { join } from 'node:path'
 import { compileSchemaFile } from '../deps/ajv.js'
 import type { SqliteDatabase } from '../deps/sqlite.js'
+import { writeTransaction } from '../deps/sqlite.js'
 import { SockspecError } from '../errors.js'
 import { schemaDir } from '../paths.js'
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from './run-bundle.js'
@@ -23,14 +24,77 @@ export interface ImportStats {
   checksAdded: number
 }
 
+/** Deeper than this is no bundle the kit wrote (a scenario body is a few levels): refused before anything recurses. */
+export const MAX_BUNDLE_DEPTH = 64
+/** A bundle is read whole into memory; larger ones are refused rather than exhausting it. */
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024
+
+/** Deepest nesting of [ and { outside strings, by one linear scan (no recursion, stops early). */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
+/** What the schema cannot say: integers SQLite can hold exactly, unique positions. */
+function checkBundleValues(bundle: RunBundle, file: string): void {
+  const fail = (where: string, problem: string): never => {
+    throw new SockspecError('E_SCHEMA', `${file}: invalid run bundle: ${where}: ${problem}`)
+  }
+  const int = (where: string, v: number | null): void => {
+    if (v !== null && !Number.isSafeInteger(v)) fail(where, `${v} is not an integer in ±2^53`)
+  }
+  const seen = new Set<string>()
+  bundle.results.forEach((r, i) => {
+    const at = `/results/${i}`
+    if (!Number.isFinite(r.duration_ms)) fail(`${at}/duration_ms`, `${r.duration_ms} is not a finite number`)
+    int(`${at}/attempt`, r.attempt)
+    const key = `${r.scenario}\u0000${r.hash}\u0000${r.variant}\u0000${r.attempt}`
+    if (seen.has(key)) fail(at, `result ${r.scenario} [${r.variant}] attempt ${r.attempt} appears twice`)
+    seen.add(key)
+    const idx = new Set<number>()
+    r.events.forEach((e, j) => {
+      for (const f of ['idx', 'seq', 't_ns', 'dur_ns', 'ret'] as const) int(`${at}/events/${j}/${f}`, e[f])
+      if (idx.has(e.idx)) fail(`${at}/events/${j}/idx`, `event index ${e.idx} appears twice`)
+      idx.add(e.idx)
+    })
+    const cidx = new Set<number>()
+    r.checks.forEach((c, j) => {
+      int(`${at}/checks/${j}/idx`, c.idx)
+      if (cidx.has(c.idx)) fail(`${at}/checks/${j}/idx`, `check index ${c.idx} appears twice`)
+      cidx.add(c.idx)
+    })
+  })
+}
+
 /** Parse and validate a bundle document (schemas/run.schema.json). */
 export function parseRunBundle(text: string, file: string): RunBundle {
+  if (text.length > MAX_BUNDLE_BYTES)
+    throw new SockspecError('E_SCHEMA', `${file}: bundle too large (${text.length} bytes, limit ${MAX_BUNDLE_BYTES})`)
+  if (jsonDepthExceeds(text, MAX_BUNDLE_DEPTH))
+    throw new SockspecError('E_SCHEMA', `${file}: invalid run bundle: nested deeper than ${MAX_BUNDLE_DEPTH} levels`)
   let doc: unknown
   try {
     doc = JSON.parse(text)
   } catch (err) {
     throw new SockspecError('E_SYNTAX', `${file}: not JSON: ${(err as Error).message}`)
   }
+  return checkRunBundle(doc, file)
+}
+
+/** Validate a bundle document: schemas/run.schema.json, then what the schema cannot say. Also for what export and merge write. */
+export function checkRunBundle(doc: unknown, file: string): RunBundle {
   const head = (doc ?? {}) as { format?: unknown; version?: unknown }
   if (head.format !== BUNDLE_FORMAT)
     throw new SockspecError(
@@ -49,6 +113,7 @@ export function parseRunBundle(text: string, file: string): RunBundle {
     throw new SockspecError('E_SCHEMA', `${file}: invalid run bundle:\n${problems.join('\n')}`)
   }
   const bundle = doc as RunBundle
+  checkBundleValues(bundle, file)
   const known = new Set(bundle.scenarios.map(s => `${s.scenario}\u0000${s.hash}`))
   for (const r of bundle.results) {
     if (!known.has(`${r.scenario}\u0000${r.hash}`))
@@ -61,7 +126,7 @@ export function parseRunBundle(text: string, file: string): RunBundle {
 }
 
 export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportStats {
-  return db.transaction((): ImportStats => {
+  return writeTransaction(db, (): ImportStats => {
     const stats: ImportStats = {
       uuid: bundle.run.uuid,
       runAdded: false,
@@ -78,13 +143,18 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
       runId = existing.id
       // a copy taken mid-run is completed by a later copy of the finished run
       if (existing.status === 'running' && run.status !== 'running') {
-        db.prepare(`UPDATE runs SET finished_at = ?, status = ? WHERE id = ?`).run(run.finished_at, run.status, runId)
+        db.prepare(`UPDATE runs SET finished_at = ?, status = ?, reason = ? WHERE id = ?`).run(
+          run.finished_at,
+          run.status,
+          run.reason ?? null,
+          runId,
+        )
       }
     } else {
       const r = db
         .prepare(
-          `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status, hosts)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status, hosts, reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           run.uuid,
@@ -102,6 +172,7 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
           run.finished_at,
           run.status,
           JSON.stringify(run.hosts),
+          run.reason ?? null,
         )
       runId = Number(r.lastInsertRowid)
       stats.runAdded = true
@@ -184,5 +255,5 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
       }
     }
     return stats
-  })()
+  })
 }

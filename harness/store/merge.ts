@@ -14,10 +14,10 @@ import { openSqlite } from '../deps/sqlite.js'
 import type { SqliteDatabase } from '../deps/sqlite.js'
 import { SockspecError } from '../errors.js'
 import { exportRunBundle } from './export-bundle.js'
-import { importRunBundle } from './import-bundle.js'
+import { checkRunBundle, importRunBundle } from './import-bundle.js'
 import type { ImportStats } from './import-bundle.js'
 import { SCHEMA_VERSION } from './migrations.js'
-import { migrate, TraceStore } from './store.js'
+import { migrate, storeError, TraceStore } from './store.js'
 import type { RunRow } from './store.js'
 
 export interface MergeStats {
@@ -79,6 +79,24 @@ export function openSourceStore(file: string): SourceStore {
   }
 }
 
+function readSource<T>(file: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw storeError(file, err)
+  }
+}
+
+/** A run read from a damaged store must not reach another store (or stdout) unchecked. */
+export function validExport(file: string, bundle: unknown): ReturnType<typeof checkRunBundle> {
+  try {
+    return checkRunBundle(bundle, `${file}: run ${(bundle as { run?: { uuid?: string } }).run?.uuid ?? '?'}`)
+  } catch (err) {
+    if (!(err instanceof SockspecError)) throw err
+    throw new SockspecError('E_STORE', `damaged trace store: ${err.message.replace(/\n\s*/g, '; ')}`)
+  }
+}
+
 /**
  * Merge every run of every source into the store `into` (created if
  * missing). All sources are opened and version-checked before the target is
@@ -97,8 +115,18 @@ export function mergeStores(into: string, sourceFiles: readonly string[]): Merge
     const target = TraceStore.open(into)
     try {
       return sources.map(({ file, db }) => {
-        const runs = db.prepare(`SELECT * FROM runs ORDER BY started_at, id`).all() as RunRow[]
-        return { source: file, runs: runs.map(run => importRunBundle(target.db, exportRunBundle(db, run))) }
+        const runs = readSource(file, () => db.prepare(`SELECT * FROM runs ORDER BY started_at, id`).all() as RunRow[])
+        return {
+          source: file,
+          runs: runs.map(run => {
+            const bundle = readSource(file, () => validExport(file, exportRunBundle(db, run)))
+            try {
+              return importRunBundle(target.db, bundle)
+            } catch (err) {
+              throw storeError(into, err)
+            }
+          }),
+        }
       })
     } finally {
       target.close()

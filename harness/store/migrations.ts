@@ -83,6 +83,39 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN hosts TEXT NOT NULL DEFAULT '{}';
   `,
+  // 3: a run whose process died is marked 'aborted' with a reason; liveness facts of the
+  // writer (beacon token, boot id, network namespace) tell a dead run from a live one.
+  // SQLite cannot change a CHECK in place: the runs table is rebuilt (foreign keys are
+  // off while migrating, so results keep pointing at the same run ids).
+  `
+  CREATE TABLE runs_v3 (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    host TEXT NOT NULL,
+    host_kind TEXT NOT NULL,
+    kernel_release TEXT NOT NULL,
+    kernel_version TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    distro TEXT,
+    kit_version TEXT NOT NULL,
+    kit_commit TEXT,
+    sysctls TEXT NOT NULL,
+    argv TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'interrupted', 'aborted')),
+    hosts TEXT NOT NULL DEFAULT '{}',
+    reason TEXT,
+    beacon TEXT,
+    boot_id TEXT,
+    net_ns TEXT
+  ) STRICT;
+  INSERT INTO runs_v3 (id, uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status, hosts)
+    SELECT id, uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, finished_at, status, hosts FROM runs;
+  DROP TABLE runs;
+  ALTER TABLE runs_v3 RENAME TO runs;
+  CREATE INDEX runs_running ON runs (boot_id) WHERE status = 'running';
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

@@ -13,10 +13,15 @@ export const BUNDLE_FORMAT = 'sockspec-run'
 export const BUNDLE_VERSION = 1
 
 /** A run as the bundle carries it: the store's row, with its JSON columns parsed. */
-export interface BundleRun extends Omit<RunRow, 'id' | 'sysctls' | 'argv' | 'status' | 'hosts'> {
+export interface BundleRun extends Omit<
+  RunRow,
+  'id' | 'sysctls' | 'argv' | 'status' | 'hosts' | 'reason' | 'beacon' | 'boot_id' | 'net_ns'
+> {
   sysctls: Record<string, string>
   argv: string[]
-  status: 'running' | 'complete' | 'interrupted'
+  status: 'running' | 'complete' | 'interrupted' | 'aborted'
+  /** Why an aborted run ended; absent otherwise. The liveness facts (beacon, boot id) stay local to a store. */
+  reason?: string
   /** Machines the run used besides this one (ssh hosts, VMs): name -> facts. */
   hosts: Record<string, Record<string, unknown>>
 }

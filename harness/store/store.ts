@@ -4,14 +4,42 @@
  * interrupted run loses nothing already recorded.
  */
 import { randomUUID } from 'node:crypto'
-import { openSqlite } from '../deps/sqlite.js'
+import { rmSync } from 'node:fs'
+import { openSqliteFile, sqliteCode, writeTransaction } from '../deps/sqlite.js'
 import type { SqliteDatabase } from '../deps/sqlite.js'
+import { liveBeaconToken } from '../hosts/netns.js'
 import { SockspecError } from '../errors.js'
 import { formatMask } from '../expect/mask.js'
 import type { ProbeEvent } from '../probe/event.js'
 import type { ScenarioResult } from '../runner/result.js'
 import type { Scenario } from '../scenario/types.js'
+import { listeningBeacons, thisLiveness } from './liveness.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
+
+/**
+ * A failure of the store as one line naming the file (exit 2): SQLite errors
+ * (locked, malformed, missing table, full disk) and damaged JSON columns.
+ * Anything else is a kit bug and stays what it is.
+ */
+export function storeError(file: string, err: unknown): unknown {
+  if (err instanceof SockspecError) return err
+  const code = sqliteCode(err)
+  const message = (err as Error | undefined)?.message ?? String(err)
+  if (code === 'SQLITE_FULL') return new SockspecError('E_STORE', `${file}: disk full, the trace store cannot grow (${message})`)
+  if (code) return new SockspecError('E_STORE', `${file}: trace store failure: ${message} (${code})`)
+  if (err instanceof SyntaxError)
+    return new SockspecError('E_STORE', `${file}: damaged trace store: a JSON column does not parse (${message})`)
+  return err
+}
+
+/** Run a command's body on a store; store failures become one line naming the file. */
+export function withStoreErrors<T>(file: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    throw storeError(file, err)
+  }
+}
 
 export interface RunInfo {
   uuid?: string
@@ -47,6 +75,11 @@ export interface RunRow {
   finished_at: string | null
   status: string
   hosts: string
+  /** why an aborted run ended (schema 3) */
+  reason: string | null
+  beacon: string | null
+  boot_id: string | null
+  net_ns: string | null
 }
 
 export interface ResultRow {
@@ -91,8 +124,7 @@ export interface CheckRow {
   claim: number
 }
 
-/** Bring a database to the current schema version. Refuses newer or foreign files. */
-export function migrate(db: SqliteDatabase, file: string): void {
+function checkVersion(db: SqliteDatabase, file: string): number {
   const version = db.pragma('user_version', { simple: true }) as number
   if (version > SCHEMA_VERSION) {
     throw new SockspecError(
@@ -104,12 +136,61 @@ export function migrate(db: SqliteDatabase, file: string): void {
     const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number }
     if (tables.n > 0) throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (it has tables but no schema version)`)
   }
-  for (let v = version; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v]!)
-      db.pragma(`user_version = ${v + 1}`)
-    })()
+  return version
+}
+
+/**
+ * Bring a database to the current schema version. Refuses newer or foreign
+ * files. Several processes may open a new store at once (CI legs): the
+ * version is read again under the write lock, so only one migrates.
+ */
+export function migrate(db: SqliteDatabase, file: string): void {
+  if (checkVersion(db, file) === SCHEMA_VERSION) return
+  // a table rebuild must not cascade deletes; the pragma is a no-op inside a transaction
+  db.pragma('foreign_keys = OFF')
+  try {
+    writeTransaction(db, () => {
+      for (let v = checkVersion(db, file); v < SCHEMA_VERSION; v++) {
+        db.exec(MIGRATIONS[v]!)
+        db.pragma(`user_version = ${v + 1}`)
+      }
+      const broken = db.pragma('foreign_key_check') as unknown[]
+      if (broken.length)
+        throw new SockspecError('E_STORE', `${file}: migration left ${broken.length} dangling reference(s); store unchanged`)
+    })
+  } finally {
+    db.pragma('foreign_keys = ON')
   }
+}
+
+/** Runs still `running` that were written in this boot and network namespace by a process that is gone. */
+export function deadRuns(db: SqliteDatabase): number[] {
+  const here = thisLiveness()
+  if (!here) return []
+  const running = db
+    .prepare(`SELECT id, beacon FROM runs WHERE status = 'running' AND beacon IS NOT NULL AND boot_id = ? AND net_ns = ?`)
+    .all(here.bootId, here.netNs) as Array<{ id: number; beacon: string }>
+  if (!running.length) return []
+  const alive = listeningBeacons()
+  return running.filter(r => !alive.has(r.beacon)).map(r => r.id)
+}
+
+/**
+ * Mark the runs of this boot and network namespace whose writer is gone
+ * (killed, crashed) as aborted; returns their ids. Runs of other machines,
+ * boots or namespaces are never touched.
+ */
+export function reapDeadRuns(db: SqliteDatabase): number[] {
+  const dead = deadRuns(db)
+  if (!dead.length) return []
+  const mark = db.prepare(
+    `UPDATE runs SET status = 'aborted', finished_at = ?, reason = coalesce(reason, ?) WHERE id = ? AND status = 'running'`,
+  )
+  const now = new Date().toISOString()
+  writeTransaction(db, () => {
+    for (const id of dead) mark.run(now, 'the run process died (killed, crashed or its stdout closed) before it finished', id)
+  })
+  return dead
 }
 
 function socketsOf(e: ProbeEvent): string | null {
@@ -123,47 +204,96 @@ function maskOf(e: ProbeEvent): string | null {
   return list.length ? list.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') : '-'
 }
 
+const STORE_TABLES = ['runs', 'scenarios', 'results', 'events', 'checks']
+
 export class TraceStore {
   readonly db: SqliteDatabase
   readonly file: string
 
-  private constructor(db: SqliteDatabase, file: string) {
-    this.db = db
-    this.file = file
-  }
-
   static open(file: string, opts: { readonly?: boolean; mustExist?: boolean } = {}): TraceStore {
     let db: SqliteDatabase
+    let copyDir: string | undefined
     try {
-      db = openSqlite(file, opts)
+      ;({ db, copyDir } = openSqliteFile(file, opts))
     } catch (err) {
-      throw new SockspecError('E_STORE', `cannot open trace store ${file}: ${(err as Error).message}`)
+      const code = sqliteCode(err)
+      throw new SockspecError('E_STORE', `cannot open trace store ${file}: ${(err as Error).message}${code ? ` (${code})` : ''}`)
+    }
+    const store = new TraceStore(db, file, copyDir)
+    try {
+      if (opts.readonly && !copyDir) {
+        const v = checkVersion(db, file)
+        if (v < SCHEMA_VERSION) {
+          // an older store: bring it up to date when the file can be written, else refuse
+          store.withWriter(w => migrate(w, file))
+          if ((db.pragma('user_version', { simple: true }) as number) !== SCHEMA_VERSION)
+            throw new SockspecError('E_STORE', `${file}: store schema version ${v}, expected ${SCHEMA_VERSION}`)
+        }
+        if (deadRuns(db).length) store.withWriter(w => void store.aborted.push(...reapDeadRuns(w)))
+      } else {
+        migrate(db, file)
+        store.aborted.push(...reapDeadRuns(db))
+      }
+      const tables = new Set(
+        (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map(r => r.name),
+      )
+      const missing = STORE_TABLES.filter(t => !tables.has(t))
+      if (missing.length) throw new SockspecError('E_STORE', `${file}: damaged trace store: table(s) ${missing.join(', ')} missing`)
+    } catch (err) {
+      store.close()
+      throw storeError(file, err)
+    }
+    return store
+  }
+
+  private constructor(db: SqliteDatabase, file: string, copyDir?: string) {
+    this.db = db
+    this.file = file
+    this.copyDir = copyDir
+  }
+
+  private readonly copyDir: string | undefined
+  /** Runs this open found dead and marked aborted. */
+  readonly aborted: number[] = []
+
+  /** A short-lived write connection next to a read-only one; skipped quietly when the file cannot be written. */
+  private withWriter(fn: (w: SqliteDatabase) => void): void {
+    let w: SqliteDatabase | undefined
+    try {
+      w = openSqliteFile(this.file, { mustExist: true }).db
+    } catch {
+      return
     }
     try {
-      if (opts.readonly) {
-        const v = db.pragma('user_version', { simple: true }) as number
-        if (v !== SCHEMA_VERSION) throw new SockspecError('E_STORE', `${file}: store schema version ${v}, expected ${SCHEMA_VERSION}`)
-      } else migrate(db, file)
+      fn(w)
     } catch (err) {
-      db.close()
-      if (err instanceof SockspecError) throw err
-      throw new SockspecError('E_STORE', `${file}: ${(err as Error).message}`)
+      const code = sqliteCode(err) ?? ''
+      if (!code.startsWith('SQLITE_READONLY') && !code.startsWith('SQLITE_CANTOPEN') && code !== 'SQLITE_PERM') throw err
+    } finally {
+      w.close()
     }
-    return new TraceStore(db, file)
   }
 
   close(): void {
-    this.db.close()
+    if (this.db.open) this.db.close()
+    if (this.copyDir) rmSync(this.copyDir, { recursive: true, force: true })
   }
 
+  /**
+   * Record a new run as `running`. When this process holds its beacon
+   * (hosts/netns.ts ensureBeacon), the run carries the token, the boot id and
+   * the network namespace, so a later open can tell when its writer died.
+   */
   beginRun(info: RunInfo): { id: number; uuid: string } {
     const uuid = info.uuid ?? randomUUID()
-    const r = this.db
-      .prepare(
-        `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, status, hosts)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)`,
-      )
-      .run(
+    const beacon = liveBeaconToken()
+    const here = beacon ? thisLiveness() : null
+    const insert = this.db.prepare(
+      `INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, distro, kit_version, kit_commit, sysctls, argv, started_at, status, hosts, beacon, boot_id, net_ns)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+    )
+    const r = writeTransaction(this.db, () =>
+      insert.run(
         uuid,
         info.host,
         info.hostKind,
@@ -177,12 +307,23 @@ export class TraceStore {
         JSON.stringify(info.argv),
         info.startedAt ?? new Date().toISOString(),
         JSON.stringify(info.hosts ?? {}),
-      )
+        here ? beacon : null,
+        here?.bootId ?? null,
+        here?.netNs ?? null,
+      ),
+    )
     return { id: Number(r.lastInsertRowid), uuid }
   }
 
   finishRun(runId: number, status: 'complete' | 'interrupted'): void {
-    this.db.prepare(`UPDATE runs SET finished_at = ?, status = ? WHERE id = ?`).run(new Date().toISOString(), status, runId)
+    const update = this.db.prepare(`UPDATE runs SET finished_at = ?, status = ? WHERE id = ?`)
+    writeTransaction(this.db, () => update.run(new Date().toISOString(), status, runId))
+  }
+
+  /** The run ended by a failure (internal error, full disk, closed stdout): what was recorded stays. */
+  abortRun(runId: number, reason: string): void {
+    const update = this.db.prepare(`UPDATE runs SET finished_at = ?, status = 'aborted', reason = ? WHERE id = ? AND status = 'running'`)
+    writeTransaction(this.db, () => update.run(new Date().toISOString(), reason.slice(0, 2000), runId))
   }
 
   /** Scenario row for this content (same id and hash: same row). */
@@ -198,7 +339,7 @@ export class TraceStore {
 
   /** Write one result with its events and checks, atomically. */
   recordResult(runId: number, result: ScenarioResult): number {
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const scenarioId = this.scenarioId(result.scenario)
       const r = this.db
         .prepare(
@@ -251,7 +392,7 @@ export class TraceStore {
         insertCheck.run(resultId, idx, c.step, c.actor, c.field, c.expected, c.observed, c.ok ? 'pass' : 'fail', c.claim ? 1 : 0)
       })
       return resultId
-    })()
+    })
   }
 
   runs(): RunRow[] {
