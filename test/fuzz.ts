@@ -849,10 +849,12 @@ await t.test('a real store from a real run, and its bundle', async tt => {
     timeoutMs: 60_000,
   })
   tt.equal(r.code, 0, 'run of two loopback scenarios passes', { stderr: r.stderr })
+  // a second run in the same store, so compare has two sides
+  const r2 = await runProc([process.execPath, bin, 'run', fast[0]!, '--db', baseDb, '--reporter', 'json'], { timeoutMs: 60_000 })
+  tt.equal(r2.code, 0, 'second run into the same store passes', { stderr: r2.stderr })
   const e = await cli(['export', 'latest', '--db', baseDb])
   tt.equal(e.code, 0, 'export of that run', { stderr: e.stderr })
   writeFileSync(baseBundle, e.stdout)
-  // a second run in another store, so compare and merge have two sides
   const other = join(stores, 'other.db')
   const i = await cli(['import', baseBundle, '--db', other])
   tt.equal(i.code, 0, 'import into a fresh store', { stderr: i.stderr })
@@ -1078,7 +1080,7 @@ await t.test('damaged stores and odd bundles, real CLI', async tt => {
         runs: ['runs', '--db', file],
         show: ['show', '--db', file],
         export: ['export', 'latest', '--db', file],
-        compare: ['compare', '--db', file, 'latest', 'latest'],
+        compare: ['compare', '--db', file, '1', '2'],
         report: ['report', '--db', file, '--out', join(stores, `r${i}`)],
         merge: ['merge', file, '--into', join(stores, `m${i}.db`)],
       }
