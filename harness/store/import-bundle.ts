@@ -109,8 +109,14 @@ export function checkRunBundle(doc: unknown, file: string): RunBundle {
   }
   const validate = compileSchemaFile(join(schemaDir, 'run.schema.json'))
   if (!validate(doc)) {
-    const problems = (validate.errors ?? []).slice(0, 10).map(e => `  ${e.instancePath || '/'}: ${e.message ?? 'invalid'}`)
-    throw new SockspecError('E_SCHEMA', `${file}: invalid run bundle:\n${problems.join('\n')}`)
+    // one line, like every input error: the first problem, and how many more
+    const errors = validate.errors ?? []
+    const first = errors[0]
+    const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''
+    throw new SockspecError(
+      'E_SCHEMA',
+      `${file}: invalid run bundle: ${first ? `${first.instancePath || '/'}: ${first.message ?? 'invalid'}` : 'invalid'}${more}`,
+    )
   }
   const bundle = doc as RunBundle
   checkBundleValues(bundle, file)

@@ -126,6 +126,8 @@ export interface CheckRow {
 
 function checkVersion(db: SqliteDatabase, file: string): number {
   const version = db.pragma('user_version', { simple: true }) as number
+  if (!Number.isInteger(version) || version < 0)
+    throw new SockspecError('E_STORE', `${file}: not a sockspec trace store (schema version ${String(version)})`)
   if (version > SCHEMA_VERSION) {
     throw new SockspecError(
       'E_STORE',
