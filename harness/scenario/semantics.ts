@@ -11,6 +11,8 @@
 import { BlockList, isIP } from 'node:net'
 import { InputErrors, SockspecError } from '../errors.js'
 import type { SourcePosition } from '../errors.js'
+import { UNQUOTABLE, unixPathProblem } from '../ops/format.js'
+import { CREATES } from '../ops/table.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
 import type { ErrnoExpectation, Scenario } from './types.js'
 
@@ -23,9 +25,6 @@ export interface ScenarioPolicy {
   /** addresses of the machines named with `--host` (IP literals; names never match) */
   remoteAddresses?: readonly string[]
 }
-
-/** A token the probe protocol can carry: no whitespace, no control characters. */
-export const UNQUOTABLE = /[\s\p{Cc}]/u
 
 /** Host sysctls: net.* only (per network namespace); anything else would change the machine. */
 export const NET_SYSCTL = /^net(\.[A-Za-z0-9_-]+)+$/
@@ -50,15 +49,6 @@ const shown = (s: string): string => (UNQUOTABLE.test(s) ? JSON.stringify(s) : `
 
 const ipType = (addr: string): 'ipv4' | 'ipv6' => (isIP(addr) === 6 ? 'ipv6' : 'ipv4')
 
-/** Why a unix path would leave the scenario's private directory, or undefined. */
-export function unixPathProblem(path: string): string | undefined {
-  if (UNQUOTABLE.test(path)) return 'has whitespace or control characters'
-  if (path.startsWith('@')) return path.length > 1 ? undefined : 'an abstract name needs characters after @'
-  if (path.startsWith('/')) return "must be relative to the scenario's private directory (no leading '/')"
-  if (path.split('/').includes('..')) return "must stay in the scenario's private directory (no '..' segment)"
-  return undefined
-}
-
 function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string | number>]> {
   if (e === undefined || e === null) return []
   if (typeof e === 'string') return [[e, []]]
@@ -66,8 +56,6 @@ function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string
   const not = e.not
   return typeof not === 'string' ? [[not, ['not']]] : not.map((n, j) => [n, ['not', j]])
 }
-
-const CREATES: Record<string, 'sock' | 'new' | 'ep'> = { socket: 'sock', accept4: 'new', recv_fd: 'new', epoll_create1: 'ep' }
 
 export function checkSemantics(scenario: Scenario, positionOf: PositionOf, policy: ScenarioPolicy = {}): void {
   const errors: SockspecError[] = []

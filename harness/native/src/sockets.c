@@ -20,38 +20,15 @@
 /* Upper bound for send/recv buffers: keeps a typo from eating the host. */
 #define XFER_MAX (64LL << 20)
 
-const flagdef_t msg_flag_defs[] = {
-	{ "dontwait", MSG_DONTWAIT }, { "peek", MSG_PEEK },
-	{ "waitall", MSG_WAITALL },   { "nosignal", MSG_NOSIGNAL },
-	{ "oob", MSG_OOB },           { "more", MSG_MORE },
-	{ "trunc", MSG_TRUNC },       { "fastopen", MSG_FASTOPEN },
-	{ "confirm", MSG_CONFIRM },   { "eor", MSG_EOR },
-	{ "errqueue", MSG_ERRQUEUE },  /* recvmsg: read the IP_RECVERR queue */
-	{ NULL, 0 }
-};
+const flagdef_t msg_flag_defs[] = { OPTABLE_MSG_FLAGS(FLAGDEF_) { NULL, 0 } };
 
-static const flagdef_t family_defs[] = {
-	{ "inet", AF_INET }, { "inet6", AF_INET6 }, { "unix", AF_UNIX }, { NULL, 0 }
-};
-static const flagdef_t type_defs[] = {
-	{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM },
-	{ "seqpacket", SOCK_SEQPACKET }, { NULL, 0 }
-};
-static const flagdef_t proto_defs[] = {
-	{ "tcp", IPPROTO_TCP }, { "mptcp", IPPROTO_MPTCP }, { "udp", IPPROTO_UDP },
-	{ "0", 0 }, { NULL, 0 }
-};
-static const flagdef_t sock_flag_defs[] = {
-	{ "nonblock", SOCK_NONBLOCK }, { "cloexec", SOCK_CLOEXEC }, { NULL, 0 }
-};
-static const flagdef_t shut_defs[] = {
-	{ "rd", SHUT_RD }, { "wr", SHUT_WR }, { "rdwr", SHUT_RDWR }, { NULL, 0 }
-};
+static const flagdef_t family_defs[] = { OPTABLE_FAMILIES(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t type_defs[] = { OPTABLE_TYPES(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t proto_defs[] = { OPTABLE_PROTOS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t sock_flag_defs[] = { OPTABLE_SOCK_FLAGS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t shut_defs[] = { OPTABLE_SHUT_HOW(FLAGDEF_) { NULL, 0 } };
 /* F_SETFL can change only these (fs/fcntl.c SETFL_MASK). */
-static const flagdef_t setfl_defs[] = {
-	{ "nonblock", O_NONBLOCK }, { "append", O_APPEND }, { "async", O_ASYNC },
-	{ "direct", O_DIRECT }, { "noatime", O_NOATIME }, { NULL, 0 }
-};
+static const flagdef_t setfl_defs[] = { OPTABLE_SETFL_FLAGS(FLAGDEF_) { NULL, 0 } };
 /* Status flag names for F_GETFL results, ascending bits; the access mode
  * (O_RDONLY/O_WRONLY/O_RDWR, not a bit) is appended last. */
 static const flagname_t o_flag_names[] = {
