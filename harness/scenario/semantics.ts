@@ -12,7 +12,10 @@ import { BlockList, isIP } from 'node:net'
 import { InputErrors, SockspecError } from '../errors.js'
 import type { SourcePosition } from '../errors.js'
 import { UNQUOTABLE, unixPathProblem } from '../ops/format.js'
-import { CREATES } from '../ops/table.js'
+import { GENERIC_FIELDS } from '../ops/fields.js'
+import { optionAt } from '../ops/options.js'
+import type { ValueKind } from '../ops/options.js'
+import { CREATES, isOp, opDef } from '../ops/table.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
 import type { ErrnoExpectation, Scenario } from './types.js'
 
@@ -48,6 +51,23 @@ KIT_NAMESPACES.addSubnet('fd00::', 8, 'ipv6')
 const shown = (s: string): string => (UNQUOTABLE.test(s) ? JSON.stringify(s) : `'${s}'`)
 
 const ipType = (addr: string): 'ipv4' | 'ipv6' => (isIP(addr) === 6 ? 'ipv6' : 'ipv4')
+
+/** Why a setsockopt value does not fit the option's kind, or undefined. */
+function valueProblem(kind: ValueKind, value: unknown): string | undefined {
+  switch (kind) {
+    case 'int':
+    case 'bool':
+    case 'timeval_ms':
+      return typeof value === 'number' ? undefined : `takes an integer${kind === 'timeval_ms' ? ' (milliseconds)' : ''}`
+    case 'linger':
+      return typeof value === 'string' && /^-?\d+,-?\d+$/.test(value) ? undefined : `takes "onoff,secs" (struct linger)`
+    case 'string':
+      return typeof value === 'string' ? undefined : 'takes a name'
+    default:
+      // tcp_info, errno: get only; setting one is a question for the kernel (ENOPROTOOPT), not an input error
+      return undefined
+  }
+}
 
 function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string | number>]> {
   if (e === undefined || e === null) return []
@@ -116,6 +136,22 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
   }
 
   scenario.steps.forEach((step, i) => {
+    if (isOp(step.do)) {
+      const def = opDef(step.do)
+      for (const key of Object.keys(step)) {
+        if (GENERIC_FIELDS.has(key) || key in def.fields) continue
+        const takes = Object.keys(def.fields)
+        fail(
+          ['steps', i, key],
+          `${step.do} does not use '${key}' (it takes ${takes.length ? takes.map(f => `'${f}'`).join(', ') : 'no fields of its own'})`,
+        )
+      }
+    }
+    const option = step.level !== undefined && step.opt !== undefined ? optionAt(step.level, step.opt) : undefined
+    if (option && step.do === 'setsockopt' && step.value !== undefined) {
+      const why = valueProblem(option.kind, step.value)
+      if (why) fail(['steps', i, 'value'], `${step.opt} ${why}`)
+    }
     if (step.addr !== undefined) {
       if (isIP(step.addr) === 0) fail(['steps', i, 'addr'], `addr ${shown(step.addr)} is not an IP literal (IPv4 dotted quad or IPv6)`)
       else if (step.do === 'bind' || step.do === 'connect' || step.do === 'sendto') {
@@ -134,7 +170,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
       for (const [path, e] of cases) {
         for (const [name, sub] of errnoList(e?.errno)) checkErrno(name, [...path, 'errno', ...sub])
         // SO_ERROR is reported as an errno name too
-        if (step.opt === 'SO_ERROR' && typeof e?.value === 'string' && e.value !== '0') checkErrno(e.value, [...path, 'value'])
+        if (option?.kind === 'errno' && typeof e?.value === 'string' && e.value !== '0') checkErrno(e.value, [...path, 'value'])
       }
     }
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
