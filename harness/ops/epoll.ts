@@ -1,5 +1,5 @@
 /** Readiness ops: epoll_create1, epoll_ctl, epoll_wait, poll. */
-import { EPOLL_EVENTS, POLL_EVENTS, names } from './flags.js'
+import { EPOLL_CTL_OPS, EPOLL_EVENTS, POLL_EVENTS, choice, names } from './flags.js'
 import { flagSet, line, token } from './format.js'
 import type { OpDef, OpFamily } from './types.js'
 
@@ -34,7 +34,7 @@ const epollCtl: OpDef = {
       handler: 'op_epoll_ctl',
       minArgs: 3,
       maxArgs: 4,
-      usage: 'epoll_ctl E <add|mod|del> H [events]',
+      usage: `epoll_ctl E <${choice(EPOLL_CTL_OPS)}> H [events]`,
       doc: `\`epoll_ctl()\`; events: \`${names(EPOLL_EVENTS).join('|')}\`; data = the handle, so \`ready\` names it`,
     },
   ],

@@ -18,6 +18,58 @@ import {
 } from './flags.js'
 import { OPTION_LEVELS } from './options.js'
 
+/** What a step's answer is checked against: the same fields for `expect` and `claim`. */
+const EXPECTATION_FIELDS = {
+  ret: {
+    $ref: '#/$defs/ret',
+  },
+  errno: {
+    $ref: '#/$defs/errno',
+  },
+  ready: {
+    $ref: '#/$defs/ready',
+  },
+  revents: {
+    $ref: '#/$defs/revents',
+  },
+  value: {
+    $ref: '#/$defs/value',
+  },
+  data: {
+    $ref: '#/$defs/data',
+  },
+  time: {
+    $ref: '#/$defs/time',
+  },
+  kernels: {
+    type: 'array',
+    items: {
+      $ref: '#/$defs/kernelExpectation',
+    },
+    description: 'Kernel-dependent overrides, as data.',
+  },
+  why: {
+    type: 'string',
+    description: 'Source for this expectation (man page section, kernel function).',
+  },
+  after_packet: {
+    $ref: '#/$defs/after_packet',
+  },
+  before_packet: {
+    $ref: '#/$defs/before_packet',
+  },
+  packets: {
+    $ref: '#/$defs/packets',
+  },
+}
+
+const expectation = (description: string): Record<string, unknown> => ({
+  type: 'object',
+  additionalProperties: false,
+  description,
+  properties: EXPECTATION_FIELDS,
+})
+
 /** Fields every step may have, whatever its op. */
 export const GENERIC_FIELDS: ReadonlySet<string> = new Set(['id', 'actor', 'do', 'background', 'limit_ms', 'expect', 'claim', 'note'])
 
@@ -237,102 +289,8 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     maximum: 300000,
     description: 'Time limit for the call (default: its timeout + 3 s, or 5 s). Past it the step is an error.',
   },
-  expect: {
-    type: 'object',
-    additionalProperties: false,
-    description: 'What the kernel should answer for this step. Fields not given are not checked.',
-    properties: {
-      ret: {
-        $ref: '#/$defs/ret',
-      },
-      errno: {
-        $ref: '#/$defs/errno',
-      },
-      ready: {
-        $ref: '#/$defs/ready',
-      },
-      revents: {
-        $ref: '#/$defs/revents',
-      },
-      value: {
-        $ref: '#/$defs/value',
-      },
-      data: {
-        $ref: '#/$defs/data',
-      },
-      time: {
-        $ref: '#/$defs/time',
-      },
-      kernels: {
-        type: 'array',
-        items: {
-          $ref: '#/$defs/kernelExpectation',
-        },
-        description: 'Kernel-dependent overrides, as data.',
-      },
-      why: {
-        type: 'string',
-        description: 'Source for this expectation (man page section, kernel function).',
-      },
-      after_packet: {
-        $ref: '#/$defs/after_packet',
-      },
-      before_packet: {
-        $ref: '#/$defs/before_packet',
-      },
-      packets: {
-        $ref: '#/$defs/packets',
-      },
-    },
-  },
-  claim: {
-    type: 'object',
-    additionalProperties: false,
-    description: 'Claim scenarios: what the claim predicts for this step. A mismatch refutes the claim; it does not fail the run.',
-    properties: {
-      ret: {
-        $ref: '#/$defs/ret',
-      },
-      errno: {
-        $ref: '#/$defs/errno',
-      },
-      ready: {
-        $ref: '#/$defs/ready',
-      },
-      revents: {
-        $ref: '#/$defs/revents',
-      },
-      value: {
-        $ref: '#/$defs/value',
-      },
-      data: {
-        $ref: '#/$defs/data',
-      },
-      time: {
-        $ref: '#/$defs/time',
-      },
-      kernels: {
-        type: 'array',
-        items: {
-          $ref: '#/$defs/kernelExpectation',
-        },
-        description: 'Kernel-dependent overrides, as data.',
-      },
-      why: {
-        type: 'string',
-        description: 'Source for this expectation (man page section, kernel function).',
-      },
-      after_packet: {
-        $ref: '#/$defs/after_packet',
-      },
-      before_packet: {
-        $ref: '#/$defs/before_packet',
-      },
-      packets: {
-        $ref: '#/$defs/packets',
-      },
-    },
-  },
+  expect: expectation('What the kernel should answer for this step. Fields not given are not checked.'),
+  claim: expectation('Claim scenarios: what the claim predicts for this step. A mismatch refutes the claim; it does not fail the run.'),
   note: {
     type: 'string',
     description: 'Free text shown in timelines (why this step is here).',

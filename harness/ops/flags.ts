@@ -103,3 +103,22 @@ export const GATE_CLASSES = t('GATE_CLASSES', [
 ])
 
 export const names = (table: NameTable): string[] => table.entries.map(e => e.name)
+
+/** The tables above, for the generated C header (op families add their own). */
+export const SHARED_TABLES: readonly NameTable[] = [
+  MSG_FLAGS,
+  FAMILIES,
+  TYPES,
+  PROTOS,
+  SOCK_FLAGS,
+  SHUT_HOW,
+  SETFL_FLAGS,
+  EPOLL_EVENTS,
+  EPOLL_CREATE_FLAGS,
+  EPOLL_CTL_OPS,
+  POLL_EVENTS,
+  GATE_CLASSES,
+]
+
+/** A usage placeholder listing a table's names: <a|b|c>. */
+export const choice = (table: NameTable): string => names(table).join('|')

@@ -89,6 +89,8 @@ export function levelsOf(opt: string): string[] {
   return OPTION_LEVELS.filter(l => l.options.some(d => d.name === opt)).map(l => l.name)
 }
 
+const LEVEL_CHOICE = OPTION_LEVELS.map(l => l.name).join('|')
+
 const setsockopt: OpDef = {
   name: 'setsockopt',
   doc: 'setsockopt(2) of one named option at a level.',
@@ -100,7 +102,7 @@ const setsockopt: OpDef = {
       handler: 'op_setsockopt',
       minArgs: 4,
       maxArgs: 4,
-      usage: 'setsockopt H <socket|tcp|ip|ipv6> <OPT> <value>',
+      usage: `setsockopt H <${LEVEL_CHOICE}> <OPT> <value>`,
       doc: '`setsockopt()`; level `socket|tcp|ip|ipv6`; value an integer, or for `SO_LINGER` `onoff,secs`, for `SO_RCVTIMEO`/`SO_SNDTIMEO` milliseconds, for `TCP_CONGESTION` a name',
     },
   ],
@@ -119,7 +121,7 @@ const getsockopt: OpDef = {
       handler: 'op_getsockopt',
       minArgs: 3,
       maxArgs: 3,
-      usage: 'getsockopt H <socket|tcp|ip|ipv6> <OPT>',
+      usage: `getsockopt H <${LEVEL_CHOICE}> <OPT>`,
       doc: '`getsockopt()`; reports `value` (and `value_name` for `SO_ERROR`)',
     },
   ],

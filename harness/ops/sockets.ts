@@ -1,5 +1,6 @@
 /** Socket lifecycle ops: socket, bind, listen, connect, accept4, shutdown, close, names, fcntl. */
 import { flagSet, formatAddr, line, sockFlags, targetAddress } from './format.js'
+import { FAMILIES, PROTOS, SHUT_HOW, SOCK_FLAGS, TYPES, choice } from './flags.js'
 import type { OpDef, OpFamily } from './types.js'
 
 const socket: OpDef = {
@@ -15,7 +16,7 @@ const socket: OpDef = {
       handler: 'op_socket',
       minArgs: 3,
       maxArgs: 5,
-      usage: 'socket H <inet|inet6|unix> <stream|dgram|seqpacket> [tcp|mptcp|udp|0] [nonblock|cloexec]',
+      usage: `socket H <${choice(FAMILIES)}> <${choice(TYPES)}> [${choice(PROTOS)}] [${choice(SOCK_FLAGS)}]`,
       doc: '`socket()`; event has `new: H`',
     },
   ],
@@ -114,7 +115,7 @@ const accept4: OpDef = {
       handler: 'op_accept4',
       minArgs: 2,
       maxArgs: 3,
-      usage: 'accept4 H NEW [nonblock|cloexec]',
+      usage: `accept4 H NEW [${choice(SOCK_FLAGS)}]`,
       doc: '`accept4()`; on success creates handle NEW, reports peer `addr`',
     },
   ],
@@ -133,7 +134,9 @@ const shutdown: OpDef = {
   doc: 'shutdown(2) with `how`.',
   answers: 'shutdown',
   fields: { sock: 'required', how: 'required' },
-  commands: [{ name: 'shutdown', handler: 'op_shutdown', minArgs: 2, maxArgs: 2, usage: 'shutdown H <rd|wr|rdwr>', doc: '`shutdown()`' }],
+  commands: [
+    { name: 'shutdown', handler: 'op_shutdown', minArgs: 2, maxArgs: 2, usage: `shutdown H <${choice(SHUT_HOW)}>`, doc: '`shutdown()`' },
+  ],
   format: step => line(['shutdown', 'op'], [step.sock, 'sock'], [step.how ?? 'rdwr', 'how']),
 }
 

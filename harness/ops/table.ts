@@ -6,20 +6,7 @@
 import { family as control } from './control.js'
 import { family as epoll } from './epoll.js'
 import { STEP_FIELDS } from './fields.js'
-import {
-  EPOLL_CREATE_FLAGS,
-  EPOLL_CTL_OPS,
-  EPOLL_EVENTS,
-  FAMILIES,
-  GATE_CLASSES,
-  MSG_FLAGS,
-  POLL_EVENTS,
-  PROTOS,
-  SETFL_FLAGS,
-  SHUT_HOW,
-  SOCK_FLAGS,
-  TYPES,
-} from './flags.js'
+import { SHARED_TABLES } from './flags.js'
 import { CommandError, token } from './format.js'
 import type { CommandContext } from './format.js'
 import { family as gates } from './gates.js'
@@ -40,21 +27,7 @@ export const PROBE_COMMANDS: readonly ProbeCommand[] = [
 ]
 
 /** Every name table the probe compiles in. */
-export const NAME_TABLES: readonly NameTable[] = [
-  MSG_FLAGS,
-  FAMILIES,
-  TYPES,
-  PROTOS,
-  SOCK_FLAGS,
-  SHUT_HOW,
-  SETFL_FLAGS,
-  EPOLL_EVENTS,
-  EPOLL_CREATE_FLAGS,
-  EPOLL_CTL_OPS,
-  POLL_EVENTS,
-  GATE_CLASSES,
-  ...FAMILIES_OF_OPS.flatMap(f => f.tables ?? []),
-]
+export const NAME_TABLES: readonly NameTable[] = [...SHARED_TABLES, ...FAMILIES_OF_OPS.flatMap(f => f.tables ?? [])]
 
 const OPS = new Map<string, OpDef>()
 
