@@ -532,6 +532,7 @@ t.test('the op table: validate rejects what the table does not allow, exit 2 wit
     ['unknown-event', 'do: poll, fds: { S: [in, bogus] }', /:4:\d+: steps\.1\.fds\.S\.1: must be one of/],
     ['missing-field', 'do: listen, sock: S', /:4:\d+: steps\.1: missing required property 'backlog'/],
     ['unused-field', 'do: sendto, sock: S, to: S, text: hello', /:4:\d+: sendto does not use 'text' \(it takes 'sock'/],
+    ['within-elsewhere', 'do: close, sock: S, within: { since: s1, ms: 5 }', /:4:\d+: close does not use 'within'/],
     ['linger-kind', 'do: setsockopt, sock: S, level: socket, opt: SO_LINGER, value: 3', /:4:\d+: SO_LINGER takes "onoff,secs"/],
     ['int-kind', 'do: setsockopt, sock: S, level: tcp, opt: TCP_SYNCNT, value: "2,3"', /:4:\d+: TCP_SYNCNT takes an integer/],
     ['op-values', 'do: fcntl, sock: S, cmd: bogus', /:4:\d+: steps\.1\.cmd: must be one of: "getfl", "setfl", "nonblock"/],

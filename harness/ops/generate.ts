@@ -14,8 +14,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { kitRoot } from '../paths.js'
-import { GENERIC_FIELDS, STEP_FIELDS } from './fields.js'
-import { MSG_FLAGS, names } from './flags.js'
+import { STEP_FIELDS } from './fields.js'
+import { GATE_CLASSES, MSG_FLAGS, names } from './flags.js'
 import { OPTION_LEVELS } from './options.js'
 import type { ValueKind } from './options.js'
 import { NAME_TABLES, OP_DEFS, PROBE_COMMANDS } from './table.js'
@@ -76,7 +76,7 @@ export function stepSchema(): Record<string, unknown> {
   return {
     type: 'object',
     additionalProperties: false,
-    required: [...GENERIC_FIELDS].filter(f => f === 'actor' || f === 'do'),
+    required: ['actor', 'do'],
     description: STEP_DESCRIPTION,
     properties,
     allOf,
@@ -174,7 +174,10 @@ export function generateProtocol(current: string): string {
     `Message flags: \`${names(MSG_FLAGS).join('|')}\`.`,
     '',
   ].join('\n')
-  return between(between(current, 'commands', commands), 'options', options)
+  const gates = ['| class | segment |', '| --- | --- |', ...GATE_CLASSES.entries.map(e => `| \`${e.name}\` | ${e.doc ?? ''} |`), ''].join(
+    '\n',
+  )
+  return between(between(between(current, 'commands', commands), 'gates', gates), 'options', options)
 }
 
 export interface GeneratedFile {
