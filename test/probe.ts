@@ -185,6 +185,7 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'recv', sock: 'A', bytes: 1, flags: ['dontwait'] },
     { do: 'recvfrom', sock: 'A', bytes: 1, flags: ['dontwait'] },
     { do: 'recvmsg', sock: 'A', bytes: 1, flags: ['dontwait'] },
+    { do: 'ioctl', sock: 'A', cmd: 'SIOCINQ' },
     { do: 'socket', sock: 'D', type: 'dgram', proto: 'udp' },
     { do: 'bind', sock: 'D' },
     { do: 'sendto', sock: 'D', to: 'D', bytes: 1 },

@@ -1,7 +1,7 @@
 /** Socket lifecycle ops: socket, bind, listen, connect, accept4, shutdown, close, names, fcntl. */
 import { flagSet, formatAddr, line, sockFlags, targetAddress } from './format.js'
-import { FAMILIES, PROTOS, SHUT_HOW, SOCK_FLAGS, TYPES, choice } from './flags.js'
-import type { OpDef, OpFamily } from './types.js'
+import { FAMILIES, PROTOS, SHUT_HOW, SOCK_FLAGS, TYPES, choice, names } from './flags.js'
+import type { NameTable, OpDef, OpFamily } from './types.js'
 
 const socket: OpDef = {
   name: 'socket',
@@ -200,7 +200,42 @@ const fcntl: OpDef = {
   },
 }
 
+/** ioctl requests the probe makes: each answers an int (include/uapi/linux/sockios.h). */
+export const IOCTL_REQUESTS: NameTable = {
+  id: 'IOCTL_REQUESTS',
+  entries: [
+    { name: 'SIOCINQ', kernel: 'SIOCINQ', doc: 'bytes queued to read (TCP: tcp_inq; unix: unix_inq_len)' },
+    {
+      name: 'SIOCOUTQ',
+      kernel: 'SIOCOUTQ',
+      doc: 'bytes not yet acknowledged, sent or not (TCP: write_seq - snd_una; unix: unix_outq_len)',
+    },
+  ],
+}
+
+const ioctl: OpDef = {
+  name: 'ioctl',
+  doc: 'ioctl(2) of an int-valued socket request `cmd` (SIOCINQ, SIOCOUTQ); the event reports `value`.',
+  answers: 'ioctl',
+  fields: {
+    sock: 'required',
+    cmd: { required: true, values: names(IOCTL_REQUESTS), doc: IOCTL_REQUESTS.entries.map(e => `${e.name}: ${e.doc}`).join('; ') },
+  },
+  commands: [
+    {
+      name: 'ioctl',
+      handler: 'op_ioctl',
+      minArgs: 2,
+      maxArgs: 2,
+      usage: `ioctl H <${choice(IOCTL_REQUESTS)}>`,
+      doc: '`ioctl()` with an int result; reports `request` and, on success, `value` (TCP listeners answer `EINVAL`, see `tcp_ioctl`)',
+    },
+  ],
+  format: step => line(['ioctl', 'op'], [step.sock, 'sock'], [step.cmd, 'cmd']),
+}
+
 export const family: OpFamily = {
+  tables: [IOCTL_REQUESTS],
   ops: [
     socket,
     bind,
@@ -213,5 +248,6 @@ export const family: OpFamily = {
     nameOp('getsockname', 'getsockname(2): the address the socket is bound to.'),
     nameOp('getpeername', 'getpeername(2): the address of the peer.'),
     fcntl,
+    ioctl,
   ],
 }

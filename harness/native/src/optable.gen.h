@@ -20,6 +20,7 @@ void op_close(const cmd_t *c);
 void op_getsockname(const cmd_t *c);
 void op_getpeername(const cmd_t *c);
 void op_fcntl(const cmd_t *c);
+void op_ioctl(const cmd_t *c);
 void op_send(const cmd_t *c);
 void op_sendstr(const cmd_t *c);
 void op_sendto(const cmd_t *c);
@@ -54,6 +55,7 @@ void op_capture(const cmd_t *c);
 	X("getsockname", op_getsockname, 1, 1, "getsockname H") \
 	X("getpeername", op_getpeername, 1, 1, "getpeername H") \
 	X("fcntl", op_fcntl, 2, 3, "fcntl H getfl | fcntl H setfl <flags> | fcntl H nonblock <0|1>") \
+	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ>") \
 	X("send", op_send, 2, 3, "send H <nbytes> [msg flags]") \
 	X("sendstr", op_sendstr, 2, 3, "sendstr H <text> [msg flags]") \
 	X("sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]") \
@@ -179,6 +181,11 @@ void op_capture(const cmd_t *c);
 	X("fin", G_FIN) \
 	X("rst", G_RST) \
 	X("all", G_ALL) \
+	/* end */
+
+#define OPTABLE_IOCTL_REQUESTS(X) \
+	X("SIOCINQ", SIOCINQ) \
+	X("SIOCOUTQ", SIOCOUTQ) \
 	/* end */
 
 /* Socket option levels (options.c): X(arg, reported name, level). */

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,6 +30,7 @@ static const flagdef_t proto_defs[] = { OPTABLE_PROTOS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t sock_flag_defs[] = { OPTABLE_SOCK_FLAGS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t shut_defs[] = { OPTABLE_SHUT_HOW(FLAGDEF_) { NULL, 0 } };
 /* F_SETFL can change only these (fs/fcntl.c SETFL_MASK). */
+static const flagdef_t ioctl_defs[] = { OPTABLE_IOCTL_REQUESTS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t setfl_defs[] = { OPTABLE_SETFL_FLAGS(FLAGDEF_) { NULL, 0 } };
 /* Status flag names for F_GETFL results, ascending bits; the access mode
  * (O_RDONLY/O_WRONLY/O_RDWR, not a bit) is appended last. */
@@ -762,4 +765,31 @@ void op_abort(const cmd_t *c)
 	fprintf(stderr, "sockspec-probe: abort requested by step %s\n", c->step);
 	fflush(stderr);
 	abort();
+}
+
+/*
+ * ioctl H REQUEST: an int-valued socket ioctl (SIOCINQ, SIOCOUTQ). Event op
+ * "ioctl" with "request" and, on success, "value". TCP answers in
+ * tcp_ioctl (net/ipv4/tcp.c: EINVAL on a listener), unix sockets in
+ * unix_ioctl (net/unix/af_unix.c).
+ */
+void op_ioctl(const cmd_t *c)
+{
+	int slot = cmd_handle(c, 0);
+	unsigned long req;
+
+	if (slot < 0 || cmd_keyword(c, c->args[1], ioctl_defs, "ioctl request", &req) < 0)
+		return;
+
+	int64_t t0, t1;
+	int ret, err, v = 0;
+	ev_t e;
+
+	TIMED_CALL(t0, t1, ret, err, ioctl(handle_fd(slot), req, &v));
+	ev_open_h(&e, c, "ioctl", slot);
+	ev_kstr(&e, "request", c->args[1]);
+	if (ret == 0)
+		ev_kint(&e, "value", v);
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
 }
