@@ -2,9 +2,14 @@
 // events per syscall with errno and mask names, completion frames, gates,
 // bad input answered without crashing, and crash/hang detection.
 import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { CommandContext } from '../harness/ops/format.js'
+import type { Step } from '../harness/scenario/types.js'
 import { probeBinary, probeStaticBinary } from '../harness/paths.js'
 import { ProbeProcess } from '../harness/probe/process.js'
-import type { ProbeEvent } from '../harness/probe/event.js'
+import type { ProbeEvent, SockAddr } from '../harness/probe/event.js'
 
 let n = 0
 async function call(p: ProbeProcess, command: string, limit = 5000): Promise<ProbeEvent[]> {
@@ -150,4 +155,105 @@ t.test('a probe that dies mid-step and one that hangs are reported, not awaited 
   const dead = await p.waitStep('x2', 5000)
   t.equal(dead.status, 'exit')
   t.equal(p.exit?.signal, 'SIGKILL')
+})
+
+t.test('every op of the op table, sent to the real probe, answers with the event op the table says', async t => {
+  const { OP_DEFS, buildCommand } = await import('../harness/ops/table.js')
+  const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-optable-'))
+  t.teardown(() => rmSync(tmpDir, { recursive: true, force: true }))
+  const addresses = new Map<string, SockAddr>()
+  const ctx: CommandContext = {
+    variant: { name: 'ipv4', family: 'inet', loopback: '127.0.0.1' },
+    addresses,
+    families: new Map(),
+    tmpDir,
+    uniqueSuffix: `t${process.pid}`,
+    owners: new Map(),
+    passing: [],
+  }
+  // One sample step per op, in an order where each finds what it needs.
+  // A new op needs its sample here: the loop below fails for an op without one.
+  const a = { actor: 'a' }
+  const samples: Array<Step & { id: string }> = [
+    { do: 'socket', sock: 'L', nonblock: true },
+    { do: 'bind', sock: 'L' },
+    { do: 'listen', sock: 'L', backlog: 8 },
+    { do: 'socket', sock: 'C' },
+    { do: 'connect', sock: 'C', to: 'L' },
+    { do: 'accept4', sock: 'L', new: 'A' },
+    { do: 'send', sock: 'C', bytes: 3 },
+    { do: 'recv', sock: 'A', bytes: 1, flags: ['dontwait'] },
+    { do: 'recvfrom', sock: 'A', bytes: 1, flags: ['dontwait'] },
+    { do: 'recvmsg', sock: 'A', bytes: 1, flags: ['dontwait'] },
+    { do: 'ioctl', sock: 'A', cmd: 'SIOCINQ' },
+    { do: 'socket', sock: 'D', type: 'dgram', proto: 'udp' },
+    { do: 'bind', sock: 'D' },
+    { do: 'sendto', sock: 'D', to: 'D', bytes: 1 },
+    { do: 'connect_unspec', sock: 'D' },
+    { do: 'socket', sock: 'UL', family: 'unix' },
+    { do: 'bind', sock: 'UL', path: 'u.sock' },
+    { do: 'listen', sock: 'UL', backlog: 1 },
+    { do: 'socket', sock: 'UC', family: 'unix' },
+    { do: 'connect', sock: 'UC', path: 'u.sock' },
+    { do: 'accept4', sock: 'UL', new: 'US' },
+    { do: 'send_fd', sock: 'UC', pass: 'D' },
+    { do: 'recv_fd', sock: 'US', new: 'D2' },
+    { do: 'getsockname', sock: 'C' },
+    { do: 'getpeername', sock: 'C' },
+    { do: 'fcntl', sock: 'C' },
+    { do: 'setsockopt', sock: 'C', level: 'tcp', opt: 'TCP_NODELAY', value: 1 },
+    { do: 'getsockopt', sock: 'C', level: 'socket', opt: 'SO_ERROR' },
+    { do: 'epoll_create1', ep: 'E' },
+    { do: 'epoll_ctl', ep: 'E', op: 'add', sock: 'C', events: ['in'] },
+    { do: 'epoll_wait', ep: 'E', timeout_ms: 0 },
+    { do: 'poll', fds: { C: ['in'] }, timeout_ms: 0 },
+    { do: 'gate', sock: 'L', drop: ['syn'] },
+    { do: 'ungate', sock: 'L' },
+    { do: 'sleep', ms: 1 },
+    { do: 'shutdown', sock: 'C', how: 'wr' },
+    { do: 'close', sock: 'C' },
+  ].map((s, i) => ({ ...a, id: `o${i + 1}`, ...s }) as Step & { id: string })
+  const p = new ProbeProcess([probeBinary], 'a')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000), 'hello')
+  const answered = new Set<string>()
+  for (const step of samples) {
+    const def = OP_DEFS.find(d => d.name === step.do)!
+    const command = buildCommand(step, ctx)
+    t.ok(
+      def.commands?.some(c => command.startsWith(`${c.name} `)),
+      `${step.do}: sent as one of its own commands (${command})`,
+    )
+    p.send(step.id, command)
+    const outcome = await p.waitStep(step.id, 5000)
+    t.equal(outcome.status, 'done', `${step.do}: done`)
+    t.notOk(
+      outcome.events.some(e => e.error !== undefined),
+      `${step.do}: the probe took the command (${JSON.stringify(outcome.events.find(e => e.error))})`,
+    )
+    t.ok(
+      outcome.events.some(e => e.op === def.answers),
+      `${step.do} answers with '${def.answers}' (got ${outcome.events.map(e => e.op).join(', ')})`,
+    )
+    for (const e of outcome.events) if (e.op === 'getsockname' && e.ret === 0 && e.h && e.addr) addresses.set(e.h, e.addr)
+    answered.add(step.do)
+  }
+  // abort: the probe dies on purpose, no answer; the harness ops never reach it
+  p.send('oabort', buildCommand({ actor: 'a', do: 'abort' }, ctx))
+  t.not((await p.waitStep('oabort', 5000)).status, 'done', 'abort: the probe is gone')
+  t.equal(p.exit?.signal, 'SIGABRT')
+  answered.add('abort')
+  for (const d of OP_DEFS.filter(d => d.runBy === 'harness')) {
+    t.throws(
+      () => buildCommand({ actor: 'a', do: d.name }, ctx),
+      /run by the harness, not the probe/,
+      `${d.name}: run by the harness, never sent`,
+    )
+    answered.add(d.name)
+  }
+  t.same(
+    OP_DEFS.map(d => d.name).filter(n => !answered.has(n)),
+    [],
+    'every op of the table was checked',
+  )
 })

@@ -12,6 +12,7 @@ import type { ScenarioPolicy } from '../harness/scenario/semantics.js'
 import type { Step, StepOp } from '../harness/scenario/types.js'
 import { CommandError, buildCommand, unixPath } from '../harness/runner/command.js'
 import type { CommandContext } from '../harness/runner/command.js'
+import { OP_NAMES } from '../harness/ops/table.js'
 import { probeBinary } from '../harness/paths.js'
 import { resolveExpectation, variantsOf } from '../harness/scenario/expand.js'
 import { kernelInRange } from '../harness/scenario/kernel-range.js'
@@ -394,21 +395,8 @@ t.test('buildCommand throws on a token it cannot quote; no value reaches netns o
   t.equal(buildCommand({ actor: 'a', do: 'bind', sock: 'S', addr: '127.0.0.1' }, ctx), 'bind S inet 127.0.0.1 0')
 
   // Every op, every string field hostile: either a CommandError or one line of the op's own words.
-  const ops: StepOp[] = [
-    'socket',
-    'bind',
-    'listen',
-    'connect',
-    'connect_unspec',
-    'accept4',
-    'send',
-    'sendto',
-    'recv',
-    'recvfrom',
-    'recvmsg',
-  ]
-  ops.push('send_fd', 'recv_fd', 'shutdown', 'close', 'setsockopt', 'getsockopt', 'fcntl', 'epoll_create1', 'epoll_ctl', 'epoll_wait')
-  ops.push('poll', 'getsockname', 'getpeername', 'sleep', 'gate', 'ungate', 'abort', 'path_gate', 'path_ungate', 'await')
+  // every op of the table, so a new op is covered without editing this list
+  const ops: StepOp[] = [...OP_NAMES]
   const evil = '0\nzz netns /proc/1/ns/net'
   const fields = [
     'sock',
@@ -700,3 +688,68 @@ t.test('loading hostile scenario files', async t => {
 function parseYamlScenario(text: string): unknown {
   return parseYaml(text) as unknown
 }
+
+t.test('the op table: validate rejects what the table does not allow, exit 2 with file:line:col', async t => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['unknown-opt', 'do: getsockopt, sock: S, level: socket, opt: SO_RCVLOWT', /:4:\d+: steps\.1\.opt: must be one of: "SO_ERROR"/],
+    ['wrong-level', 'do: getsockopt, sock: S, level: tcp, opt: SO_RCVLOWAT', /:4:\d+: steps\.1\.opt: must be one of: "TCP_NODELAY"/],
+    ['unknown-flag', 'do: send, sock: S, bytes: 1, flags: [dontwaitt]', /:4:\d+: steps\.1\.flags\.0: must be one of/],
+    ['unknown-event', 'do: poll, fds: { S: [in, bogus] }', /:4:\d+: steps\.1\.fds\.S\.1: must be one of/],
+    ['missing-field', 'do: listen, sock: S', /:4:\d+: steps\.1: missing required property 'backlog'/],
+    ['unused-field', 'do: sendto, sock: S, to: S, text: hello', /:4:\d+: sendto does not use 'text' \(it takes 'sock'/],
+    ['within-elsewhere', 'do: close, sock: S, within: { since: s1, ms: 5 }', /:4:\d+: close does not use 'within'/],
+    ['linger-kind', 'do: setsockopt, sock: S, level: socket, opt: SO_LINGER, value: 3', /:4:\d+: SO_LINGER takes "onoff,secs"/],
+    ['int-kind', 'do: setsockopt, sock: S, level: tcp, opt: TCP_SYNCNT, value: "2,3"', /:4:\d+: TCP_SYNCNT takes an integer/],
+    ['op-values', 'do: fcntl, sock: S, cmd: bogus', /:4:\d+: steps\.1\.cmd: must be one of: "getfl", "setfl", "nonblock"/],
+  ]
+  for (const [name, step, message] of cases) {
+    const file = `optable-${name}.yaml`
+    writeFileSync(
+      join(dir, file),
+      ['title: t', 'steps:', '  - { actor: a, do: socket, sock: S }', `  - { actor: a, ${step} }`, ''].join('\n'),
+    )
+    const r = cli('validate', file)
+    t.equal(r.status, 2, `${name}: exit 2`)
+    t.match(r.stderr, new RegExp(`^sockspec: ${file.replace(/[.]/g, '\\.')}${message.source}`, 'm'), `${name}: positioned message`)
+  }
+  // the same step with what the table allows validates
+  writeFileSync(
+    join(dir, 'optable-ok.yaml'),
+    [
+      'title: t',
+      'steps:',
+      '  - { actor: a, do: socket, sock: S }',
+      '  - { actor: a, do: setsockopt, sock: S, level: socket, opt: SO_LINGER, value: "1,0" }',
+      '',
+    ].join('\n'),
+  )
+  t.equal(cli('validate', 'optable-ok.yaml').status, 0, 'a well-formed option step validates')
+})
+
+t.test('the op table: generated files are fresh, derived answers are consistent', async t => {
+  const { generatedFiles } = await import('../harness/ops/generate.js')
+  for (const g of generatedFiles()) t.ok(g.current === g.fresh, `${g.file.slice(kitRoot.length + 1)} is what npm run gen makes`)
+  const table = await import('../harness/ops/table.js')
+  const { estimateScenarioMs } = await import('../harness/runner/pool.js')
+  t.throws(() => table.primaryOp({ do: 'frobnicate' }), /not an op of the op table/, 'a missing mapping throws')
+  t.equal(table.primaryOp({ do: 'send_fd' }), 'sendmsg', 'send_fd answers with sendmsg (explicit mapping)')
+  t.equal(table.primaryOp({ do: 'connect_unspec' }), 'connect')
+  for (const op of table.FD_RETURNING)
+    t.ok(
+      table.OP_DEFS.some(d => d.answers === op && d.returnsFd),
+      `${op} is the answer of an op`,
+    )
+  t.same([...table.FD_RETURNING].sort(), ['accept4', 'epoll_create1', 'socket'])
+  t.same(table.CREATES, { socket: 'sock', accept4: 'new', recv_fd: 'new', epoll_create1: 'ep' })
+  // one wait rule: the step limit and the estimate read the same field
+  for (const step of [
+    { do: 'epoll_wait', timeout_ms: 400 },
+    { do: 'poll', timeout_ms: 250 },
+    { do: 'sleep', ms: 120 },
+  ] as Step[]) {
+    t.equal(table.stepLimitMs(step), table.waitMs(step)! + 3000, `${step.do}: limit is the wait + 3 s`)
+    t.equal(estimateScenarioMs([step]), table.waitMs(step)! + 20, `${step.do}: the estimate adds the same wait`)
+  }
+  t.equal(table.stepLimitMs({ do: 'epoll_wait', timeout_ms: -1 } as Step), 5000, 'no bound: the default limit')
+  t.equal(table.stepLimitMs({ do: 'connect', limit_ms: 900 } as Step), 900, 'limit_ms wins')
+})

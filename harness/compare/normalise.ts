@@ -27,6 +27,7 @@
  * - epoll/poll ready lists are sorted by handle (the kernel's ready-list order
  *   is not part of the contract, see epoll_wait(2)).
  */
+import { FD_RETURNING } from '../ops/table.js'
 import type { EventRow } from '../store/store.js'
 
 export interface NormalisedEvent {
@@ -62,8 +63,8 @@ const TCP_INFO_KEPT = [
   'bytes_sent',
   'bytes_retrans',
 ]
-/** Syscalls whose return value is a new file descriptor number. */
-export const FD_RETURNING: ReadonlySet<string> = new Set(['socket', 'accept4', 'accept', 'epoll_create1', 'epoll_create'])
+/** Syscalls whose return value is a new file descriptor number (from the op table). */
+export { FD_RETURNING }
 
 interface ReadyEntry {
   h: string

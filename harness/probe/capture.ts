@@ -5,6 +5,7 @@
  * those touching the scenario's own ports are kept (a shared lo carries
  * other scenarios' traffic too).
  */
+import { ADDRESS_EVENTS } from '../ops/table.js'
 import { ProbeProcess } from './process.js'
 import type { ProbeEvent, SockAddr } from './event.js'
 
@@ -61,15 +62,7 @@ export function scenarioPorts(events: readonly ProbeEvent[]): Set<number> {
     if (a && (a.family === 'inet' || a.family === 'inet6') && a.port) ports.add(a.port)
   }
   for (const e of events) {
-    if (
-      e.op === 'getsockname' ||
-      e.op === 'getpeername' ||
-      e.op === 'accept4' ||
-      e.op === 'connect' ||
-      e.op === 'recvfrom' ||
-      e.op === 'sendto'
-    )
-      add(e.addr)
+    if (ADDRESS_EVENTS.has(e.op)) add(e.addr)
   }
   return ports
 }

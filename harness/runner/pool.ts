@@ -2,6 +2,9 @@
  * Run tasks with bounded concurrency, longest expected first (LPT order), so
  * scenarios that mostly wait on kernel timers overlap instead of queueing.
  */
+import { waitMs } from '../ops/table.js'
+import type { Step } from '../scenario/types.js'
+
 export interface PoolTask<T> {
   estimateMs: number
   run(): Promise<T>
@@ -25,13 +28,9 @@ export async function runPool<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, tasks.length)) }, worker))
 }
 
-/** A scenario's expected duration when no earlier run recorded one: its waits added up. */
-export function estimateScenarioMs(steps: ReadonlyArray<{ do: string; timeout_ms?: number; ms?: number; limit_ms?: number }>): number {
+/** A scenario's expected duration when no earlier run recorded one: its waits added up (a step's own limit counts half). */
+export function estimateScenarioMs(steps: ReadonlyArray<Pick<Step, 'do' | 'limit_ms'>>): number {
   let ms = 0
-  for (const s of steps) {
-    if (s.limit_ms !== undefined) ms += s.limit_ms / 2
-    else if (s.do === 'sleep') ms += s.ms ?? 0
-    else if ((s.do === 'epoll_wait' || s.do === 'poll') && (s.timeout_ms ?? 0) > 0) ms += s.timeout_ms! / 2
-  }
+  for (const s of steps) ms += s.limit_ms !== undefined ? s.limit_ms / 2 : (waitMs(s) ?? 0)
   return ms + 20
 }

@@ -56,7 +56,8 @@ function usesPackets(scenario: Scenario): boolean {
 function primaryEvent(step: Step, events: readonly ProbeEvent[]): ProbeEvent | undefined {
   const op = primaryOp(step)
   for (let i = events.length - 1; i >= 0; i--) if (events[i]!.op === op) return events[i]
-  return events[events.length - 1]
+  // a refused command answers with an error event named by its protocol command; anything else is no answer
+  return events.find(e => e.error !== undefined)
 }
 
 let scratchParent: string | undefined

@@ -11,6 +11,11 @@
 import { BlockList, isIP } from 'node:net'
 import { InputErrors, SockspecError } from '../errors.js'
 import type { SourcePosition } from '../errors.js'
+import { UNQUOTABLE, unixPathProblem } from '../ops/format.js'
+import { GENERIC_FIELDS } from '../ops/fields.js'
+import { optionAt } from '../ops/options.js'
+import type { ValueKind } from '../ops/options.js'
+import { CREATES, fieldUse, isOp, opDef } from '../ops/table.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
 import { kernelRangeProblem } from './kernel-range.js'
 import type { ErrnoExpectation, Scenario } from './types.js'
@@ -24,9 +29,6 @@ export interface ScenarioPolicy {
   /** addresses of the machines named with `--host` (IP literals; names never match) */
   remoteAddresses?: readonly string[]
 }
-
-/** A token the probe protocol can carry: no whitespace, no control characters. */
-export const UNQUOTABLE = /[\s\p{Cc}]/u
 
 /** Host sysctls: net.* only (per network namespace); anything else would change the machine. */
 export const NET_SYSCTL = /^net(\.[A-Za-z0-9_-]+)+$/
@@ -51,13 +53,21 @@ const shown = (s: string): string => (UNQUOTABLE.test(s) ? JSON.stringify(s) : `
 
 const ipType = (addr: string): 'ipv4' | 'ipv6' => (isIP(addr) === 6 ? 'ipv6' : 'ipv4')
 
-/** Why a unix path would leave the scenario's private directory, or undefined. */
-export function unixPathProblem(path: string): string | undefined {
-  if (UNQUOTABLE.test(path)) return 'has whitespace or control characters'
-  if (path.startsWith('@')) return path.length > 1 ? undefined : 'an abstract name needs characters after @'
-  if (path.startsWith('/')) return "must be relative to the scenario's private directory (no leading '/')"
-  if (path.split('/').includes('..')) return "must stay in the scenario's private directory (no '..' segment)"
-  return undefined
+/** Why a setsockopt value does not fit the option's kind, or undefined. */
+function valueProblem(kind: ValueKind, value: unknown): string | undefined {
+  switch (kind) {
+    case 'int':
+    case 'bool':
+    case 'timeval_ms':
+      return typeof value === 'number' ? undefined : `takes an integer${kind === 'timeval_ms' ? ' (milliseconds)' : ''}`
+    case 'linger':
+      return typeof value === 'string' && /^-?\d+,-?\d+$/.test(value) ? undefined : `takes "onoff,secs" (struct linger)`
+    case 'string':
+      return typeof value === 'string' ? undefined : 'takes a name'
+    default:
+      // tcp_info, errno: get only; setting one is a question for the kernel (ENOPROTOOPT), not an input error
+      return undefined
+  }
 }
 
 function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string | number>]> {
@@ -67,8 +77,6 @@ function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string
   const not = e.not
   return typeof not === 'string' ? [[not, ['not']]] : not.map((n, j) => [n, ['not', j]])
 }
-
-const CREATES: Record<string, 'sock' | 'new' | 'ep'> = { socket: 'sock', accept4: 'new', recv_fd: 'new', epoll_create1: 'ep' }
 
 export function checkSemantics(scenario: Scenario, positionOf: PositionOf, policy: ScenarioPolicy = {}): void {
   const errors: SockspecError[] = []
@@ -135,6 +143,22 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
   }
 
   scenario.steps.forEach((step, i) => {
+    if (isOp(step.do)) {
+      const def = opDef(step.do)
+      for (const key of Object.keys(step)) {
+        if (GENERIC_FIELDS.has(key) || key in def.fields) continue
+        const takes = Object.keys(def.fields)
+        fail(
+          ['steps', i, key],
+          `${step.do} does not use '${key}' (it takes ${takes.length ? takes.map(f => `'${f}'`).join(', ') : 'no fields of its own'})`,
+        )
+      }
+    }
+    const option = step.level !== undefined && step.opt !== undefined ? optionAt(step.level, step.opt) : undefined
+    if (option && step.do === 'setsockopt' && step.value !== undefined) {
+      const why = valueProblem(option.kind, step.value)
+      if (why) fail(['steps', i, 'value'], `${step.opt} ${why}`)
+    }
     if (step.addr !== undefined) {
       if (isIP(step.addr) === 0) fail(['steps', i, 'addr'], `addr ${shown(step.addr)} is not an IP literal (IPv4 dotted quad or IPv6)`)
       else if (step.do === 'bind' || step.do === 'connect' || step.do === 'sendto') {
@@ -156,7 +180,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
       for (const [path, e] of cases) {
         for (const [name, sub] of errnoList(e?.errno)) checkErrno(name, [...path, 'errno', ...sub])
         // SO_ERROR is reported as an errno name too
-        if (step.opt === 'SO_ERROR' && typeof e?.value === 'string' && e.value !== '0') checkErrno(e.value, [...path, 'value'])
+        if (option?.kind === 'errno' && typeof e?.value === 'string' && e.value !== '0') checkErrno(e.value, [...path, 'value'])
       }
     }
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
@@ -206,10 +230,9 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
     for (const name of Object.keys(step.fds ?? {})) useHandle(i, 'fds', name, step.actor, ['steps', i, 'fds', name])
     if (step.pass !== undefined) useHandle(i, 'pass', step.pass, step.actor)
-    if (step.within !== undefined) {
-      if (step.do !== 'path_gate' && step.do !== 'path_ungate')
-        fail(['steps', i, 'within'], `'within' applies to path_gate/path_ungate only`)
-      else if (!stepIndex.has(step.within.since) || step.within.since === step.id)
+    // which ops take 'within' is the op table's to say (an unused field is refused above)
+    if (step.within !== undefined && isOp(step.do) && fieldUse(step.do, 'within') !== undefined) {
+      if (!stepIndex.has(step.within.since) || step.within.since === step.id)
         fail(['steps', i, 'within', 'since'], `within.since: '${step.within.since}' is not an earlier step`)
     }
     for (const exp of [step.expect, step.claim]) {

@@ -19,28 +19,10 @@
 #define EPOLL_EVENTS_MAX 4096  /* buffer bound; larger maxevents is refused */
 #define POLL_MAX 1024
 
-static const flagdef_t epoll_defs[] = {
-	{ "in", EPOLLIN }, { "out", EPOLLOUT }, { "rdhup", EPOLLRDHUP },
-	{ "pri", EPOLLPRI }, { "err", EPOLLERR }, { "hup", EPOLLHUP },
-	{ "et", EPOLLET }, { "oneshot", EPOLLONESHOT }, { "wakeup", EPOLLWAKEUP },
-	{ "exclusive", EPOLLEXCLUSIVE }, { "rdnorm", EPOLLRDNORM },
-	{ "rdband", EPOLLRDBAND }, { "wrnorm", EPOLLWRNORM },
-	{ "wrband", EPOLLWRBAND }, { "msg", EPOLLMSG },
-	{ NULL, 0 }
-};
-static const flagdef_t epoll_create_defs[] = {
-	{ "cloexec", EPOLL_CLOEXEC }, { NULL, 0 }
-};
-static const flagdef_t ctl_defs[] = {
-	{ "add", EPOLL_CTL_ADD }, { "mod", EPOLL_CTL_MOD }, { "del", EPOLL_CTL_DEL },
-	{ NULL, 0 }
-};
-static const flagdef_t poll_defs[] = {
-	{ "in", POLLIN }, { "out", POLLOUT }, { "pri", POLLPRI },
-	{ "rdhup", POLLRDHUP }, { "rdnorm", POLLRDNORM }, { "rdband", POLLRDBAND },
-	{ "wrnorm", POLLWRNORM }, { "wrband", POLLWRBAND },
-	{ NULL, 0 }
-};
+static const flagdef_t epoll_defs[] = { OPTABLE_EPOLL_EVENTS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t epoll_create_defs[] = { OPTABLE_EPOLL_CREATE_FLAGS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t ctl_defs[] = { OPTABLE_EPOLL_CTL_OPS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t poll_defs[] = { OPTABLE_POLL_EVENTS(FLAGDEF_) { NULL, 0 } };
 
 void op_epoll_create1(const cmd_t *c)
 {

@@ -44,11 +44,7 @@ enum {
 	G_FIN = 1 << 4, G_RST = 1 << 5, G_ALL = 1 << 6,
 };
 
-static const flagdef_t gate_defs[] = {
-	{ "syn", G_SYN }, { "synack", G_SYNACK }, { "ack", G_ACK },
-	{ "data", G_DATA }, { "fin", G_FIN }, { "rst", G_RST }, { "all", G_ALL },
-	{ NULL, 0 }
-};
+static const flagdef_t gate_defs[] = { OPTABLE_GATE_CLASSES(FLAGDEF_) { NULL, 0 } };
 
 #define MAX_INSNS 64
 #define DROP_MARK 0xff   /* placeholder jt, patched to jump to "drop" */

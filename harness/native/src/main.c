@@ -30,41 +30,13 @@ typedef struct {
 	const char *usage;
 } opdef_t;
 
+/* The dispatch table is generated from the op table (optable.gen.h). */
+#define OPDEF_(name, fn, min, max, usage) { name, fn, min, max, usage },
 static const opdef_t ops[] = {
-	{ "socket", op_socket, 3, 5, "socket H <inet|inet6|unix> <stream|dgram|seqpacket> [tcp|mptcp|udp|0] [nonblock|cloexec]" },
-	{ "bind", op_bind, 3, 4, "bind H <addr>" },
-	{ "listen", op_listen, 2, 2, "listen H <backlog>" },
-	{ "connect", op_connect, 3, 4, "connect H <addr>" },
-	{ "connect_unspec", op_connect_unspec, 1, 1, "connect_unspec H" },
-	{ "accept4", op_accept4, 2, 3, "accept4 H NEW [nonblock|cloexec]" },
-	{ "send", op_send, 2, 3, "send H <nbytes> [msg flags]" },
-	{ "sendstr", op_sendstr, 2, 3, "sendstr H <text> [msg flags]" },
-	{ "sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]" },
-	{ "recv", op_recv, 2, 3, "recv H <nbytes> [msg flags]" },
-	{ "recvfrom", op_recvfrom, 2, 3, "recvfrom H <nbytes> [msg flags]" },
-	{ "recvmsg", op_recvmsg, 2, 3, "recvmsg H <nbytes> [msg flags]" },
-	{ "sendfd", op_sendfd, 2, 3, "sendfd H FDH [msg flags]" },
-	{ "recvfd", op_recvfd, 2, 3, "recvfd H NEW [msg flags]" },
-	{ "shutdown", op_shutdown, 2, 2, "shutdown H <rd|wr|rdwr>" },
-	{ "close", op_close, 1, 1, "close H" },
-	{ "setsockopt", op_setsockopt, 4, 4, "setsockopt H <socket|tcp|ip|ipv6> <OPT> <value>" },
-	{ "getsockopt", op_getsockopt, 3, 3, "getsockopt H <socket|tcp|ip|ipv6> <OPT>" },
-	{ "fcntl", op_fcntl, 2, 3, "fcntl H getfl | fcntl H setfl <flags> | fcntl H nonblock <0|1>" },
-	{ "epoll_create1", op_epoll_create1, 1, 2, "epoll_create1 E [cloexec]" },
-	{ "epoll_ctl", op_epoll_ctl, 3, 4, "epoll_ctl E <add|mod|del> H [events]" },
-	{ "epoll_wait", op_epoll_wait, 3, 3, "epoll_wait E <maxevents> <timeout_ms>" },
-	{ "poll", op_poll, 1, -1, "poll <timeout_ms> H:<events> [H:<events> ...]" },
-	{ "getsockname", op_getsockname, 1, 1, "getsockname H" },
-	{ "getpeername", op_getpeername, 1, 1, "getpeername H" },
-	{ "sleep", op_sleep, 1, 1, "sleep <ms>" },
-	{ "netns", op_netns, 1, 1, "netns <name|/path>" },
-	{ "capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]" },
-	{ "gate", op_gate, 2, -1, "gate H <class> [class...]" },
-	{ "ungate", op_ungate, 1, 1, "ungate H" },
-	{ "abort", op_abort, 0, 0, "abort" },
-	{ "quit", NULL, 0, 0, "quit" },
+	OPTABLE_COMMANDS(OPDEF_)
 	{ NULL, NULL, 0, 0, NULL }
 };
+#undef OPDEF_
 
 /*
  * capture IFNAME...: the probe becomes a capture process (as if started with

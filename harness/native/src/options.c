@@ -24,53 +24,29 @@
 enum kind { K_INT, K_LINGER, K_TIMEO, K_STRING, K_TCPINFO, K_ERROR };
 
 typedef struct {
+	const char *level;    /* the level's protocol spelling */
 	const char *name;
 	int opt;
 	enum kind kind;
 } optdef_t;
 
-#define O_(x, k) { #x, x, k }
-
-static const optdef_t sol_socket_opts[] = {
-	O_(SO_ERROR, K_ERROR), O_(SO_REUSEADDR, K_INT), O_(SO_REUSEPORT, K_INT),
-	O_(SO_KEEPALIVE, K_INT), O_(SO_LINGER, K_LINGER), O_(SO_RCVBUF, K_INT),
-	O_(SO_SNDBUF, K_INT), O_(SO_RCVLOWAT, K_INT), O_(SO_SNDLOWAT, K_INT),
-	O_(SO_RCVTIMEO, K_TIMEO), O_(SO_SNDTIMEO, K_TIMEO), O_(SO_TYPE, K_INT),
-	O_(SO_DOMAIN, K_INT), O_(SO_PROTOCOL, K_INT), O_(SO_ACCEPTCONN, K_INT),
-	O_(SO_OOBINLINE, K_INT), O_(SO_BROADCAST, K_INT), O_(SO_PEEK_OFF, K_INT),
-	{ NULL, 0, K_INT }
+/* Both tables are generated from the op table (optable.gen.h). */
+#define OPT_(lv, x, k) { lv, #x, x, k },
+static const optdef_t opts[] = {
+	OPTABLE_OPTIONS(OPT_)
+	{ NULL, NULL, 0, K_INT }
 };
-static const optdef_t sol_tcp_opts[] = {
-	O_(TCP_NODELAY, K_INT), O_(TCP_MAXSEG, K_INT), O_(TCP_CORK, K_INT),
-	O_(TCP_KEEPIDLE, K_INT), O_(TCP_KEEPINTVL, K_INT), O_(TCP_KEEPCNT, K_INT),
-	O_(TCP_SYNCNT, K_INT), O_(TCP_LINGER2, K_INT), O_(TCP_DEFER_ACCEPT, K_INT),
-	O_(TCP_WINDOW_CLAMP, K_INT), O_(TCP_INFO, K_TCPINFO), O_(TCP_QUICKACK, K_INT),
-	O_(TCP_USER_TIMEOUT, K_INT), O_(TCP_FASTOPEN, K_INT),
-	O_(TCP_FASTOPEN_CONNECT, K_INT), O_(TCP_NOTSENT_LOWAT, K_INT),
-	O_(TCP_CONGESTION, K_STRING),
-	{ NULL, 0, K_INT }
-};
-static const optdef_t sol_ip_opts[] = {
-	O_(IP_TTL, K_INT), O_(IP_TOS, K_INT), O_(IP_RECVERR, K_INT),
-	O_(IP_FREEBIND, K_INT), O_(IP_TRANSPARENT, K_INT),
-	{ NULL, 0, K_INT }
-};
-static const optdef_t sol_ipv6_opts[] = {
-	O_(IPV6_V6ONLY, K_INT), O_(IPV6_RECVERR, K_INT), O_(IPV6_UNICAST_HOPS, K_INT),
-	{ NULL, 0, K_INT }
-};
+#undef OPT_
 
 static const struct level {
 	const char *arg;      /* protocol spelling */
 	const char *name;     /* reported spelling */
 	int level;
-	const optdef_t *opts;
 } levels[] = {
-	{ "socket", "SOL_SOCKET", SOL_SOCKET, sol_socket_opts },
-	{ "tcp", "SOL_TCP", IPPROTO_TCP, sol_tcp_opts },
-	{ "ip", "SOL_IP", IPPROTO_IP, sol_ip_opts },
-	{ "ipv6", "SOL_IPV6", IPPROTO_IPV6, sol_ipv6_opts },
-	{ NULL, NULL, 0, NULL }
+#define LEVEL_(arg, name, lv) { arg, name, lv },
+	OPTABLE_LEVELS(LEVEL_)
+#undef LEVEL_
+	{ NULL, NULL, 0 }
 };
 
 /* Resolves args[1] (level) and args[2] (option). */
@@ -83,8 +59,8 @@ static int lookup(const cmd_t *c, const struct level **lv, const optdef_t **od)
 		cmd_error(c, "unknown level '%.32s' (socket|tcp|ip|ipv6)", c->args[1]);
 		return -1;
 	}
-	for (*od = (*lv)->opts; (*od)->name; (*od)++)
-		if (strcmp((*od)->name, c->args[2]) == 0)
+	for (*od = opts; (*od)->name; (*od)++)
+		if (strcmp((*od)->level, (*lv)->arg) == 0 && strcmp((*od)->name, c->args[2]) == 0)
 			return 0;
 	cmd_error(c, "unknown option '%.40s' for level %s", c->args[2], (*lv)->arg);
 	return -1;

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -20,38 +22,16 @@
 /* Upper bound for send/recv buffers: keeps a typo from eating the host. */
 #define XFER_MAX (64LL << 20)
 
-const flagdef_t msg_flag_defs[] = {
-	{ "dontwait", MSG_DONTWAIT }, { "peek", MSG_PEEK },
-	{ "waitall", MSG_WAITALL },   { "nosignal", MSG_NOSIGNAL },
-	{ "oob", MSG_OOB },           { "more", MSG_MORE },
-	{ "trunc", MSG_TRUNC },       { "fastopen", MSG_FASTOPEN },
-	{ "confirm", MSG_CONFIRM },   { "eor", MSG_EOR },
-	{ "errqueue", MSG_ERRQUEUE },  /* recvmsg: read the IP_RECVERR queue */
-	{ NULL, 0 }
-};
+const flagdef_t msg_flag_defs[] = { OPTABLE_MSG_FLAGS(FLAGDEF_) { NULL, 0 } };
 
-static const flagdef_t family_defs[] = {
-	{ "inet", AF_INET }, { "inet6", AF_INET6 }, { "unix", AF_UNIX }, { NULL, 0 }
-};
-static const flagdef_t type_defs[] = {
-	{ "stream", SOCK_STREAM }, { "dgram", SOCK_DGRAM },
-	{ "seqpacket", SOCK_SEQPACKET }, { NULL, 0 }
-};
-static const flagdef_t proto_defs[] = {
-	{ "tcp", IPPROTO_TCP }, { "mptcp", IPPROTO_MPTCP }, { "udp", IPPROTO_UDP },
-	{ "0", 0 }, { NULL, 0 }
-};
-static const flagdef_t sock_flag_defs[] = {
-	{ "nonblock", SOCK_NONBLOCK }, { "cloexec", SOCK_CLOEXEC }, { NULL, 0 }
-};
-static const flagdef_t shut_defs[] = {
-	{ "rd", SHUT_RD }, { "wr", SHUT_WR }, { "rdwr", SHUT_RDWR }, { NULL, 0 }
-};
+static const flagdef_t family_defs[] = { OPTABLE_FAMILIES(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t type_defs[] = { OPTABLE_TYPES(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t proto_defs[] = { OPTABLE_PROTOS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t sock_flag_defs[] = { OPTABLE_SOCK_FLAGS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t shut_defs[] = { OPTABLE_SHUT_HOW(FLAGDEF_) { NULL, 0 } };
 /* F_SETFL can change only these (fs/fcntl.c SETFL_MASK). */
-static const flagdef_t setfl_defs[] = {
-	{ "nonblock", O_NONBLOCK }, { "append", O_APPEND }, { "async", O_ASYNC },
-	{ "direct", O_DIRECT }, { "noatime", O_NOATIME }, { NULL, 0 }
-};
+static const flagdef_t ioctl_defs[] = { OPTABLE_IOCTL_REQUESTS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t setfl_defs[] = { OPTABLE_SETFL_FLAGS(FLAGDEF_) { NULL, 0 } };
 /* Status flag names for F_GETFL results, ascending bits; the access mode
  * (O_RDONLY/O_WRONLY/O_RDWR, not a bit) is appended last. */
 static const flagname_t o_flag_names[] = {
@@ -785,4 +765,31 @@ void op_abort(const cmd_t *c)
 	fprintf(stderr, "sockspec-probe: abort requested by step %s\n", c->step);
 	fflush(stderr);
 	abort();
+}
+
+/*
+ * ioctl H REQUEST: an int-valued socket ioctl (SIOCINQ, SIOCOUTQ). Event op
+ * "ioctl" with "request" and, on success, "value". TCP answers in
+ * tcp_ioctl (net/ipv4/tcp.c: EINVAL on a listener), unix sockets in
+ * unix_ioctl (net/unix/af_unix.c).
+ */
+void op_ioctl(const cmd_t *c)
+{
+	int slot = cmd_handle(c, 0);
+	unsigned long req;
+
+	if (slot < 0 || cmd_keyword(c, c->args[1], ioctl_defs, "ioctl request", &req) < 0)
+		return;
+
+	int64_t t0, t1;
+	int ret, err, v = 0;
+	ev_t e;
+
+	TIMED_CALL(t0, t1, ret, err, ioctl(handle_fd(slot), req, &v));
+	ev_open_h(&e, c, "ioctl", slot);
+	ev_kstr(&e, "request", c->args[1]);
+	if (ret == 0)
+		ev_kint(&e, "value", v);
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
 }

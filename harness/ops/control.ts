@@ -1,0 +1,61 @@
+/** Control ops: sleep, await, abort; and the probe commands that are not scenario steps. */
+import { line } from './format.js'
+import type { OpDef, OpFamily, ProbeCommand } from './types.js'
+
+const sleep: OpDef = {
+  name: 'sleep',
+  doc: 'nanosleep(2) for `ms` milliseconds in this actor.',
+  answers: 'sleep',
+  fields: { ms: 'required' },
+  waits: 'ms',
+  commands: [{ name: 'sleep', handler: 'op_sleep', minArgs: 1, maxArgs: 1, usage: 'sleep <ms>', doc: '`nanosleep()` (op `sleep`)' }],
+  format: step => line(['sleep', 'op'], [step.ms ?? 0, 'ms']),
+}
+
+const awaitOp: OpDef = {
+  name: 'await',
+  doc: 'Wait for the background step `step` of this actor; its checks are judged here.',
+  answers: 'await',
+  fields: { step: 'required' },
+  runBy: 'harness',
+}
+
+const abort: OpDef = {
+  name: 'abort',
+  doc: 'Test hook: the probe crashes on purpose (SIGABRT).',
+  answers: 'abort',
+  fields: {},
+  commands: [
+    {
+      name: 'abort',
+      handler: 'op_abort',
+      minArgs: 0,
+      maxArgs: 0,
+      usage: 'abort',
+      doc: "test hook: writes a line to stderr and calls `abort()` (SIGABRT), so the harness's crash handling is tested against the real helper",
+    },
+  ],
+  format: () => 'abort',
+}
+
+const probeOnly: ProbeCommand[] = [
+  {
+    name: 'netns',
+    handler: 'op_netns',
+    minArgs: 1,
+    maxArgs: 1,
+    usage: 'netns <name|/path>',
+    doc: '`setns()` into `/run/netns/<name>` (or the path), op `setns` with `netns`; later sockets live in that namespace, existing handles keep theirs. A failed `open()` of the path is reported as op `open` with `path`. Used where a probe cannot be started inside the namespace (vm guests)',
+  },
+  {
+    name: 'capture',
+    handler: 'op_capture',
+    minArgs: 1,
+    maxArgs: 16,
+    usage: 'capture IFNAME [IFNAME...]',
+    doc: "the probe turns into a capture process (see Capture mode) and never takes another command: a second `hello` with `capture: [...]` follows, then `packet` events until EOF; send nothing else. For probes that cannot be started in capture mode (a vm guest's, after `netns`)",
+  },
+  { name: 'quit', handler: null, minArgs: 0, maxArgs: 0, usage: 'quit', doc: 'closes every handle, writes nothing more, exits 0' },
+]
+
+export const family: OpFamily = { ops: [sleep, awaitOp, abort], probeOnly }

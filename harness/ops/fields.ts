@@ -1,0 +1,335 @@
+/**
+ * The step fields: one JSON schema fragment each, with the enums taken from
+ * the name tables. Which op uses which field is in the op definitions; the
+ * generated schema puts both together (generate.ts).
+ */
+import {
+  EPOLL_CTL_OPS,
+  EPOLL_EVENTS,
+  FAMILIES,
+  GATE_CLASSES,
+  MSG_FLAGS,
+  POLL_EVENTS,
+  PROTOS,
+  SETFL_FLAGS,
+  SHUT_HOW,
+  TYPES,
+  names,
+} from './flags.js'
+import { OPTION_LEVELS } from './options.js'
+
+/** What a step's answer is checked against: the same fields for `expect` and `claim`. */
+const EXPECTATION_FIELDS = {
+  ret: {
+    $ref: '#/$defs/ret',
+  },
+  errno: {
+    $ref: '#/$defs/errno',
+  },
+  ready: {
+    $ref: '#/$defs/ready',
+  },
+  revents: {
+    $ref: '#/$defs/revents',
+  },
+  value: {
+    $ref: '#/$defs/value',
+  },
+  data: {
+    $ref: '#/$defs/data',
+  },
+  time: {
+    $ref: '#/$defs/time',
+  },
+  kernels: {
+    type: 'array',
+    items: {
+      $ref: '#/$defs/kernelExpectation',
+    },
+    description: 'Kernel-dependent overrides, as data.',
+  },
+  why: {
+    type: 'string',
+    description: 'Source for this expectation (man page section, kernel function).',
+  },
+  after_packet: {
+    $ref: '#/$defs/after_packet',
+  },
+  before_packet: {
+    $ref: '#/$defs/before_packet',
+  },
+  packets: {
+    $ref: '#/$defs/packets',
+  },
+}
+
+const expectation = (description: string): Record<string, unknown> => ({
+  type: 'object',
+  additionalProperties: false,
+  description,
+  properties: EXPECTATION_FIELDS,
+})
+
+/** Fields every step may have, whatever its op. */
+export const GENERIC_FIELDS: ReadonlySet<string> = new Set(['id', 'actor', 'do', 'background', 'limit_ms', 'expect', 'claim', 'note'])
+
+export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
+  id: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_-]{0,40}$',
+    description: 'Name of the step, for `await` and `time.since` references. Default s<N> (1-based index).',
+  },
+  actor: {
+    type: 'string',
+    pattern: '^[a-z][a-z0-9_-]{0,30}$',
+    description: 'The actor (one probe process) that makes the call: client, server, ...',
+  },
+  // filled in by the generator: the op names and their docs
+  do: { type: 'string' },
+  sock: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'The socket handle the call is made on (socket: the name of the new socket).',
+  },
+  new: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'accept4/recv_fd: name of the accepted or received socket.',
+  },
+  pass: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'send_fd: the handle whose descriptor is sent (SCM_RIGHTS) over `sock`.',
+  },
+  ep: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'epoll_create1/epoll_ctl/epoll_wait: the epoll instance.',
+  },
+  family: {
+    type: 'string',
+    enum: ['ip', ...names(FAMILIES)],
+    description: 'socket: address family. `ip` (default) follows the variant: inet for ipv4, inet6 for ipv6.',
+  },
+  type: {
+    type: 'string',
+    enum: names(TYPES),
+    description: 'socket: type (default stream).',
+  },
+  proto: {
+    type: 'string',
+    enum: names(PROTOS),
+    description: "socket: protocol (default 0: the family's default).",
+  },
+  nonblock: {
+    type: 'boolean',
+    description: 'socket/accept4: SOCK_NONBLOCK. fcntl: set (true) or clear (false) O_NONBLOCK.',
+  },
+  cloexec: {
+    type: 'boolean',
+    description: 'socket/accept4/epoll_create1: SOCK_CLOEXEC / EPOLL_CLOEXEC.',
+  },
+  addr: {
+    type: 'string',
+    pattern: '^[0-9A-Fa-f.:]{2,45}$',
+    description:
+      "bind/connect/sendto: an IP literal, IPv4 dotted quad or IPv6 (nothing else: no names, no zone ids). Default for bind: the variant's loopback (127.0.0.1 or ::1). Destinations must stay on loopback or, with `hosts`, in the scenario's namespaces (198.18.0.0/15, fd00::/8), unless `sockspec run --allow-external`.",
+  },
+  port: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 65535,
+    description: 'bind/connect/sendto: port (bind default 0: the kernel picks one).',
+  },
+  path: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 90,
+    pattern: '^[^\\s\\p{Cc}]+$',
+    description:
+      "unix bind/connect: socket path, relative to the scenario's private temp dir (no leading '/', no '..' segment; no whitespace or control characters); @name for the abstract namespace (made unique per run).",
+  },
+  to: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'connect/sendto: connect to the address that socket is bound to (learned from its bind).',
+  },
+  backlog: {
+    type: 'integer',
+    description: 'listen: backlog argument.',
+  },
+  bytes: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 1048576,
+    description: 'send: bytes to send (pattern a..z). recv: buffer size.',
+  },
+  text: {
+    type: 'string',
+    pattern: '^[!-~]{1,200}$',
+    description: 'send: literal bytes to send (printable ASCII, no spaces).',
+  },
+  flags: {
+    type: 'array',
+    items: {
+      type: 'string',
+      enum: names(MSG_FLAGS),
+    },
+    description: "send/recv: message flags (errqueue: MSG_ERRQUEUE, read the socket's error queue with recvmsg).",
+    uniqueItems: true,
+  },
+  how: {
+    type: 'string',
+    enum: names(SHUT_HOW),
+    description: 'shutdown: SHUT_RD, SHUT_WR or SHUT_RDWR.',
+  },
+  level: {
+    type: 'string',
+    enum: OPTION_LEVELS.map(l => l.name),
+    description: 'setsockopt/getsockopt: SOL_SOCKET, IPPROTO_TCP, IPPROTO_IP or IPPROTO_IPV6.',
+  },
+  opt: {
+    type: 'string',
+    description: 'setsockopt/getsockopt: option name as the macro (TCP_SYNCNT); the names allowed depend on `level`.',
+  },
+  value: {
+    description: 'setsockopt: integer value; SO_LINGER "onoff,secs"; SO_RCVTIMEO/SO_SNDTIMEO milliseconds; TCP_CONGESTION a name.',
+    oneOf: [
+      {
+        type: 'integer',
+      },
+      {
+        type: 'string',
+        pattern: '^[A-Za-z0-9_,.-]+$',
+      },
+    ],
+  },
+  cmd: {
+    type: 'string',
+    description: 'fcntl: F_GETFL, F_SETFL (with `fl`), or nonblock (F_GETFL then F_SETFL toggling O_NONBLOCK as `nonblock` says).',
+  },
+  fl: {
+    type: 'array',
+    items: {
+      type: 'string',
+      enum: names(SETFL_FLAGS),
+    },
+    description: 'fcntl setfl: file status flags.',
+    uniqueItems: true,
+  },
+  op: {
+    type: 'string',
+    enum: names(EPOLL_CTL_OPS),
+    description: 'epoll_ctl: EPOLL_CTL_ADD, _MOD or _DEL.',
+  },
+  events: {
+    type: 'array',
+    items: {
+      type: 'string',
+      enum: names(EPOLL_EVENTS),
+    },
+    description: 'epoll_ctl: requested events and modes.',
+    uniqueItems: true,
+  },
+  max: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 64,
+    description: 'epoll_wait: maxevents (default 16).',
+  },
+  timeout_ms: {
+    type: 'integer',
+    minimum: -1,
+    maximum: 120000,
+    description: 'epoll_wait/poll: timeout in milliseconds (-1 blocks; the step time limit still applies).',
+  },
+  fds: {
+    type: 'object',
+    minProperties: 1,
+    description: 'poll: handle -> requested events.',
+    additionalProperties: {
+      type: 'array',
+      items: {
+        type: 'string',
+        enum: names(POLL_EVENTS),
+      },
+      description: 'poll events.',
+      uniqueItems: true,
+    },
+  },
+  ms: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 120000,
+    description: 'sleep: milliseconds.',
+  },
+  drop: {
+    type: 'array',
+    items: {
+      type: 'string',
+      enum: names(GATE_CLASSES),
+    },
+    description:
+      'gate: incoming TCP segment classes the socket filter drops. path_gate: classes nftables drops on the host (ack = flags exactly ACK; data = PSH set).',
+    uniqueItems: true,
+  },
+  step: {
+    type: 'string',
+    description: 'await: id of the background step to wait for.',
+    pattern: '^[A-Za-z_][A-Za-z0-9_-]{0,40}$',
+  },
+  background: {
+    type: 'boolean',
+    description:
+      'Send the call and go on without waiting for it (a blocking accept, connect or epoll_wait); a later `await` step (or the end of the scenario) collects its result.',
+  },
+  limit_ms: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 300000,
+    description: 'Time limit for the call (default: its timeout + 3 s, or 5 s). Past it the step is an error.',
+  },
+  expect: expectation('What the kernel should answer for this step. Fields not given are not checked.'),
+  claim: expectation('Claim scenarios: what the claim predicts for this step. A mismatch refutes the claim; it does not fail the run.'),
+  note: {
+    type: 'string',
+    description: 'Free text shown in timelines (why this step is here).',
+  },
+  reject: {
+    type: 'array',
+    items: {
+      type: 'string',
+      enum: names(GATE_CLASSES),
+    },
+    uniqueItems: true,
+    description: 'path_gate: segment classes answered with a reject (see `with`) instead of being delivered.',
+  },
+  with: {
+    type: 'string',
+    enum: ['tcp-reset', 'icmp-port-unreachable', 'icmp-host-unreachable', 'icmp-net-unreachable', 'icmp-admin-prohibited'],
+    description: 'path_gate: how rejected segments are answered (default tcp-reset).',
+  },
+  dir: {
+    type: 'string',
+    enum: ['in', 'out'],
+    description: 'path_gate: filter segments the host receives (in, default) or sends (out).',
+  },
+  within: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['since', 'ms'],
+    description:
+      "path_gate/path_ungate: a precondition on the kit, not the kernel: the change must be in place within `ms` of the moment step `since` was sent (measured on the harness's clock). A slower machine (busy, or an emulated guest where each nft call takes most of a second) makes the result an `error` that says so, instead of a kernel failure.",
+    properties: {
+      since: {
+        type: 'string',
+        description: 'Id of an earlier step.',
+      },
+      ms: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'Milliseconds after that step was sent.',
+      },
+    },
+  },
+}
