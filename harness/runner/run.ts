@@ -90,6 +90,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
       () => interrupted,
     )
   } finally {
+    await opts.host.close?.()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

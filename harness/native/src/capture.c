@@ -374,12 +374,22 @@ static void drain(capif_t *c, int max)
 	}
 }
 
+/* Reads everything queued on every interface. */
+static void drain_all(capif_t *ifs, int nif)
+{
+	for (int i = 0; i < nif; i++)
+		drain(&ifs[i], -1);
+}
+
 /*
  * Reads what stdin has. Returns 1 at EOF or on a "quit" line, else 0.
- * Other lines are answered with an error event: capture mode takes no
- * commands.
+ * "TOKEN sync" drains every queue and answers {"done":"TOKEN",...}: every
+ * segment handed to a device before the line was written is reported before
+ * that answer (a run-wide capture shared by many scenarios uses it as the
+ * end of one scenario's window). Other lines are answered with an error
+ * event.
  */
-static int read_stdin(char *line, size_t *len, size_t cap)
+static int read_stdin(char *line, size_t *len, size_t cap, capif_t *ifs, int nif)
 {
 	char buf[512];
 	ssize_t n = read(0, buf, sizeof buf);
@@ -395,7 +405,7 @@ static int read_stdin(char *line, size_t *len, size_t cap)
 			continue;
 		}
 		line[*len] = '\0';
-		/* trim blanks (and a '\r') around the word */
+		/* trim blanks (and a '\r') around the words */
 		char *s = line, *end = line + *len;
 		while (*s == ' ' || *s == '\t')
 			s++;
@@ -404,8 +414,15 @@ static int read_stdin(char *line, size_t *len, size_t cap)
 		*len = 0;
 		if (strcmp(s, "quit") == 0)
 			return 1;
+		char *sp = strchr(s, ' ');
+		if (sp && sp > s && strcmp(sp + 1, "sync") == 0) {
+			*sp = '\0';
+			drain_all(ifs, nif);
+			ev_done(s, 0);
+			continue;
+		}
 		if (*s)
-			cap_error(NULL, "capture mode takes only 'quit' (or EOF) on stdin", 0);
+			cap_error(NULL, "capture mode takes only 'TOKEN sync', 'quit' (or EOF) on stdin", 0);
 	}
 	return 0;
 }
@@ -489,12 +506,11 @@ int capture_main(int nif, char **ifnames)
 			break;
 		}
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    read_stdin(line, &line_len, sizeof line))
+		    read_stdin(line, &line_len, sizeof line, ifs, nif))
 			break;
 	}
 	/* quit/EOF: whatever is still queued is part of the timeline. */
-	for (int i = 0; i < nif; i++)
-		drain(&ifs[i], -1);
+	drain_all(ifs, nif);
 	/* The last line: everything captured is written (a runner that cannot
 	 * read past its own EOF, such as a vm guest's port, waits for this). */
 	{
