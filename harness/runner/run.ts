@@ -10,18 +10,30 @@ import type { ProbeProcess } from '../probe/process.js'
 import { variantsOf } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
 import type { TraceStore } from '../store/store.js'
-import { estimateScenarioMs, runPool } from './pool.js'
+import { estimateScenarioMs, runPool, sizeJobs } from './pool.js'
 import type { PoolTask } from './pool.js'
 import type { ScenarioResult } from './result.js'
 import { runScenario } from './run-scenario.js'
 
 /**
  * Scenarios mostly wait on kernel timers (SYN-ACK retransmits, SYN
- * timeouts, epoll timeouts), not on the CPU: four per core keeps the
- * timers overlapping (npm run bench shows the difference).
+ * timeouts, epoll timeouts), not on the CPU. Without estimates: four per
+ * core; runPlan sizes the default from the suite's estimates (sizeJobs).
  */
-export function defaultJobs(): number {
-  return 4 * os.availableParallelism()
+export function defaultJobs(estimatesMs?: readonly number[]): number {
+  const cores = os.availableParallelism()
+  return estimatesMs ? sizeJobs(estimatesMs, cores) : 4 * cores
+}
+
+/**
+ * Gap between task starts (runPool): the starts are spread over 40 % of the
+ * longest estimate (2 to 20 ms apart), so a wide pool never sets up dozens of
+ * scenarios in one instant, and the short ones at the end of the queue do not
+ * all run their step round trips at once.
+ */
+export function startGapMs(estimatesMs: readonly number[]): number {
+  if (!estimatesMs.length) return 0
+  return Math.min(20, Math.max(2, (0.4 * Math.max(...estimatesMs)) / estimatesMs.length))
 }
 
 export interface RunPlanOptions {
@@ -30,7 +42,8 @@ export interface RunPlanOptions {
   system: SystemInfo
   store: TraceStore
   runId: number
-  jobs: number
+  /** absent: sized from the suite's estimated waits (defaultJobs) */
+  jobs?: number
   repeat: number
   /** sysctl lookup where the probes run (a vm guest); default: this machine */
   readSysctl?: (name: string) => string | undefined
@@ -41,6 +54,8 @@ export interface RunPlanOptions {
 export interface RunOutcome {
   results: ScenarioResult[]
   interrupted: boolean
+  /** the --jobs the run used */
+  jobs: number
 }
 
 export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
@@ -52,7 +67,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     for (const variant of variantsOf(scenario)) {
       for (let attempt = 1; attempt <= opts.repeat; attempt++) {
         tasks.push({
-          estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps),
+          estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps, Object.keys(scenario.hosts ?? {}).length),
           run: () =>
             runScenario(scenario, variant, {
               host: opts.host,
@@ -77,10 +92,11 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   process.on('SIGTERM', onSignal)
   const results: ScenarioResult[] = []
   opts.onStart?.(tasks.length)
+  const jobs = opts.jobs ?? defaultJobs(tasks.map(t => t.estimateMs))
   try {
     await runPool(
       tasks,
-      opts.jobs,
+      jobs,
       result => {
         if (interrupted) return // killed mid-way: not a kernel answer, not recorded
         opts.store.recordResult(opts.runId, result)
@@ -88,6 +104,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
         opts.onResult?.(result, results.length, tasks.length)
       },
       () => interrupted,
+      startGapMs(tasks.map(t => t.estimateMs)),
     )
   } finally {
     await opts.host.close?.()
@@ -95,5 +112,5 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     process.off('SIGTERM', onSignal)
   }
   opts.store.finishRun(opts.runId, interrupted ? 'interrupted' : 'complete')
-  return { results, interrupted }
+  return { results, interrupted, jobs }
 }
