@@ -11,6 +11,8 @@ import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
 import { runCommand } from '../harness/deps/process.js'
 import { buildTopology } from '../harness/hosts/netns.js'
+import type { NetnsExec } from '../harness/hosts/netns.js'
+import { deleteBatch, planTopology, sysctlBatch, topologyBatches } from '../harness/hosts/topology.js'
 import type { Scenario } from '../harness/scenario/types.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
@@ -338,3 +340,83 @@ t.test('a host sysctl outside net.* is refused, and this machine keeps its value
   t.same(namespaces(), nsBefore, 'no namespace was made')
   t.equal(domainname(), before, '/proc/sys/kernel/domainname unchanged')
 })
+
+t.test('topology in batches: one ip call per namespace phase, no line an ip batch cannot take', async t => {
+  const plan = planTopology(['a', 'b', 'c'], { b: { 'net.core.somaxconn': 7, 'net.ipv4.tcp_syncookies': 0 } }, 'test-plan')
+  const phases = topologyBatches(plan)
+  t.same(
+    phases.map(p => p.map(b => b.ns ?? 'caller')),
+    [['caller'], [plan.hub], plan.hosts.map(h => h.ns)],
+    'namespaces first, then the hub, then one batch per host',
+  )
+  const sysctls = sysctlBatch(plan)!
+  t.equal(sysctls.batch.lines.length, 1, 'one line for host b, both keys')
+  t.same(
+    sysctls.hostOfLine.map(h => h.name),
+    ['b'],
+  )
+  t.equal(sysctlBatch(planTopology(['a'], {}, 'x')), undefined, 'no sysctl, no batch')
+  const lines = [...phases.flat().flatMap(b => b.lines), ...sysctls.batch.lines, ...deleteBatch([plan.hub]).lines]
+  for (const line of lines) {
+    t.notMatch(line, /^-|#|\n/, `a batch line takes no option, comment or newline: ${line.slice(0, 40)}`)
+  }
+  t.throws(() => planTopology(['a b'], {}, 'x'), /host name 'a b' refused/)
+  t.throws(() => planTopology(['a'], {}, 'x#y'), /refused/)
+})
+
+t.test(
+  'a two-host topology costs 5 ip calls to build (sysctl included) and 1 to remove, and is really there',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const calls: string[] = []
+    const counting: NetnsExec = (argv, opts) => {
+      calls.push(argv.join(' '))
+      return runCommand(argv, opts)
+    }
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: {}, b: { sysctl: { 'net.core.somaxconn': 7 } } },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const topo = await buildTopology(scenario, counting, `test-batch-${process.pid}`)
+    if ('skip' in topo) throw new Error(topo.skip)
+    t.equal(calls.length, 5, calls.join('\n'))
+    t.ok(
+      calls.every(c => c.startsWith('ip ') && c.endsWith('-batch -')),
+      'every call is an ip batch',
+    )
+    const [a, b] = topo.plan.hosts
+    const inNs = (ns: string, ...argv: string[]): string => spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' }).stdout
+    t.match(inNs(a!.ns, 'ip', 'addr', 'show', 'eth0'), /inet 198\.18\.0\.1\/24[\s\S]*inet6 fd00:0:0:5::1\/64/, "host a's addresses")
+    t.equal(inNs(b!.ns, 'cat', '/proc/sys/net/core/somaxconn').trim(), '7', "host b's sysctl, in its namespace")
+    t.match(inNs(topo.plan.hub, 'ip', 'link', 'show', 'master', 'br0'), /p0@[\s\S]*p1@/, 'both ports on the bridge')
+    calls.length = 0
+    await topo.destroy()
+    t.equal(calls.length, 1, `removed in one call: ${calls.join('\n')}`)
+    t.notOk(
+      namespaces().some(n => n.includes(`test-batch-${process.pid}`)),
+      'nothing left',
+    )
+  },
+)
+
+t.test(
+  'a net.* sysctl the namespace does not have is a skip naming the key, and nothing is left',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: { sysctl: { 'net.core.somaxconn': 9, 'net.ipv4.no_such_key': 1 } } },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const r = await buildTopology(scenario, runCommand, `test-nokey-${process.pid}`)
+    t.ok('skip' in r)
+    t.match((r as { skip: string }).skip, /^sysctl net\.ipv4\.no_such_key cannot be set in a network namespace here: /)
+    t.notOk(
+      namespaces().some(n => n.includes(`test-nokey-${process.pid}`)),
+      'nothing left',
+    )
+  },
+)
