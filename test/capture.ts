@@ -371,3 +371,54 @@ t.test(
     t.ok(c.running[0]!.process.exit, 'close() stops it')
   },
 )
+
+t.test('NS:IFNAME captures inside another namespace, beside this one', { skip: !isRoot && 'needs root' }, async t => {
+  const ns = `sockspec-captest-${process.pid}`
+  t.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0, 'namespace made')
+  t.teardown(() => {
+    spawnSync('ip', ['netns', 'del', ns])
+  })
+  spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  const cap = startCapture([`${ns}:lo`, 'lo'])
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
+  const hello = await withTimeout(cap.first, 5000, 'hello')
+  t.same(hello.capture, [`${ns}:lo`, 'lo'])
+  // a probe inside the namespace talks to itself; node talks on this namespace's lo
+  const p = new ProbeProcess([probeBinary], 'inside')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000))
+  let n = 0
+  const call = async (command: string): Promise<ProbeEvent> => {
+    const step = `c${++n}`
+    p.send(step, command)
+    const outcome = await p.waitStep(step, 5000)
+    return outcome.events[outcome.events.length - 1]!
+  }
+  t.equal((await call(`netns ${ns}`)).ret, 0, 'probe joined')
+  await call('socket L inet stream tcp')
+  const inner = (await call('bind L inet 127.0.0.1 0')).addr?.port ?? 0
+  await call('listen L 8')
+  await call('socket C inet stream tcp')
+  await call(`connect C inet 127.0.0.1 ${inner}`)
+  await p.stop()
+  const outer = await converse('127.0.0.1', 'outside')
+  cap.child.stdin.end()
+  t.same(await withTimeout(cap.exit, 5000, 'capture exit'), { code: 0, signal: null })
+  const on = (port: number): string[] => [
+    ...new Set(cap.events.filter(e => e.op === 'packet' && (e.sport === port || e.dport === port)).map(e => String(e.if))),
+  ]
+  t.same(on(inner), [`${ns}:lo`], "the namespace's segments, named by namespace")
+  t.same(on(outer), ['lo'], "this namespace's segments")
+  t.same(cap.invalid, [])
+})
+
+t.test('NS:IFNAME of a namespace that does not exist: one error event, exit 3', async t => {
+  const cap = startCapture(['sockspec-no-such-ns:lo'])
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
+  t.same(await withTimeout(cap.exit, 5000, 'capture exit'), { code: 3, signal: null })
+  t.match(cap.events, [{ op: 'capture', if: 'sockspec-no-such-ns:lo', error: 'unknown network namespace', errno: 'ENOENT' }])
+})

@@ -164,6 +164,9 @@ export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: st
   }
 }
 
+const chunks = <T>(xs: readonly T[], n: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n))
+
 export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
   await ensureBeacon()
@@ -177,7 +180,13 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     probeSetup: actor => [`netns ${hostPlan(actor).ns}`],
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
-    captureSpecs: () => plan.hosts.map(h => ({ host: h.name, argv: [probeBinary], setup: [`netns ${h.ns}`], capture: ['eth0', 'lo'] })),
+    // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
+    captureSpecs: () =>
+      chunks(plan.hosts, 8).map(hosts => ({
+        host: hosts.map(h => h.name).join(','),
+        argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
+        hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
+      })),
     setPathGates: topo.setPathGates,
     close: topo.destroy,
   }

@@ -24,6 +24,12 @@ export interface CaptureSpec {
   capture?: string[]
   /** A run-wide capture to join instead of starting one (argv is then unused). */
   shared?: SharedCapture
+  /**
+   * One process for several namespaces (interfaces given as NS:IFNAME): the
+   * scenario host of each namespace. A segment then gets its namespace's host
+   * and the bare interface name.
+   */
+  hostOfNs?: Record<string, string>
 }
 
 export interface RunningCapture {
@@ -31,6 +37,7 @@ export interface RunningCapture {
   process: ProbeProcess
   /** set when this is a window of a shared capture */
   lease?: Lease
+  hostOfNs?: Record<string, string>
   /** what the capture wrote to stderr and the invalid lines it printed (of this window, if shared) */
   stderr: string
   invalid: InvalidLine[]
@@ -161,6 +168,7 @@ export async function startCaptures(
       const c: RunningCapture = {
         host: spec.host,
         process,
+        hostOfNs: spec.hostOfNs,
         get stderr() {
           return process.stderr
         },
@@ -225,7 +233,11 @@ export async function stopCaptures(running: readonly RunningCapture[], ports: Re
       const sport = Number(e['sport'])
       const dport = Number(e['dport'])
       // a listener's port is always known; a connection's other port is found through it
-      if (ports.has(sport) || ports.has(dport)) packets.push({ ...e, host: c.host })
+      if (!ports.has(sport) && !ports.has(dport)) continue
+      const at = String(e['if'] ?? '')
+      const colon = at.lastIndexOf(':')
+      const ns = c.hostOfNs && colon > 0 ? c.hostOfNs[at.slice(0, colon)] : undefined
+      packets.push(ns === undefined ? { ...e, host: c.host } : { ...e, host: ns, if: at.slice(colon + 1) })
     }
   })
   return packets.sort((a, b) => a.t0 - b.t0)
