@@ -13,17 +13,20 @@ import { runCommand } from '../harness/deps/process.js'
 import { buildTopology } from '../harness/hosts/netns.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
 import { deleteBatch, planTopology, sysctlBatch, topologyBatches } from '../harness/hosts/topology.js'
+import { NETNS_HOST_MS, NETNS_SETUP_MS, estimateScenarioMs, sizeJobs } from '../harness/runner/pool.js'
+import { startGapMs } from '../harness/runner/run.js'
 import type { Scenario } from '../harness/scenario/types.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
 const notRoot = process.getuid?.() !== 0
 
-function namespaces(): string[] {
+/** The kit's namespaces (of the run with that pid: other runs on a shared machine make theirs too). */
+function namespaces(pid?: number): string[] {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .stdout.split('\n')
     .map(l => l.split(' ')[0] ?? '')
-    .filter(n => n.startsWith('sockspec-'))
+    .filter(n => n.startsWith(pid === undefined ? 'sockspec-' : `sockspec-${pid}.`))
 }
 function probePids(): Set<string> {
   return new Set(spawnSync('pgrep', ['-f', 'sockspec-probe'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean))
@@ -71,7 +74,7 @@ t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing le
   const nft = store.prepare(`SELECT count(*) AS n FROM events WHERE op = 'nft' AND ret = 0`).get() as { n: number }
   t.equal(nft.n, 4, 'path gates are recorded as harness events')
   store.close()
-  t.same(namespaces(), [], 'no namespace left')
+  t.same(namespaces(r.pid), [], 'no namespace left')
 })
 
 t.test('a path gate later than its `within` bound is a kit error, not a kernel failure', { skip: notRoot && 'needs root' }, async t => {
@@ -96,7 +99,7 @@ t.test('a path gate later than its `within` bound is a kit error, not a kernel f
     doc.results[0]?.message,
     /step s10 \(path_ungate\) was in place \d+ ms after step s8 was sent; the scenario needs it within 0\.001 ms/,
   )
-  t.same(namespaces(), [], 'no namespace left')
+  t.same(namespaces(r.pid), [], 'no namespace left')
 })
 
 t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip: notRoot && 'needs root' }, async t => {
@@ -320,7 +323,6 @@ t.test('a host sysctl outside net.* is refused, and this machine keeps its value
     t.match(r.stderr, /domainname\.yaml:2:\d+: sysctl 'kernel\.domainname': only net\.\* keys/)
   }
   // Past validation (a scenario object made by hand), the topology refuses it before it makes anything.
-  const nsBefore = namespaces()
   const hostile: Array<Record<string, string | number>> = [
     { 'kernel.domainname': 'x' },
     { 'net.ipv4/../../kernel/domainname': 'x' },
@@ -337,7 +339,11 @@ t.test('a host sysctl outside net.* is refused, and this machine keeps its value
     } as unknown as Scenario
     await t.rejects(buildTopology(scenario, runCommand, 'test-sysctl'), /sysctl .* refused/, JSON.stringify(sysctl))
   }
-  t.same(namespaces(), nsBefore, 'no namespace was made')
+  t.same(
+    namespaces().filter(n => n.includes('test-sysctl')),
+    [],
+    'no namespace was made',
+  )
   t.equal(domainname(), before, '/proc/sys/kernel/domainname unchanged')
 })
 
@@ -420,3 +426,18 @@ t.test(
     )
   },
 )
+
+t.test('default --jobs: the estimates (netns set-up counted) packed beside the longest, within 1..16 per core', async t => {
+  const steps = [{ do: 'epoll_wait', timeout_ms: 2000 }]
+  t.equal(
+    estimateScenarioMs(steps, 2) - estimateScenarioMs(steps),
+    NETNS_SETUP_MS + 2 * NETNS_HOST_MS,
+    'two simulated hosts cost their set-up',
+  )
+  t.equal(sizeJobs([8000, ...Array<number>(40).fill(1000)], 2), 8, 'ceil(1.25 x 48 s / 8 s) workers')
+  t.equal(sizeJobs(Array<number>(400).fill(1000), 2), 32, 'at most 16 per core')
+  t.equal(sizeJobs([5000, 10, 10], 2), 2, 'at least one per core')
+  t.equal(sizeJobs([5000], 8), 1, 'never more than the tasks')
+  t.equal(startGapMs([7500, ...Array<number>(149).fill(100)]), 20, 'starts spread, at most 20 ms apart')
+  t.equal(startGapMs(Array<number>(1000).fill(100)), 2, 'at least 2 ms apart')
+})
