@@ -15,6 +15,7 @@ import { compileSchemaFile } from '../harness/deps/ajv.js'
 import { probeBinary, schemaDir } from '../harness/paths.js'
 import type { ProbeEvent } from '../harness/probe/event.js'
 import { ProbeProcess } from '../harness/probe/process.js'
+import { SharedCapture, startCaptures, stopCaptures } from '../harness/probe/capture.js'
 
 const validate = compileSchemaFile(join(schemaDir, 'event.schema.json'))
 const isRoot = process.getuid?.() === 0
@@ -300,4 +301,124 @@ t.test('a closed stdout ends the capture even without traffic', { skip: !isRoot 
   const exit = await withTimeout(cap.exit, 5000, 'capture exit after stdout closed')
   t.equal(exit.signal, null, 'no signal (SIGPIPE ignored)')
   t.not(exit.code, 0, 'exits non-zero: nobody reads the timeline')
+})
+
+t.test(
+  'TOKEN sync: every segment sent before the line is reported before its answer',
+  { skip: !isRoot && 'needs CAP_NET_RAW (root)' },
+  async t => {
+    const p = new ProbeProcess([probeBinary, 'capture', 'lo'], 'wire')
+    t.teardown(() => p.kill())
+    t.ok(await p.waitHello(5000), 'hello')
+    for (let round = 1; round <= 3; round++) {
+      const port = await converse('127.0.0.1', `round ${round}`)
+      p.send(`k${round}`, 'sync')
+      const outcome = await p.waitStep(`k${round}`, 5000)
+      t.equal(outcome.status, 'done', `round ${round}: answered`)
+      const segs = p.events.filter(e => e.op === 'packet' && (e.sport === port || e.dport === port))
+      t.ok(
+        segs.some(e => flagsOf(e) === 'SYN') && segs.some(e => e.len === 7) && segs.filter(e => e.tcp_flags?.includes('FIN')).length === 2,
+        `round ${round}: SYN, data and both FINs already read (${segs.length} segments)`,
+      )
+    }
+    p.send('k9', 'bogus')
+    await p.endCapture()
+    t.ok(
+      p.events.some(e => e.op === 'capture' && /TOKEN sync/.test(String(e.error))),
+      'another line is an error event, the capture goes on to its end',
+    )
+    t.ok(
+      p.events.some(e => e.op === 'capture_end'),
+      'capture_end',
+    )
+    t.same(p.invalid, [], 'every line valid')
+  },
+)
+
+t.test(
+  'one shared capture, one window per scenario: joined late sees nothing earlier',
+  { skip: !isRoot && 'needs CAP_NET_RAW (root)' },
+  async t => {
+    const shared = new SharedCapture([probeBinary, 'capture', 'lo'], 'local', 50)
+    t.teardown(() => shared.close())
+    const spec = { host: 'local', argv: [], shared }
+    const a = await startCaptures([spec])
+    t.same(a.problems, [])
+    const portX = await converse('127.0.0.1', 'first')
+    const b = await startCaptures([spec])
+    t.equal(b.running[0]!.process, a.running[0]!.process, 'the second scenario joins the same process')
+    const portY = await converse('::1', 'second')
+    const both = new Set([portX, portY])
+    const fromA = await stopCaptures(a.running, both)
+    const fromB = await stopCaptures(b.running, both)
+    const ports = (segs: ProbeEvent[]): number[] =>
+      [...new Set(segs.map(e => (both.has(Number(e.sport)) ? Number(e.sport) : Number(e.dport))))].sort()
+    t.same(ports(fromA), [portX, portY].sort(), 'the first window saw both conversations')
+    t.same(ports(fromB), [portY], 'the second window starts when it joined')
+    const key = (e: ProbeEvent): string => `${e.sport}>${e.dport} ${flagsOf(e)} ${e.tcp_seq} ${e.len}`
+    t.equal(new Set(fromA.map(key)).size, fromA.length, 'each segment once')
+    t.ok(
+      fromA.every(e => e.host === 'local'),
+      'segments carry the host',
+    )
+    t.same([a.running[0]!.invalid, b.running[0]!.invalid], [[], []])
+    const first = a.running[0]!.process
+    for (let i = 0; i < 50 && !first.exit; i++) await sleep(20)
+    t.same(first.exit, { code: 0, signal: undefined }, 'stopped once idle, cleanly')
+    const c = await startCaptures([spec])
+    t.not(c.running[0]!.process, first, 'a later scenario starts a new one')
+    await shared.close()
+    t.ok(c.running[0]!.process.exit, 'close() stops it')
+  },
+)
+
+t.test('NS:IFNAME captures inside another namespace, beside this one', { skip: !isRoot && 'needs root' }, async t => {
+  const ns = `sockspec-captest-${process.pid}`
+  t.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0, 'namespace made')
+  t.teardown(() => {
+    spawnSync('ip', ['netns', 'del', ns])
+  })
+  spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  const cap = startCapture([`${ns}:lo`, 'lo'])
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
+  const hello = await withTimeout(cap.first, 5000, 'hello')
+  t.same(hello.capture, [`${ns}:lo`, 'lo'])
+  // a probe inside the namespace talks to itself; node talks on this namespace's lo
+  const p = new ProbeProcess([probeBinary], 'inside')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000))
+  let n = 0
+  const call = async (command: string): Promise<ProbeEvent> => {
+    const step = `c${++n}`
+    p.send(step, command)
+    const outcome = await p.waitStep(step, 5000)
+    return outcome.events[outcome.events.length - 1]!
+  }
+  t.equal((await call(`netns ${ns}`)).ret, 0, 'probe joined')
+  await call('socket L inet stream tcp')
+  const inner = (await call('bind L inet 127.0.0.1 0')).addr?.port ?? 0
+  await call('listen L 8')
+  await call('socket C inet stream tcp')
+  await call(`connect C inet 127.0.0.1 ${inner}`)
+  await p.stop()
+  const outer = await converse('127.0.0.1', 'outside')
+  cap.child.stdin.end()
+  t.same(await withTimeout(cap.exit, 5000, 'capture exit'), { code: 0, signal: null })
+  const on = (port: number): string[] => [
+    ...new Set(cap.events.filter(e => e.op === 'packet' && (e.sport === port || e.dport === port)).map(e => String(e.if))),
+  ]
+  t.same(on(inner), [`${ns}:lo`], "the namespace's segments, named by namespace")
+  t.same(on(outer), ['lo'], "this namespace's segments")
+  t.same(cap.invalid, [])
+})
+
+t.test('NS:IFNAME of a namespace that does not exist: one error event, exit 3', async t => {
+  const cap = startCapture(['sockspec-no-such-ns:lo'])
+  t.teardown(() => {
+    cap.child.kill('SIGKILL')
+  })
+  t.same(await withTimeout(cap.exit, 5000, 'capture exit'), { code: 3, signal: null })
+  t.match(cap.events, [{ op: 'capture', if: 'sockspec-no-such-ns:lo', error: 'unknown network namespace', errno: 'ENOENT' }])
 })

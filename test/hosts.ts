@@ -11,20 +11,34 @@ import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
 import { runCommand } from '../harness/deps/process.js'
 import { buildTopology } from '../harness/hosts/netns.js'
+import type { NetnsExec } from '../harness/hosts/netns.js'
+import { deleteBatch, planTopology, sysctlBatch, topologyBatches } from '../harness/hosts/topology.js'
+import { NETNS_HOST_MS, NETNS_SETUP_MS, estimateScenarioMs, sizeJobs } from '../harness/runner/pool.js'
+import { startGapMs } from '../harness/runner/run.js'
 import type { Scenario } from '../harness/scenario/types.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
 const notRoot = process.getuid?.() !== 0
 
-function namespaces(): string[] {
+/** The kit's namespaces (of the run with that pid: other runs on a shared machine make theirs too). */
+function namespaces(pid?: number): string[] {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .stdout.split('\n')
     .map(l => l.split(' ')[0] ?? '')
-    .filter(n => n.startsWith('sockspec-'))
+    .filter(n => n.startsWith(pid === undefined ? 'sockspec-' : `sockspec-${pid}.`))
 }
-function probePids(): Set<string> {
-  return new Set(spawnSync('pgrep', ['-f', 'sockspec-probe'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean))
+/** Probe pids whose environment carries `mark` (other runs on this machine are not ours). */
+function probePids(mark: string): Set<string> {
+  const pids = spawnSync('pgrep', ['-f', 'sockspec-probe'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+  const carries = (pid: string): boolean => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(mark)
+    } catch {
+      return false // exited meanwhile
+    }
+  }
+  return new Set(pids.filter(carries))
 }
 
 const twoHosts = [
@@ -69,7 +83,7 @@ t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing le
   const nft = store.prepare(`SELECT count(*) AS n FROM events WHERE op = 'nft' AND ret = 0`).get() as { n: number }
   t.equal(nft.n, 4, 'path gates are recorded as harness events')
   store.close()
-  t.same(namespaces(), [], 'no namespace left')
+  t.same(namespaces(r.pid), [], 'no namespace left')
 })
 
 t.test('a path gate later than its `within` bound is a kit error, not a kernel failure', { skip: notRoot && 'needs root' }, async t => {
@@ -94,7 +108,7 @@ t.test('a path gate later than its `within` bound is a kit error, not a kernel f
     doc.results[0]?.message,
     /step s10 \(path_ungate\) was in place \d+ ms after step s8 was sent; the scenario needs it within 0\.001 ms/,
   )
-  t.same(namespaces(), [], 'no namespace left')
+  t.same(namespaces(r.pid), [], 'no namespace left')
 })
 
 t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip: notRoot && 'needs root' }, async t => {
@@ -112,9 +126,13 @@ t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip:
       '',
     ].join('\n'),
   )
-  const before = probePids()
+  // probes inherit the run's environment: a mark tells this run's probes from those of other runs on the machine
+  const mark = `SOCKSPEC_TEST_MARK=${process.pid}-${Date.now()}`
   const db = join(dir, 'interrupted.db')
-  const child = spawn(process.execPath, [bin, 'run', file, '--db', db], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bin, 'run', file, '--db', db], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SOCKSPEC_TEST_MARK: mark.split('=')[1] },
+  })
   const mine = (): string[] => namespaces().filter(n => n.startsWith(`sockspec-${child.pid}.`))
   for (let i = 0; i < 100 && mine().length < 3; i++) await new Promise(r => setTimeout(r, 100))
   t.ok(mine().length >= 3, 'the run created its namespaces')
@@ -124,8 +142,7 @@ t.test('Ctrl-C in the middle of a run leaves no namespace and no probe', { skip:
   const code = await exited
   t.equal(code, 130, 'exit code 130')
   t.same(mine(), [], 'namespaces removed')
-  const leftover = [...probePids()].filter(p => !before.has(p))
-  t.same(leftover, [], 'no probe process left')
+  t.same([...probePids(mark)], [], 'no probe process left')
   const store = new Database(db, { readonly: true })
   t.same(store.prepare('SELECT status FROM runs').all(), [{ status: 'interrupted' }])
   store.close()
@@ -318,7 +335,6 @@ t.test('a host sysctl outside net.* is refused, and this machine keeps its value
     t.match(r.stderr, /domainname\.yaml:2:\d+: sysctl 'kernel\.domainname': only net\.\* keys/)
   }
   // Past validation (a scenario object made by hand), the topology refuses it before it makes anything.
-  const nsBefore = namespaces()
   const hostile: Array<Record<string, string | number>> = [
     { 'kernel.domainname': 'x' },
     { 'net.ipv4/../../kernel/domainname': 'x' },
@@ -335,6 +351,105 @@ t.test('a host sysctl outside net.* is refused, and this machine keeps its value
     } as unknown as Scenario
     await t.rejects(buildTopology(scenario, runCommand, 'test-sysctl'), /sysctl .* refused/, JSON.stringify(sysctl))
   }
-  t.same(namespaces(), nsBefore, 'no namespace was made')
+  t.same(
+    namespaces().filter(n => n.includes('test-sysctl')),
+    [],
+    'no namespace was made',
+  )
   t.equal(domainname(), before, '/proc/sys/kernel/domainname unchanged')
+})
+
+t.test('topology in batches: one ip call per namespace phase, no line an ip batch cannot take', async t => {
+  const plan = planTopology(['a', 'b', 'c'], { b: { 'net.core.somaxconn': 7, 'net.ipv4.tcp_syncookies': 0 } }, 'test-plan')
+  const phases = topologyBatches(plan)
+  t.same(
+    phases.map(p => p.map(b => b.ns ?? 'caller')),
+    [['caller'], [plan.hub], plan.hosts.map(h => h.ns)],
+    'namespaces first, then the hub, then one batch per host',
+  )
+  const sysctls = sysctlBatch(plan)!
+  t.equal(sysctls.batch.lines.length, 1, 'one line for host b, both keys')
+  t.same(
+    sysctls.hostOfLine.map(h => h.name),
+    ['b'],
+  )
+  t.equal(sysctlBatch(planTopology(['a'], {}, 'x')), undefined, 'no sysctl, no batch')
+  const lines = [...phases.flat().flatMap(b => b.lines), ...sysctls.batch.lines, ...deleteBatch([plan.hub]).lines]
+  for (const line of lines) {
+    t.notMatch(line, /^-|#|\n/, `a batch line takes no option, comment or newline: ${line.slice(0, 40)}`)
+  }
+  t.throws(() => planTopology(['a b'], {}, 'x'), /host name 'a b' refused/)
+  t.throws(() => planTopology(['a'], {}, 'x#y'), /refused/)
+})
+
+t.test(
+  'a two-host topology costs 5 ip calls to build (sysctl included) and 1 to remove, and is really there',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const calls: string[] = []
+    const counting: NetnsExec = (argv, opts) => {
+      calls.push(argv.join(' '))
+      return runCommand(argv, opts)
+    }
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: {}, b: { sysctl: { 'net.core.somaxconn': 7 } } },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const topo = await buildTopology(scenario, counting, `test-batch-${process.pid}`)
+    if ('skip' in topo) throw new Error(topo.skip)
+    t.equal(calls.length, 5, calls.join('\n'))
+    t.ok(
+      calls.every(c => c.startsWith('ip ') && c.endsWith('-batch -')),
+      'every call is an ip batch',
+    )
+    const [a, b] = topo.plan.hosts
+    const inNs = (ns: string, ...argv: string[]): string => spawnSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' }).stdout
+    t.match(inNs(a!.ns, 'ip', 'addr', 'show', 'eth0'), /inet 198\.18\.0\.1\/24[\s\S]*inet6 fd00:0:0:5::1\/64/, "host a's addresses")
+    t.equal(inNs(b!.ns, 'cat', '/proc/sys/net/core/somaxconn').trim(), '7', "host b's sysctl, in its namespace")
+    t.match(inNs(topo.plan.hub, 'ip', 'link', 'show', 'master', 'br0'), /p0@[\s\S]*p1@/, 'both ports on the bridge')
+    calls.length = 0
+    await topo.destroy()
+    t.equal(calls.length, 1, `removed in one call: ${calls.join('\n')}`)
+    t.notOk(
+      namespaces().some(n => n.includes(`test-batch-${process.pid}`)),
+      'nothing left',
+    )
+  },
+)
+
+t.test(
+  'a net.* sysctl the namespace does not have is a skip naming the key, and nothing is left',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: { sysctl: { 'net.core.somaxconn': 9, 'net.ipv4.no_such_key': 1 } } },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const r = await buildTopology(scenario, runCommand, `test-nokey-${process.pid}`)
+    t.ok('skip' in r)
+    t.match((r as { skip: string }).skip, /^sysctl net\.ipv4\.no_such_key cannot be set in a network namespace here: /)
+    t.notOk(
+      namespaces().some(n => n.includes(`test-nokey-${process.pid}`)),
+      'nothing left',
+    )
+  },
+)
+
+t.test('default --jobs: the estimates (netns set-up counted) packed beside the longest, within 1..16 per core', async t => {
+  const steps = [{ do: 'epoll_wait', timeout_ms: 2000 }]
+  t.equal(
+    estimateScenarioMs(steps, 2) - estimateScenarioMs(steps),
+    NETNS_SETUP_MS + 2 * NETNS_HOST_MS,
+    'two simulated hosts cost their set-up',
+  )
+  t.equal(sizeJobs([8000, ...Array<number>(40).fill(1000)], 2), 8, 'ceil(1.25 x 48 s / 8 s) workers')
+  t.equal(sizeJobs(Array<number>(400).fill(1000), 2), 32, 'at most 16 per core')
+  t.equal(sizeJobs([5000, 10, 10], 2), 2, 'at least one per core')
+  t.equal(sizeJobs([5000], 8), 1, 'never more than the tasks')
+  t.equal(startGapMs([7500, ...Array<number>(149).fill(100)]), 20, 'starts spread, at most 20 ms apart')
+  t.equal(startGapMs(Array<number>(1000).fill(100)), 2, 'at least 2 ms apart')
 })

@@ -13,7 +13,7 @@ import { loopbackHost } from '../hosts/loopback.js'
 import { systemInfo } from '../hosts/system-info.js'
 import { kitRoot, probeBinary, scenarioDir } from '../paths.js'
 import { ProbeProcess } from '../probe/process.js'
-import { defaultJobs, runPlan } from '../runner/run.js'
+import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
 import { TraceStore } from '../store/store.js'
 import type { RunInfo } from '../store/store.js'
@@ -56,28 +56,30 @@ async function probeRoundTrip(): Promise<void> {
 
 const runInfo = (): RunInfo => runInfoFor(systemInfo(), 'loopback', undefined, ['bench'])
 
-async function timedRun(scenarios: ReturnType<typeof loadScenarios>, jobs: number, file: string) {
+async function timedRun(scenarios: ReturnType<typeof loadScenarios>, jobs: number | undefined, file: string) {
   const store = TraceStore.open(join(work, file))
   const { id: runId } = store.beginRun(runInfo())
   const t0 = performance.now()
-  const { results } = await runPlan({ scenarios, host: loopbackHost(), system: systemInfo(), store, runId, jobs, repeat: 1 })
+  const outcome = await runPlan({ scenarios, host: loopbackHost(), system: systemInfo(), store, runId, jobs, repeat: 1 })
   const wallMs = performance.now() - t0
   store.close()
-  return { results, wallMs }
+  return { results: outcome.results, wallMs, jobs: outcome.jobs }
 }
 
 async function defaultRun(): Promise<void> {
   const scenarios = loadScenarios([scenarioDir])
   const cores = os.availableParallelism()
   let results: Awaited<ReturnType<typeof timedRun>>['results'] = []
-  for (const jobs of [cores, defaultJobs()]) {
-    const run = await timedRun(scenarios, jobs, `run-${jobs}.db`)
+  // undefined: the default, sized by runPlan from the suite's estimates
+  for (const asked of [cores, undefined]) {
+    const run = await timedRun(scenarios, asked, `run-${asked ?? 'default'}.db`)
+    const jobs = run.jobs
     results = run.results
     const longest = results.reduce((a, b) => (b.durationMs > a.durationMs ? b : a))
     const sum = results.reduce((s, r) => s + r.durationMs, 0)
     const bad = results.filter(r => r.verdict === 'fail' || r.verdict === 'error').length
     line(
-      `default run, --jobs ${jobs}${jobs === defaultJobs() ? ' (the default)' : ' (= cores)'}`,
+      `default run, --jobs ${jobs}${asked === undefined ? ' (the default)' : ' (= cores)'}`,
       `${results.length} results (${bad} fail/error)`,
     )
     line('  wall time', `${(run.wallMs / 1000).toFixed(2)} s`)

@@ -37,7 +37,11 @@ export async function main(argv: string[]): Promise<number> {
     .description('run scenarios against the kernel, record every event, print verdicts')
     .argument('[paths...]', 'scenario files or directories (default: the packaged scenarios)')
     .option('--db <file>', 'trace store file', 'traces.db')
-    .option('-j, --jobs <n>', 'scenarios run in parallel (default: 4 per core: they mostly wait on kernel timers)', intArg('--jobs', 1))
+    .option(
+      '-j, --jobs <n>',
+      'scenarios run in parallel (default: sized from their estimated waits, 1 to 16 per core)',
+      intArg('--jobs', 1),
+    )
     .option('-f, --filter <pattern>', 'only scenario ids matching a glob or substring (repeatable)', collect, [])
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
     .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'junit', 'json']).default('tty'))

@@ -14,7 +14,7 @@ import { junitReporter } from '../reporters/junit.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tapReporter } from '../reporters/tap.js'
 import { ttyReporter } from '../reporters/tty.js'
-import { defaultJobs, runPlan } from '../runner/run.js'
+import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
 import type { Scenario } from '../scenario/types.js'
 import { variantsOf } from '../scenario/expand.js'
@@ -139,7 +139,7 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
         system,
         store,
         runId,
-        jobs: opts.jobs ?? defaultJobs(),
+        jobs: opts.jobs,
         repeat: opts.repeat,
         onStart: total => reporter.start(run, total),
         onResult: (r, done, total) => reporter.result(r, done, total),

@@ -29,4 +29,6 @@ export interface HostDriver {
   /** loopback, netns, ssh, vm */
   readonly kind: string
   open(scenario: Scenario, variant: VariantName): Promise<HostSession | { skip: string }>
+  /** Stop what the driver shares between sessions (a run-wide packet capture); called at the end of a run. */
+  close?(): Promise<void>
 }

@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline'
 import { SockspecError } from '../errors.js'
 import { spawnLongLived } from '../deps/process.js'
 import { probeBinary } from '../paths.js'
+import { SharedCapture } from '../probe/capture.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostDriver, HostSession } from './host.js'
 import { openNetns } from './netns.js'
@@ -70,13 +71,16 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   if (!existsSync(binary)) {
     throw new SockspecError('E_PROBE', `probe binary not found: ${binary} (run 'npm run build' or 'make -C harness/native')`)
   }
+  // one capture of lo for the whole run: every loopback scenario's segments cross it
+  const wire = uid === 0 ? new SharedCapture([binary, 'capture', 'lo'], 'local') : undefined
   const shared: HostSession = {
     probeArgv: () => [binary],
-    ...(uid === 0 ? { captureSpecs: () => [{ host: 'local', argv: [binary, 'capture', 'lo'] }] } : {}),
+    ...(wire ? { captureSpecs: () => [{ host: 'local', argv: [...wire.argv], shared: wire }] } : {}),
     close: async () => {},
   }
   return {
     kind: remotes?.targets.size ? 'ssh' : 'loopback',
+    close: async () => wire?.close(),
     open: async (scenario, variant) => {
       if (remotes && scenarioUsesRemote(scenario, remotes.targets))
         return openSsh(scenario, variant, remotes.targets, remotes.prepared, remotes.options, binary)

@@ -12,8 +12,8 @@ import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
-import { NS_PREFIX, checkHostSysctl, nftScript, planTopology, sysctlPath, topologyCommands } from './topology.js'
-import type { PathGate, TopologyPlan } from './topology.js'
+import { NS_PREFIX, deleteBatch, ipBatchArgv, nftScript, planTopology, sysctlBatch, sysctlPath, topologyBatches } from './topology.js'
+import type { IpBatch, PathGate, TopologyPlan } from './topology.js'
 
 let counter = 0
 
@@ -75,16 +75,29 @@ export type NetnsExec = (argv: readonly string[], opts?: { input?: string; timeo
 
 const localExec: NetnsExec = runCommand
 
-/** Kill what still runs in each namespace (probes that outlived their scenario), then delete it. */
-async function deleteNamespaces(exec: NetnsExec, names: readonly string[]): Promise<void> {
-  await Promise.all(
-    names.map(async ns => {
-      const pids = (await exec(['ip', 'netns', 'pids', ns], { timeoutMs: 5000 })).stdout.split(/\s+/).filter(p => /^\d+$/.test(p))
-      // the shell's builtin kill: there may be no kill(1) binary
-      if (pids.length) await exec(['sh', '-c', 'kill -9 "$@" 2>/dev/null; true', 'sh', ...pids], { timeoutMs: 5000 })
-      await exec(['ip', 'netns', 'del', ns], { timeoutMs: 10_000 })
-    }),
-  )
+/** Run one ip batch; a failed line throws (or, with `force`, is only reported in the result). */
+async function runBatch(exec: NetnsExec, batch: IpBatch, force = false): Promise<CommandResult> {
+  return exec(ipBatchArgv(batch, force), { input: batch.lines.join('\n') + '\n', timeoutMs: 10_000 })
+}
+
+/**
+ * Delete namespaces in one batch. With `killFirst`, first kill what still
+ * runs in each (a killed run's leftovers); a session's own teardown skips
+ * that, because its probes and captures have all exited by then (they are
+ * our children and were waited for).
+ */
+async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killFirst = false): Promise<void> {
+  if (!names.length) return
+  if (killFirst) {
+    await Promise.all(
+      names.map(async ns => {
+        const pids = (await exec(['ip', 'netns', 'pids', ns], { timeoutMs: 5000 })).stdout.split(/\s+/).filter(p => /^\d+$/.test(p))
+        // the shell's builtin kill: there may be no kill(1) binary
+        if (pids.length) await exec(['sh', '-c', 'kill -9 "$@" 2>/dev/null; true', 'sh', ...pids], { timeoutMs: 5000 })
+      }),
+    )
+  }
+  await runBatch(exec, deleteBatch(names), true)
 }
 
 export interface NetnsSession extends HostSession {
@@ -111,30 +124,32 @@ export interface Topology {
 
 /**
  * Build the namespaces, bridge, veths, addresses and sysctls of a scenario's
- * hosts. A sysctl a namespace cannot take turns into a skip; anything else
- * that fails removes what was made and throws. Sysctls are net.* keys only,
- * written from inside the host's namespace (`ip netns exec`), so they die
- * with it; any other key is refused before anything is made (a vm guest
- * builds its hosts through this same function).
+ * hosts, in a few `ip -batch` calls (topologyBatches: 2 + one per host, plus
+ * one for all sysctls). A sysctl a namespace cannot take turns into a skip;
+ * anything else that fails removes what was made and throws. Sysctls are
+ * net.* keys only, written from inside the host's namespace (`netns exec`),
+ * so they die with it; any other key is refused before anything is made (a
+ * vm guest builds its hosts through this same function).
  */
 export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: string): Promise<Topology | { skip: string }> {
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
+  const sysctls = sysctlBatch(plan)
   try {
-    for (const argv of topologyCommands(plan)) {
-      const r = await exec(argv, { timeoutMs: 10_000 })
-      if (r.exitCode !== 0) throw new SockspecError('E_PROBE', `${argv.join(' ')}: ${r.stderr.trim() || `exit ${r.exitCode}`}`)
+    for (const phase of topologyBatches(plan)) {
+      const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b) })))
+      const bad = results.find(x => x.r.exitCode !== 0)
+      if (bad) throw new SockspecError('E_PROBE', `${ipBatchArgv(bad.b).join(' ')}: ${bad.r.stderr.trim() || `exit ${bad.r.exitCode}`}`)
     }
-    for (const h of plan.hosts) {
-      for (const [name, value] of Object.entries(h.sysctl)) {
-        // checked when planned; again here, next to the write (a net.* key, written from inside the namespace)
-        checkHostSysctl(h.name, name, value)
-        const r = await exec(['ip', 'netns', 'exec', h.ns, 'sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', String(value), sysctlPath(name)])
-        if (r.exitCode !== 0) {
-          await deleteNamespaces(exec, created)
-          return { skip: `sysctl ${name} cannot be set in a network namespace here: ${r.stderr.trim()}` }
-        }
+    if (sysctls) {
+      const r = await runBatch(exec, sysctls.batch)
+      if (r.exitCode !== 0) {
+        await deleteNamespaces(exec, created)
+        const path = /sysctl-failed (\S+)/.exec(r.stderr)?.[1]
+        const key = sysctls.hostOfLine.flatMap(h => Object.keys(h.sysctl)).find(k => sysctlPath(k) === path)
+        const why = r.stderr.replace(/^sysctl-failed .*$/m, '').trim()
+        return { skip: `sysctl ${key ?? path ?? '(unknown)'} cannot be set in a network namespace here: ${why}` }
       }
     }
   } catch (err) {
@@ -149,12 +164,16 @@ export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: st
     setPathGates: async (host, gates) => {
       const h = byHost.get(host)
       if (!h) return { ok: false, message: `no host '${host}'` }
+      // one nft -f per change set: the script replaces the kit's whole table atomically
       const r = await exec(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], { input: nftScript(gates), timeoutMs: 10_000 })
       return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trim() }
     },
     destroy: () => (destroyed ??= deleteNamespaces(exec, created)),
   }
 }
+
+const chunks = <T>(xs: readonly T[], n: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n))
 
 export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
@@ -164,10 +183,18 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
   const { plan, hostPlan } = topo
   return {
     plan,
-    probeArgv: actor => ['ip', 'netns', 'exec', hostPlan(actor).ns, probeBinary],
+    // the probe joins its host's namespace itself (setns), one exec instead of two
+    probeArgv: () => [probeBinary],
+    probeSetup: actor => [`netns ${hostPlan(actor).ns}`],
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
-    captureSpecs: () => plan.hosts.map(h => ({ host: h.name, argv: ['ip', 'netns', 'exec', h.ns, probeBinary, 'capture', 'eth0', 'lo'] })),
+    // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
+    captureSpecs: () =>
+      chunks(plan.hosts, 8).map(hosts => ({
+        host: hosts.map(h => h.name).join(','),
+        argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
+        hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
+      })),
     setPathGates: topo.setPathGates,
     close: topo.destroy,
   }
@@ -206,6 +233,6 @@ export async function cleanupNamespaces(force = false): Promise<string[]> {
   const tokens = [...new Set(all.flatMap(n => (n.token ? [n.token] : [])))]
   const liveTokens = new Set((await Promise.all(tokens.map(async t => ((await beaconAlive(t)) ? t : '')))).filter(Boolean))
   const leftovers = all.filter(n => force || !(n.token ? liveTokens.has(n.token) : pidAlive(n.pid))).map(n => n.name)
-  await deleteNamespaces(localExec, leftovers)
+  await deleteNamespaces(localExec, leftovers, true)
   return leftovers
 }

@@ -44,6 +44,8 @@ export interface TopologyPlan {
   hosts: HostPlan[]
 }
 
+const NAME_WORD = /^[A-Za-z0-9_.-]{1,64}$/
+
 /** Namespace names carry our pid and run token so `sockspec cleanup` can tell live runs from leftovers (see netns.ts). */
 export function planTopology(
   hostNames: readonly string[],
@@ -51,6 +53,9 @@ export function planTopology(
   tag: string,
 ): TopologyPlan {
   for (const [host, values] of Object.entries(sysctls)) for (const [k, v] of Object.entries(values)) checkHostSysctl(host, k, v)
+  // names end up as words of ip batch lines: nothing that splits or ends a line
+  for (const name of [tag, ...hostNames])
+    if (!NAME_WORD.test(name)) throw new SockspecError('E_SCENARIO', `host name '${name}' refused: letters, digits, '.', '_' and '-' only`)
   const hub = `${NS_PREFIX}${tag}-hub`
   const hosts = hostNames.map((name, i) => ({
     name,
@@ -62,22 +67,73 @@ export function planTopology(
   return { hub, hosts }
 }
 
-/** ip(8) argv lists that build the topology, in order (each list is one `ip` call). */
-export function topologyCommands(plan: TopologyPlan): string[][] {
-  const cmds: string[][] = [['ip', 'netns', 'add', plan.hub]]
-  for (const h of plan.hosts) cmds.push(['ip', 'netns', 'add', h.ns])
-  cmds.push(['ip', '-n', plan.hub, 'link', 'add', 'br0', 'type', 'bridge'])
-  cmds.push(['ip', '-n', plan.hub, 'link', 'set', 'br0', 'up'])
-  plan.hosts.forEach((h, i) => {
-    const port = `p${i}`
-    cmds.push(['ip', 'link', 'add', 'name', port, 'netns', plan.hub, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns])
-    cmds.push(['ip', '-n', plan.hub, 'link', 'set', port, 'master', 'br0', 'up'])
-    cmds.push(['ip', '-n', h.ns, 'link', 'set', 'lo', 'up'])
-    cmds.push(['ip', '-n', h.ns, 'link', 'set', 'eth0', 'up'])
-    cmds.push(['ip', '-n', h.ns, 'addr', 'add', `${h.inet}/24`, 'dev', 'eth0'])
-    cmds.push(['ip', '-n', h.ns, '-6', 'addr', 'add', `${h.inet6}/64`, 'dev', 'eth0', 'nodad'])
+/**
+ * One `ip [-n NS] -batch -` call: its lines are ip(8) commands without the
+ * leading `ip`. iproute2 takes no `-n` inside a batch, so each namespace that
+ * needs commands run inside it gets a batch of its own.
+ */
+export interface IpBatch {
+  /** the namespace the batch runs in (`ip -n NS`); absent: the namespace of the caller */
+  ns?: string
+  lines: string[]
+}
+
+/** argv of one batch; stdin carries its lines. `force` keeps going past a failed line (teardown). */
+export function ipBatchArgv(batch: Pick<IpBatch, 'ns'>, force = false): string[] {
+  return ['ip', ...(batch.ns ? ['-n', batch.ns] : []), ...(force ? ['-force'] : []), '-batch', '-']
+}
+
+/**
+ * The topology as batches, in the order they must run: every namespace
+ * (caller's namespace), then the bridge and one veth per host made in the
+ * hub with the peer moved into the host's namespace (so `master br0` names
+ * the hub's bridge), then each host's links and addresses (these batches are
+ * independent of each other). An address family comes from the address
+ * itself: a batch line takes no `-6`.
+ */
+export function topologyBatches(plan: TopologyPlan): IpBatch[][] {
+  const phases: IpBatch[][] = [[{ lines: [plan.hub, ...plan.hosts.map(h => h.ns)].map(ns => `netns add ${ns}`) }]]
+  const hub = ['link add br0 up type bridge']
+  plan.hosts.forEach((h, i) => hub.push(`link add name p${i} up master br0 type veth peer name eth0 netns ${h.ns}`))
+  phases.push([{ ns: plan.hub, lines: hub }])
+  phases.push(
+    plan.hosts.map(h => ({
+      ns: h.ns,
+      lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
+    })),
+  )
+  return phases
+}
+
+/**
+ * A shell loop writing (value, path) pairs given as arguments; stops at the
+ * first write that fails and names its path on stderr. No '#' anywhere: an
+ * ip batch line ends at one (a comment).
+ */
+const SYSCTL_WRITER = 'while [ -n "$1" ]; do printf "%s" "$1" > "$2" || { echo "sysctl-failed $2" >&2; exit 1; }; shift 2; done'
+
+/**
+ * One batch line per host with sysctls: run inside the host's namespace
+ * (`netns exec`), so the writes land in that namespace's net.* and die with
+ * it. Each key is checked again here, next to the line that writes it; the
+ * checked values hold no blank or quote, so they survive ip's word splitting.
+ */
+export function sysctlBatch(plan: TopologyPlan): { batch: IpBatch; hostOfLine: HostPlan[] } | undefined {
+  const hosts = plan.hosts.filter(h => Object.keys(h.sysctl).length > 0)
+  if (!hosts.length) return undefined
+  const lines = hosts.map(h => {
+    const args = Object.entries(h.sysctl).flatMap(([key, value]) => {
+      checkHostSysctl(h.name, key, value)
+      return [String(value), sysctlPath(key)]
+    })
+    return `netns exec ${h.ns} sh -c '${SYSCTL_WRITER}' sh ${args.join(' ')}`
   })
-  return cmds
+  return { batch: { lines }, hostOfLine: hosts }
+}
+
+/** The batch that deletes namespaces (run with `force`, so one missing namespace does not keep the others). */
+export function deleteBatch(names: readonly string[]): IpBatch {
+  return { lines: names.map(ns => `netns del ${ns}`) }
 }
 
 /** A gate on the path, as nftables rules in the host's namespace. */

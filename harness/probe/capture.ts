@@ -1,12 +1,16 @@
 /**
- * Packet capture for one scenario run: a `sockspec-probe capture IFNAME`
- * process per machine/namespace, started before the first step and stopped
- * after the last. Segments become trace events of the actor `wire`; only
- * those touching the scenario's own ports are kept (a shared lo carries
- * other scenarios' traffic too).
+ * Packet capture for one scenario run. In a namespace of the scenario's own
+ * (netns hosts, a guest) a `sockspec-probe capture IFNAME` process runs
+ * from before the first step to after the last. The machine's own `lo` is
+ * shared by every scenario of a run, so it has one capture for the whole run
+ * (SharedCapture): a scenario takes the segments of its window, from when it
+ * joined to a `sync` answered after its last step. Either way segments
+ * become trace events of the actor `wire`, and only those touching the
+ * scenario's own ports are kept.
  */
 import { ADDRESS_EVENTS } from '../ops/table.js'
 import { ProbeProcess } from './process.js'
+import type { InvalidLine } from './process.js'
 import type { ProbeEvent, SockAddr } from './event.js'
 
 export interface CaptureSpec {
@@ -19,22 +23,161 @@ export interface CaptureSpec {
    */
   setup?: string[]
   capture?: string[]
+  /** A run-wide capture to join instead of starting one (argv is then unused). */
+  shared?: SharedCapture
+  /**
+   * One process for several namespaces (interfaces given as NS:IFNAME): the
+   * scenario host of each namespace. A segment then gets its namespace's host
+   * and the bare interface name.
+   */
+  hostOfNs?: Record<string, string>
 }
 
 export interface RunningCapture {
   host: string
   process: ProbeProcess
+  /** set when this is a window of a shared capture */
+  lease?: Lease
+  hostOfNs?: Record<string, string>
+  /** what the capture wrote to stderr and the invalid lines it printed (of this window, if shared) */
+  stderr: string
+  invalid: InvalidLine[]
+}
+
+interface SharedState {
+  process: ProbeProcess
+  started: Promise<boolean>
+  holders: Set<Lease>
+  /** events[0] is the base-th event the capture wrote (older ones were dropped) */
+  base: number
+}
+
+interface Lease {
+  owner: SharedCapture
+  state: SharedState
+  /** index (counted from the capture's first event) of the first event read after joining */
+  from: number
+  sinceNs: number
+  invalidFrom: number
+  stderrFrom: number
+}
+
+let syncCounter = 0
+
+/**
+ * One capture process shared by the scenarios running at once on one
+ * interface set: a single reader for all of them, so packets parsed grow with
+ * the traffic, not with traffic x --jobs, and one process per run instead of
+ * one per result. Started when the first scenario joins; stopped when the
+ * last one leaves and nobody joins within `lingerMs`, or on close().
+ */
+export class SharedCapture {
+  private current: SharedState | undefined
+  private idle: NodeJS.Timeout | undefined
+
+  constructor(
+    readonly argv: readonly string[],
+    readonly host: string,
+    private readonly lingerMs = 300,
+  ) {}
+
+  /** Join: the window starts now. A capture that cannot start is reported and retried by the next scenario. */
+  async join(timeoutMs: number): Promise<{ capture?: RunningCapture; problem?: string }> {
+    if (this.idle) clearTimeout(this.idle)
+    this.idle = undefined
+    if (!this.current || this.current.process.exit) {
+      const process = new ProbeProcess(this.argv, `wire@${this.host}`)
+      this.current = { process, started: process.waitHello(timeoutMs), holders: new Set(), base: 0 }
+    }
+    const cur = this.current
+    if (!(await cur.started)) {
+      if (this.current === cur) this.current = undefined
+      cur.process.kill()
+      const err = cur.process.events.find(e => e.op === 'capture' && e.error)
+      return { problem: `packet capture on ${this.host} did not start${err ? `: ${err.error}` : ''}` }
+    }
+    const lease: Lease = {
+      owner: this,
+      state: cur,
+      from: cur.base + cur.process.events.length,
+      sinceNs: Number(process.hrtime.bigint()),
+      invalidFrom: cur.process.invalid.length,
+      stderrFrom: cur.process.stderr.length,
+    }
+    cur.holders.add(lease)
+    return { capture: { host: this.host, process: cur.process, lease, stderr: '', invalid: [] } }
+  }
+
+  /** End a window: sync, then this window's events; the capture stops when idle. */
+  async leave(c: RunningCapture, timeoutMs = 2000): Promise<ProbeEvent[]> {
+    const lease = c.lease!
+    const cur = lease.state
+    const token = `sync.${++syncCounter}`
+    c.process.send(token, 'sync')
+    const outcome = await c.process.waitStep(token, timeoutMs)
+    const events = cur.process.events
+    const mine = events.slice(Math.max(0, lease.from - cur.base)).filter(e => e.t0 >= lease.sinceNs)
+    c.invalid = cur.process.invalid.slice(lease.invalidFrom)
+    c.stderr = cur.process.stderr.slice(lease.stderrFrom)
+    if (outcome.status !== 'done') c.stderr += `packet capture on ${this.host}: no answer to sync (${outcome.status})\n`
+    cur.holders.delete(lease)
+    // forget events no window still needs (they are read in arrival order)
+    const keepFrom = Math.min(cur.base + events.length, ...[...cur.holders].map(h => h.from))
+    if (keepFrom > cur.base) {
+      events.splice(0, keepFrom - cur.base)
+      cur.base = keepFrom
+    }
+    if (!cur.holders.size && this.current === cur) {
+      this.idle = setTimeout(() => void this.stopIfIdle(), this.lingerMs)
+      this.idle.unref()
+    }
+    return mine
+  }
+
+  private async stopIfIdle(): Promise<void> {
+    const cur = this.current
+    if (!cur || cur.holders.size) return
+    this.current = undefined
+    await cur.process.endCapture()
+  }
+
+  /** Stop now (end of a run). Windows still open get what was read so far. */
+  async close(): Promise<void> {
+    if (this.idle) clearTimeout(this.idle)
+    this.idle = undefined
+    const cur = this.current
+    this.current = undefined
+    if (cur) await cur.process.endCapture()
+  }
 }
 
 export async function startCaptures(
   specs: readonly CaptureSpec[],
   timeoutMs = 5000,
 ): Promise<{ running: RunningCapture[]; problems: string[] }> {
-  const running = specs.map(spec => ({ host: spec.host, process: new ProbeProcess(spec.argv, `wire@${spec.host}`) }))
+  const running: RunningCapture[] = []
   const problems: string[] = []
   await Promise.all(
-    running.map(async (c, i) => {
-      const spec = specs[i]!
+    specs.map(async spec => {
+      if (spec.shared) {
+        const joined = await spec.shared.join(timeoutMs)
+        if (joined.capture) running.push(joined.capture)
+        if (joined.problem) problems.push(joined.problem)
+        return
+      }
+      const process = new ProbeProcess(spec.argv, `wire@${spec.host}`)
+      const c: RunningCapture = {
+        host: spec.host,
+        process,
+        hostOfNs: spec.hostOfNs,
+        get stderr() {
+          return process.stderr
+        },
+        get invalid() {
+          return process.invalid
+        },
+      }
+      running.push(c)
       let ok = await c.process.waitHello(timeoutMs)
       if (ok && spec.capture) {
         const failed = await c.process.runSetup(spec.setup ?? [], 'capture.setup', timeoutMs)
@@ -67,18 +210,28 @@ export function scenarioPorts(events: readonly ProbeEvent[]): Set<number> {
   return ports
 }
 
-/** Stop the captures (EOF) and keep the segments of this scenario. */
+/** Stop the captures (EOF; a shared one: the end of this window) and keep the segments of this scenario. */
 export async function stopCaptures(running: readonly RunningCapture[], ports: ReadonlySet<number>): Promise<ProbeEvent[]> {
-  await Promise.all(running.map(c => c.process.endCapture()))
+  const seen = await Promise.all(
+    running.map(async c => {
+      if (c.lease) return c.lease.owner.leave(c)
+      await c.process.endCapture()
+      return c.process.events
+    }),
+  )
   const packets: ProbeEvent[] = []
-  for (const c of running) {
-    for (const e of c.process.events) {
+  running.forEach((c, i) => {
+    for (const e of seen[i]!) {
       if (e.op !== 'packet') continue
       const sport = Number(e['sport'])
       const dport = Number(e['dport'])
       // a listener's port is always known; a connection's other port is found through it
-      if (ports.has(sport) || ports.has(dport)) packets.push({ ...e, host: c.host })
+      if (!ports.has(sport) && !ports.has(dport)) continue
+      const at = String(e['if'] ?? '')
+      const colon = at.lastIndexOf(':')
+      const ns = c.hostOfNs && colon > 0 ? c.hostOfNs[at.slice(0, colon)] : undefined
+      packets.push(ns === undefined ? { ...e, host: c.host } : { ...e, host: ns, if: at.slice(colon + 1) })
     }
-  }
+  })
   return packets.sort((a, b) => a.t0 - b.t0)
 }

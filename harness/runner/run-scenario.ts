@@ -314,8 +314,8 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const invalid: InvalidLine[] = []
   const stderr: Record<string, string> = {}
   for (const c of captures) {
-    if (c.process.stderr.trim()) stderr[`wire@${c.host}`] = c.process.stderr
-    invalid.push(...c.process.invalid)
+    if (c.stderr.trim()) stderr[`wire@${c.host}`] = c.stderr
+    invalid.push(...c.invalid)
   }
   const kernels: Record<string, string> = {}
   for (const [actor, p] of probes) {

@@ -13,18 +13,30 @@ import type { Scenario } from '../scenario/types.js'
 import { SockspecError } from '../errors.js'
 import { storeError } from '../store/store.js'
 import type { TraceStore } from '../store/store.js'
-import { estimateScenarioMs, runPool } from './pool.js'
+import { estimateScenarioMs, runPool, sizeJobs } from './pool.js'
 import type { PoolTask } from './pool.js'
 import type { ScenarioResult } from './result.js'
 import { runScenario } from './run-scenario.js'
 
 /**
  * Scenarios mostly wait on kernel timers (SYN-ACK retransmits, SYN
- * timeouts, epoll timeouts), not on the CPU: four per core keeps the
- * timers overlapping (npm run bench shows the difference).
+ * timeouts, epoll timeouts), not on the CPU. Without estimates: four per
+ * core; runPlan sizes the default from the suite's estimates (sizeJobs).
  */
-export function defaultJobs(): number {
-  return 4 * os.availableParallelism()
+export function defaultJobs(estimatesMs?: readonly number[]): number {
+  const cores = os.availableParallelism()
+  return estimatesMs ? sizeJobs(estimatesMs, cores) : 4 * cores
+}
+
+/**
+ * Gap between task starts (runPool): the starts are spread over 40 % of the
+ * longest estimate (2 to 20 ms apart), so a wide pool never sets up dozens of
+ * scenarios in one instant, and the short ones at the end of the queue do not
+ * all run their step round trips at once.
+ */
+export function startGapMs(estimatesMs: readonly number[]): number {
+  if (!estimatesMs.length) return 0
+  return Math.min(20, Math.max(2, (0.4 * Math.max(...estimatesMs)) / estimatesMs.length))
 }
 
 export interface RunPlanOptions {
@@ -33,7 +45,8 @@ export interface RunPlanOptions {
   system: SystemInfo
   store: TraceStore
   runId: number
-  jobs: number
+  /** absent: sized from the suite's estimated waits (defaultJobs) */
+  jobs?: number
   repeat: number
   /** sysctl lookup where the probes run (a vm guest); default: this machine */
   readSysctl?: (name: string) => string | undefined
@@ -46,6 +59,8 @@ export interface RunOutcome {
   interrupted: boolean
   /** stdout was closed under the run (`sockspec run | head`): it stopped early and is marked aborted */
   stdoutClosed?: boolean
+  /** the --jobs the run used */
+  jobs: number
 }
 
 export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
@@ -68,7 +83,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     for (const variant of variantsOf(scenario)) {
       for (let attempt = 1; attempt <= opts.repeat; attempt++) {
         tasks.push({
-          estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps),
+          estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps, Object.keys(scenario.hosts ?? {}).length),
           run: () =>
             track(
               runScenario(scenario, variant, {
@@ -99,11 +114,12 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   })
   if (stdoutClosed()) pipeClosed = interrupted = true
   const results: ScenarioResult[] = []
+  const jobs = opts.jobs ?? defaultJobs(tasks.map(t => t.estimateMs))
   try {
     opts.onStart?.(tasks.length)
     await runPool(
       tasks,
-      opts.jobs,
+      jobs,
       result => {
         if (interrupted) return // killed mid-way: not a kernel answer, not recorded
         opts.store.recordResult(opts.runId, result)
@@ -111,6 +127,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
         opts.onResult?.(result, results.length, tasks.length)
       },
       () => interrupted,
+      startGapMs(tasks.map(t => t.estimateMs)),
     )
   } catch (err) {
     // an internal error or a store that cannot take the result (disk full): stop, clean up, mark
@@ -125,11 +142,12 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     }
     throw failure
   } finally {
+    await opts.host.close?.()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     offPipe()
   }
   if (pipeClosed) opts.store.abortRun(opts.runId, 'stdout was closed (broken pipe); the run stopped early')
   else opts.store.finishRun(opts.runId, interrupted ? 'interrupted' : 'complete')
-  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed }
+  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed, jobs }
 }

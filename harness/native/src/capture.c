@@ -23,12 +23,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,9 +63,46 @@ static const flagname_t tcp_flag_names[] = {
 
 typedef struct {
 	int fd;
-	const char *name;
+	const char *name;     /* as given: IFNAME or NS:IFNAME */
+	const char *ifname;   /* the interface part */
+	int nsfd;             /* NS:IFNAME: the namespace, else -1 (where we started) */
 	unsigned ifindex;
 } capif_t;
+
+/*
+ * "NS:IFNAME" names an interface of another network namespace
+ * (/run/netns/NS): one capture process can then serve every namespace of a
+ * scenario. Interface names cannot hold ':' (dev_valid_name), so the last
+ * ':' splits. An AF_PACKET socket stays bound to the namespace it was made
+ * in, so the process only needs to be in it while resolving and opening.
+ */
+static int split_ns(capif_t *c, char *arg)
+{
+	char *colon = strrchr(arg, ':');
+	char path[256];
+
+	c->name = arg;
+	c->nsfd = -1;
+	c->ifname = arg;
+	if (!colon)
+		return 0;
+	if (colon == arg || memchr(arg, '/', (size_t)(colon - arg)) || colon - arg > 200) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(path, sizeof path, "/run/netns/%.*s", (int)(colon - arg), arg);
+	c->ifname = colon + 1;
+	c->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	return c->nsfd < 0 ? -1 : 0;
+}
+
+/* Enter the interface's namespace (or go back home). */
+static int enter_ns(const capif_t *c, int home)
+{
+	int fd = c->nsfd >= 0 ? c->nsfd : home;
+
+	return fd < 0 ? 0 : setns(fd, CLONE_NEWNET);
+}
 
 static int64_t real_ns(void)
 {
@@ -374,12 +413,22 @@ static void drain(capif_t *c, int max)
 	}
 }
 
+/* Reads everything queued on every interface. */
+static void drain_all(capif_t *ifs, int nif)
+{
+	for (int i = 0; i < nif; i++)
+		drain(&ifs[i], -1);
+}
+
 /*
  * Reads what stdin has. Returns 1 at EOF or on a "quit" line, else 0.
- * Other lines are answered with an error event: capture mode takes no
- * commands.
+ * "TOKEN sync" drains every queue and answers {"done":"TOKEN",...}: every
+ * segment handed to a device before the line was written is reported before
+ * that answer (a run-wide capture shared by many scenarios uses it as the
+ * end of one scenario's window). Other lines are answered with an error
+ * event.
  */
-static int read_stdin(char *line, size_t *len, size_t cap)
+static int read_stdin(char *line, size_t *len, size_t cap, capif_t *ifs, int nif)
 {
 	char buf[512];
 	ssize_t n = read(0, buf, sizeof buf);
@@ -395,7 +444,7 @@ static int read_stdin(char *line, size_t *len, size_t cap)
 			continue;
 		}
 		line[*len] = '\0';
-		/* trim blanks (and a '\r') around the word */
+		/* trim blanks (and a '\r') around the words */
 		char *s = line, *end = line + *len;
 		while (*s == ' ' || *s == '\t')
 			s++;
@@ -404,8 +453,15 @@ static int read_stdin(char *line, size_t *len, size_t cap)
 		*len = 0;
 		if (strcmp(s, "quit") == 0)
 			return 1;
+		char *sp = strchr(s, ' ');
+		if (sp && sp > s && strcmp(sp + 1, "sync") == 0) {
+			*sp = '\0';
+			drain_all(ifs, nif);
+			ev_done(s, 0);
+			continue;
+		}
 		if (*s)
-			cap_error(NULL, "capture mode takes only 'quit' (or EOF) on stdin", 0);
+			cap_error(NULL, "capture mode takes only 'TOKEN sync', 'quit' (or EOF) on stdin", 0);
 	}
 	return 0;
 }
@@ -439,23 +495,51 @@ int capture_main(int nif, char **ifnames)
 		return fail(NULL, "too many interfaces (at most 16)", E2BIG);
 
 	/* Resolve every name first: a typo fails before any socket exists. */
+	int home = -1;
+	for (int i = 0; i < nif; i++)
+		ifs[i].fd = ifs[i].nsfd = -1;
 	for (int i = 0; i < nif; i++) {
-		ifs[i].fd = -1;
-		ifs[i].name = ifnames[i];
-		errno = 0;
-		ifs[i].ifindex = if_nametoindex(ifnames[i]);
-		if (ifs[i].ifindex == 0)
-			return fail(ifnames[i], "unknown interface", errno ? errno : ENODEV);
-		for (int j = 0; j < i; j++)
-			if (ifs[j].ifindex == ifs[i].ifindex)
-				return fail(ifnames[i], "interface listed twice", EINVAL);
-	}
-	for (int i = 0; i < nif; i++) {
-		if (open_one(&ifs[i]) != 0) {
-			rc = 3;
-			nif = i + 1;   /* close what was opened */
+		if (split_ns(&ifs[i], ifnames[i]) < 0) {
+			rc = fail(ifnames[i], "unknown network namespace", errno);
 			goto out;
 		}
+		if (ifs[i].nsfd >= 0 && home < 0 &&
+		    (home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+			rc = fail(ifnames[i], "open(/proc/self/ns/net)", errno);
+			goto out;
+		}
+	}
+	for (int i = 0; i < nif; i++) {
+		if (enter_ns(&ifs[i], home) < 0) {
+			rc = fail(ifnames[i], "setns", errno);
+			goto out;
+		}
+		errno = 0;
+		ifs[i].ifindex = if_nametoindex(ifs[i].ifname);
+		if (ifs[i].ifindex == 0) {
+			rc = fail(ifnames[i], "unknown interface", errno ? errno : ENODEV);
+			goto out;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(ifs[j].name, ifs[i].name) == 0 ||
+			    (ifs[j].ifindex == ifs[i].ifindex && ifs[j].nsfd < 0 && ifs[i].nsfd < 0)) {
+				rc = fail(ifnames[i], "interface listed twice", EINVAL);
+				goto out;
+			}
+	}
+	for (int i = 0; i < nif; i++) {
+		if (enter_ns(&ifs[i], home) < 0) {
+			rc = fail(ifnames[i], "setns", errno);
+			goto out;
+		}
+		if (open_one(&ifs[i]) != 0) {
+			rc = 3;
+			goto out;
+		}
+	}
+	if (home >= 0 && setns(home, CLONE_NEWNET) < 0) {
+		rc = fail(NULL, "setns (back)", errno);
+		goto out;
 	}
 
 	ev_hello(nif, ifnames);
@@ -489,12 +573,11 @@ int capture_main(int nif, char **ifnames)
 			break;
 		}
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    read_stdin(line, &line_len, sizeof line))
+		    read_stdin(line, &line_len, sizeof line, ifs, nif))
 			break;
 	}
 	/* quit/EOF: whatever is still queued is part of the timeline. */
-	for (int i = 0; i < nif; i++)
-		drain(&ifs[i], -1);
+	drain_all(ifs, nif);
 	/* The last line: everything captured is written (a runner that cannot
 	 * read past its own EOF, such as a vm guest's port, waits for this). */
 	{
@@ -505,7 +588,11 @@ int capture_main(int nif, char **ifnames)
 		ev_end(&e);
 	}
 out:
+	if (home >= 0)
+		close(home);
 	for (int i = 0; i < nif; i++) {
+		if (ifs[i].nsfd >= 0)
+			close(ifs[i].nsfd);
 		if (ifs[i].fd < 0)
 			continue;
 		if (rc == 0)
