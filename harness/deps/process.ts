@@ -6,6 +6,27 @@
 import { execa } from 'execa'
 import type { Readable, Writable } from 'node:stream'
 
+/**
+ * Processes spawned through this adapter, by program (for `npm run bench`:
+ * the kit spawns only here, so this is the per-run spawn count). `ip netns
+ * exec NS PROG` is one process that becomes PROG, counted under PROG.
+ */
+const spawned = new Map<string, number>()
+
+function countSpawn(argv: readonly string[]): void {
+  let prog = argv[0] ?? ''
+  if (prog === 'ip' && argv[1] === 'netns' && argv[2] === 'exec' && argv[4]) prog = argv[4]
+  const name = prog.slice(prog.lastIndexOf('/') + 1)
+  spawned.set(name, (spawned.get(name) ?? 0) + 1)
+}
+
+/** Spawn counts by program name since the process started (or since the last reset). */
+export function spawnCounts(reset = false): Map<string, number> {
+  const copy = new Map(spawned)
+  if (reset) spawned.clear()
+  return copy
+}
+
 export interface LongLivedChild {
   pid: number | undefined
   stdin: Writable
@@ -19,6 +40,7 @@ export interface LongLivedChild {
 export function spawnLongLived(argv: readonly string[], env?: Record<string, string>): LongLivedChild {
   const [file, ...args] = argv
   if (!file) throw new Error('spawnLongLived: empty argv')
+  countSpawn(argv)
   const child = execa(file, args, {
     stdin: 'pipe',
     stdout: 'pipe',
@@ -60,6 +82,7 @@ export async function runCommand(
 ): Promise<CommandResult> {
   const [file, ...args] = argv
   if (!file) throw new Error('runCommand: empty argv')
+  countSpawn(argv)
   const r = await execa(file, args, {
     reject: false,
     timeout: opts.timeoutMs ?? 30_000,
