@@ -1,9 +1,13 @@
 /**
- * Adapter for execa 9: the one place that spawns child processes, so its
- * options and quirks live here. Long-lived children (probes) get raw streams;
- * short commands get their output captured.
+ * The one place that spawns child processes, so their options and quirks
+ * live here. Short commands go through execa 9 (output captured, time-outs),
+ * loaded on first use: importing it costs about 0.3 s of start-up, before
+ * the first scenario, which needs only probes. Long-lived children (probes,
+ * capture, qemu) are spawned with node:child_process and raw streams, and
+ * killed when this process exits, as execa's `cleanup` did.
  */
-import { execa } from 'execa'
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
 
 /**
@@ -37,30 +41,49 @@ export interface LongLivedChild {
   kill(signal?: NodeJS.Signals): void
 }
 
+/** Live long-lived children, killed if this process exits or dies of a signal nobody else handles. */
+const live = new Set<ChildProcess>()
+let cleanupInstalled = false
+
+function killLive(): void {
+  for (const c of live) c.kill('SIGKILL')
+  live.clear()
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return
+  cleanupInstalled = true
+  process.once('exit', killLive)
+  for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
+    const onSignal = (): void => {
+      // Only when this handler is the last: then the signal would end the
+      // process anyway, so kill the children and die of it as before.
+      if (process.listenerCount(sig) > 1) return
+      killLive()
+      process.removeListener(sig, onSignal)
+      process.kill(process.pid, sig)
+    }
+    process.on(sig, onSignal)
+  }
+}
+
 export function spawnLongLived(argv: readonly string[], env?: Record<string, string>): LongLivedChild {
   const [file, ...args] = argv
   if (!file) throw new Error('spawnLongLived: empty argv')
   countSpawn(argv)
-  const child = execa(file, args, {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    stripFinalNewline: false,
-    cleanup: true, // killed if this process exits
-    env,
-    extendEnv: true,
-  })
-  const exited = child.then(
-    r => ({ code: r.exitCode, signal: r.signal }),
-    (e: { exitCode?: number; signal?: string }) => ({ code: e.exitCode, signal: e.signal }),
-  )
+  installCleanup()
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env })
+  live.add(child)
+  // 'close' comes after the exit and after stdout and stderr ended, so every line is read before `exited` resolves
+  const exited = new Promise<{ code: number | undefined; signal: string | undefined }>(resolve => {
+    child.once('close', (code, signal) => resolve({ code: code ?? undefined, signal: signal ?? undefined }))
+    child.once('error', () => resolve({ code: undefined, signal: undefined })) // could not be started
+  }).finally(() => live.delete(child))
   return {
     pid: child.pid,
-    stdin: child.stdin,
-    stdout: child.stdout,
-    stderr: child.stderr,
+    stdin: child.stdin!,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
     exited,
     kill: (signal = 'SIGKILL') => {
       child.kill(signal)
@@ -83,6 +106,7 @@ export async function runCommand(
   const [file, ...args] = argv
   if (!file) throw new Error('runCommand: empty argv')
   countSpawn(argv)
+  const { execa } = await import('execa')
   const r = await execa(file, args, {
     reject: false,
     timeout: opts.timeoutMs ?? 30_000,
