@@ -41,6 +41,9 @@ interface Pending {
   waiters: Waiter[]
 }
 
+/** The probe's completion frame, as it writes it: printable ASCII step without '"' or '\\' (anything else goes through JSON.parse). */
+const DONE_FRAME = /^\{"done":"([\x20\x21\x23-\x5b\x5d-\x7e]*)","events":\d+\}$/
+
 const STDERR_LIMIT = 64 * 1024
 /** A line longer than this is garbage, not an event: it is dropped as invalid instead of growing without bound. */
 export const LINE_LIMIT = 64 * 1024 * 1024
@@ -123,6 +126,7 @@ export class ProbeProcess {
   private readonly timed = new Set<Pending>()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
+  private corked = false
 
   constructor(argv: readonly string[], actor: string) {
     this.actor = actor
@@ -173,6 +177,14 @@ export class ProbeProcess {
   }
 
   private onLine(line: string): void {
+    // Half the lines are done frames: read the probe's exact form without JSON.parse.
+    const frame = DONE_FRAME.exec(line)
+    if (frame) {
+      const p = this.pending(frame[1]!)
+      p.done = true
+      this.settle(p, 'done')
+      return
+    }
     if (!line.trim()) return
     let obj: unknown
     try {
@@ -217,6 +229,15 @@ export class ProbeProcess {
   /** Send one command line (without the step token, which is prepended). */
   send(step: string, command: string): void {
     this.pending(step)
+    // Commands sent in one tick (pipelined, or several actors' setup) leave in one write.
+    if (!this.corked) {
+      this.corked = true
+      this.child.stdin.cork()
+      process.nextTick(() => {
+        this.corked = false
+        this.child.stdin.uncork()
+      })
+    }
     this.child.stdin.write(`${step} ${command}\n`)
   }
 
