@@ -8,6 +8,7 @@
  *   pipe-rtt PROBE N   prints "<sequential ns/step> <pipelined ns/step>"
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,24 +117,29 @@ int main(int argc, char **argv)
 	}
 	long long seq_ns = (now_ns() - t0) / n;
 
-	/* Pipelined: write commands while reading answers, never blocking on a
-	 * full pipe in either direction (the probe may be blocked writing). */
+	/* Pipelined: the commands go out in as few writes as the pipe takes,
+	 * answers are read as they come; never blocking on a full pipe in
+	 * either direction (the probe may be blocked writing). */
+	static char outbuf[1 << 16];
+	fcntl(to_probe, F_SETFL, fcntl(to_probe, F_GETFL) | O_NONBLOCK);
 	t0 = now_ns();
 	long sent = 0, got = 0;
-	size_t pending_off = 0, pending_len = 0;
+	size_t out_off = 0, out_len = 0;
 	while (got < n) {
+		if (out_off == out_len && sent < n) {
+			out_off = out_len = 0;
+			while (sent < n && out_len + 64 < sizeof outbuf)
+				out_len += (size_t)snprintf(outbuf + out_len, sizeof outbuf - out_len,
+							    "p%ld getsockopt C socket SO_TYPE\n", ++sent);
+		}
 		struct pollfd p[2] = { { from_probe, POLLIN, 0 }, { to_probe, POLLOUT, 0 } };
-		int np = sent < n || pending_len > pending_off ? 2 : 1;
+		int np = out_off < out_len ? 2 : 1;
 		if (poll(p, (nfds_t)np, 5000) <= 0)
 			die("poll");
 		if (np == 2 && (p[1].revents & POLLOUT)) {
-			if (pending_off == pending_len) {
-				pending_len = (size_t)snprintf(cmd, sizeof cmd, "p%ld getsockopt C socket SO_TYPE\n", ++sent);
-				pending_off = 0;
-			}
-			ssize_t w = write(to_probe, cmd + pending_off, pending_len - pending_off);
+			ssize_t w = write(to_probe, outbuf + out_off, out_len - out_off);
 			if (w > 0)
-				pending_off += (size_t)w;
+				out_off += (size_t)w;
 		}
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			ssize_t r = read(from_probe, in + in_len, sizeof in - in_len);
