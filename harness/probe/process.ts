@@ -93,7 +93,7 @@ export class LineSplitter {
     if (this.overlong) return
     if (this.rest.length + text.length > this.limit) {
       this.overlong = true
-      this.onOverlong(this.rest.slice(0, 200))
+      this.onOverlong((this.rest.slice(0, 200) + text.slice(0, 200)).slice(0, 200))
       this.rest = ''
       return
     }
