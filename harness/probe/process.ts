@@ -126,7 +126,8 @@ export class ProbeProcess {
   private readonly timed = new Set<Pending>()
   private timer: NodeJS.Timeout | undefined
   private timerAt = Infinity
-  private corked = false
+  /** Command lines of this tick, not written yet. */
+  private outgoing: string | undefined
 
   constructor(argv: readonly string[], actor: string) {
     this.actor = actor
@@ -230,15 +231,15 @@ export class ProbeProcess {
   send(step: string, command: string): void {
     this.pending(step)
     // Commands sent in one tick (pipelined, or several actors' setup) leave in one write.
-    if (!this.corked) {
-      this.corked = true
-      this.child.stdin.cork()
+    if (this.outgoing === undefined) {
+      this.outgoing = ''
       process.nextTick(() => {
-        this.corked = false
-        this.child.stdin.uncork()
+        const text = this.outgoing
+        this.outgoing = undefined
+        if (text) this.child.stdin.write(text) // empty when stop() or quit already wrote it
       })
     }
-    this.child.stdin.write(`${step} ${command}\n`)
+    this.outgoing += `${step} ${command}\n`
   }
 
   /**
@@ -332,13 +333,20 @@ export class ProbeProcess {
           clearTimeout(timer)
           resolve()
         })
+        this.flushOutgoing()
         this.child.stdin.write('quit\n')
       })
     }
     await this.stop()
   }
 
+  private flushOutgoing(): void {
+    if (this.outgoing) this.child.stdin.write(this.outgoing)
+    this.outgoing = ''
+  }
+
   async stop(graceMs = 1000): Promise<void> {
+    this.flushOutgoing()
     if (!this.exit) this.child.stdin.end()
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
     await this.child.exited
