@@ -241,12 +241,16 @@ async function probeRoundTrip(): Promise<void> {
   // Rounds alternate the C driver and Node, so load on the machine hits both sides alike; medians of the per-round ratios.
   const n = 5000
   const rounds: RoundTrip[] = []
+  await probeRound(1000) // warm-up, not counted: the JIT compiles the hot path on the first steps
   for (let r = 0; r < 9; r++) rounds.push(await probeRound(n))
   const seqRatio = median(rounds.map(r => r.seqUs / r.cSeqUs))
   const pipeRatio = median(rounds.map(r => r.pipeUs / r.cPipeUs))
   const floorRatio = median(rounds.map(r => r.nodeFloorUs / r.cSeqUs))
   const m = (k: keyof RoundTrip): string => median(rounds.map(r => r[k])).toFixed(1)
-  line('probe step round trip, sequential (harness)', `${m('seqUs')} us/step (median of ${rounds.length} rounds x ${n} steps)`)
+  line(
+    'probe step round trip, sequential (harness)',
+    `${m('seqUs')} us/step (median of ${rounds.length} rounds x ${n} steps, after a warm-up round)`,
+  )
   line('  raw C pipe round trip, same probe and step', `${m('cSeqUs')} us/step`)
   line("  Node's floor (write, wake, find the frame)", `${m('nodeFloorUs')} us/step = ${floorRatio.toFixed(2)}x C`)
   line('  ratio harness / C', `${seqRatio.toFixed(2)}x (per round: ${rounds.map(r => (r.seqUs / r.cSeqUs).toFixed(2)).join(' ')})`)
@@ -286,12 +290,14 @@ async function defaultRun(): Promise<void> {
   const { id: runId } = store.beginRun(runInfo())
   spawnCounts(true)
   const cpu0 = mainThreadCpuS()
+  const proc0 = process.cpuUsage()
   const elu0 = performance.eventLoopUtilization()
   const t0 = performance.now()
   const { results } = await runPlan({ scenarios, host: loopbackHost(), system: systemInfo(), store, runId, jobs, repeat: 1 })
   const wallMs = performance.now() - t0
   const elu = performance.eventLoopUtilization(elu0)
   const cpuS = mainThreadCpuS() - cpu0
+  const proc = process.cpuUsage(proc0)
   const spawns = spawnCounts(true)
   store.close()
   defaultResults = results
@@ -312,7 +318,7 @@ async function defaultRun(): Promise<void> {
   line('  processes spawned', `${total} (${by.join(', ') || 'none'})`)
   line(
     '  Node main-thread CPU',
-    `${cpuS.toFixed(2)} CPU-s (event loop busy ${((elu.active / 1000) | 0).toString()} s of ${(wallMs / 1000).toFixed(1)} s)`,
+    `${cpuS.toFixed(2)} CPU-s (whole process ${((proc.user + proc.system) / 1e6).toFixed(2)} CPU-s; event loop busy ${(elu.active / 1000).toFixed(1)} s of ${(wallMs / 1000).toFixed(1)} s)`,
   )
   figure({
     figure: 'default suite wall / (1.2 x longest scenario + 2 s)',
