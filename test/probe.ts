@@ -2,14 +2,19 @@
 // events per syscall with errno and mask names, completion frames, gates,
 // bad input answered without crashing, and crash/hang detection.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { compileSchemaFile, validatorFile, validatorOrigin } from '../harness/deps/ajv.js'
+import { offsetOf, parseUncached, parseWithPositions } from '../harness/deps/yaml.js'
+import type { OffsetTree } from '../harness/deps/yaml.js'
 import type { CommandContext } from '../harness/ops/format.js'
 import type { Step } from '../harness/scenario/types.js'
-import { probeBinary, probeStaticBinary } from '../harness/paths.js'
-import { ProbeProcess } from '../harness/probe/process.js'
+import { probeBinary, probeStaticBinary, scenarioDir, schemaDir } from '../harness/paths.js'
+import { LineSplitter, ProbeProcess } from '../harness/probe/process.js'
 import type { ProbeEvent, SockAddr } from '../harness/probe/event.js'
+import { findScenarioFiles } from '../harness/scenario/load.js'
 
 let n = 0
 async function call(p: ProbeProcess, command: string, limit = 5000): Promise<ProbeEvent[]> {
@@ -256,4 +261,157 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     [],
     'every op of the table was checked',
   )
+})
+
+t.test('line splitter: lines across chunks, UTF-8 split mid-character, CRLF, a last line without newline, an overlong line', async t => {
+  const lines: string[] = []
+  const overlong: string[] = []
+  const s = new LineSplitter(
+    l => lines.push(l),
+    head => overlong.push(head),
+    16,
+  )
+  const euro = Buffer.from('€') // 3 bytes
+  s.push(Buffer.from('{"a":1}\n{"b"'))
+  s.push(Buffer.concat([Buffer.from(':"x'), euro.subarray(0, 1)]))
+  s.push(Buffer.concat([euro.subarray(1), Buffer.from('"}\r\n\n')]))
+  s.push(Buffer.from('0123456789abcdefXYZ'))
+  s.push(Buffer.from('more\nafter\ntail'))
+  s.end()
+  t.same(lines, ['{"a":1}', '{"b":"x€"}', '', 'after', 'tail'])
+  t.same(overlong, ['0123456789abcdefXYZ'], 'the overlong line is reported once (its head), then dropped up to its newline')
+})
+
+const strace = '/usr/bin/strace'
+t.test(
+  'one write per answer: a command with two events and its done frame leave the probe in one write()',
+  { skip: existsSync(strace) ? false : `${strace} is missing` },
+  async t => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockspec-test-writes-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const log = join(dir, 'trace')
+    const r = spawnSync(strace, ['-o', log, '-e', 'trace=write', '-e', 'signal=none', probeBinary], {
+      input: 's1 socket L inet stream tcp 0\ns2 bind L inet 127.0.0.1 0\ns3 getsockopt L socket SO_TYPE\n\ns4 nosuchop\n',
+      encoding: 'utf8',
+      timeout: 10_000,
+    })
+    t.equal(r.status, 0)
+    const writes = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(l => l.startsWith('write(1,'))
+    // hello, then one write per command (s1, s2 with bind + getsockname + done, s3, s4's error + done)
+    t.equal(writes.length, 5, writes.join('\n'))
+    const out = r.stdout.split('\n').filter(Boolean)
+    t.equal(out.length, 1 + 2 + 3 + 2 + 2, 'every event and frame is still written')
+    // the write sizes are the bytes of exactly each command's lines
+    const sizes = writes.map(w => Number(/= (\d+)$/.exec(w)?.[1]))
+    const bytes = (from: number, to: number): number => out.slice(from, to).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0)
+    t.same(sizes, [bytes(0, 1), bytes(1, 3), bytes(3, 6), bytes(6, 8), bytes(8, 10)])
+    t.match(
+      out.slice(3, 6),
+      [/"op":"bind"/, /"op":"getsockname"/, /^\{"done":"s2","events":2\}$/],
+      'bind, getsockname and the done frame in one write',
+    )
+  },
+)
+
+t.test('deadlines: one timer serves steps with different limits; a done step is not timed out', async t => {
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  await p.waitHello(5000)
+  const order: string[] = []
+  const watch = (step: string, ms: number) =>
+    p.waitStep(step, ms).then(o => {
+      order.push(`${step}:${o.status}`)
+      return o
+    })
+  // never sent: only their deadlines end them, in deadline order whatever the call order
+  const waits = [watch('late', 300), watch('early', 30), watch('mid', 120)]
+  p.send('quick', 'socket C inet stream tcp 0')
+  const quick = await watch('quick', 10_000)
+  t.equal(quick.status, 'done')
+  await Promise.all(waits)
+  t.same(
+    order.filter(o => o !== 'quick:done'),
+    ['early:timeout', 'mid:timeout', 'late:timeout'],
+  )
+  p.send('nap', 'sleep 150')
+  t.equal((await p.waitStep('nap', 10)).status, 'timeout', 'a limit shorter than the command')
+  t.equal((await p.waitStep('nap', 10_000)).status, 'done', 'waiting again for the same step')
+  await p.stop()
+  t.equal(p.exit?.code, 0)
+})
+
+const eventSchema = join(schemaDir, 'event.schema.json')
+t.test(
+  'validators: the precompiled one is used when it matches the schema, a changed schema is compiled',
+  { skip: existsSync(validatorFile(eventSchema)) ? false : 'no precompiled validators (npm run build makes them)' },
+  async t => {
+    const v = compileSchemaFile(eventSchema)
+    t.equal(validatorOrigin.get(eventSchema), 'precompiled')
+    t.ok(v({ seq: 1, op: 'socket', t0: 5, new: 'C', ret: 3 }))
+    t.notOk(v({ seq: -1, op: 'socket', t0: 5 }), 'a negative seq is refused')
+    t.match(v.errors?.[0], { instancePath: '/seq', keyword: 'minimum' })
+    t.notOk(v({ seq: 1, op: 'Bad Op', t0: 5 }), 'an op outside the pattern is refused')
+
+    // the same schema under another path, one property tightened: the precompiled code must not be used
+    const dir = mkdtempSync(join(tmpdir(), 'sockspec-test-schema-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const schema = JSON.parse(readFileSync(eventSchema, 'utf8')) as { $id: string; properties: { seq: { maximum?: number } } }
+    schema.$id = 'https://sockspec.dev/schemas/test-changed/event.schema.json'
+    schema.properties.seq.maximum = 10
+    const changed = join(dir, 'event.schema.json')
+    writeFileSync(changed, JSON.stringify(schema))
+    const w = compileSchemaFile(changed)
+    t.equal(validatorOrigin.get(changed), 'compiled')
+    t.notOk(w({ seq: 11, op: 'socket', t0: 5 }), 'the changed schema is the one enforced')
+    t.ok(v({ seq: 11, op: 'socket', t0: 5 }))
+  },
+)
+
+t.test('parse cache: every position of every packaged scenario is the one the CST gives, from the cache too', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockspec-test-cache-'))
+  const saved = process.env['SOCKSPEC_CACHE_DIR']
+  process.env['SOCKSPEC_CACHE_DIR'] = dir
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['SOCKSPEC_CACHE_DIR']
+    else process.env['SOCKSPEC_CACHE_DIR'] = saved
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const paths = (tree: OffsetTree, prefix: Array<string | number>, out: Array<Array<string | number>>): void => {
+    out.push(prefix, [...prefix, 'no-such-key'])
+    if ('map' in tree)
+      for (const [k, v] of Object.entries(tree.map)) v.value ? paths(v.value, [...prefix, k], out) : out.push([...prefix, k])
+    else if ('seq' in tree) tree.seq.forEach((item, i) => paths(item, [...prefix, i], out))
+  }
+  const files = findScenarioFiles([scenarioDir])
+  t.ok(files.length > 50)
+  let compared = 0
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    const fresh = parseUncached(text)
+    const first = parseWithPositions(text) // fills the cache
+    const cached = parseWithPositions(text) // answers from it
+    t.same(cached.value, fresh.value, `${file}: value`)
+    const all: Array<Array<string | number>> = []
+    paths(fresh.tree!, [], all)
+    for (const path of all) {
+      for (const key of [false, true]) {
+        const want = fresh.positionOf(path, key)
+        if (
+          JSON.stringify(cached.positionOf(path, key)) !== JSON.stringify(want) ||
+          JSON.stringify(first.positionOf(path, key)) !== JSON.stringify(want)
+        ) {
+          t.fail(`${file}: ${path.join('.')} (key ${key})`, { want, got: cached.positionOf(path, key) })
+        }
+        compared++
+      }
+    }
+    t.equal(offsetOf(fresh.tree!, []), fresh.tree!.at)
+  }
+  t.ok(compared > 1000, `${compared} positions compared`)
+  // a damaged entry is parsed again, not trusted
+  const entry = execFileSync('ls', [join(dir, 'parsed')], { encoding: 'utf8' }).split('\n')[0]!
+  writeFileSync(join(dir, 'parsed', entry), '{not json')
+  t.ok(files.every(f => parseWithPositions(readFileSync(f, 'utf8')).value !== undefined))
 })

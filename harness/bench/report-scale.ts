@@ -22,6 +22,12 @@ export interface ReportScaleResult {
   scenarios: number
   seconds: number
   largestPageBytes: number
+  /** with keep: the filled store and the site, for more measurements (the caller removes dir) */
+  dir?: string
+  store?: string
+  largestPage?: string
+  /** uuid of the first run in the store (a baseline for compare) */
+  firstRun?: string
 }
 
 interface Template {
@@ -195,7 +201,13 @@ export async function benchReportScale(opts: { runs?: number; scenarios?: number
       store.close()
     }
     const stats = writeReport(file, join(dir, 'site'))
-    return { runs, scenarios, seconds: stats.seconds, largestPageBytes: stats.largestPage.bytes }
+    return {
+      runs,
+      scenarios,
+      seconds: stats.seconds,
+      largestPageBytes: stats.largestPage.bytes,
+      ...(opts.keep ? { dir, store: file, largestPage: join(dir, 'site', stats.largestPage.path), firstRun: benchUuid(0) } : {}),
+    }
   } finally {
     if (!opts.keep) rmSync(dir, { recursive: true, force: true })
   }

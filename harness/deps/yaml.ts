@@ -2,9 +2,32 @@
  * Adapter for the `yaml` package (v2). Scenario files are parsed with it even
  * when they are JSON: the CST keeps source ranges, so schema errors can point
  * at file:line:col.
+ *
+ * Parsing the packaged scenarios was half a second of every start-up, so a
+ * parse is cached on disk by the sha256 of the text: the value and a light
+ * tree of source offsets, enough to answer positionOf exactly as the CST
+ * would. A missing or unreadable entry just means parsing again.
  */
-import { LineCounter, parseDocument, isAlias, isMap, isSeq, isScalar, isPair, stringify } from 'yaml'
 import type { Document, Node } from 'yaml'
+import type * as YamlModule from 'yaml'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+
+export interface ParsedDocument {
+  value: unknown
+  /** 1-based line/col of the node at a JSON pointer-ish path, or the closest parent. */
+  positionOf(path: ReadonlyArray<string | number>, key?: boolean): { line: number; col: number }
+  errors: Array<{ message: string; line: number; col: number }>
+}
+
+// loaded on the first parse that misses the cache (about 0.1 s of start-up otherwise)
+const require = createRequire(import.meta.url)
+let yamlModule: typeof YamlModule | undefined
+const yaml = (): typeof YamlModule => (yamlModule ??= require('yaml') as typeof YamlModule)
 
 /** Limits for untrusted text: the parser and toJS recurse, and aliases can expand exponentially. */
 export interface ParseLimits {
@@ -45,6 +68,7 @@ type Problem = { message: string; offset: number }
  * are not scalars.
  */
 function structureProblem(doc: Document, limits: ParseLimits): { problem: Problem | null; firstAlias: number } {
+  const { isAlias, isMap, isSeq, isScalar, isPair } = yaml()
   let firstAlias = 0
   // anchor -> end of the node it names: an alias before that end sits inside its own target (a cycle)
   const anchors = new Map<string, number>()
@@ -85,13 +109,87 @@ export interface ParsedDocument {
   errors: Array<{ message: string; line: number; col: number }>
 }
 
-export function parseWithPositions(text: string, limits: ParseLimits = DEFAULT_LIMITS): ParsedDocument {
+/** Source offsets of a document's nodes: a map's pairs by key (first wins), a sequence's items. */
+export type OffsetTree =
+  { at: number; map: Record<string, { key: number; value: OffsetTree | null }> } | { at: number; seq: OffsetTree[] } | { at: number }
+
+/** Bump when the cached form changes. */
+const CACHE_FORMAT = 1
+
+function offsetTree(node: unknown, fallback: number): OffsetTree {
+  const { isMap, isSeq, isPair, isScalar } = yaml()
+  const at = (node as Node | null)?.range?.[0] ?? fallback
+  if (isMap(node)) {
+    const map: Record<string, { key: number; value: OffsetTree | null }> = {}
+    for (const p of node.items) {
+      if (!isPair(p) || !isScalar(p.key)) continue
+      const name = String(p.key.value)
+      if (Object.hasOwn(map, name)) continue
+      const key = (p.key as Node).range?.[0] ?? at
+      map[name] = { key, value: p.value ? offsetTree(p.value, key) : null }
+    }
+    return { at, map }
+  }
+  if (isSeq(node)) return { at, seq: node.items.map(item => offsetTree(item, at)) }
+  return { at }
+}
+
+/** The walk positionOf has always made over the CST, over the offset tree. */
+export function offsetOf(tree: OffsetTree, path: ReadonlyArray<string | number>, key = false): number {
+  let node: OffsetTree | null = tree
+  let offset = tree.at
+  for (const seg of path) {
+    if (node && 'map' in node) {
+      const pair: { key: number; value: OffsetTree | null } | undefined = Object.hasOwn(node.map, String(seg))
+        ? node.map[String(seg)]
+        : undefined
+      if (!pair) break
+      offset = pair.key
+      if (key && seg === path[path.length - 1]) break
+      node = pair.value
+      offset = pair.value?.at ?? offset
+    } else if (node && 'seq' in node) {
+      const item: OffsetTree | undefined = node.seq[Number(seg)]
+      if (!item) break
+      node = item
+      offset = item.at
+    } else break
+  }
+  return offset
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0]
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1)
+  return starts
+}
+
+/** 1-based line and column of an offset, as yaml's LineCounter.linePos gives them. */
+function linePos(starts: readonly number[], offset: number): { line: number; col: number } {
+  let lo = 0
+  let hi = starts.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (starts[mid]! <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return { line: lo + 1, col: offset - starts[lo]! + 1 }
+}
+
+/** Parse without the cache: the CST answers positionOf. */
+export function parseUncached(text: string, limits: ParseLimits = DEFAULT_LIMITS): ParsedDocument & { tree: OffsetTree | undefined } {
+  const { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair } = yaml()
   const lineCounter = new LineCounter()
   const guard = flowGuardOffset(text)
   if (guard >= 0) {
     const lineStart = text.lastIndexOf('\n', guard - 1) + 1
     const at = { line: text.slice(0, lineStart).split('\n').length, col: guard - lineStart + 1 }
-    return { value: undefined, positionOf: () => at, errors: [{ message: `nested deeper than ${FLOW_GUARD} brackets`, ...at }] }
+    return {
+      value: undefined,
+      positionOf: () => at,
+      errors: [{ message: `nested deeper than ${FLOW_GUARD} brackets`, ...at }],
+      tree: undefined,
+    }
   }
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true })
   const errors = doc.errors.map(e => {
@@ -135,9 +233,52 @@ export function parseWithPositions(text: string, limits: ParseLimits = DEFAULT_L
     }
     return lineCounter.linePos(offset)
   }
-  return { value, positionOf, errors }
+  const tree = errors.length ? undefined : offsetTree(doc.contents, 0)
+  return { value, positionOf, errors, tree }
+}
+
+/** ~/.cache/sockspec/parsed (SOCKSPEC_CACHE_DIR, XDG_CACHE_HOME respected); SOCKSPEC_PARSE_CACHE=0 turns the cache off. */
+function cacheDir(): string | undefined {
+  const env = process.env
+  if (env['SOCKSPEC_PARSE_CACHE'] === '0') return undefined
+  const root = env['SOCKSPEC_CACHE_DIR'] || join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'sockspec')
+  return join(root, 'parsed')
+}
+
+export function parseWithPositions(text: string, limits: ParseLimits = DEFAULT_LIMITS): ParsedDocument {
+  const dir = cacheDir()
+  const file = dir
+    ? join(dir, `${createHash('sha256').update(`${CACHE_FORMAT}\0${limits.maxDepth}\0${limits.maxAliases}\0${text}`).digest('hex')}.json`)
+    : undefined
+  if (file) {
+    let cached: { value: unknown; tree: OffsetTree } | undefined
+    try {
+      cached = JSON.parse(readFileSync(file, 'utf8')) as { value: unknown; tree: OffsetTree }
+    } catch {
+      cached = undefined // not cached yet (or a damaged entry: parse again and rewrite it)
+    }
+    if (cached && typeof cached === 'object' && 'tree' in cached) {
+      const starts = lineStarts(text)
+      const tree = cached.tree
+      return { value: cached.value, errors: [], positionOf: (path, key) => linePos(starts, offsetOf(tree, path, key)) }
+    }
+  }
+  const parsed = parseUncached(text, limits)
+  const json = file && parsed.tree ? JSON.stringify({ value: parsed.value, tree: parsed.tree }) : undefined
+  // only what JSON carries faithfully (.inf, -0 or a NaN would come back otherwise)
+  if (file && dir && json && isDeepStrictEqual((JSON.parse(json) as { value: unknown }).value, parsed.value)) {
+    try {
+      mkdirSync(dir, { recursive: true })
+      const tmp = `${file}.${process.pid}.tmp`
+      writeFileSync(tmp, json)
+      renameSync(tmp, file) // whole entries only, even with runs in parallel
+    } catch {
+      // a read-only home only costs the next start-up the parse
+    }
+  }
+  return parsed
 }
 
 export function stringifyYaml(value: unknown): string {
-  return stringify(value)
+  return yaml().stringify(value)
 }

@@ -3,8 +3,13 @@
  * validates each event against schemas/event.schema.json and groups them by
  * step. A probe that exits, hangs or writes garbage never throws here: the
  * outcome says what happened and the runner turns it into an `error`.
+ *
+ * This is the hot path of a step, so: a plain line splitter on the stdout
+ * chunks (readline adds an event emitter hop and a string copy per line),
+ * one deadline timer per probe however many steps wait (setTimeout and
+ * clearTimeout per step were a third of a step's cost), and the validator
+ * precompiled at build time (deps/ajv.ts).
  */
-import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { compileSchemaFile } from '../deps/ajv.js'
 import { spawnLongLived } from '../deps/process.js'
@@ -24,13 +29,86 @@ export interface StepOutcome {
   status: 'done' | 'timeout' | 'exit'
 }
 
+interface Waiter {
+  /** performance.now() at which the wait ends with `timeout` */
+  deadline: number
+  resolve: (o: StepOutcome) => void
+}
+
 interface Pending {
   events: ProbeEvent[]
   done: boolean
-  waiters: Array<(o: StepOutcome) => void>
+  waiters: Waiter[]
 }
 
+/** The probe's completion frame, as it writes it: printable ASCII step without '"' or '\\' (anything else goes through JSON.parse). */
+const DONE_FRAME = /^\{"done":"([\x20\x21\x23-\x5b\x5d-\x7e]*)","events":\d+\}$/
+
 const STDERR_LIMIT = 64 * 1024
+/** A line longer than this is garbage, not an event: it is dropped as invalid instead of growing without bound. */
+export const LINE_LIMIT = 64 * 1024 * 1024
+
+/**
+ * Splits a byte stream into lines ('\n', an optional '\r' before it is
+ * dropped), decoding UTF-8 across chunk boundaries. A last line without
+ * '\n' is delivered by end().
+ */
+export class LineSplitter {
+  private rest = ''
+  private readonly decoder = new TextDecoder('utf-8')
+  private overlong = false
+
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly onOverlong: (head: string) => void = () => {},
+    private readonly limit = LINE_LIMIT,
+  ) {}
+
+  push(chunk: Uint8Array | string): void {
+    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true })
+    let start = 0
+    let nl = text.indexOf('\n')
+    if (nl < 0) {
+      this.append(text)
+      return
+    }
+    // the first line may continue what earlier chunks left
+    this.emit(this.rest ? this.rest + text.slice(0, nl) : text.slice(0, nl))
+    this.rest = ''
+    start = nl + 1
+    while ((nl = text.indexOf('\n', start)) >= 0) {
+      this.emit(text.slice(start, nl))
+      start = nl + 1
+    }
+    if (start < text.length) this.append(text.slice(start))
+  }
+
+  end(): void {
+    const tail = this.rest + this.decoder.decode()
+    this.rest = ''
+    if (tail) this.emit(tail)
+  }
+
+  private append(text: string): void {
+    if (this.overlong) return
+    if (this.rest.length + text.length > this.limit) {
+      this.overlong = true
+      this.onOverlong((this.rest.slice(0, 200) + text.slice(0, 200)).slice(0, 200))
+      this.rest = ''
+      return
+    }
+    this.rest += text
+  }
+
+  private emit(line: string): void {
+    if (this.overlong) {
+      // the end of an overlong line: already reported
+      this.overlong = false
+      return
+    }
+    this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line)
+  }
+}
 
 export class ProbeProcess {
   readonly actor: string
@@ -44,6 +122,12 @@ export class ProbeProcess {
   private helloWaiters: Array<(ok: boolean) => void> = []
   private endWaiters: Array<() => void> = []
   private readonly validate = compileSchemaFile(join(schemaDir, 'event.schema.json'))
+  /** Steps with someone waiting on a deadline; the one timer serves them all. */
+  private readonly timed = new Set<Pending>()
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  /** Command lines of this tick, not written yet. */
+  private outgoing: string | undefined
 
   constructor(argv: readonly string[], actor: string) {
     this.actor = actor
@@ -55,16 +139,19 @@ export class ProbeProcess {
     this.child.stderr.on('data', (chunk: string) => {
       if (this.stderr.length < STDERR_LIMIT) this.stderr += chunk.slice(0, STDERR_LIMIT - this.stderr.length)
     })
-    const lines = createInterface({ input: this.child.stdout, crlfDelay: Infinity })
-    lines.on('line', line => this.onLine(line))
+    const lines = new LineSplitter(
+      line => this.onLine(line),
+      head => this.invalid.push({ actor: this.actor, raw: `${head}...`, problem: `line longer than ${LINE_LIMIT} bytes` }),
+    )
+    this.child.stdout.on('data', (chunk: Buffer) => lines.push(chunk))
+    this.child.stdout.on('end', () => lines.end())
     void this.child.exited.then(exit => {
       this.exit = exit
       for (const w of this.helloWaiters) w(false)
       this.helloWaiters = []
       for (const w of this.endWaiters.splice(0)) w()
-      for (const p of this.steps.values()) {
-        if (!p.done) for (const w of p.waiters.splice(0)) w({ events: p.events, status: 'exit' })
-      }
+      for (const p of this.steps.values()) if (!p.done) this.settle(p, 'exit')
+      this.disarm()
     })
   }
 
@@ -91,6 +178,14 @@ export class ProbeProcess {
   }
 
   private onLine(line: string): void {
+    // Half the lines are done frames: read the probe's exact form without JSON.parse.
+    const frame = DONE_FRAME.exec(line)
+    if (frame) {
+      const p = this.pending(frame[1]!)
+      p.done = true
+      this.settle(p, 'done')
+      return
+    }
     if (!line.trim()) return
     let obj: unknown
     try {
@@ -103,7 +198,7 @@ export class ProbeProcess {
       const step = String((obj as { done: unknown }).done)
       const p = this.pending(step)
       p.done = true
-      for (const w of p.waiters.splice(0)) w({ events: p.events, status: 'done' })
+      this.settle(p, 'done')
       return
     }
     if (!this.validate(obj)) {
@@ -135,7 +230,16 @@ export class ProbeProcess {
   /** Send one command line (without the step token, which is prepended). */
   send(step: string, command: string): void {
     this.pending(step)
-    this.child.stdin.write(`${step} ${command}\n`)
+    // Commands sent in one tick (pipelined, or several actors' setup) leave in one write.
+    if (this.outgoing === undefined) {
+      this.outgoing = ''
+      process.nextTick(() => {
+        const text = this.outgoing
+        this.outgoing = undefined
+        if (text) this.child.stdin.write(text) // empty when stop() or quit already wrote it
+      })
+    }
+    this.outgoing += `${step} ${command}\n`
   }
 
   /**
@@ -161,20 +265,57 @@ export class ProbeProcess {
     if (p.done) return Promise.resolve({ events: p.events, status: 'done' })
     if (this.exit) return Promise.resolve({ events: p.events, status: 'exit' })
     return new Promise(resolve => {
-      const timer = setTimeout(
-        () => {
-          const i = p.waiters.indexOf(finish)
-          if (i >= 0) p.waiters.splice(i, 1)
-          resolve({ events: p.events, status: 'timeout' })
-        },
-        Math.max(0, timeoutMs),
-      )
-      const finish = (o: StepOutcome): void => {
-        clearTimeout(timer)
-        resolve(o)
-      }
-      p.waiters.push(finish)
+      const deadline = performance.now() + Math.max(0, timeoutMs)
+      p.waiters.push({ deadline, resolve })
+      this.timed.add(p)
+      if (deadline < this.timerAt) this.arm(deadline)
     })
+  }
+
+  /** Resolve every waiter of a step (done or exit) and forget it for the timer. */
+  private settle(p: Pending, status: 'done' | 'exit'): void {
+    this.timed.delete(p)
+    if (!p.waiters.length) return
+    const waiters = p.waiters.splice(0)
+    for (const w of waiters) w.resolve({ events: p.events, status })
+    // The timer stays armed: re-arming per step is what this avoids. If it
+    // fires for nobody it simply stops; it is unref'd and dropped at exit.
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timerAt = at
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, Math.ceil(at - performance.now())))
+    // a waiter always has a live child behind it, which keeps the loop alive
+    this.timer.unref()
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = Infinity
+  }
+
+  /** The timer fired: time out the waiters whose deadline passed, re-arm for the next. */
+  private onTimer(): void {
+    this.timer = undefined
+    this.timerAt = Infinity
+    // Node's timer clock is in whole ms and may run up to 1 ms behind performance.now()
+    const now = performance.now() + 1
+    let next = Infinity
+    for (const p of [...this.timed]) {
+      const keep: Waiter[] = []
+      for (const w of p.waiters) {
+        if (w.deadline <= now) w.resolve({ events: p.events, status: 'timeout' })
+        else {
+          keep.push(w)
+          next = Math.min(next, w.deadline)
+        }
+      }
+      p.waiters = keep
+      if (!keep.length) this.timed.delete(p)
+    }
+    if (next < Infinity) this.arm(next)
   }
 
   /** Close stdin (the probe closes its handles and exits); kill it if it lingers. */
@@ -192,13 +333,20 @@ export class ProbeProcess {
           clearTimeout(timer)
           resolve()
         })
+        this.flushOutgoing()
         this.child.stdin.write('quit\n')
       })
     }
     await this.stop()
   }
 
+  private flushOutgoing(): void {
+    if (this.outgoing) this.child.stdin.write(this.outgoing)
+    this.outgoing = ''
+  }
+
   async stop(graceMs = 1000): Promise<void> {
+    this.flushOutgoing()
     if (!this.exit) this.child.stdin.end()
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
     await this.child.exited

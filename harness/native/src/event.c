@@ -385,14 +385,17 @@ void ev_begin(ev_t *e, const char *step, const char *op)
 	ev_kstr(e, "op", op);
 }
 
-void ev_end(ev_t *e)
+/* Lines of the current command, written together with its done frame
+ * (ev_batch): one write per answer instead of one per event. */
+static char *out;
+static size_t out_len, out_cap;
+static int batching;
+
+static void write_all(const char *p, size_t len)
 {
-	put(e, "}\n", 2);
-	/* One write per line; stdout is not stdio-buffered, so every event is
-	 * visible to the runner before the next (possibly blocking) syscall. */
 	size_t off = 0;
-	while (off < e->len) {
-		ssize_t n = write(1, e->buf + off, e->len - off);
+	while (off < len) {
+		ssize_t n = write(1, p + off, len - off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -400,6 +403,45 @@ void ev_end(ev_t *e)
 			_exit(1);
 		}
 		off += (size_t)n;
+	}
+}
+
+void ev_flush(void)
+{
+	if (out_len)
+		write_all(out, out_len);
+	out_len = 0;
+}
+
+void ev_batch(int on)
+{
+	ev_flush();
+	batching = on;
+}
+
+void ev_end(ev_t *e)
+{
+	put(e, "}\n", 2);
+	if (!batching) {
+		/* Unbatched (hello, capture mode): one write per line, so every
+		 * event is visible before the next (possibly blocking) call. */
+		write_all(e->buf, e->len);
+	} else {
+		if (out_len + e->len > out_cap) {
+			size_t cap = out_cap ? out_cap : 4096;
+			while (out_len + e->len > cap)
+				cap *= 2;
+			char *nb = realloc(out, cap);
+			if (!nb) {
+				static const char msg[] = "sockspec-probe: out of memory\n";
+				(void)!write(2, msg, sizeof msg - 1);
+				_exit(2);
+			}
+			out = nb;
+			out_cap = cap;
+		}
+		memcpy(out + out_len, e->buf, e->len);
+		out_len += e->len;
 	}
 	free(e->buf);
 	memset(e, 0, sizeof *e);
@@ -421,6 +463,9 @@ void ev_done(const char *step, unsigned long long events)
 	ev_kstr(&e, "done", step);
 	ev_kint(&e, "events", (long long)events);
 	ev_end(&e);
+	/* The command's answer is complete: its events and this frame go out
+	 * in one write. */
+	ev_flush();
 }
 
 void ev_result(ev_t *e, int64_t t0, int64_t t1, long long ret, int err)

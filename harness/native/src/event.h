@@ -65,6 +65,12 @@ void ev_kstr(ev_t *e, const char *key, const char *s);
 /* Common result fields: t0, t1, ret and, when ret < 0, errno. */
 void ev_result(ev_t *e, int64_t t0, int64_t t1, long long ret, int err);
 
+/* ev_batch(1): ev_end only queues lines; ev_done (or ev_flush) writes the
+ * queue in one write, so a command's answer is one write. ev_batch(0)
+ * flushes and writes every line at once again. */
+void ev_batch(int on);
+void ev_flush(void);
+
 /* Events written so far (= the next seq); a command's event count is the
  * difference before/after it. */
 unsigned long long ev_count(void);

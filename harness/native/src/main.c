@@ -47,6 +47,7 @@ static const opdef_t ops[] = {
  */
 void op_capture(const cmd_t *c)
 {
+	ev_batch(0);  /* capture writes each packet as it comes */
 	exit(capture_main(c->nargs, (char **)c->args));
 }
 
@@ -121,6 +122,8 @@ int main(int argc, char **argv)
 		return capture_main(argc - 2, argv + 2);
 
 	ev_hello(0, NULL);
+	/* From here every command's events leave with its done frame. */
+	ev_batch(1);
 	for (;;) {
 		int saw_nul;
 		long n = read_line(line, &saw_nul);
@@ -146,6 +149,7 @@ int main(int argc, char **argv)
 		/* Completion frame for every command (blank lines are none). */
 		if (cmd.op)
 			ev_done(cmd.step, ev_count() - before);
+		ev_flush();  /* an error event of a line with no op */
 	}
 	/* quit or EOF: close every handle, silently. */
 	handles_close_all();
