@@ -154,3 +154,27 @@ t.test('claim checks are flagged as claims', async t => {
     [[true, false]],
   )
 })
+
+t.test('matchStep: msg_flags and the control messages of recvmsg (the error queue)', async t => {
+  const errq = ev({
+    op: 'recvmsg',
+    ret: 5,
+    msg_flags: ['MSG_ERRQUEUE'],
+    cmsg: [{ level: 'SOL_IP', type: 11, type_name: 'IP_RECVERR', ee_errno: 'ECONNREFUSED', ee_origin: 2, ee_type: 3, ee_code: 3 }],
+  })
+  const refused = { type_name: 'IP_RECVERR', ee_errno: 'ECONNREFUSED', ee_origin: 2, ee_type: 3, ee_code: 3 }
+  t.ok(matchStep({ msg_flags: 'MSG_ERRQUEUE', cmsg: [refused] }, errq, ctx()).every(c => c.ok))
+  const wrongCode = matchStep({ cmsg: [{ ...refused, ee_code: 4 }] }, errq, ctx())
+  t.notOk(wrongCode[0]!.ok, 'one field differs: fails')
+  t.match(wrongCode[0]!.observed, /"ee_code":3/, 'the observed side shows the fields the expectation names')
+  t.notOk(matchStep({ cmsg: [] }, errq, ctx())[0]!.ok, '[] means no control message')
+  t.notOk(matchStep({ cmsg: [refused, refused] }, errq, ctx())[0]!.ok, 'the count must match')
+  t.notOk(matchStep({ msg_flags: 'MSG_TRUNC|MSG_ERRQUEUE' }, errq, ctx())[0]!.ok, 'exact set')
+  t.ok(matchStep({ msg_flags: { includes: ['MSG_ERRQUEUE'], excludes: ['MSG_TRUNC'] } }, errq, ctx())[0]!.ok)
+  const plain = ev({ op: 'recvmsg', ret: 0, msg_flags: [], cmsg: [] })
+  t.ok(
+    matchStep({ msg_flags: '0', cmsg: [] }, plain, ctx()).every(c => c.ok),
+    "'0' is the empty set",
+  )
+  t.notOk(matchStep({ msg_flags: '0' }, ev({ op: 'recv', ret: 0 }), ctx())[0]!.ok, 'a recv event has no msg_flags: fails')
+})

@@ -195,6 +195,7 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'bind', sock: 'D' },
     { do: 'sendto', sock: 'D', to: 'D', bytes: 1 },
     { do: 'connect_unspec', sock: 'D' },
+    { do: 'socketpair', sock: 'PA', new: 'PB', type: 'seqpacket' },
     { do: 'socket', sock: 'UL', family: 'unix' },
     { do: 'bind', sock: 'UL', path: 'u.sock' },
     { do: 'listen', sock: 'UL', backlog: 1 },
@@ -414,4 +415,24 @@ t.test('parse cache: every position of every packaged scenario is the one the CS
   const entry = execFileSync('ls', [join(dir, 'parsed')], { encoding: 'utf8' }).split('\n')[0]!
   writeFileSync(join(dir, 'parsed', entry), '{not json')
   t.ok(files.every(f => parseWithPositions(readFileSync(f, 'utf8')).value !== undefined))
+})
+
+t.test('socketpair: two connected handles in one call; records keep their boundaries', async t => {
+  const p = new ProbeProcess([probeBinary], 'pair')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000))
+  const run = async (id: string, line: string) => {
+    p.send(id, line)
+    const o = await p.waitStep(id, 5000)
+    return o.events[o.events.length - 1]!
+  }
+  t.match(await run('p1', 'socketpair A B seqpacket nonblock'), { op: 'socketpair', ret: 0, new: 'A', new2: 'B' })
+  t.match(await run('p2', 'sendstr A one'), { ret: 3 })
+  t.match(await run('p3', 'sendstr A two'), { ret: 3 })
+  t.match(await run('p4', 'recv B 100'), { ret: 3, data: 'one' })
+  t.match(await run('p5', 'recv B 100'), { ret: 3, data: 'two' })
+  t.match(await run('p6', 'recv B 100'), { ret: -1, errno: 'EAGAIN' }, 'nonblock reached both ends')
+  t.match(await run('p7', 'socketpair A C dgram'), { error: /A/ }, 'a name in use is refused before the call')
+  t.match(await run('p8', 'socketpair X X dgram'), { error: /two different/ })
+  t.match(await run('p9', 'socketpair X Y raw'), { error: /raw/ })
 })

@@ -173,6 +173,54 @@ function describeValue(event: ProbeEvent, expected: unknown): string {
   return JSON.stringify(event.value)
 }
 
+/** A set of names (msg_flags) against "A|B" (exact; "0" none) or {exact, includes, excludes}. */
+export function nameSetMatches(observed: readonly string[], exp: MaskExpectation): boolean {
+  const have = new Set(observed)
+  const split = (t: string): string[] => (t === '0' || t === '' ? [] : t.split('|').map(f => f.trim()))
+  const exact = typeof exp === 'string' ? split(exp) : exp.exact
+  if (exact && (exact.length !== have.size || !exact.every(f => have.has(f)))) return false
+  if (typeof exp !== 'string') {
+    if (exp.includes && !exp.includes.every(f => have.has(f))) return false
+    if (exp.excludes && exp.excludes.some(f => have.has(f))) return false
+  }
+  return true
+}
+
+function describeNameSet(exp: MaskExpectation): string {
+  if (typeof exp === 'string') return exp
+  const parts: string[] = []
+  if (exp.exact) parts.push(exp.exact.length ? exp.exact.join('|') : '0')
+  if (exp.includes) parts.push(`includes ${exp.includes.join('|')}`)
+  if (exp.excludes) parts.push(`excludes ${exp.excludes.join('|')}`)
+  return parts.join(', ')
+}
+
+type CmsgExpectation = Record<string, string | number>
+
+/** Control messages in order: as many as expected, each with the fields its expectation names. */
+export function cmsgsMatch(expected: readonly CmsgExpectation[], observed: readonly unknown[] | undefined): boolean {
+  if (!observed || observed.length !== expected.length) return false
+  return expected.every((exp, i) => {
+    const obs = observed[i]
+    if (!obs || typeof obs !== 'object') return false
+    return Object.entries(exp).every(([k, v]) => (obs as Record<string, unknown>)[k] === v)
+  })
+}
+
+const describeCmsgs = (exp: readonly CmsgExpectation[]): string => (exp.length ? JSON.stringify(exp) : 'no control messages')
+
+/** The observed control messages, reduced to the fields the expectation names (all fields past its end). */
+function describeObservedCmsgs(observed: readonly unknown[], exp: readonly CmsgExpectation[]): string {
+  if (!observed.length) return 'no control messages'
+  return JSON.stringify(
+    observed.map((o, i) => {
+      const keys = exp[i] ? Object.keys(exp[i]!) : undefined
+      if (!keys || !o || typeof o !== 'object') return o
+      return Object.fromEntries(keys.map(k => [k, (o as Record<string, unknown>)[k] ?? null]))
+    }),
+  )
+}
+
 /**
  * Check one step. `event` is the step's primary event (undefined if the probe
  * never answered: every check then fails with observed "no event").
@@ -205,6 +253,19 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
   }
   if (exp.data !== undefined)
     push('data', JSON.stringify(exp.data), event.data === undefined ? 'none' : JSON.stringify(event.data), event.data === exp.data)
+  if (exp.msg_flags !== undefined) {
+    const obs = event.msg_flags
+    push(
+      'msg_flags',
+      describeNameSet(exp.msg_flags),
+      obs === undefined ? 'none' : obs.length ? obs.join('|') : '0',
+      obs !== undefined && nameSetMatches(obs, exp.msg_flags),
+    )
+  }
+  if (exp.cmsg !== undefined) {
+    const obs = Array.isArray(event.cmsg) ? (event.cmsg as unknown[]) : undefined
+    push('cmsg', describeCmsgs(exp.cmsg), obs === undefined ? 'none' : describeObservedCmsgs(obs, exp.cmsg), cmsgsMatch(exp.cmsg, obs))
+  }
   if (exp.time !== undefined) {
     const start = exp.time.since !== undefined ? ctx.stepStart(exp.time.since) : event.t0
     const { lo, hi } = timeWindow(exp.time)

@@ -38,6 +38,12 @@ const EXPECTATION_FIELDS = {
   data: {
     $ref: '#/$defs/data',
   },
+  msg_flags: {
+    $ref: '#/$defs/msg_flags',
+  },
+  cmsg: {
+    $ref: '#/$defs/cmsg',
+  },
   time: {
     $ref: '#/$defs/time',
   },

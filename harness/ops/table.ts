@@ -4,6 +4,7 @@
  * a definition throws here: nothing falls back to a guess.
  */
 import { family as control } from './control.js'
+import { family as dgram } from './dgram.js'
 import { family as epoll } from './epoll.js'
 import { STEP_FIELDS } from './fields.js'
 import { SHARED_TABLES } from './flags.js'
@@ -13,10 +14,11 @@ import { family as gates } from './gates.js'
 import { family as io } from './io.js'
 import { family as options } from './options.js'
 import { family as sockets } from './sockets.js'
-import type { FieldUse, NameTable, OpDef, OpFamily, ProbeCommand } from './types.js'
+import type { FieldUse, HandleField, NameTable, OpDef, OpFamily, ProbeCommand } from './types.js'
+import { createdFields } from './types.js'
 import type { Step } from '../scenario/types.js'
 
-const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control]
+const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram]
 
 export const OP_DEFS: readonly OpDef[] = FAMILIES_OF_OPS.flatMap(f => f.ops)
 
@@ -40,7 +42,7 @@ function checkTable(): void {
     if (OPS.has(d.name)) problem(`op '${d.name}' is defined twice`)
     OPS.set(d.name, d)
     for (const f of Object.keys(d.fields)) if (!(f in STEP_FIELDS)) problem(`op '${d.name}' uses field '${f}', which is not a step field`)
-    if (d.creates && !(d.creates in d.fields)) problem(`op '${d.name}' creates a handle in '${d.creates}', a field it does not take`)
+    for (const f of createdFields(d)) if (!(f in d.fields)) problem(`op '${d.name}' creates a handle in '${f}', a field it does not take`)
     if (d.waits && !(d.waits in d.fields)) problem(`op '${d.name}' waits on '${d.waits}', a field it does not take`)
     if (d.runBy !== 'harness' && (!d.format || !d.commands?.length)) problem(`probe op '${d.name}' needs commands and a format`)
   }
@@ -73,9 +75,9 @@ export function fieldUse(op: string, field: string): FieldUse | undefined {
   return opDef(op).fields[field]
 }
 
-/** Step op -> the field naming the handle it creates. */
-export const CREATES: Readonly<Record<string, 'sock' | 'new' | 'ep'>> = Object.fromEntries(
-  OP_DEFS.filter(d => d.creates).map(d => [d.name, d.creates!]),
+/** Step op -> the fields naming the handles it creates (socketpair: two). */
+export const CREATES: Readonly<Record<string, readonly HandleField[]>> = Object.fromEntries(
+  OP_DEFS.filter(d => d.creates).map(d => [d.name, createdFields(d)]),
 )
 
 /** Event ops whose return value is a new file descriptor number. */

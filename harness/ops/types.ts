@@ -52,8 +52,8 @@ export interface OpDef {
   fields: Readonly<Record<string, FieldUse>>
   /** at least one of these fields must be given */
   requiresAnyOf?: readonly string[]
-  /** the field naming the handle the op creates */
-  creates?: 'sock' | 'new' | 'ep'
+  /** the field naming the handle the op creates (a list when it creates several: socketpair) */
+  creates?: HandleField | readonly HandleField[]
   /** the answering syscall returns a new file descriptor (normalised to 'fd' in comparisons) */
   returnsFd?: boolean
   /** the answering event carries an address of the scenario's own sockets (packet capture keeps their ports) */
@@ -67,6 +67,13 @@ export interface OpDef {
   /** the probe command line; every token goes through format.ts token() */
   format?: (step: Step, ctx: CommandContext) => string
 }
+
+/** A step field that names a handle an op can create. */
+export type HandleField = 'sock' | 'new' | 'ep'
+
+/** The fields naming the handles an op creates, as a list. */
+export const createdFields = (d: Pick<OpDef, 'creates'>): readonly HandleField[] =>
+  d.creates === undefined ? [] : typeof d.creates === 'string' ? [d.creates] : d.creates
 
 /** An op family module: its ops and the name tables they own. */
 export interface OpFamily {

@@ -221,10 +221,10 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
       }
     }
 
-    const creates = CREATES[step.do]
+    const creates = CREATES[step.do] ?? []
     for (const field of ['sock', 'ep'] as const) {
       const name = step[field]
-      if (name === undefined || creates === field) continue
+      if (name === undefined || creates.includes(field)) continue
       useHandle(i, field, name, step.actor)
     }
     if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
@@ -244,13 +244,13 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if (step.family === 'unix' && step.do === 'socket' && step.proto && step.proto !== '0') {
       fail(['steps', i, 'proto'], `unix sockets take no protocol`)
     }
-    if (creates) {
-      const name = step[creates]
+    for (const field of creates) {
+      const name = step[field]
       if (name !== undefined) {
         const who = owner.get(name)
         // An accept4 may fail (EAGAIN) and be retried into the same name.
         if (who !== undefined && !(step.do === 'accept4' && acceptedInto.has(name))) {
-          fail(['steps', i, creates], `handle '${name}' is already open (actor '${who}'); close it first or pick another name`)
+          fail(['steps', i, field], `handle '${name}' is already open (actor '${who}'); close it first or pick another name`)
         }
         if (step.do === 'accept4') acceptedInto.add(name)
         else acceptedInto.delete(name)

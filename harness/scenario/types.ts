@@ -40,6 +40,10 @@ export interface ExpectFields {
   revents?: Record<string, MaskExpectation>
   value?: number | string | Record<string, unknown>
   data?: string
+  /** recvmsg: msg_flags names (MSG_TRUNC), exact or in parts */
+  msg_flags?: MaskExpectation
+  /** recvmsg: the control messages in order, each checked on the fields it names */
+  cmsg?: Array<Record<string, string | number>>
   time?: TimeWindow
 }
 

@@ -39,6 +39,7 @@ void op_gate(const cmd_t *c);
 void op_ungate(const cmd_t *c);
 void op_sleep(const cmd_t *c);
 void op_abort(const cmd_t *c);
+void op_socketpair(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
 
@@ -74,6 +75,7 @@ void op_capture(const cmd_t *c);
 	X("ungate", op_ungate, 1, 1, "ungate H") \
 	X("sleep", op_sleep, 1, 1, "sleep <ms>") \
 	X("abort", op_abort, 0, 0, "abort") \
+	X("socketpair", op_socketpair, 3, 4, "socketpair H1 H2 <stream|dgram|seqpacket> [nonblock|cloexec]") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("quit", NULL, 0, 0, "quit") \
