@@ -40,7 +40,7 @@ function killOrphanProbes(dead: (token: string) => boolean): number[] {
   return killed
 }
 
-/** Scenario temp dirs of dead runs: tmpdir/sockspec-run-<token>/ (runner/run-scenario.ts). */
+/** Scenario temp dirs of dead runs: tmpdir/sockspec-run-<token>/ (runner/set-up.ts). */
 function removeTempDirs(dead: (token: string) => boolean): string[] {
   const removed: string[] = []
   for (const name of readdirSync(tmpdir())) {

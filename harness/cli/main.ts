@@ -66,8 +66,8 @@ export async function main(argv: string[]): Promise<number> {
       [],
     )
     .action(async (paths: string[], opts) => {
-      const { runCommand } = await import('./run.js')
-      exitCode = await runCommand(paths, opts)
+      const { runScenariosCommand } = await import('./run.js')
+      exitCode = await runScenariosCommand(paths, opts)
     })
 
   program

@@ -6,7 +6,6 @@
  * result `error` with the reason, so the matrix shows the gap.
  */
 import { hostname } from 'node:os'
-import { runInfoFor } from '../runner/run-info.js'
 import { GuestBootError } from '../hosts/vm/guest.js'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
@@ -15,7 +14,7 @@ import type { LaunchedKernel } from '../hosts/vm/launch.js'
 import type { KernelSpec } from '../hosts/vm/kernel-spec.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tally } from '../reporters/reporter.js'
-import { runPlan } from '../runner/run.js'
+import { runOnHost } from './run-on-host.js'
 import type { Scenario } from '../scenario/types.js'
 import type { TraceStore } from '../store/store.js'
 
@@ -75,28 +74,21 @@ export async function runGuestKernel(
     sysctls: {},
   }
   try {
-    const { id: runId } = opts.store.beginRun(runInfoFor(system, 'vm'))
-    const run = opts.store.run(String(runId))!
-    const reporter = opts.reporter()
-    const outcome = await runPlan({
-      scenarios,
+    const outcome = await runOnHost({
+      store: opts.store,
       host: launched?.host ?? brokenHost(bootProblem ?? 'no guest'),
       system,
-      readSysctl: launched?.readSysctl ?? (() => undefined),
-      store: opts.store,
-      runId,
+      scenarios,
+      reporter: opts.reporter,
       jobs,
       repeat: opts.repeat,
-      onStart: total => reporter.start(run, total),
-      onResult: (r, done, total) => reporter.result(r, done, total),
+      readSysctl: launched?.readSysctl ?? (() => undefined),
     })
-    reporter.end(run, outcome.results, outcome.interrupted)
     const t = tally(outcome.results)
     opts.log(
       `kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     )
-    const bad = outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error')
-    return { code: outcome.interrupted ? 130 : bad ? 1 : 0, interrupted: outcome.interrupted }
+    return { code: outcome.code, interrupted: outcome.interrupted }
   } finally {
     // A guest that broke mid-run keeps its console log for a look.
     const broken = launched?.guest.downReason

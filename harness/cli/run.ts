@@ -1,5 +1,4 @@
 /** `sockspec run`: load, run on the loopback host, store, report. */
-import { runInfoFor } from '../runner/run-info.js'
 import { SockspecError } from '../errors.js'
 import { loopbackHost } from '../hosts/loopback.js'
 import { ensureBeacon, liveBeaconToken } from '../hosts/netns.js'
@@ -14,11 +13,11 @@ import { junitReporter } from '../reporters/junit.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tapReporter } from '../reporters/tap.js'
 import { ttyReporter } from '../reporters/tty.js'
-import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
 import type { Scenario } from '../scenario/types.js'
 import { variantsOf } from '../scenario/expand.js'
 import { TraceStore } from '../store/store.js'
+import { runOnHost } from './run-on-host.js'
 import { stdoutClosed } from './stdout.js'
 
 export interface RunOptions {
@@ -78,7 +77,8 @@ function reporterFor(name: RunOptions['reporter']): Reporter {
   }
 }
 
-export async function runCommand(paths: string[], opts: RunOptions): Promise<number> {
+/** `sockspec run` (named apart from deps/process.ts runCommand, which runs an external program). */
+export async function runScenariosCommand(paths: string[], opts: RunOptions): Promise<number> {
   // a --host machine's own addresses are destinations the user named
   const remoteAddresses = (opts.host ?? []).flatMap(flag => {
     const t = parseHostFlag(flag)
@@ -130,25 +130,20 @@ export async function runCommand(paths: string[], opts: RunOptions): Promise<num
           ]
         }),
       )
-      const { id: runId } = store.beginRun(runInfoFor(system, host.kind, hosts))
-      const run = store.run(String(runId))!
-      const reporter = reporterFor(opts.reporter)
-      const outcome = await runPlan({
-        scenarios,
+      const outcome = await runOnHost({
+        store,
         host,
         system,
-        store,
-        runId,
+        scenarios,
+        reporter: () => reporterFor(opts.reporter),
         jobs: opts.jobs,
         repeat: opts.repeat,
-        onStart: total => reporter.start(run, total),
-        onResult: (r, done, total) => reporter.result(r, done, total),
+        hosts,
       })
-      reporter.end(run, outcome.results, outcome.interrupted)
       // a closed stdout stops the run like Ctrl-C, but ends with the code of what was recorded
       interrupted = outcome.interrupted || !!outcome.stdoutClosed
       if (opts.kernel?.length) log(`kernel host: ${system.kernelRelease}: ${outcome.results.length} results`)
-      code = outcome.interrupted ? 130 : outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error') ? 1 : 0
+      code = outcome.code
     } finally {
       if (!guests.length) store.close()
     }

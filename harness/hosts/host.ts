@@ -5,6 +5,7 @@
  */
 import type { CaptureSpec } from '../probe/capture.js'
 import type { Scenario, VariantName } from '../scenario/types.js'
+import type { PathGate } from './topology.js'
 
 export interface HostSession {
   /** argv that starts a probe for this actor (stdin/stdout carry the protocol). */
@@ -21,6 +22,12 @@ export interface HostSession {
   scratchDir?: string
   /** Packet captures to run alongside the probes (absent: this session cannot capture). */
   captureSpecs?(): CaptureSpec[]
+  /**
+   * Install the path gates (nftables rules) of one scenario host, replacing
+   * its earlier ones (absent: this session has no simulated hosts, and a
+   * `path_gate` step is a problem of the run).
+   */
+  setPathGates?(host: string, gates: readonly PathGate[]): Promise<{ ok: boolean; message: string }>
   /** Remove what the session created (namespaces, processes, files). Idempotent. */
   close(): Promise<void>
 }

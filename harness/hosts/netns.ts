@@ -13,7 +13,7 @@ import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
 import { NS_PREFIX, deleteBatch, ipBatchArgv, nftScript, planTopology, sysctlBatch, sysctlPath, topologyBatches } from './topology.js'
-import type { IpBatch, PathGate, TopologyPlan } from './topology.js'
+import type { IpBatch, TopologyPlan } from './topology.js'
 
 let counter = 0
 
@@ -100,10 +100,10 @@ async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killF
   await runBatch(exec, deleteBatch(names), true)
 }
 
+/** A session on simulated hosts: it always has path gates. */
 export interface NetnsSession extends HostSession {
   plan: TopologyPlan
-  /** Install the path gates of one host (replacing earlier ones). */
-  setPathGates(host: string, gates: readonly PathGate[]): Promise<{ ok: boolean; message: string }>
+  setPathGates: NonNullable<HostSession['setPathGates']>
 }
 
 /** Hosts in declaration order; actors placed on them (default: first host). */

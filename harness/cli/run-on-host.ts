@@ -1,0 +1,55 @@
+/**
+ * One run on one host, as both `sockspec run` paths do it (this machine, and
+ * each guest kernel): record the run, report it as it goes, run the plan,
+ * and turn the outcome into the command's exit code. Ctrl-C and a closed
+ * stdout are handled by runPlan; this only reads what it says.
+ */
+import type { HostDriver } from '../hosts/host.js'
+import type { SystemInfo } from '../hosts/system-info.js'
+import type { Reporter } from '../reporters/reporter.js'
+import { runPlan } from '../runner/run.js'
+import type { RunOutcome } from '../runner/run.js'
+import { runInfoFor } from '../runner/run-info.js'
+import type { Scenario } from '../scenario/types.js'
+import type { RunInfo, TraceStore } from '../store/store.js'
+
+export interface HostRunOptions {
+  store: TraceStore
+  host: HostDriver
+  system: SystemInfo
+  scenarios: Scenario[]
+  /** made once the run is recorded */
+  reporter: () => Reporter
+  jobs: number | undefined
+  repeat: number
+  /** the run's other machines (--host), for its run row */
+  hosts?: RunInfo['hosts']
+  /** sysctl lookup where the probes run (a vm guest); default: this machine */
+  readSysctl?: (name: string) => string | undefined
+}
+
+export interface HostRun extends RunOutcome {
+  /** 130 interrupted, 1 a failure or error, else 0 (a closed stdout keeps the code of what was recorded) */
+  code: number
+}
+
+export async function runOnHost(o: HostRunOptions): Promise<HostRun> {
+  const { id: runId } = o.store.beginRun(runInfoFor(o.system, o.host.kind, o.hosts))
+  const run = o.store.run(String(runId))!
+  const reporter = o.reporter()
+  const outcome = await runPlan({
+    scenarios: o.scenarios,
+    host: o.host,
+    system: o.system,
+    readSysctl: o.readSysctl,
+    store: o.store,
+    runId,
+    jobs: o.jobs,
+    repeat: o.repeat,
+    onStart: total => reporter.start(run, total),
+    onResult: (r, done, total) => reporter.result(r, done, total),
+  })
+  reporter.end(run, outcome.results, outcome.interrupted)
+  const bad = outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error')
+  return { ...outcome, code: outcome.interrupted ? 130 : bad ? 1 : 0 }
+}
