@@ -21,6 +21,7 @@ import type { InvalidLine, StepOutcome } from '../probe/process.js'
 import { scenarioPorts, startCaptures, stopCaptures } from '../probe/capture.js'
 import type { RunningCapture } from '../probe/capture.js'
 import { matchPackets } from '../expect/packets.js'
+import { matchAcross } from '../expect/across.js'
 import type { PacketContext } from '../expect/packets.js'
 import { resolveExpectation } from '../scenario/expand.js'
 import type { VariantPlan } from '../scenario/expand.js'
@@ -309,6 +310,9 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
 
   const portOf = (handle: string): number | undefined => addresses.get(handle)?.port
   for (const judge of deferred) checks.push(...judge({ packets, portOf }))
+  const stepById = new Map(scenario.steps.map(s => [s.id, s]))
+  const answerOf = (id: string): ProbeEvent | undefined => primaryEvent(stepById.get(id)!, stepEvents.get(id) ?? [])
+  if (scenario.across) checks.push(...matchAcross(scenario.across, answerOf))
   const wireClock = session.clockOf?.('wire') ?? 'local'
   const events: TraceEvent[] = [...harnessEvents, ...packets.map(event => ({ actor: 'wire', event, clock: wireClock }))]
   const invalid: InvalidLine[] = []
