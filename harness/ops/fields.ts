@@ -64,8 +64,7 @@ const EXPECTATION_FIELDS = {
   },
   sets: {
     type: 'object',
-    description:
-      'select: handle -> the sets it must be left in (read, write, except; [] = none); handles not listed must be in no set.',
+    description: 'select: handle -> the sets it must be left in (read, write, except; [] = none); handles not listed must be in no set.',
     additionalProperties: {
       type: 'array',
       items: { type: 'string', enum: names(SELECT_SETS) },
@@ -74,7 +73,8 @@ const EXPECTATION_FIELDS = {
   },
   registered: {
     $ref: '#/$defs/ready',
-    description: 'epoll_fdinfo: handle -> the event mask the registration holds (as for `ready`); handles not listed must not be registered.',
+    description:
+      'epoll_fdinfo: handle -> the event mask the registration holds (as for `ready`); handles not listed must not be registered.',
   },
 }
 
