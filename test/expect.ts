@@ -2,6 +2,7 @@
 // values, timing windows, and the rule that claim checks are kept apart.
 import t from 'tap'
 import { checkErrno, checkRet, matchStep, timeWindow, wheelAllowanceMs } from '../harness/expect/match.js'
+import { matchAcross } from '../harness/expect/across.js'
 import type { MatchContext } from '../harness/expect/match.js'
 import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
 import type { ProbeEvent } from '../harness/probe/event.js'
@@ -123,6 +124,65 @@ t.test('matchStep: poll revents and option values', async t => {
   t.ok(matchStep({ value: { state: 'TCP_SYN_SENT' } }, info, ctx())[0]?.ok)
   t.notOk(matchStep({ value: { state: 'TCP_ESTABLISHED' } }, info, ctx())[0]?.ok)
   t.ok(matchStep({ data: 'hello' }, ev({ op: 'recv', ret: 5, data: 'hello' }), ctx())[0]?.ok)
+})
+
+t.test('matchStep: select sets and epoll registrations', async t => {
+  const sel = ev({
+    op: 'select',
+    ret: 2,
+    sets: [
+      { h: 'C', sets: ['read', 'write'] },
+      { h: 'L', sets: [] },
+    ],
+  })
+  t.ok(
+    matchStep({ sets: { C: ['write', 'read'] } }, sel, ctx()).every(c => c.ok),
+    'order of the sets does not matter; L in none',
+  )
+  t.same(
+    matchStep({ sets: { C: ['write'] } }, sel, ctx()).map(c => [c.field, c.expected, c.observed, c.ok]),
+    [['sets.C', 'write', 'read,write', false]],
+  )
+  const other = matchStep({ sets: { L: [] } }, sel, ctx())
+  t.same(
+    other.map(c => [c.field, c.ok]),
+    [
+      ['sets.L', true],
+      ['sets', false],
+    ],
+    'a handle left in a set it was not expected in fails',
+  )
+  const reg = ev({ op: 'epoll_fdinfo', ret: 1, registered: [{ h: 'S', events: ['EPOLLIN', 'EPOLLERR', 'EPOLLHUP'] }] })
+  t.ok(matchStep({ registered: { S: 'IN|ERR|HUP' } }, reg, ctx()).every(c => c.ok))
+  t.notOk(matchStep({ registered: { S: 'IN|ERR|HUP|WAKEUP' } }, reg, ctx()).every(c => c.ok))
+  t.same(
+    matchStep({ registered: {} }, reg, ctx()).map(c => [c.expected, c.ok]),
+    [['no registrations', false]],
+  )
+  t.same(
+    matchStep({ registered: { T: 'IN' } }, reg, ctx()).map(c => [c.field, c.observed, c.ok]),
+    [
+      ['registered.T', 'not registered', false],
+      ['registered', 'S:EPOLLIN|EPOLLERR|EPOLLHUP', false],
+    ],
+  )
+})
+
+t.test('across: how many of several steps answered as expected', async t => {
+  const answers: Record<string, ProbeEvent> = {
+    a: ev({ op: 'epoll_wait', ret: 1, ready: [{ h: 'L', events: ['EPOLLIN'] }] }),
+    b: ev({ op: 'epoll_wait', ret: 0, ready: [] }),
+    c: ev({ op: 'epoll_wait', ret: 1, ready: [{ h: 'L2', events: ['EPOLLIN'] }] }),
+  }
+  const judge = (entry: Parameters<typeof matchAcross>[0][number]) => matchAcross([entry], id => answers[id])[0]!
+  t.ok(judge({ steps: ['a', 'b'], of: { ret: 1 }, count: 1 }).ok, 'exactly one of two')
+  t.match(judge({ steps: ['a', 'b'], of: { ret: 1 }, count: 1 }), { observed: '1 (a)', claim: false })
+  t.notOk(judge({ steps: ['a', 'c'], of: { ret: 1 }, count: 1 }).ok, 'two woken is not exactly one')
+  t.ok(judge({ steps: ['a', 'c'], of: { ret: 1 }, count: 2 }).ok)
+  t.ok(judge({ steps: ['a', 'b', 'c'], of: { ret: 1 }, count: '>=1' }).ok, 'a comparison')
+  t.ok(judge({ steps: ['a', 'b'], of: { ret: 1 } }).ok, 'count defaults to 1')
+  t.notOk(judge({ steps: ['a', 'c'], of: { ret: 1, ready: { L: 'IN' } }, count: 2 }).ok, 'every field of `of` must hold')
+  t.notOk(judge({ steps: ['a', 'x'], of: { ret: 1 }, count: 2 }).ok, 'a step that never answered does not count')
 })
 
 t.test('timing windows', async t => {

@@ -143,7 +143,7 @@ function checkMasks(
     if (extra.length || names.length === 0) {
       checks.push({
         ...base,
-        field: 'ready',
+        field,
         expected: names.length ? `only ${names.join(', ')}` : field === 'ready' ? 'no events' : 'no registrations',
         observed: observed?.length ? observed.map(e => `${e.h}:${formatMask(e.events)}`).join(' ') : 'no events',
         ok: extra.length === 0,
