@@ -3,6 +3,7 @@
 import t from 'tap'
 import { checkErrno, checkRet, matchStep, timeWindow, wheelAllowanceMs } from '../harness/expect/match.js'
 import { matchAcross } from '../harness/expect/across.js'
+import { parseScenario } from '../harness/scenario/load.js'
 import type { MatchContext } from '../harness/expect/match.js'
 import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
 import type { ProbeEvent } from '../harness/probe/event.js'
@@ -213,4 +214,29 @@ t.test('claim checks are flagged as claims', async t => {
     c.map(x => [x.claim, x.ok]),
     [[true, false]],
   )
+})
+
+t.test('validation of the readiness additions: across names real steps, select names open handles, open takes files only', async t => {
+  const text = [
+    'title: t',
+    'variants: [default]',
+    'steps:',
+    '  - { actor: a, do: open, sock: F, path: "@x" }',
+    '  - { actor: a, do: select, sets: { G: [read] } }',
+    'across:',
+    '  - { steps: [s1, nope], of: { ret: 0 } }',
+  ].join('\n')
+  const err = (() => {
+    try {
+      parseScenario(text, 'bad.yaml')
+    } catch (e) {
+      return String(e)
+    }
+    return ''
+  })()
+  t.match(err, /bad\.yaml:4:\d+: open: '@x' is an abstract socket name/)
+  t.match(err, /bad\.yaml:5:\d+: handle 'G' is not open/)
+  t.match(err, /bad\.yaml:7:\d+: across: 'nope' is not a step/)
+  const ok = parseScenario(text.replace('"@x"', 'f.txt').replace('G:', 'F:').replace('nope', 's2'), 'good.yaml')
+  t.same(ok.across, [{ steps: ['s1', 's2'], of: { ret: 0 } }])
 })

@@ -169,6 +169,8 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if (step.path !== undefined) {
       const why = unixPathProblem(step.path)
       if (why) fail(['steps', i, 'path'], `path ${shown(step.path)} ${why}`)
+      else if (step.do === 'open' && step.path.startsWith('@'))
+        fail(['steps', i, 'path'], `open: ${shown(step.path)} is an abstract socket name, not a file`)
     }
     for (const key of ['expect', 'claim'] as const) {
       const exp = step[key]
