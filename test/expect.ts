@@ -2,6 +2,8 @@
 // values, timing windows, and the rule that claim checks are kept apart.
 import t from 'tap'
 import { checkErrno, checkRet, matchStep, timeWindow, wheelAllowanceMs } from '../harness/expect/match.js'
+import { matchAcross } from '../harness/expect/across.js'
+import { parseScenario } from '../harness/scenario/load.js'
 import type { MatchContext } from '../harness/expect/match.js'
 import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
 import type { ProbeEvent } from '../harness/probe/event.js'
@@ -125,6 +127,65 @@ t.test('matchStep: poll revents and option values', async t => {
   t.ok(matchStep({ data: 'hello' }, ev({ op: 'recv', ret: 5, data: 'hello' }), ctx())[0]?.ok)
 })
 
+t.test('matchStep: select sets and epoll registrations', async t => {
+  const sel = ev({
+    op: 'select',
+    ret: 2,
+    sets: [
+      { h: 'C', sets: ['read', 'write'] },
+      { h: 'L', sets: [] },
+    ],
+  })
+  t.ok(
+    matchStep({ sets: { C: ['write', 'read'] } }, sel, ctx()).every(c => c.ok),
+    'order of the sets does not matter; L in none',
+  )
+  t.same(
+    matchStep({ sets: { C: ['write'] } }, sel, ctx()).map(c => [c.field, c.expected, c.observed, c.ok]),
+    [['sets.C', 'write', 'read,write', false]],
+  )
+  const other = matchStep({ sets: { L: [] } }, sel, ctx())
+  t.same(
+    other.map(c => [c.field, c.ok]),
+    [
+      ['sets.L', true],
+      ['sets', false],
+    ],
+    'a handle left in a set it was not expected in fails',
+  )
+  const reg = ev({ op: 'epoll_fdinfo', ret: 1, registered: [{ h: 'S', events: ['EPOLLIN', 'EPOLLERR', 'EPOLLHUP'] }] })
+  t.ok(matchStep({ registered: { S: 'IN|ERR|HUP' } }, reg, ctx()).every(c => c.ok))
+  t.notOk(matchStep({ registered: { S: 'IN|ERR|HUP|WAKEUP' } }, reg, ctx()).every(c => c.ok))
+  t.same(
+    matchStep({ registered: {} }, reg, ctx()).map(c => [c.expected, c.ok]),
+    [['no registrations', false]],
+  )
+  t.same(
+    matchStep({ registered: { T: 'IN' } }, reg, ctx()).map(c => [c.field, c.observed, c.ok]),
+    [
+      ['registered.T', 'not registered', false],
+      ['registered', 'S:EPOLLIN|EPOLLERR|EPOLLHUP', false],
+    ],
+  )
+})
+
+t.test('across: how many of several steps answered as expected', async t => {
+  const answers: Record<string, ProbeEvent> = {
+    a: ev({ op: 'epoll_wait', ret: 1, ready: [{ h: 'L', events: ['EPOLLIN'] }] }),
+    b: ev({ op: 'epoll_wait', ret: 0, ready: [] }),
+    c: ev({ op: 'epoll_wait', ret: 1, ready: [{ h: 'L2', events: ['EPOLLIN'] }] }),
+  }
+  const judge = (entry: Parameters<typeof matchAcross>[0][number]) => matchAcross([entry], id => answers[id])[0]!
+  t.ok(judge({ steps: ['a', 'b'], of: { ret: 1 }, count: 1 }).ok, 'exactly one of two')
+  t.match(judge({ steps: ['a', 'b'], of: { ret: 1 }, count: 1 }), { observed: '1 (a)', claim: false })
+  t.notOk(judge({ steps: ['a', 'c'], of: { ret: 1 }, count: 1 }).ok, 'two woken is not exactly one')
+  t.ok(judge({ steps: ['a', 'c'], of: { ret: 1 }, count: 2 }).ok)
+  t.ok(judge({ steps: ['a', 'b', 'c'], of: { ret: 1 }, count: '>=1' }).ok, 'a comparison')
+  t.ok(judge({ steps: ['a', 'b'], of: { ret: 1 } }).ok, 'count defaults to 1')
+  t.notOk(judge({ steps: ['a', 'c'], of: { ret: 1, ready: { L: 'IN' } }, count: 2 }).ok, 'every field of `of` must hold')
+  t.notOk(judge({ steps: ['a', 'x'], of: { ret: 1 }, count: 2 }).ok, 'a step that never answered does not count')
+})
+
 t.test('timing windows', async t => {
   t.same(timeWindow({ ms: 1000 }), { lo: 950, hi: 1100 })
   t.same(timeWindow({ ms: 1000, tol: 0.1, slack_ms: 0 }), { lo: 900, hi: 1100 })
@@ -177,4 +238,29 @@ t.test('matchStep: msg_flags and the control messages of recvmsg (the error queu
     "'0' is the empty set",
   )
   t.notOk(matchStep({ msg_flags: '0' }, ev({ op: 'recv', ret: 0 }), ctx())[0]!.ok, 'a recv event has no msg_flags: fails')
+})
+
+t.test('validation of the readiness additions: across names real steps, select names open handles, open takes files only', async t => {
+  const text = [
+    'title: t',
+    'variants: [default]',
+    'steps:',
+    '  - { actor: a, do: open, sock: F, path: "@x" }',
+    '  - { actor: a, do: select, sets: { G: [read] } }',
+    'across:',
+    '  - { steps: [s1, nope], of: { ret: 0 } }',
+  ].join('\n')
+  const err = (() => {
+    try {
+      parseScenario(text, 'bad.yaml')
+    } catch (e) {
+      return String(e)
+    }
+    return ''
+  })()
+  t.match(err, /bad\.yaml:4:\d+: open: '@x' is an abstract socket name/)
+  t.match(err, /bad\.yaml:5:\d+: handle 'G' is not open/)
+  t.match(err, /bad\.yaml:7:\d+: across: 'nope' is not a step/)
+  const ok = parseScenario(text.replace('"@x"', 'f.txt').replace('G:', 'F:').replace('nope', 's2'), 'good.yaml')
+  t.same(ok.across, [{ steps: ['s1', 's2'], of: { ret: 0 } }])
 })

@@ -162,6 +162,49 @@ t.test('a probe that dies mid-step and one that hangs are reported, not awaited 
   t.equal(p.exit?.signal, 'SIGKILL')
 })
 
+t.test('readiness ops: select sets and EBADF, ppoll NVAL, fdinfo names registrations, a dup keeps one alive', async t => {
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000), 'hello')
+  await call(p, 'socket L inet stream tcp nonblock')
+  await call(p, 'bind L inet 127.0.0.1 0')
+  const port = (await call(p, 'getsockname L')).at(-1)?.addr?.port
+  await call(p, 'listen L 8')
+  await call(p, 'socket C inet stream tcp')
+  t.match(last(await call(p, `connect C inet 127.0.0.1 ${port}`)), { ret: 0 })
+  t.match(last(await call(p, 'select 2000 L:read|write|except C:write')), {
+    op: 'select',
+    ret: 2,
+    sets: [
+      { h: 'L', sets: ['read'] },
+      { h: 'C', sets: ['write'] },
+    ],
+  })
+  await call(p, 'accept4 L S 0')
+  await call(p, 'epoll_create1 E')
+  await call(p, 'epoll_ctl E add S in|rdhup')
+  await call(p, 'dup S S2')
+  t.match(last(await call(p, 'close_keep S')), { op: 'close', h: 'S', kept: 1, ret: 0 })
+  t.match(last(await call(p, 'epoll_fdinfo E')), {
+    op: 'epoll_fdinfo',
+    ret: 1,
+    registered: [{ h: 'S', events: ['EPOLLIN', 'EPOLLERR', 'EPOLLHUP', 'EPOLLRDHUP'] }],
+  })
+  await call(p, 'sendstr C hi')
+  t.match(last(await call(p, 'epoll_pwait2 E 4 2000')), { op: 'epoll_pwait2', ret: 1, ready: [{ h: 'S', events: ['EPOLLIN'] }] })
+  t.match(last(await call(p, 'ppoll 0 S:in S2:in')), {
+    ret: 2,
+    revents: [
+      { h: 'S', events: ['POLLNVAL'] },
+      { h: 'S2', events: ['POLLIN'] },
+    ],
+  })
+  t.match(last(await call(p, 'select 0 S:read S2:read')), { op: 'select', ret: -1, errno: 'EBADF' })
+  t.match(last(await call(p, 'select 0 S2:bogus')), { error: /bogus/ })
+  t.match(last(await call(p, 'open F relative.txt')), { error: /absolute/ })
+  t.match(last(await call(p, 'drop_cap CAP_SYS_ADMIN')), { error: /CAP_SYS_ADMIN/ })
+})
+
 t.test('every op of the op table, sent to the real probe, answers with the event op the table says', async t => {
   const { OP_DEFS, buildCommand } = await import('../harness/ops/table.js')
   const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-optable-'))
@@ -213,6 +256,14 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'epoll_ctl', ep: 'E', op: 'add', sock: 'C', events: ['in'] },
     { do: 'epoll_wait', ep: 'E', timeout_ms: 0 },
     { do: 'poll', fds: { C: ['in'] }, timeout_ms: 0 },
+    { do: 'ppoll', fds: { C: ['in'] }, timeout_ms: 0 },
+    { do: 'select', sets: { C: ['read', 'write'] }, timeout_ms: 0 },
+    { do: 'epoll_pwait2', ep: 'E', timeout_ms: 0 },
+    { do: 'epoll_fdinfo', ep: 'E' },
+    { do: 'dup', sock: 'C', new: 'C2' },
+    { do: 'close_keep', sock: 'C2' },
+    { do: 'open', sock: 'F', path: 'plain.txt' },
+    { do: 'drop_cap', cap: 'CAP_BLOCK_SUSPEND' },
     { do: 'gate', sock: 'L', drop: ['syn'] },
     { do: 'ungate', sock: 'L' },
     { do: 'sleep', ms: 1 },

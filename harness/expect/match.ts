@@ -114,7 +114,7 @@ function readyMap(entries: readonly ReadyEntry[] | undefined): Map<string, strin
 }
 
 function checkMasks(
-  field: 'ready' | 'revents',
+  field: 'ready' | 'revents' | 'registered',
   expected: Record<string, MaskExpectation>,
   observed: readonly ReadyEntry[] | undefined,
   kind: MaskKind,
@@ -129,27 +129,51 @@ function checkMasks(
     const expText = describeMaskExpectation(exp, kind)
     // poll reports every polled fd; a revents of 0 equals "not ready".
     const obsFlags = obs ?? []
-    const ok = field === 'ready' && obs === undefined ? false : maskMatches(obsFlags, exp, kind)
+    const ok = field !== 'revents' && obs === undefined ? false : maskMatches(obsFlags, exp, kind)
     checks.push({
       ...base,
       field: `${field}.${name}`,
       expected: expText,
-      observed: obs === undefined ? (field === 'ready' ? 'not ready' : '0') : formatMask(obsFlags),
+      observed: obs === undefined ? (field === 'revents' ? '0' : `not ${field}`) : formatMask(obsFlags),
       ok,
     })
   }
-  if (field === 'ready') {
+  if (field !== 'revents') {
     const extra = [...have.keys()].filter(h => !(h in expected))
     if (extra.length || names.length === 0) {
       checks.push({
         ...base,
-        field: 'ready',
-        expected: names.length ? `only ${names.join(', ')}` : 'no events',
+        field,
+        expected: names.length ? `only ${names.join(', ')}` : field === 'ready' ? 'no events' : 'no registrations',
         observed: observed?.length ? observed.map(e => `${e.h}:${formatMask(e.events)}`).join(' ') : 'no events',
         ok: extra.length === 0,
       })
     }
   }
+  return checks
+}
+
+/** select: each listed handle left in exactly the sets named; every other handle in none. */
+function checkSets(
+  expected: Record<string, string[]>,
+  observed: ReadonlyArray<{ h: string; sets: string[] }> | undefined,
+  base: Omit<Check, 'field' | 'expected' | 'observed' | 'ok'>,
+): Check[] {
+  const have = new Map((observed ?? []).map(e => [e.h, e.sets]))
+  const text = (s: readonly string[]): string => (s.length ? [...s].sort().join(',') : 'none')
+  const checks: Check[] = Object.entries(expected).map(([h, sets]) => {
+    const obs = have.get(h) ?? []
+    return { ...base, field: `sets.${h}`, expected: text(sets), observed: text(obs), ok: text(obs) === text(sets) }
+  })
+  const extra = [...have.entries()].filter(([h, s]) => !(h in expected) && s.length)
+  if (extra.length)
+    checks.push({
+      ...base,
+      field: 'sets',
+      expected: `only ${Object.keys(expected).join(', ') || 'none'}`,
+      observed: extra.map(([h, s]) => `${h}:${text(s)}`).join(' '),
+      ok: false,
+    })
   return checks
 }
 
@@ -243,6 +267,8 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
   if (exp.errno !== undefined) push('errno', describeErrno(exp.errno), event.errno ?? 'none', checkErrno(exp.errno, event.errno))
   if (exp.ready !== undefined) checks.push(...checkMasks('ready', exp.ready, event.ready, 'EPOLL', base))
   if (exp.revents !== undefined) checks.push(...checkMasks('revents', exp.revents, event.revents, 'POLL', base))
+  if (exp.registered !== undefined) checks.push(...checkMasks('registered', exp.registered, event.registered, 'EPOLL', base))
+  if (exp.sets !== undefined) checks.push(...checkSets(exp.sets, event.sets, base))
   if (exp.value !== undefined) {
     const v = exp.value
     let ok: boolean

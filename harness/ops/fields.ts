@@ -17,6 +17,7 @@ import {
   names,
 } from './flags.js'
 import { OPTION_LEVELS } from './options.js'
+import { CAPS, SELECT_SETS } from './readiness.js'
 
 /** What a step's answer is checked against: the same fields for `expect` and `claim`. */
 const EXPECTATION_FIELDS = {
@@ -66,6 +67,20 @@ const EXPECTATION_FIELDS = {
   },
   packets: {
     $ref: '#/$defs/packets',
+  },
+  sets: {
+    type: 'object',
+    description: 'select: handle -> the sets it must be left in (read, write, except; [] = none); handles not listed must be in no set.',
+    additionalProperties: {
+      type: 'array',
+      items: { type: 'string', enum: names(SELECT_SETS) },
+      uniqueItems: true,
+    },
+  },
+  registered: {
+    $ref: '#/$defs/ready',
+    description:
+      'epoll_fdinfo: handle -> the event mask the registration holds (as for `ready`); handles not listed must not be registered.',
   },
 }
 
@@ -262,6 +277,22 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
       description: 'poll events.',
       uniqueItems: true,
     },
+  },
+  sets: {
+    type: 'object',
+    minProperties: 1,
+    description: 'select: handle -> the sets to put it in (read, write, except).',
+    additionalProperties: {
+      type: 'array',
+      items: { type: 'string', enum: names(SELECT_SETS) },
+      minItems: 1,
+      uniqueItems: true,
+    },
+  },
+  cap: {
+    type: 'string',
+    enum: names(CAPS),
+    description: 'drop_cap: the capability to remove from the effective set.',
   },
   ms: {
     type: 'integer',

@@ -25,6 +25,10 @@ export interface ProbeEvent {
   addr?: SockAddr
   ready?: ReadyEntry[]
   revents?: ReadyEntry[]
+  /** select: every handle given, with the sets it was left in */
+  sets?: Array<{ h: string; sets: string[] }>
+  /** epoll_fdinfo: each registration with the mask the kernel stored */
+  registered?: ReadyEntry[]
   value?: number | string | Record<string, unknown>
   value_name?: string
   bytes?: number

@@ -6,6 +6,7 @@
  */
 import { matchStep } from '../expect/match.js'
 import type { Check } from '../expect/match.js'
+import { matchAcross } from '../expect/across.js'
 import { matchPackets } from '../expect/packets.js'
 import type { PacketContext } from '../expect/packets.js'
 import type { ProbeEvent, SockAddr } from '../probe/event.js'
@@ -19,7 +20,7 @@ import type { ClaimOutcome, Verdict } from './result.js'
 export type LogEntry = { problem: string } | { step: Step & { id: string }; events: ProbeEvent[] }
 
 export interface JudgeInput {
-  scenario: Pick<Scenario, 'steps' | 'claim'>
+  scenario: Pick<Scenario, 'steps' | 'claim' | 'across'>
   /** kernel release the probes ran on (selects `kernels:` overrides of expectations) */
   kernelRelease: string
   /** set-up problems, then the steps' answers and problems as the driver met them */
@@ -86,6 +87,15 @@ export function judge(input: JudgeInput): Judgement {
   }
   const portOf = (handle: string): number | undefined => addresses.get(handle)?.port
   for (const judgePackets of deferred) checks.push(...judgePackets({ packets: input.packets, portOf }))
+  // expectations across steps need every step's answer: judged after the walk too
+  if (scenario.across) {
+    const stepById = new Map(scenario.steps.map(s => [s.id, s]))
+    const answerOf = (id: string): ProbeEvent | undefined => {
+      const step = stepById.get(id)
+      return step ? primaryEvent(step, stepEvents.get(id) ?? []) : undefined
+    }
+    checks.push(...matchAcross(scenario.across, answerOf))
+  }
 
   for (const { actor, exit } of input.exits) {
     // a probe whose death was already reported is not reported twice

@@ -169,6 +169,8 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if (step.path !== undefined) {
       const why = unixPathProblem(step.path)
       if (why) fail(['steps', i, 'path'], `path ${shown(step.path)} ${why}`)
+      else if (step.do === 'open' && step.path.startsWith('@'))
+        fail(['steps', i, 'path'], `open: ${shown(step.path)} is an abstract socket name, not a file`)
     }
     for (const key of ['expect', 'claim'] as const) {
       const exp = step[key]
@@ -229,6 +231,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     }
     if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
     for (const name of Object.keys(step.fds ?? {})) useHandle(i, 'fds', name, step.actor, ['steps', i, 'fds', name])
+    for (const name of Object.keys(step.sets ?? {})) useHandle(i, 'sets', name, step.actor, ['steps', i, 'sets', name])
     if (step.pass !== undefined) useHandle(i, 'pass', step.pass, step.actor)
     // which ops take 'within' is the op table's to say (an unused field is refused above)
     if (step.within !== undefined && isOp(step.do) && fieldUse(step.do, 'within') !== undefined) {
@@ -261,5 +264,10 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if (step.do === 'close' && step.sock !== undefined && owner.get(step.sock) === step.actor) owner.delete(step.sock)
     if (step.background) pendingBackground.set(step.id, step.actor)
   })
+  scenario.across?.forEach((entry, i) =>
+    entry.steps.forEach((id, j) => {
+      if (!stepIndex.has(id)) fail(['across', i, 'steps', j], `across: '${id}' is not a step of this scenario`)
+    }),
+  )
   if (errors.length) throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
 }

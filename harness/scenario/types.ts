@@ -45,6 +45,10 @@ export interface ExpectFields {
   /** recvmsg: the control messages in order, each checked on the fields it names */
   cmsg?: Array<Record<string, string | number>>
   time?: TimeWindow
+  /** select: handle -> the sets it is left in */
+  sets?: Record<string, string[]>
+  /** epoll_fdinfo: handle -> the mask its registration holds */
+  registered?: Record<string, MaskExpectation>
 }
 
 export interface KernelCase extends ExpectFields {
@@ -94,6 +98,10 @@ export interface Step {
   max?: number
   timeout_ms?: number
   fds?: Record<string, string[]>
+  /** select: handle -> read/write/except */
+  sets?: Record<string, string[]>
+  /** drop_cap: the capability */
+  cap?: string
   ms?: number
   drop?: string[]
   reject?: string[]
@@ -137,6 +145,15 @@ export interface HostSpec {
   sysctl?: Record<string, number | string>
 }
 
+/** An expectation across steps: how many of `steps` answered as `of` says. */
+export interface AcrossExpectation {
+  steps: string[]
+  of: ExpectFields
+  /** an integer or a comparison (">=1"); default 1 */
+  count?: number | string
+  why?: string
+}
+
 export interface ScenarioDoc {
   id?: string
   title: string
@@ -149,6 +166,8 @@ export interface ScenarioDoc {
   hosts?: Record<string, HostSpec>
   actors?: Record<string, { host: string }>
   steps: Step[]
+  /** expectations across steps, judged after the last step */
+  across?: AcrossExpectation[]
 }
 
 /** A loaded, validated scenario with its identity. */

@@ -40,6 +40,14 @@ void op_ungate(const cmd_t *c);
 void op_sleep(const cmd_t *c);
 void op_abort(const cmd_t *c);
 void op_socketpair(const cmd_t *c);
+void op_ppoll(const cmd_t *c);
+void op_select(const cmd_t *c);
+void op_epoll_pwait2(const cmd_t *c);
+void op_dup(const cmd_t *c);
+void op_close_keep(const cmd_t *c);
+void op_open(const cmd_t *c);
+void op_epoll_fdinfo(const cmd_t *c);
+void op_drop_cap(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
 
@@ -76,6 +84,14 @@ void op_capture(const cmd_t *c);
 	X("sleep", op_sleep, 1, 1, "sleep <ms>") \
 	X("abort", op_abort, 0, 0, "abort") \
 	X("socketpair", op_socketpair, 3, 4, "socketpair H1 H2 <stream|dgram|seqpacket> [nonblock|cloexec]") \
+	X("ppoll", op_ppoll, 1, -1, "ppoll <timeout_ms> H:<events> [H:<events> ...]") \
+	X("select", op_select, 2, -1, "select <timeout_ms> H:<read|write|except> [H:<sets> ...]") \
+	X("epoll_pwait2", op_epoll_pwait2, 3, 3, "epoll_pwait2 E <maxevents> <timeout_ms>") \
+	X("dup", op_dup, 2, 2, "dup H NEW") \
+	X("close_keep", op_close_keep, 1, 1, "close_keep H") \
+	X("open", op_open, 2, 2, "open NEW <absolute path>") \
+	X("epoll_fdinfo", op_epoll_fdinfo, 1, 1, "epoll_fdinfo E") \
+	X("drop_cap", op_drop_cap, 1, 1, "drop_cap <CAP_BLOCK_SUSPEND>") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("quit", NULL, 0, 0, "quit") \
@@ -188,6 +204,16 @@ void op_capture(const cmd_t *c);
 #define OPTABLE_IOCTL_REQUESTS(X) \
 	X("SIOCINQ", SIOCINQ) \
 	X("SIOCOUTQ", SIOCOUTQ) \
+	/* end */
+
+#define OPTABLE_SELECT_SETS(X) \
+	X("read", 1) \
+	X("write", 2) \
+	X("except", 4) \
+	/* end */
+
+#define OPTABLE_CAPS(X) \
+	X("CAP_BLOCK_SUSPEND", CAP_BLOCK_SUSPEND) \
 	/* end */
 
 /* Socket option levels (options.c): X(arg, reported name, level). */
