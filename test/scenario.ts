@@ -739,8 +739,16 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
       table.OP_DEFS.some(d => d.answers === op && d.returnsFd),
       `${op} is the answer of an op`,
     )
-  t.same([...table.FD_RETURNING].sort(), ['accept4', 'epoll_create1', 'socket'])
-  t.same(table.CREATES, { socket: ['sock'], accept4: ['new'], recv_fd: ['new'], epoll_create1: ['ep'], socketpair: ['sock', 'new'] })
+  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'open', 'socket'])
+  t.same(table.CREATES, {
+    socket: ['sock'],
+    accept4: ['new'],
+    recv_fd: ['new'],
+    epoll_create1: ['ep'],
+    socketpair: ['sock', 'new'],
+    dup: ['new'],
+    open: ['sock'],
+  })
   // one wait rule: the step limit and the estimate read the same field
   for (const step of [
     { do: 'epoll_wait', timeout_ms: 400 },
