@@ -13,7 +13,8 @@ import { kitVersion } from '../kit.js'
 import { scenarioDir } from '../paths.js'
 import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
-import { TraceStore } from '../store/store.js'
+import { encodeChecks, encodeEvents, TraceStore } from '../store/store.js'
+import { signatureOfRows } from '../compare/signature.js'
 import type { CheckRow, EventRow } from '../store/store.js'
 import { writeReport } from '../report/write.js'
 
@@ -111,14 +112,31 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
      VALUES (?, ?, 'loopback', ?, '#1 SMP', ?, 'Debian 13', '0.1.0', NULL, '{}', '["run"]', ?, ?, 'complete')`,
   )
   const insertResult = db.prepare(
-    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]')`,
+    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature)
+     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]', ?)`,
   )
-  const insertEvent = db.prepare(
-    `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
-  const insertCheck = db.prepare(
-    `INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
+  const insertTrace = db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`)
+  // the store's own encoding and signature, computed once per distinct trace (most runs repeat the template's)
+  const encoded = new Map<readonly EventRow[], string>()
+  const signatures = new Map<readonly EventRow[], Map<readonly CheckRow[], string>>()
+  const signature = (events: readonly EventRow[], checks: readonly CheckRow[]): string => {
+    const byChecks = signatures.get(events) ?? new Map<readonly CheckRow[], string>()
+    signatures.set(events, byChecks)
+    let sig = byChecks.get(checks)
+    if (sig === undefined) {
+      sig = signatureOfRows(events, checks)
+      byChecks.set(checks, sig)
+    }
+    return sig
+  }
+  const encode = (events: readonly EventRow[]): string => {
+    let text = encoded.get(events)
+    if (text === undefined) {
+      text = encodeEvents(events.map(e => ({ ...e, details: JSON.parse(e.details) as unknown })))
+      encoded.set(events, text)
+    }
+    return text
+  }
   db.transaction(() => {
     const scenarioIds: number[] = []
     for (let k = 0; k < scenarios; k++) {
@@ -170,11 +188,10 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
             message,
             stderr,
             t.result.kernels,
+            signature(events, checks),
           ).lastInsertRowid,
         )
-        for (const e of events)
-          insertEvent.run(resultId, e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details)
-        for (const c of checks) insertCheck.run(resultId, c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim)
+        insertTrace.run(resultId, encodeChecks(checks), encode(events))
       }
     }
   })()

@@ -10,6 +10,7 @@
 import type { CheckRow, EventRow } from '../store/store.js'
 import { canonicalJson, normaliseTrace } from './normalise.js'
 import type { NormalisedEvent } from './normalise.js'
+import { checkSignature } from './signature.js'
 import type { DiffItem, FirstDifference } from './types.js'
 
 function lanes(events: readonly NormalisedEvent[]): Map<string, NormalisedEvent[]> {
@@ -55,10 +56,6 @@ export function firstEventDifference(aEvents: readonly EventRow[], bEvents: read
     }
   }
   return best?.diff ?? null
-}
-
-function checkSignature(c: CheckRow): string {
-  return JSON.stringify([c.step, c.actor, c.field, c.expected, c.verdict])
 }
 
 function checkItem(c: CheckRow | undefined): DiffItem | null {

@@ -6,14 +6,14 @@
  * exist for the newest pairs of runs only (diff-pairs.ts).
  */
 import { compareRuns } from '../compare/compare-runs.js'
-import type { RunTraces } from '../compare/types.js'
+import type { RunTraces, TraceRows } from '../compare/types.js'
+import type { RunTraceSource } from './load-run-traces.js'
 import { diffPairs, runSlugs } from './diff-pairs.js'
 import type { DiffPair } from './diff-pairs.js'
 import type { ReportData, ReportResult, ReportRun, ResultTrace, TraceSource } from './model.js'
 import { kernelKey } from './model.js'
 import { renderClaimsPage } from './render-claims.js'
 import { renderDiffPage } from './render-diff.js'
-import type { DiffTrace } from './render-diff.js'
 import type { ClaimModel } from './render-claims.js'
 import { renderIndex } from './render-index.js'
 import type { DiffLink } from './render-index.js'
@@ -51,8 +51,8 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = {
   baselineRunId: null,
 }
 
-/** Reads one run's results with their traces, as compare needs them (the store is the I/O edge). */
-export type RunTraceSource = (run: ReportRun) => RunTraces
+/** Reads runs' results as compare needs them, and the traces of the pairs that differ (the store is the I/O edge). */
+export type { RunTraceSource } from './load-run-traces.js'
 
 export interface SitePage {
   path: string
@@ -225,7 +225,11 @@ export function* buildSite(
   if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)
 }
 
-/** One page per pair; runs' traces cached briefly (pairs come newest first, so neighbours share runs). */
+/**
+ * One page per pair; runs' results cached briefly (pairs come newest first,
+ * so neighbours share runs). Traces are read only for the pairs whose
+ * signatures differ, once per page.
+ */
 function* diffSite(
   data: ReportData,
   pairs: readonly DiffPair[],
@@ -238,24 +242,31 @@ function* diffSite(
     if (t) {
       cache.delete(run.id)
     } else {
-      t = runTraces(run)
+      t = runTraces.load(run)
       if (cache.size >= 6) cache.delete(cache.keys().next().value!)
     }
     cache.set(run.id, t)
     return t
   }
   for (const p of pairs) {
-    const ta = load(p.a)
-    const tb = load(p.b)
-    const traces = new Map<number, DiffTrace>()
-    for (const r of [...ta.results, ...tb.results]) traces.set(r.resultId, r)
+    const traces = new Map<number, TraceRows>()
+    const read = (resultId: number): TraceRows => {
+      let t = traces.get(resultId)
+      if (!t) {
+        t = runTraces.read(resultId)
+        traces.set(resultId, t)
+      }
+      return t
+    }
+    // the timelines the page draws are those of pairs with a first difference: exactly the traces compareRuns read
+    const comparison = compareRuns(load(p.a), load(p.b), read)
     yield {
       path: path(p),
       html: renderDiffPage({
         a: p.a,
         b: p.b,
         reason: p.reason,
-        comparison: compareRuns(ta, tb),
+        comparison,
         traces,
         scenarios: data.scenarios,
         generatedAt: data.generatedAt,
