@@ -37,6 +37,13 @@ export interface SiteOptions {
   claimScenarios: number
   /** Diff pages at most (newest runs first). */
   diffPages: number
+  /**
+   * Newest runs whose failing and errored results get a full trace page.
+   * Older ones get one only where another page shows or diffs them (scenario
+   * timelines, claims, diff pages); rendering every failure of every run was
+   * most of the report's time on a large store.
+   */
+  traceRuns: number
   /** Run every run is also diffed against (`report --baseline`). */
   baselineRunId: number | null
 }
@@ -48,6 +55,7 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = {
   claimKernels: 6,
   claimScenarios: 3,
   diffPages: 100,
+  traceRuns: 100,
   baselineRunId: null,
 }
 
@@ -88,7 +96,16 @@ export function* buildSite(
   for (const variants of byScenario.values()) {
     for (const list of variants.values()) for (const r of list.slice(0, opts.latestPerScenario)) shownOnScenarioPage.add(r.id)
   }
-  const hasTracePage = (r: ReportResult): boolean => r.verdict === 'fail' || r.verdict === 'error'
+  // diff pages: which pairs
+  const diffs = runTraces ? diffPairs(data.runs, opts.baselineRunId, opts.diffPages) : []
+
+  // which results get a trace page: decided before any page links to one
+  const broken = (r: ReportResult): boolean => r.verdict === 'fail' || r.verdict === 'error'
+  const traceRuns = new Set(data.runs.slice(0, opts.traceRuns).map(r => r.id))
+  for (const p of diffs) traceRuns.add(p.a.id).add(p.b.id)
+  const tracePaged = new Set<number>()
+  for (const r of results) if (broken(r) && (traceRuns.has(r.runId) || shownOnScenarioPage.has(r.id))) tracePaged.add(r.id)
+  const hasTracePage = (r: ReportResult): boolean => tracePaged.has(r.id)
   const hrefFrom =
     (root: string) =>
     (r: ReportResult): string => {
@@ -99,8 +116,18 @@ export function* buildSite(
     }
   const fromRoot = hrefFrom('')
 
-  // diff pages: which pairs, and the links to them from the index and the matrix
-  const diffs = runTraces ? diffPairs(data.runs, opts.baselineRunId, opts.diffPages) : []
+  // kernels, and the claims page's model (its timelines link to trace pages too)
+  const kernels: string[] = []
+  const kernelOf = new Map<number, string>()
+  for (const run of data.runs) {
+    const k = kernelKey(run)
+    kernelOf.set(run.id, k)
+    if (!kernels.includes(k)) kernels.push(k)
+  }
+  const claims = claimsModel(data, results, kernels, kernelOf, readTrace, opts, fromRoot)
+  for (const c of claims.claims) for (const w of c.why) for (const t of w.traces) if (broken(t.result)) tracePaged.add(t.result.id)
+
+  // links to the diff pages from the index and the matrix
   const slugs = runSlugs(data.runs)
   const diffPath = (p: DiffPair): string => diffPage(slugs.get(p.a.id)!, slugs.get(p.b.id)!)
   const diffLinks = new Map<number, DiffLink[]>()
@@ -161,13 +188,6 @@ export function* buildSite(
   }
 
   // matrix by kernels: latest result per row and kernel
-  const kernels: string[] = []
-  const kernelOf = new Map<number, string>()
-  for (const run of data.runs) {
-    const k = kernelKey(run)
-    kernelOf.set(run.id, k)
-    if (!kernels.includes(k)) kernels.push(k)
-  }
   const latestByKernel = new Map<string, Map<string, ReportResult>>()
   for (const r of results) {
     const k = kernelOf.get(r.runId)
@@ -214,13 +234,13 @@ export function* buildSite(
     }
   }
 
-  // full traces of failing and errored results
+  // full traces of the failing and errored results chosen above
   for (const r of results) {
     if (hasTracePage(r))
       yield { path: tracePage(r.id), html: renderTracePage(readTrace(r), data.scenarios.get(r.scenario), data.generatedAt) }
   }
 
-  yield { path: CLAIMS_PAGE, html: renderClaimsPage(claimsModel(data, results, kernels, kernelOf, readTrace, opts, fromRoot)) }
+  yield { path: CLAIMS_PAGE, html: renderClaimsPage(claims) }
 
   if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)
 }
