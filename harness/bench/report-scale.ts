@@ -1,16 +1,20 @@
 /**
- * Report at scale: a temp store with 1,000 runs x 100 scenarios, filled with
- * copies of real results (the tcp-connect and seed-claims packs run once on
- * this kernel), a few percent turned into failures, errors and skips, then
- * `report` timed. The target: under 10 s, no page over a few MB.
+ * Report and compare at scale: a temp store with 1,000 runs x 100 scenarios,
+ * filled with copies of real results (the tcp-connect and seed-claims packs
+ * run once on this kernel), a few percent turned into failures, errors and
+ * skips, then `report` timed, and `compare --baseline` over every run timed
+ * in a child process (its own peak RSS). Goals (issue 11): report <= 5 s,
+ * compare --baseline <= 10 s and <= 300 MB.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { loopbackHost } from '../hosts/loopback.js'
 import { systemInfo } from '../hosts/system-info.js'
 import { kitVersion } from '../kit.js'
-import { scenarioDir } from '../paths.js'
+import { kitRoot, scenarioDir } from '../paths.js'
 import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
 import { encodeChecks, encodeEvents, TraceStore } from '../store/store.js'
@@ -23,6 +27,11 @@ export interface ReportScaleResult {
   scenarios: number
   seconds: number
   largestPageBytes: number
+  /** `compare --baseline 1` over every other run, text to /dev/null: wall seconds and peak RSS of its process */
+  compareSeconds: number
+  compareMaxRssBytes: number
+  /** the store and site, when kept */
+  dir?: string
 }
 
 interface Template {
@@ -197,6 +206,22 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
   })()
 }
 
+/** `sockspec compare --baseline 1` on the store, in its own process: wall time and peak RSS. */
+export function timeCompare(file: string): { seconds: number; maxRssBytes: number } {
+  const cli = pathToFileURL(join(kitRoot, 'dist', 'harness', 'cli', 'compare.js')).href
+  const script = `import { compareCommand } from ${JSON.stringify(cli)}
+const t0 = performance.now()
+compareCommand([], { db: ${JSON.stringify(file)}, baseline: '1', reporter: 'text' })
+process.stderr.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024 }))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    timeout: 600_000,
+  })
+  if (r.status !== 0 && r.status !== 1) throw new Error(`bench: compare failed (${r.status ?? r.signal}): ${r.stderr.slice(-500)}`)
+  return JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('{'))) as { seconds: number; maxRssBytes: number }
+}
+
 export async function benchReportScale(opts: { runs?: number; scenarios?: number; keep?: boolean } = {}): Promise<ReportScaleResult> {
   const runs = opts.runs ?? 1000
   const scenarios = opts.scenarios ?? 100
@@ -212,8 +237,30 @@ export async function benchReportScale(opts: { runs?: number; scenarios?: number
       store.close()
     }
     const stats = writeReport(file, join(dir, 'site'))
-    return { runs, scenarios, seconds: stats.seconds, largestPageBytes: stats.largestPage.bytes }
+    const compare = timeCompare(file)
+    return {
+      runs,
+      scenarios,
+      seconds: stats.seconds,
+      largestPageBytes: stats.largestPage.bytes,
+      compareSeconds: compare.seconds,
+      compareMaxRssBytes: compare.maxRssBytes,
+      ...(opts.keep ? { dir } : {}),
+    }
   } finally {
     if (!opts.keep) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** One line per figure, with its goal. */
+export function reportScaleLines(r: ReportScaleResult): string[] {
+  return [
+    `report: ${r.runs} runs x ${r.scenarios} scenarios       ${r.seconds.toFixed(2)} s (goal <= 5 s), largest page ${(r.largestPageBytes / 1e6).toFixed(2)} MB`,
+    `compare --baseline over ${r.runs} runs          ${r.compareSeconds.toFixed(2)} s (goal <= 10 s), peak RSS ${Math.round(r.compareMaxRssBytes / 1e6)} MB (goal <= 300 MB)`,
+  ]
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await benchReportScale({ keep: process.argv.includes('--keep') })
+  process.stdout.write(`${reportScaleLines(r).join('\n')}\n${r.dir ? `kept: ${r.dir}\n` : ''}`)
 }
