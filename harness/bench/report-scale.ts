@@ -121,8 +121,8 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
      VALUES (?, ?, 'loopback', ?, '#1 SMP', ?, 'Debian 13', '0.1.0', NULL, '{}', '["run"]', ?, ?, 'complete')`,
   )
   const insertResult = db.prepare(
-    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature)
-     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]', ?)`,
+    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature, failed_checks)
+     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]', ?, ?)`,
   )
   const insertTrace = db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`)
   // the store's own encoding and signature, computed once per distinct trace (most runs repeat the template's)
@@ -198,6 +198,7 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
             stderr,
             t.result.kernels,
             signature(events, checks),
+            checks.filter(c => c.verdict === 'fail').length,
           ).lastInsertRowid,
         )
         insertTrace.run(resultId, encodeChecks(checks), encode(events))

@@ -40,9 +40,21 @@ export function runLoader(store: TraceStore): RunLoader {
   )
   const failed = db.prepare(
     `SELECT c.result_id, c.step, c.actor, c.field, c.expected, c.observed
-     FROM checks c JOIN results r ON r.id = c.result_id WHERE r.run_id = ? AND c.verdict = 'fail' ORDER BY c.result_id, c.idx`,
+     FROM results r JOIN checks c ON c.result_id = r.id
+     WHERE r.run_id = ? AND r.failed_checks > 0 AND c.verdict = 'fail' ORDER BY c.result_id, c.idx`,
   )
-  const read: TraceReader = (resultId: number): TraceRows => store.trace(resultId)
+  // the last few hundred traces read stay: a baseline's differing results are read again for every run
+  const recent = new Map<number, TraceRows>()
+  const read: TraceReader = (resultId: number): TraceRows => {
+    let t = recent.get(resultId)
+    if (t) recent.delete(resultId)
+    else {
+      t = store.trace(resultId)
+      if (recent.size >= 256) recent.delete(recent.keys().next().value!)
+    }
+    recent.set(resultId, t)
+    return t
+  }
   const load = (run: RunRow): RunTraces => {
     const failedOf = new Map<number, CheckSummary[]>()
     for (const c of failed.all(run.id) as Array<CheckSummary & { result_id: number }>) {

@@ -206,8 +206,8 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
 
     const findResult = db.prepare(`SELECT id FROM results WHERE run_id = ? AND scenario_id = ? AND variant = ? AND attempt = ?`)
     const insertResult = db.prepare(
-      `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature, failed_checks)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const insertTrace = db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`)
     for (const r of bundle.results) {
@@ -237,6 +237,7 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
             events.map(e => ({ actor: e.actor, op: e.op, raw: e.details })),
             checks,
           ),
+          checks.filter(c => c.verdict === 'fail').length,
         ).lastInsertRowid,
       )
       stats.resultsAdded++

@@ -126,6 +126,7 @@ export const MIGRATIONS: readonly string[] = [
   // results.signature is the normalised trace signature (compare/signature.ts) written with
   // the result, so compare and the report's diff pages load and normalise only the pairs
   // that differ. Old results keep a NULL signature and get theirs computed when read.
+  // results.failed_checks counts its failed checks: compare reads the checks of only those.
   `
   CREATE TABLE traces (
     result_id INTEGER PRIMARY KEY REFERENCES results(id) ON DELETE CASCADE,
@@ -140,6 +141,8 @@ export const MIGRATIONS: readonly string[] = [
                   CASE WHEN json_valid(details) THEN json(details) ELSE details END) ORDER BY idx)
                 FROM events e WHERE e.result_id = r.id), '[]')
     FROM results r;
+  ALTER TABLE results ADD COLUMN failed_checks INTEGER NOT NULL DEFAULT 0;
+  UPDATE results SET failed_checks = (SELECT count(*) FROM checks c WHERE c.result_id = results.id AND c.verdict = 'fail');
   DROP TABLE events;
   DROP TABLE checks;
   CREATE VIEW events AS

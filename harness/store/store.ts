@@ -488,8 +488,8 @@ export class TraceStore {
         `INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertResult: this.db.prepare(
-        `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature, failed_checks)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertTrace: this.db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`),
     }
@@ -620,9 +620,11 @@ export class TraceStore {
     }
     const checks: CheckTuple[] = []
     const checkFields: CheckSignatureFields[] = []
+    let failed = 0
     for (let idx = 0; idx < result.checks.length; idx++) {
       const c = result.checks[idx]!
       const verdict = c.ok ? 'pass' : 'fail'
+      if (!c.ok) failed++
       checks.push([idx, c.step, c.actor, c.field, c.expected, c.observed, verdict, c.claim ? 1 : 0])
       checkFields.push({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, verdict })
     }
@@ -640,6 +642,7 @@ export class TraceStore {
         JSON.stringify(result.kernels),
         JSON.stringify(result.invalid),
         signatureOf(forSignature, checkFields),
+        failed,
       ).lastInsertRowid,
     )
     st.insertTrace.run(resultId, JSON.stringify(checks), JSON.stringify(events))
