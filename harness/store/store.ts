@@ -294,10 +294,22 @@ function socketsOf(e: ProbeEvent): string | null {
   return e.h ?? e.new ?? null
 }
 
+/** formatMask sorts with a regex per flag; a run sees few distinct masks, so each is formatted once (bounded). */
+const masks = new Map<string, string>()
+function maskText(flags: readonly string[]): string {
+  const key = flags.join('|')
+  let text = masks.get(key)
+  if (text === undefined) {
+    text = formatMask(flags)
+    if (masks.size < 4096) masks.set(key, text)
+  }
+  return text
+}
+
 function maskOf(e: ProbeEvent): string | null {
   const list = e.ready ?? e.revents
   if (!list) return null
-  return list.length ? list.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') : '-'
+  return list.length ? list.map(r => `${r.h}:${maskText(r.events)}`).join(' ') : '-'
 }
 
 /** Tables and views (events and checks are views over traces since schema 4). */
