@@ -18,6 +18,9 @@ import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { kitRoot, scenarioDir } from '../harness/paths.js'
 import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
+import { writeReport } from '../harness/report/write.js'
+import { parseScenario } from '../harness/scenario/load.js'
+import { TraceStore } from '../harness/store/store.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
@@ -436,4 +439,67 @@ t.test('untrusted text in pages, terminals, TAP and JUnit', async t => {
       t.notOk(/[\u0000\u202a-\u202e\u2066-\u2069]/.test(text), `${f}: no NUL, no bidi override`)
     }
   })
+})
+
+t.test('trace pages for the newest runs and the runs other pages show, and no link to a page that was not written', async t => {
+  const db = join(dir, 'trace-cap.db')
+  const scenario = parseScenario(
+    JSON.stringify({
+      title: 'cap',
+      sources: [{ man: 'connect(2)' }],
+      steps: [{ actor: 'client', do: 'socket', sock: 'C', expect: { ret: '>=0' } }],
+    }),
+    join(dir, 'cap', 'cap.json'),
+  )
+  const store = TraceStore.open(db)
+  const failing = new Map<number, number>()
+  for (let i = 0; i < 4; i++) {
+    const { id } = store.beginRun({
+      host: 'h',
+      hostKind: 'loopback',
+      kernelRelease: `6.${i}.0`,
+      kernelVersion: '#1',
+      arch: 'x86_64',
+      distro: undefined,
+      kitVersion: '0',
+      kitCommit: undefined,
+      sysctls: {},
+      argv: [],
+      startedAt: `2026-01-0${i + 1}T00:00:00Z`,
+    })
+    const resultId = store.recordResult(id, {
+      scenario,
+      variant: 'default',
+      attempt: 1,
+      verdict: 'fail',
+      claim: undefined,
+      message: 'ret differs',
+      durationMs: 1,
+      events: [{ actor: 'client', event: { seq: 1, step: 's1', op: 'socket', t0: 1, t1: 2, ret: -1, errno: i ? 'EMFILE' : 'ENFILE' } }],
+      invalid: [],
+      checks: [{ step: 's1', actor: 'client', field: 'ret', expected: '>=0', observed: '-1', ok: false, claim: false }],
+      stderr: {},
+      kernels: {},
+    })
+    failing.set(id, resultId)
+    store.finishRun(id, 'complete')
+  }
+  store.close()
+  const site = join(dir, 'trace-cap')
+  // the newest run by itself, one diff page (newest against the one before), one timeline per scenario variant
+  writeReport(db, site, { traceRuns: 1, diffPages: 1, latestPerScenario: 1, claimKernels: 1 })
+  const traced = readdirSync(join(site, 'traces')).sort()
+  const page = (runId: number) => `${failing.get(runId)}.html`
+  t.same(traced, [page(3), page(4)].sort(), 'the newest run, and the older side of its diff page; not runs 1 and 2')
+  let links = 0
+  for (const dirName of ['.', 'scenarios', 'traces', 'diff']) {
+    for (const f of readdirSync(join(site, dirName)).filter(f => f.endsWith('.html'))) {
+      const html = readFileSync(join(site, dirName, f), 'utf8')
+      for (const m of html.matchAll(/href="([^"#]*traces\/[^"#]+)"/g)) {
+        links++
+        t.ok(existsSync(join(site, dirName, m[1]!)), `${dirName}/${f} links ${m[1]}: the page exists`)
+      }
+    }
+  }
+  t.ok(links >= 2, `${links} links to trace pages checked`)
 })

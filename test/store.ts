@@ -12,6 +12,9 @@ import { join } from 'node:path'
 import { kitRoot } from '../harness/paths.js'
 import { thisLiveness } from '../harness/store/liveness.js'
 import { TraceStore } from '../harness/store/store.js'
+import { loadRunTraces } from '../harness/compare/load-run.js'
+import { firstDifference } from '../harness/compare/first-difference.js'
+import { signatureOfRows } from '../harness/compare/signature.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/runner/result.js'
@@ -231,11 +234,53 @@ function makeV2(file: string): void {
   raw.pragma('user_version = 2')
   raw.exec(`INSERT INTO runs (uuid, host, host_kind, kernel_release, kernel_version, arch, kit_version, sysctls, argv, started_at, status)
             VALUES ('00000000-0000-4000-8000-000000000002', 'h', 'loopback', 'k', 'v', 'a', '0', '{}', '[]', '2026-01-01', 'complete')`)
-  raw.exec(`INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES ('p/s', 'x', 'p', 't', '[]', NULL, '{}')`)
+  const { file: _f, stepPositions: _p, hash: _h, pack: _k, ...body } = scenario
+  raw
+    .prepare(`INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES ('p/s', 'x', 'p', 't', '[]', NULL, ?)`)
+    .run(JSON.stringify({ ...body, id: 'p/s' }))
   raw.exec(`INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, duration_ms, message, stderr, kernels, invalid)
             VALUES (1, 1, 'ipv4', 1, 'pass', 1, '', '{}', '{}', '[]')`)
+  const event = raw.prepare(
+    `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details) VALUES (1, ?, 'client', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  for (const e of V2_EVENTS) event.run(e.idx, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details)
+  raw.exec(`INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim)
+            VALUES (1, 0, 's2', 'client', 'errno', 'ECONNREFUSED', 'ECONNREFUSED', 'pass', 0)`)
   raw.close()
 }
+
+/** Events as schema 2 stored them: one row each, details as JSON text (one of them damaged). */
+const V2_EVENTS = [
+  {
+    idx: 0,
+    actor: 'client',
+    seq: 1,
+    step: 's1',
+    t_ns: 0,
+    dur_ns: 1000,
+    op: 'socket',
+    sockets: 'C',
+    ret: 3,
+    errno: null,
+    mask: null,
+    details: '{"seq":1,"step":"s1","op":"socket","t0":5000,"t1":6000,"ret":3,"new":"C"}',
+  },
+  {
+    idx: 1,
+    actor: 'client',
+    seq: 2,
+    step: 's2',
+    t_ns: 4000,
+    dur_ns: null,
+    op: 'connect',
+    sockets: 'C',
+    ret: -1,
+    errno: 'ECONNREFUSED',
+    mask: null,
+    details:
+      '{"seq":2,"step":"s2","op":"connect","t0":9000,"ret":-1,"errno":"ECONNREFUSED","h":"C","addr":{"family":"inet","addr":"127.0.0.1","port":41234}}',
+  },
+]
 
 t.test('a store of schema 2 opens: runs and results are kept, a run can be aborted', async t => {
   const file = join(dir, 'v2.db')
@@ -244,10 +289,133 @@ t.test('a store of schema 2 opens: runs and results are kept, a run can be abort
   t.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION)
   t.equal(store.results(1).length, 1, 'the rebuilt runs table keeps its results (no cascade)')
   t.equal(store.run('1')?.status, 'complete')
+  // schema 4 moved events and checks into one traces row per result: the same rows read back
+  t.same(store.events(1), V2_EVENTS, 'events survive the move into traces, details text unchanged')
+  t.same(
+    store.db.prepare('SELECT * FROM events ORDER BY idx').all(),
+    V2_EVENTS.map(e => ({ result_id: 1, ...e })),
+    'the events view',
+  )
+  t.same(store.checks(1), [
+    { idx: 0, step: 's2', actor: 'client', field: 'errno', expected: 'ECONNREFUSED', observed: 'ECONNREFUSED', verdict: 'pass', claim: 0 },
+  ])
+  t.equal((store.db.prepare('SELECT count(*) AS n FROM checks').get() as { n: number }).n, 1, 'the checks view')
+  t.equal((store.db.prepare('SELECT signature FROM results WHERE id = 1').get() as { signature: null }).signature, null)
+  const [loaded] = loadRunTraces(store, store.run('1')!).results
+  t.equal(loaded?.signature, signatureOfRows(V2_EVENTS, store.checks(1)), 'an old result gets its signature computed when read')
   store.abortRun(store.beginRun(runInfo).id, 'test')
   t.equal(store.run('latest')?.status, 'aborted')
   t.same(store.db.pragma('foreign_key_check'), [])
   store.close()
+  // the old store still shows, exports and compares (a second run to compare with, written by this kit)
+  const w = TraceStore.open(file)
+  const runId = w.beginRun({ ...runInfo, uuid: '00000000-0000-4000-8000-000000000003' }).id
+  w.recordResult(runId, { ...result('pass'), scenario: { ...scenario, id: 'p/s', hash: 'x' } })
+  w.finishRun(runId, 'complete')
+  w.close()
+  const shown = sockspec(['show', '1', '--run', '1', '--db', file])
+  t.equal(shown.code, 0, shown.stderr)
+  t.match(shown.stdout, /connect/, 'show prints the old events')
+  const exp = sockspec(['export', '1', '--db', file])
+  t.equal(exp.code, 0, exp.stderr)
+  t.same((JSON.parse(exp.stdout) as { results: Array<{ events: unknown[] }> }).results[0]!.events.length, 2)
+  const cmp = sockspec(['compare', '1', String(runId), '--db', file, '--reporter', 'json'])
+  t.equal(cmp.code, 0, cmp.stderr)
+  const doc = JSON.parse(cmp.stdout) as { comparisons: Array<{ pairs: Array<{ label: string; firstDifference: unknown }> }> }
+  t.match(doc.comparisons[0]!.pairs, [{ label: 'differs' }], 'an old result against a new one: the traces differ (3 events against 2)')
+})
+
+t.test('signatures: equal exactly where compare finds no difference, the same written and read back', async t => {
+  const store = TraceStore.open(join(dir, 'sig.db'))
+  const { id: runId } = store.beginRun(runInfo)
+  const base = result('pass')
+  // other timestamps, another ephemeral port, the ready list in another order: the same behaviour
+  const same: ScenarioResult = {
+    ...base,
+    attempt: 2,
+    events: base.events.map(({ actor, event }) => ({
+      actor,
+      event: {
+        ...event,
+        t0: event.t0 + 777,
+        t1: (event.t1 ?? 0) + 999,
+        seq: event.seq + 10,
+        ...(event.addr ? { addr: { ...event.addr, port: 40000 } } : {}),
+        ...(event.ready ? { ready: [{ h: 'C', events: ['EPOLLHUP', 'EPOLLOUT'] }] } : {}),
+      },
+    })),
+  }
+  const other: ScenarioResult = {
+    ...base,
+    attempt: 3,
+    events: base.events.map(({ actor, event }) => ({ actor, event: event.op === 'connect' ? { ...event, errno: 'ETIMEDOUT' } : event })),
+  }
+  const checkOnly: ScenarioResult = { ...base, attempt: 4, checks: base.checks.map(c => ({ ...c, ok: false })) }
+  const ids = [base, same, other, checkOnly].map(r => store.recordResult(runId, r))
+  const stored = ids.map(id => (store.db.prepare('SELECT signature FROM results WHERE id = ?').get(id) as { signature: string }).signature)
+  ids.forEach((id, i) => t.equal(signatureOfRows(store.events(id), store.checks(id)), stored[i], `result ${i}: read back, the same`))
+  const traces = ids.map(id => ({ events: store.events(id), checks: store.checks(id) }))
+  t.equal(stored[1], stored[0], 'same behaviour, same signature')
+  t.equal(firstDifference(traces[0]!, traces[1]!), null, '... and compare finds no difference')
+  t.not(stored[2], stored[0], 'another errno, another signature')
+  t.ok(firstDifference(traces[0]!, traces[2]!))
+  t.not(stored[3], stored[0], 'another check verdict, another signature')
+  t.match(firstDifference(traces[0]!, traces[3]!), { kind: 'check' })
+  store.close()
+})
+
+t.test('queued results: committed at once when idle, within the window, by a full batch, and at finish, abort, close and exit', async t => {
+  const file = join(dir, 'queue.db')
+  const store = TraceStore.open(file)
+  const reader = new Database(file, { readonly: true })
+  t.teardown(() => reader.close())
+  const count = () => (reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n
+  const { id: runId } = store.beginRun(runInfo)
+  let attempt = 0
+  const queue = () => store.queueResult(runId, { ...result('pass'), attempt: ++attempt })
+  queue()
+  t.equal(count(), 1, 'the first result after a quiet spell is committed at once')
+  queue()
+  t.equal(count(), 1, 'the next one within the window waits')
+  for (let i = 0; i < 100 && count() < 2; i++) await new Promise(r => setTimeout(r, 20))
+  t.equal(count(), 2, 'the window ends: committed without another call')
+  queue()
+  for (let i = 1; i < TraceStore.BATCH_RESULTS; i++) queue()
+  t.ok(count() >= 2 + TraceStore.BATCH_RESULTS - 1, 'a full batch is committed at once')
+  queue()
+  store.finishRun(runId, 'complete')
+  t.equal(count(), attempt, 'finishRun commits what is queued first')
+  const second = store.beginRun({ ...runInfo, uuid: '00000000-0000-4000-8000-0000000000aa' }).id
+  const before = count()
+  store.queueResult(second, { ...result('pass'), attempt: 1 })
+  store.queueResult(second, { ...result('pass'), attempt: 2 })
+  store.abortRun(second, 'test')
+  t.equal(count(), before + 2, 'abortRun commits what is queued before marking')
+  const third = store.beginRun({ ...runInfo, uuid: '00000000-0000-4000-8000-0000000000ab' }).id
+  store.queueResult(third, { ...result('pass'), attempt: 1 })
+  store.queueResult(third, { ...result('pass'), attempt: 2 })
+  store.close()
+  t.equal(count(), before + 4, 'close commits what is queued')
+
+  // a process that exits without finishing its run keeps what it queued
+  const script = join(dir, 'exit.mjs')
+  writeFileSync(
+    script,
+    `import { TraceStore } from ${JSON.stringify(join(kitRoot, 'dist', 'harness', 'store', 'store.js'))}
+const store = TraceStore.open(process.argv[2])
+const run = JSON.parse(process.argv[3])
+const result = JSON.parse(process.argv[4])
+const { id } = store.beginRun(run)
+for (let a = 1; a <= 5; a++) store.queueResult(id, { ...result, attempt: a })
+process.exit(0)
+`,
+  )
+  const exitDb = join(dir, 'exit.db')
+  const r = spawnSync(process.execPath, [script, exitDb, JSON.stringify(runInfo), JSON.stringify(result('pass'))], { encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr)
+  const d = new Database(exitDb, { readonly: true })
+  t.equal((d.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n, 5, 'process.exit: every queued result is in the store')
+  d.close()
 })
 
 t.test('a running run whose beacon is gone is marked aborted on open; live, foreign and old runs are not', async t => {
@@ -288,17 +456,20 @@ t.test(
       garbage: file => writeFileSync(file, randomBytes(20_000)),
       'missing table': file => {
         const d = new Database(file)
-        d.exec('DROP TABLE events')
+        d.exec('DROP TABLE traces')
         d.close()
       },
       'non-JSON column': file => {
         const d = new Database(file)
-        d.exec(`UPDATE events SET details = '{oops'; UPDATE runs SET sysctls = 'nope'; UPDATE results SET stderr = '['`)
+        d.exec(`UPDATE traces SET events = '{oops', checks = '[{'; UPDATE runs SET sysctls = 'nope'; UPDATE results SET stderr = '['`)
         d.close()
       },
       'JSON of the wrong shape': file => {
         const d = new Database(file)
-        d.exec(`UPDATE events SET details = '[1]'`)
+        // every event's details an array instead of an object (schema 4: inside the result's traces row)
+        d.exec(
+          `UPDATE traces SET events = (SELECT json_group_array(json_set(e.value, '$[11]', json('[1]'))) FROM json_each(traces.events) e)`,
+        )
         d.close()
       },
     }

@@ -1,19 +1,24 @@
 /**
- * Report at scale: a temp store with 1,000 runs x 100 scenarios, filled with
- * copies of real results (the tcp-connect and seed-claims packs run once on
- * this kernel), a few percent turned into failures, errors and skips, then
- * `report` timed. The target: under 10 s, no page over a few MB.
+ * Report and compare at scale: a temp store with 1,000 runs x 100 scenarios,
+ * filled with copies of real results (the tcp-connect and seed-claims packs
+ * run once on this kernel), a few percent turned into failures, errors and
+ * skips, then `report` timed, and `compare --baseline` over every run timed
+ * in a child process (its own peak RSS). Goals (issue 11): report <= 5 s,
+ * compare --baseline <= 10 s and <= 300 MB.
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { loopbackHost } from '../hosts/loopback.js'
 import { systemInfo } from '../hosts/system-info.js'
 import { kitVersion } from '../kit.js'
-import { scenarioDir } from '../paths.js'
+import { kitRoot, scenarioDir } from '../paths.js'
 import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
-import { TraceStore } from '../store/store.js'
+import { encodeChecks, encodeEvents, TraceStore } from '../store/store.js'
+import { signatureOfRows } from '../compare/signature.js'
 import type { CheckRow, EventRow } from '../store/store.js'
 import { writeReport } from '../report/write.js'
 
@@ -22,6 +27,9 @@ export interface ReportScaleResult {
   scenarios: number
   seconds: number
   largestPageBytes: number
+  /** `compare --baseline 1` over every other run, text to /dev/null: wall seconds and peak RSS of its process */
+  compareSeconds: number
+  compareMaxRssBytes: number
   /** with keep: the filled store and the site, for more measurements (the caller removes dir) */
   dir?: string
   store?: string
@@ -117,14 +125,31 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
      VALUES (?, ?, 'loopback', ?, '#1 SMP', ?, 'Debian 13', '0.1.0', NULL, '{}', '["run"]', ?, ?, 'complete')`,
   )
   const insertResult = db.prepare(
-    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]')`,
+    `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature, failed_checks)
+     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]', ?, ?)`,
   )
-  const insertEvent = db.prepare(
-    `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
-  const insertCheck = db.prepare(
-    `INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
+  const insertTrace = db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`)
+  // the store's own encoding and signature, computed once per distinct trace (most runs repeat the template's)
+  const encoded = new Map<readonly EventRow[], string>()
+  const signatures = new Map<readonly EventRow[], Map<readonly CheckRow[], string>>()
+  const signature = (events: readonly EventRow[], checks: readonly CheckRow[]): string => {
+    const byChecks = signatures.get(events) ?? new Map<readonly CheckRow[], string>()
+    signatures.set(events, byChecks)
+    let sig = byChecks.get(checks)
+    if (sig === undefined) {
+      sig = signatureOfRows(events, checks)
+      byChecks.set(checks, sig)
+    }
+    return sig
+  }
+  const encode = (events: readonly EventRow[]): string => {
+    let text = encoded.get(events)
+    if (text === undefined) {
+      text = encodeEvents(events.map(e => ({ ...e, details: JSON.parse(e.details) as unknown })))
+      encoded.set(events, text)
+    }
+    return text
+  }
   db.transaction(() => {
     const scenarioIds: number[] = []
     for (let k = 0; k < scenarios; k++) {
@@ -176,14 +201,30 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
             message,
             stderr,
             t.result.kernels,
+            signature(events, checks),
+            checks.filter(c => c.verdict === 'fail').length,
           ).lastInsertRowid,
         )
-        for (const e of events)
-          insertEvent.run(resultId, e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details)
-        for (const c of checks) insertCheck.run(resultId, c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim)
+        insertTrace.run(resultId, encodeChecks(checks), encode(events))
       }
     }
   })()
+}
+
+/** `sockspec compare --baseline 1` on the store, in its own process: wall time and peak RSS. */
+export function timeCompare(file: string): { seconds: number; maxRssBytes: number } {
+  const cli = pathToFileURL(join(kitRoot, 'dist', 'harness', 'cli', 'compare.js')).href
+  const script = `import { compareCommand } from ${JSON.stringify(cli)}
+const t0 = performance.now()
+compareCommand([], { db: ${JSON.stringify(file)}, baseline: '1', reporter: 'text' })
+process.stderr.write(JSON.stringify({ seconds: (performance.now() - t0) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024 }))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    timeout: 600_000,
+  })
+  if (r.status !== 0 && r.status !== 1) throw new Error(`bench: compare failed (${r.status ?? r.signal}): ${r.stderr.slice(-500)}`)
+  return JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('{'))) as { seconds: number; maxRssBytes: number }
 }
 
 export async function benchReportScale(opts: { runs?: number; scenarios?: number; keep?: boolean } = {}): Promise<ReportScaleResult> {
@@ -201,14 +242,30 @@ export async function benchReportScale(opts: { runs?: number; scenarios?: number
       store.close()
     }
     const stats = writeReport(file, join(dir, 'site'))
+    const compare = timeCompare(file)
     return {
       runs,
       scenarios,
       seconds: stats.seconds,
       largestPageBytes: stats.largestPage.bytes,
+      compareSeconds: compare.seconds,
+      compareMaxRssBytes: compare.maxRssBytes,
       ...(opts.keep ? { dir, store: file, largestPage: join(dir, 'site', stats.largestPage.path), firstRun: benchUuid(0) } : {}),
     }
   } finally {
     if (!opts.keep) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** One line per figure, with its goal. */
+export function reportScaleLines(r: ReportScaleResult): string[] {
+  return [
+    `report: ${r.runs} runs x ${r.scenarios} scenarios       ${r.seconds.toFixed(2)} s (goal <= 5 s), largest page ${(r.largestPageBytes / 1e6).toFixed(2)} MB`,
+    `compare --baseline over ${r.runs} runs          ${r.compareSeconds.toFixed(2)} s (goal <= 10 s), peak RSS ${Math.round(r.compareMaxRssBytes / 1e6)} MB (goal <= 300 MB)`,
+  ]
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const r = await benchReportScale({ keep: process.argv.includes('--keep') })
+  process.stdout.write(`${reportScaleLines(r).join('\n')}\n${r.dir ? `kept: ${r.dir}\n` : ''}`)
 }

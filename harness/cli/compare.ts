@@ -3,12 +3,12 @@
  * (scenario, variant), label each pair, print text or JSON. Exit 1 when a
  * pair is a regression (pass -> fail), so CI can gate on it.
  */
-import { compareRuns, hasRegression } from '../compare/compare-runs.js'
-import { loadRunTraces, summariseRun } from '../compare/load-run.js'
-import { compareDocument } from '../compare/render-json.js'
-import { describeRun, renderComparisons } from '../compare/render-text.js'
+import { compareRuns, emptyCounts } from '../compare/compare-runs.js'
+import { runLoader, summariseRun } from '../compare/load-run.js'
+import { streamCompareDocument } from '../compare/render-json.js'
+import { addCounts, describeRun, renderBaselineHeader, renderComparison, renderTotals } from '../compare/render-text.js'
 import { selectRun } from '../compare/select-run.js'
-import type { Comparison, RunTraces } from '../compare/types.js'
+import type { PairLabel, RunTraces } from '../compare/types.js'
 import { SockspecError } from '../errors.js'
 import { TraceStore, withStoreErrors } from '../store/store.js'
 import type { RunRow } from '../store/store.js'
@@ -55,18 +55,40 @@ function compare(store: TraceStore, refs: string[], opts: CompareOptions): numbe
     if (a.id === b.id) throw new SockspecError('E_USAGE', `both arguments name the same run (${a.uuid})`)
     pairs = [[a, b]]
   }
+  // runs' results without traces, a few cached (the baseline is on every pair); traces only of pairs that differ
+  const loader = runLoader(store)
   const cache = new Map<number, RunTraces>()
-  const traces = (run: RunRow) => {
+  const traces = (run: RunRow): RunTraces => {
     let t = cache.get(run.id)
-    if (!t) {
-      t = loadRunTraces(store, run)
-      cache.set(run.id, t)
+    if (t) cache.delete(run.id)
+    else {
+      t = loader.load(run)
+      if (cache.size >= 4) cache.delete(cache.keys().next().value!)
     }
+    cache.set(run.id, t)
     return t
   }
-  const comparisons: Comparison[] = pairs.map(([a, b]) => compareRuns(traces(a), traces(b)))
+  const comparisons = (function* () {
+    for (const [a, b] of pairs) yield compareRuns(traces(a), traces(b), loader.read)
+  })()
   const baseSummary = baseline ? summariseRun(baseline) : null
-  if (opts.reporter === 'json') process.stdout.write(`${JSON.stringify(compareDocument(comparisons, baseSummary), null, 2)}\n`)
-  else process.stdout.write(renderComparisons(comparisons, baseSummary, { showSame: opts.all ?? false }))
-  return hasRegression(comparisons) ? 1 : 0
+  const write = (text: string): void => void process.stdout.write(text)
+  // written one comparison at a time: memory stays that of one pair of runs
+  let totals: Record<PairLabel, number>
+  if (opts.reporter === 'json') totals = streamCompareDocument(comparisons, baseSummary, write)
+  else {
+    totals = emptyCounts()
+    let first = true
+    const part = (text: string): void => {
+      write(first ? text : `\n${text}`)
+      first = false
+    }
+    if (baseSummary) part(renderBaselineHeader(baseSummary, pairs.length))
+    for (const c of comparisons) {
+      part(renderComparison(c, { showSame: opts.all ?? false }))
+      addCounts(totals, c.counts)
+    }
+    part(renderTotals(totals))
+  }
+  return totals.regression > 0 ? 1 : 0
 }

@@ -46,9 +46,7 @@ export function aggregateAttempts(attempts: readonly RecordedResult[]): AlignedS
     claim: chosen.claim,
     hash: chosen.hash,
     message: chosen.message,
-    failedChecks: chosen.checks
-      .filter(c => c.verdict === 'fail')
-      .map(c => ({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, observed: c.observed })),
+    failedChecks: chosen.failedChecks,
   }
   return { side, result: chosen }
 }

@@ -1,20 +1,22 @@
-/** Compare two loaded runs: align, diff, label. Pure. */
+/** Compare two loaded runs: align, diff, label. Pure but for `read`, which is called only for pairs whose signatures differ. */
 import { alignResults } from './align.js'
 import { firstDifference } from './first-difference.js'
 import { labelPair } from './label.js'
 import { PAIR_LABELS } from './types.js'
-import type { Comparison, Pair, PairLabel, RunTraces } from './types.js'
+import type { Comparison, Pair, PairLabel, RunTraces, TraceReader } from './types.js'
 
 export function emptyCounts(): Record<PairLabel, number> {
   return Object.fromEntries(PAIR_LABELS.map(l => [l, 0])) as Record<PairLabel, number>
 }
 
-export function compareRuns(a: RunTraces, b: RunTraces): Comparison {
+export function compareRuns(a: RunTraces, b: RunTraces, read: TraceReader): Comparison {
   const counts = emptyCounts()
   const pairs: Pair[] = alignResults(a.results, b.results).map(al => {
     // a skipped or errored side has no meaningful trace to diff
     const comparable = al.a && al.b && al.a.side.verdict !== 'skip' && al.b.side.verdict !== 'skip'
-    const difference = comparable ? firstDifference(al.a!.result, al.b!.result) : null
+    // equal signatures: equal normalised traces and checks, nothing to load
+    const differs = comparable && al.a!.result.signature !== al.b!.result.signature
+    const difference = differs ? firstDifference(read(al.a!.result.resultId), read(al.b!.result.resultId)) : null
     const label = labelPair(al.a?.side ?? null, al.b?.side ?? null, difference !== null)
     counts[label]++
     return {

@@ -10,6 +10,7 @@
 import type { CheckRow, EventRow } from '../store/store.js'
 import { canonicalJson, normaliseTrace } from './normalise.js'
 import type { NormalisedEvent } from './normalise.js'
+import { checkSignature } from './signature.js'
 import type { DiffItem, FirstDifference } from './types.js'
 
 function lanes(events: readonly NormalisedEvent[]): Map<string, NormalisedEvent[]> {
@@ -36,9 +37,20 @@ function eventItem(e: NormalisedEvent | undefined): DiffItem | null {
   return e ? { text: e.text, event: { actor: e.actor, ...e.fields } } : null
 }
 
+/** Normalised lanes per trace read: a baseline's trace is compared with many runs' (the reader hands back the same rows). */
+const laneCache = new WeakMap<readonly EventRow[], Map<string, NormalisedEvent[]>>()
+function lanesOf(events: readonly EventRow[]): Map<string, NormalisedEvent[]> {
+  let l = laneCache.get(events)
+  if (!l) {
+    l = lanes(normaliseTrace(events))
+    laneCache.set(events, l)
+  }
+  return l
+}
+
 export function firstEventDifference(aEvents: readonly EventRow[], bEvents: readonly EventRow[]): FirstDifference | null {
-  const la = lanes(normaliseTrace(aEvents))
-  const lb = lanes(normaliseTrace(bEvents))
+  const la = lanesOf(aEvents)
+  const lb = lanesOf(bEvents)
   let best: { order: number; diff: FirstDifference } | null = null
   for (const actor of new Set([...la.keys(), ...lb.keys()])) {
     const ea = la.get(actor) ?? []
@@ -55,10 +67,6 @@ export function firstEventDifference(aEvents: readonly EventRow[], bEvents: read
     }
   }
   return best?.diff ?? null
-}
-
-function checkSignature(c: CheckRow): string {
-  return JSON.stringify([c.step, c.actor, c.field, c.expected, c.verdict])
 }
 
 function checkItem(c: CheckRow | undefined): DiffItem | null {

@@ -71,7 +71,8 @@ interface ReadyEntry {
   events: string[]
 }
 
-class PortNames {
+/** Ephemeral ports named P1, P2, ... in order of first appearance in one result. */
+export class PortNames {
   private readonly names = new Map<number, string>()
   name(port: number): string | number {
     if (port === 0) return 0
@@ -156,18 +157,7 @@ export function normaliseTrace(events: readonly EventRow[]): NormalisedEvent[] {
     .filter(e => e.actor !== 'wire')
     .sort((a, b) => a.idx - b.idx)
     .map(e => {
-      const raw = JSON.parse(e.details) as Record<string, unknown>
-      const fields: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(raw)) if (!DROPPED.has(k)) fields[k] = v
-      fields['op'] = e.op
-      if (FD_RETURNING.has(e.op) && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
-      if (fields['addr'] !== undefined) fields['addr'] = normaliseAddr(fields['addr'], ports)
-      if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
-      if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])
-      if (fields['opt'] === 'TCP_INFO' && fields['value'] && typeof fields['value'] === 'object') {
-        const info = fields['value'] as Record<string, unknown>
-        fields['value'] = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in info).map(k => [k, info[k]]))
-      }
+      const fields = normaliseFields(JSON.parse(e.details) as Record<string, unknown>, e.op, ports)
       const position = positions.get(e.actor) ?? 0
       positions.set(e.actor, position + 1)
       return {
@@ -176,8 +166,29 @@ export function normaliseTrace(events: readonly EventRow[]): NormalisedEvent[] {
         position,
         op: e.op,
         fields,
-        key: canonicalJson({ actor: e.actor, ...fields }),
+        key: eventKey(e.actor, fields),
         text: describe(e.actor, fields),
       }
     })
+}
+
+/** Canonical JSON of actor + normalised fields: the comparison key of one event. */
+export function eventKey(actor: string, fields: Record<string, unknown>): string {
+  return canonicalJson({ actor, ...fields })
+}
+
+/** One event's compared fields, from its raw probe object (as stored in details); `ports` numbers ports per result. */
+export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: string, ports: PortNames): Record<string, unknown> {
+  const fields: Record<string, unknown> = {}
+  for (const k in raw) if (!DROPPED.has(k) && raw[k] !== undefined) fields[k] = raw[k]
+  fields['op'] = op
+  if (FD_RETURNING.has(op) && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
+  if (fields['addr'] !== undefined) fields['addr'] = normaliseAddr(fields['addr'], ports)
+  if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
+  if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])
+  if (fields['opt'] === 'TCP_INFO' && fields['value'] && typeof fields['value'] === 'object') {
+    const info = fields['value'] as Record<string, unknown>
+    fields['value'] = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in info).map(k => [k, info[k]]))
+  }
+  return fields
 }

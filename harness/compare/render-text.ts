@@ -80,11 +80,24 @@ export function renderComparisons(
   opts: { showSame?: boolean } = {},
 ): string {
   const parts: string[] = []
-  if (baseline) parts.push(`baseline ${describeRun(baseline)}: ${comparisons.length} run(s) compared against it\n`)
+  if (baseline) parts.push(renderBaselineHeader(baseline, comparisons.length))
   for (const c of comparisons) parts.push(renderComparison(c, opts))
   const totals = emptyCounts()
-  for (const c of comparisons) for (const l of PAIR_LABELS) totals[l] += c.counts[l]
-  const regressions = totals.regression
-  parts.push(regressions ? `${regressions} regression(s): ${formatCounts(totals)}\n` : `no regression: ${formatCounts(totals)}\n`)
+  for (const c of comparisons) addCounts(totals, c.counts)
+  parts.push(renderTotals(totals))
   return parts.join('\n')
+}
+
+/** The pieces of renderComparisons, for writing one comparison at a time (compare --baseline over many runs). */
+export function renderBaselineHeader(baseline: RunSummary, runs: number): string {
+  return `baseline ${describeRun(baseline)}: ${runs} run(s) compared against it\n`
+}
+
+export function addCounts(totals: Record<PairLabel, number>, counts: Readonly<Record<PairLabel, number>>): void {
+  for (const l of PAIR_LABELS) totals[l] += counts[l]
+}
+
+export function renderTotals(totals: Record<PairLabel, number>): string {
+  const regressions = totals.regression
+  return regressions ? `${regressions} regression(s): ${formatCounts(totals)}\n` : `no regression: ${formatCounts(totals)}\n`
 }

@@ -25,7 +25,7 @@ export interface RunSummary {
   status: string
 }
 
-/** One stored result with its trace, as compare needs it. */
+/** One stored result as compare needs it: its trace is read only when its signature differs from the other side's. */
 export interface RecordedResult {
   resultId: number
   scenario: string
@@ -37,9 +37,20 @@ export interface RecordedResult {
   verdict: Verdict
   claim: string | null
   message: string
+  /** Normalised signature (signature.ts): equal signatures, no first difference. */
+  signature: string
+  /** Its failed checks, in order. */
+  failedChecks: CheckSummary[]
+}
+
+/** A result's events and checks, in store order. */
+export interface TraceRows {
   events: EventRow[]
   checks: CheckRow[]
 }
+
+/** Reads one result's trace (the store is the I/O edge); called only for pairs whose signatures differ. */
+export type TraceReader = (resultId: number) => TraceRows
 
 export interface RunTraces {
   run: RunSummary

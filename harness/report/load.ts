@@ -3,7 +3,7 @@
  * results and scenarios, and a per-result reader for traces, so a large
  * store is never loaded whole.
  */
-import type { CheckRow, EventRow, TraceStore } from '../store/store.js'
+import type { TraceStore } from '../store/store.js'
 import type { ReportData, ReportResult, ReportRun, ReportScenario, ResultTrace, TraceSource, InvalidLine } from './model.js'
 import { asVerdict, emptyCounts } from './palette.js'
 import type { ClaimOutcome } from './palette.js'
@@ -96,20 +96,13 @@ function parseJson<T>(text: string, fallback: T): T {
 
 export function traceSource(store: TraceStore, data: ReportData): TraceSource {
   const runById = new Map(data.runs.map(r => [r.id, r]))
-  const events = store.db.prepare(
-    `SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`,
-  )
-  const checks = store.db.prepare(
-    `SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`,
-  )
   const extra = store.db.prepare(`SELECT stderr, invalid FROM results WHERE id = ?`)
   return (result: ReportResult): ResultTrace => {
     const row = extra.get(result.id) as { stderr: string; invalid: string } | undefined
     return {
       result,
       run: runById.get(result.runId)!,
-      events: events.all(result.id) as EventRow[],
-      checks: checks.all(result.id) as CheckRow[],
+      ...store.trace(result.id),
       stderr: parseJson<Record<string, string>>(row?.stderr ?? '{}', {}),
       invalid: parseJson<InvalidLine[]>(row?.invalid ?? '[]', []),
     }

@@ -6,14 +6,14 @@
  * exist for the newest pairs of runs only (diff-pairs.ts).
  */
 import { compareRuns } from '../compare/compare-runs.js'
-import type { RunTraces } from '../compare/types.js'
+import type { RunTraces, TraceRows } from '../compare/types.js'
+import type { RunTraceSource } from './load-run-traces.js'
 import { diffPairs, runSlugs } from './diff-pairs.js'
 import type { DiffPair } from './diff-pairs.js'
 import type { ReportData, ReportResult, ReportRun, ResultTrace, TraceSource } from './model.js'
 import { kernelKey } from './model.js'
 import { renderClaimsPage } from './render-claims.js'
 import { renderDiffPage } from './render-diff.js'
-import type { DiffTrace } from './render-diff.js'
 import type { ClaimModel } from './render-claims.js'
 import { renderIndex } from './render-index.js'
 import type { DiffLink } from './render-index.js'
@@ -37,6 +37,13 @@ export interface SiteOptions {
   claimScenarios: number
   /** Diff pages at most (newest runs first). */
   diffPages: number
+  /**
+   * Newest runs whose failing and errored results get a full trace page.
+   * Older ones get one only where another page shows or diffs them (scenario
+   * timelines, claims, diff pages); rendering every failure of every run was
+   * most of the report's time on a large store.
+   */
+  traceRuns: number
   /** Run every run is also diffed against (`report --baseline`). */
   baselineRunId: number | null
 }
@@ -48,11 +55,12 @@ export const DEFAULT_SITE_OPTIONS: SiteOptions = {
   claimKernels: 6,
   claimScenarios: 3,
   diffPages: 100,
+  traceRuns: 100,
   baselineRunId: null,
 }
 
-/** Reads one run's results with their traces, as compare needs them (the store is the I/O edge). */
-export type RunTraceSource = (run: ReportRun) => RunTraces
+/** Reads runs' results as compare needs them, and the traces of the pairs that differ (the store is the I/O edge). */
+export type { RunTraceSource } from './load-run-traces.js'
 
 export interface SitePage {
   path: string
@@ -88,7 +96,16 @@ export function* buildSite(
   for (const variants of byScenario.values()) {
     for (const list of variants.values()) for (const r of list.slice(0, opts.latestPerScenario)) shownOnScenarioPage.add(r.id)
   }
-  const hasTracePage = (r: ReportResult): boolean => r.verdict === 'fail' || r.verdict === 'error'
+  // diff pages: which pairs
+  const diffs = runTraces ? diffPairs(data.runs, opts.baselineRunId, opts.diffPages) : []
+
+  // which results get a trace page: decided before any page links to one
+  const broken = (r: ReportResult): boolean => r.verdict === 'fail' || r.verdict === 'error'
+  const traceRuns = new Set(data.runs.slice(0, opts.traceRuns).map(r => r.id))
+  for (const p of diffs) traceRuns.add(p.a.id).add(p.b.id)
+  const tracePaged = new Set<number>()
+  for (const r of results) if (broken(r) && (traceRuns.has(r.runId) || shownOnScenarioPage.has(r.id))) tracePaged.add(r.id)
+  const hasTracePage = (r: ReportResult): boolean => tracePaged.has(r.id)
   const hrefFrom =
     (root: string) =>
     (r: ReportResult): string => {
@@ -99,8 +116,18 @@ export function* buildSite(
     }
   const fromRoot = hrefFrom('')
 
-  // diff pages: which pairs, and the links to them from the index and the matrix
-  const diffs = runTraces ? diffPairs(data.runs, opts.baselineRunId, opts.diffPages) : []
+  // kernels, and the claims page's model (its timelines link to trace pages too)
+  const kernels: string[] = []
+  const kernelOf = new Map<number, string>()
+  for (const run of data.runs) {
+    const k = kernelKey(run)
+    kernelOf.set(run.id, k)
+    if (!kernels.includes(k)) kernels.push(k)
+  }
+  const claims = claimsModel(data, results, kernels, kernelOf, readTrace, opts, fromRoot)
+  for (const c of claims.claims) for (const w of c.why) for (const t of w.traces) if (broken(t.result)) tracePaged.add(t.result.id)
+
+  // links to the diff pages from the index and the matrix
   const slugs = runSlugs(data.runs)
   const diffPath = (p: DiffPair): string => diffPage(slugs.get(p.a.id)!, slugs.get(p.b.id)!)
   const diffLinks = new Map<number, DiffLink[]>()
@@ -161,13 +188,6 @@ export function* buildSite(
   }
 
   // matrix by kernels: latest result per row and kernel
-  const kernels: string[] = []
-  const kernelOf = new Map<number, string>()
-  for (const run of data.runs) {
-    const k = kernelKey(run)
-    kernelOf.set(run.id, k)
-    if (!kernels.includes(k)) kernels.push(k)
-  }
   const latestByKernel = new Map<string, Map<string, ReportResult>>()
   for (const r of results) {
     const k = kernelOf.get(r.runId)
@@ -214,18 +234,22 @@ export function* buildSite(
     }
   }
 
-  // full traces of failing and errored results
+  // full traces of the failing and errored results chosen above
   for (const r of results) {
     if (hasTracePage(r))
       yield { path: tracePage(r.id), html: renderTracePage(readTrace(r), data.scenarios.get(r.scenario), data.generatedAt) }
   }
 
-  yield { path: CLAIMS_PAGE, html: renderClaimsPage(claimsModel(data, results, kernels, kernelOf, readTrace, opts, fromRoot)) }
+  yield { path: CLAIMS_PAGE, html: renderClaimsPage(claims) }
 
   if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)
 }
 
-/** One page per pair; runs' traces cached briefly (pairs come newest first, so neighbours share runs). */
+/**
+ * One page per pair; runs' results cached briefly (pairs come newest first,
+ * so neighbours share runs). Traces are read only for the pairs whose
+ * signatures differ, once per page.
+ */
 function* diffSite(
   data: ReportData,
   pairs: readonly DiffPair[],
@@ -238,24 +262,31 @@ function* diffSite(
     if (t) {
       cache.delete(run.id)
     } else {
-      t = runTraces(run)
+      t = runTraces.load(run)
       if (cache.size >= 6) cache.delete(cache.keys().next().value!)
     }
     cache.set(run.id, t)
     return t
   }
   for (const p of pairs) {
-    const ta = load(p.a)
-    const tb = load(p.b)
-    const traces = new Map<number, DiffTrace>()
-    for (const r of [...ta.results, ...tb.results]) traces.set(r.resultId, r)
+    const traces = new Map<number, TraceRows>()
+    const read = (resultId: number): TraceRows => {
+      let t = traces.get(resultId)
+      if (!t) {
+        t = runTraces.read(resultId)
+        traces.set(resultId, t)
+      }
+      return t
+    }
+    // the timelines the page draws are those of pairs with a first difference: exactly the traces compareRuns read
+    const comparison = compareRuns(load(p.a), load(p.b), read)
     yield {
       path: path(p),
       html: renderDiffPage({
         a: p.a,
         b: p.b,
         reason: p.reason,
-        comparison: compareRuns(ta, tb),
+        comparison,
         traces,
         scenarios: data.scenarios,
         generatedAt: data.generatedAt,

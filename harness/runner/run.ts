@@ -122,7 +122,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
       jobs,
       result => {
         if (interrupted) return // killed mid-way: not a kernel answer, not recorded
-        opts.store.recordResult(opts.runId, result)
+        opts.store.queueResult(opts.runId, result)
         results.push(result)
         opts.onResult?.(result, results.length, tasks.length)
       },

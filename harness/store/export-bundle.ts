@@ -3,6 +3,7 @@ import type { SqliteDatabase } from '../deps/sqlite.js'
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from './run-bundle.js'
 import type { BundleCheck, BundleEvent, BundleResult, BundleRun, BundleScenario, RunBundle } from './run-bundle.js'
 import type { CheckRow, EventRow, RunRow } from './store.js'
+import { decodeChecks, decodeEvents } from './store.js'
 
 interface ScenarioRow {
   scenario: string
@@ -67,19 +68,21 @@ export function exportRunBundle(db: SqliteDatabase, run: RunRow): RunBundle {
        FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE r.run_id = ? ORDER BY s.scenario, r.variant, r.attempt, s.hash`,
     )
     .all(run.id) as ResultJoinRow[]
-  const eventsOf = db.prepare(
-    `SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`,
-  )
-  const checksOf = db.prepare(
-    `SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`,
-  )
-  const results = rows.map(({ id, stderr, kernels, invalid, ...r }): BundleResult => ({
-    ...r,
-    stderr: parse(stderr),
-    kernels: parse(kernels),
-    invalid: parse(invalid),
-    events: (eventsOf.all(id) as EventRow[]).map((e): BundleEvent => ({ ...e, details: parse(e.details) })),
-    checks: (checksOf.all(id) as CheckRow[]).map((c): BundleCheck => ({ ...c, verdict: c.verdict as BundleCheck['verdict'] })),
-  }))
+  const traceOf = db.prepare(`SELECT checks, events FROM traces WHERE result_id = ?`)
+  const read = (id: number): { events: EventRow[]; checks: CheckRow[] } => {
+    const row = traceOf.get(id) as { checks: string; events: string } | undefined
+    return row ? { events: decodeEvents(row.events), checks: decodeChecks(row.checks) } : { events: [], checks: [] }
+  }
+  const results = rows.map(({ id, stderr, kernels, invalid, ...r }): BundleResult => {
+    const trace = read(id)
+    return {
+      ...r,
+      stderr: parse(stderr),
+      kernels: parse(kernels),
+      invalid: parse(invalid),
+      events: trace.events.map((e): BundleEvent => ({ ...e, details: parse(e.details) })),
+      checks: trace.checks.map((c): BundleCheck => ({ ...c, verdict: c.verdict as BundleCheck['verdict'] })),
+    }
+  })
   return { format: BUNDLE_FORMAT, version: BUNDLE_VERSION, run: bundleRun(run), scenarios, results }
 }

@@ -13,6 +13,8 @@ import { SockspecError } from '../errors.js'
 import { schemaDir } from '../paths.js'
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from './run-bundle.js'
 import type { RunBundle } from './run-bundle.js'
+import { encodeChecks, encodeEvents } from './store.js'
+import { signatureOf } from '../compare/signature.js'
 
 export interface ImportStats {
   uuid: string
@@ -204,15 +206,10 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
 
     const findResult = db.prepare(`SELECT id FROM results WHERE run_id = ? AND scenario_id = ? AND variant = ? AND attempt = ?`)
     const insertResult = db.prepare(
-      `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature, failed_checks)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    const insertEvent = db.prepare(
-      `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    const insertCheck = db.prepare(
-      `INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
+    const insertTrace = db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`)
     for (const r of bundle.results) {
       const scenarioId = scenarioIds.get(`${r.scenario}\u0000${r.hash}`)
       if (scenarioId === undefined)
@@ -221,6 +218,8 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
         stats.resultsKept++
         continue
       }
+      const events = [...r.events].sort((x, y) => x.idx - y.idx)
+      const checks = [...r.checks].sort((x, y) => x.idx - y.idx)
       const resultId = Number(
         insertResult.run(
           runId,
@@ -234,31 +233,17 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
           JSON.stringify(r.stderr),
           JSON.stringify(r.kernels),
           JSON.stringify(r.invalid),
+          signatureOf(
+            events.map(e => ({ actor: e.actor, op: e.op, raw: e.details })),
+            checks,
+          ),
+          checks.filter(c => c.verdict === 'fail').length,
         ).lastInsertRowid,
       )
       stats.resultsAdded++
-      for (const e of r.events) {
-        insertEvent.run(
-          resultId,
-          e.idx,
-          e.actor,
-          e.seq,
-          e.step,
-          e.t_ns,
-          e.dur_ns,
-          e.op,
-          e.sockets,
-          e.ret,
-          e.errno,
-          e.mask,
-          JSON.stringify(e.details),
-        )
-        stats.eventsAdded++
-      }
-      for (const c of r.checks) {
-        insertCheck.run(resultId, c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim)
-        stats.checksAdded++
-      }
+      insertTrace.run(resultId, encodeChecks(checks), encodeEvents(events))
+      stats.eventsAdded += r.events.length
+      stats.checksAdded += r.checks.length
     }
     return stats
   })

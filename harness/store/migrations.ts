@@ -116,6 +116,47 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE runs_v3 RENAME TO runs;
   CREATE INDEX runs_running ON runs (boot_id) WHERE status = 'running';
   `,
+  // 4: a result's trace in one row of traces: its checks (a JSON array of
+  // [idx, step, actor, field, expected, observed, verdict, claim]) and its events (a JSON
+  // array of [idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details]).
+  // One insert per result instead of one per event and per check, each with its composite
+  // key, which capped a run's writes at a few tens of thousands of events per second.
+  // events and checks stay readable with the same columns, as views. checks comes
+  // first in the row: reading it does not walk the events' overflow pages.
+  // results.signature is the normalised trace signature (compare/signature.ts) written with
+  // the result, so compare and the report's diff pages load and normalise only the pairs
+  // that differ. Old results keep a NULL signature and get theirs computed when read.
+  // results.failed_checks counts its failed checks: compare reads the checks of only those.
+  `
+  CREATE TABLE traces (
+    result_id INTEGER PRIMARY KEY REFERENCES results(id) ON DELETE CASCADE,
+    checks TEXT NOT NULL,
+    events TEXT NOT NULL
+  ) STRICT;
+  INSERT INTO traces (result_id, checks, events)
+    SELECT r.id,
+      coalesce((SELECT json_group_array(json_array(idx, step, actor, field, expected, observed, verdict, claim) ORDER BY idx)
+                FROM checks c WHERE c.result_id = r.id), '[]'),
+      coalesce((SELECT json_group_array(json_array(idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask,
+                  CASE WHEN json_valid(details) THEN json(details) ELSE details END) ORDER BY idx)
+                FROM events e WHERE e.result_id = r.id), '[]')
+    FROM results r;
+  ALTER TABLE results ADD COLUMN failed_checks INTEGER NOT NULL DEFAULT 0;
+  UPDATE results SET failed_checks = (SELECT count(*) FROM checks c WHERE c.result_id = results.id AND c.verdict = 'fail');
+  DROP TABLE events;
+  DROP TABLE checks;
+  CREATE VIEW events AS
+    SELECT t.result_id AS result_id, e.value ->> 0 AS idx, e.value ->> 1 AS actor, e.value ->> 2 AS seq, e.value ->> 3 AS step,
+           e.value ->> 4 AS t_ns, e.value ->> 5 AS dur_ns, e.value ->> 6 AS op, e.value ->> 7 AS sockets, e.value ->> 8 AS ret,
+           e.value ->> 9 AS errno, e.value ->> 10 AS mask,
+           CASE json_type(e.value, '$[11]') WHEN 'text' THEN e.value ->> 11 ELSE e.value -> 11 END AS details
+    FROM traces t, json_each(t.events) e;
+  CREATE VIEW checks AS
+    SELECT t.result_id AS result_id, c.value ->> 0 AS idx, c.value ->> 1 AS step, c.value ->> 2 AS actor, c.value ->> 3 AS field,
+           c.value ->> 4 AS expected, c.value ->> 5 AS observed, c.value ->> 6 AS verdict, c.value ->> 7 AS claim
+    FROM traces t, json_each(t.checks) c;
+  ALTER TABLE results ADD COLUMN signature TEXT;
+  `,
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS.length

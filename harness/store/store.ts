@@ -1,12 +1,17 @@
 /**
- * The trace store: one SQLite file (WAL, STRICT tables). Every result is
- * written in one transaction with all its events and checks, so an
- * interrupted run loses nothing already recorded.
+ * The trace store: one SQLite file (WAL, STRICT tables). A result is written
+ * whole (its row, its events as one `traces` row, its checks) or not at all.
+ * A run queues its results (queueResult) and they are committed in short
+ * batches: at once when nothing was committed for a commit window, else when
+ * the window ends or the batch is full, and always before the run is marked
+ * finished or aborted and at process exit. A kill -9 loses at most one
+ * window, and the next open marks that run aborted (liveness.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { openSqliteFile, sqliteCode, writeTransaction } from '../deps/sqlite.js'
 import type { SqliteDatabase } from '../deps/sqlite.js'
+import type { Statement } from 'better-sqlite3'
 import { liveBeaconToken } from '../hosts/netns.js'
 import { SockspecError } from '../errors.js'
 import { formatMask } from '../expect/mask.js'
@@ -15,6 +20,8 @@ import type { ScenarioResult } from '../runner/result.js'
 import type { Scenario } from '../scenario/types.js'
 import { listeningBeacons, thisLiveness } from './liveness.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
+import { signatureOf } from '../compare/signature.js'
+import type { CheckSignatureFields } from '../compare/signature.js'
 
 /**
  * A failure of the store as one line naming the file (exit 2): SQLite errors
@@ -96,6 +103,93 @@ export interface ResultRow {
   message: string
   stderr: string
   invalid: string
+}
+
+/** One stored event as the `traces` row holds it (migrations.ts, version 4). */
+type EventTuple = [
+  idx: number,
+  actor: string,
+  seq: number,
+  step: string | null,
+  t_ns: number,
+  dur_ns: number | null,
+  op: string,
+  sockets: string | null,
+  ret: number | null,
+  errno: string | null,
+  mask: string | null,
+  details: unknown,
+]
+
+/** One stored check as the `traces` row holds it. */
+type CheckTuple = [
+  idx: number,
+  step: string,
+  actor: string,
+  field: string,
+  expected: string,
+  observed: string,
+  verdict: string,
+  claim: number,
+]
+
+/** A result's events as the text of its `traces` row; `details` is the raw event object (not a string in a string). */
+export function encodeEvents(rows: ReadonlyArray<Omit<EventRow, 'details'> & { details: unknown }>): string {
+  return JSON.stringify(
+    rows.map((e): EventTuple => [e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details]),
+  )
+}
+
+export function encodeChecks(rows: readonly CheckRow[]): string {
+  return JSON.stringify(rows.map((c): CheckTuple => [c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim]))
+}
+
+/** The tuples of a traces column; anything else is a damaged store (a SyntaxError, as storeError reports it). */
+function tuples<T>(text: string, what: string): T[] {
+  const value = JSON.parse(text) as unknown
+  if (!Array.isArray(value) || !value.every(Array.isArray)) throw new SyntaxError(`the ${what} of a result are not a JSON array of arrays`)
+  return value as T[]
+}
+
+const byIdx = <T extends { idx: number }>(rows: T[]): T[] => {
+  for (let i = 1; i < rows.length; i++) if (rows[i]!.idx < rows[i - 1]!.idx) return rows.sort((a, b) => a.idx - b.idx)
+  return rows
+}
+
+/** The rows of a `traces` events text, ordered by idx, `details` as JSON text like the schema-3 column. */
+export function decodeEvents(text: string): EventRow[] {
+  return byIdx(
+    tuples<EventTuple>(text, 'events').map(([idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details]): EventRow => ({
+      idx,
+      actor,
+      seq,
+      step,
+      t_ns,
+      dur_ns,
+      op,
+      sockets,
+      ret,
+      errno,
+      mask,
+      details: typeof details === 'string' ? details : JSON.stringify(details),
+    })),
+  )
+}
+
+/** The rows of a `traces` checks text, ordered by idx. */
+export function decodeChecks(text: string): CheckRow[] {
+  return byIdx(
+    tuples<CheckTuple>(text, 'checks').map(([idx, step, actor, field, expected, observed, verdict, claim]): CheckRow => ({
+      idx,
+      step,
+      actor,
+      field,
+      expected,
+      observed,
+      verdict,
+      claim,
+    })),
+  )
 }
 
 export interface EventRow {
@@ -200,17 +294,62 @@ function socketsOf(e: ProbeEvent): string | null {
   return e.h ?? e.new ?? null
 }
 
+/** formatMask sorts with a regex per flag; a run sees few distinct masks, so each is formatted once (bounded). */
+const masks = new Map<string, string>()
+function maskText(flags: readonly string[]): string {
+  const key = flags.join('|')
+  let text = masks.get(key)
+  if (text === undefined) {
+    text = formatMask(flags)
+    if (masks.size < 4096) masks.set(key, text)
+  }
+  return text
+}
+
 function maskOf(e: ProbeEvent): string | null {
   const list = e.ready ?? e.revents
   if (!list) return null
-  return list.length ? list.map(r => `${r.h}:${formatMask(r.events)}`).join(' ') : '-'
+  return list.length ? list.map(r => `${r.h}:${maskText(r.events)}`).join(' ') : '-'
 }
 
-const STORE_TABLES = ['runs', 'scenarios', 'results', 'events', 'checks']
+/** Tables and views (events and checks are views over traces since schema 4). */
+const STORE_TABLES = ['runs', 'scenarios', 'results', 'traces', 'events', 'checks']
+
+/** Stores with queued results, flushed when the process exits (an exit without finishRun must not drop them). */
+const queued = new Set<TraceStore>()
+let exitHook = false
+function flushAllAtExit(): void {
+  for (const store of queued) {
+    try {
+      store.flush()
+    } catch {
+      // exiting: the run is marked aborted by the next open
+    }
+  }
+}
+
+interface Statements {
+  findScenario: Statement
+  insertScenario: Statement
+  insertResult: Statement
+  insertTrace: Statement
+}
 
 export class TraceStore {
+  /** Results per commit at most: a transaction stays a few milliseconds, other writers wait little. */
+  static readonly BATCH_RESULTS = 64
+  /** Longest a queued result waits for its commit (what a kill -9 can lose). */
+  static readonly COMMIT_WINDOW_MS = 200
+
   readonly db: SqliteDatabase
   readonly file: string
+  private pending: Array<{ runId: number; result: ScenarioResult }> = []
+  private timer: NodeJS.Timeout | undefined
+  private lastCommit = 0
+  /** A commit from the timer failed: thrown at the next queueResult / flush, so the run stops and is marked. */
+  private failure: unknown
+  private statements: Statements | undefined
+  private readonly scenarioIds = new Map<string, number>()
 
   static open(file: string, opts: { readonly?: boolean; mustExist?: boolean; copy?: boolean } = {}): TraceStore {
     let db: SqliteDatabase
@@ -240,7 +379,7 @@ export class TraceStore {
         store.aborted.push(...reapDeadRuns(db))
       }
       const tables = new Set(
-        (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map(r => r.name),
+        (db.prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'view')`).all() as Array<{ name: string }>).map(r => r.name),
       )
       const missing = STORE_TABLES.filter(t => !tables.has(t))
       if (missing.length) throw new SockspecError('E_STORE', `${file}: damaged trace store: table(s) ${missing.join(', ')} missing`)
@@ -280,7 +419,13 @@ export class TraceStore {
   }
 
   close(): void {
-    if (this.db.open) this.db.close()
+    try {
+      if (this.db.open) this.flush()
+    } finally {
+      queued.delete(this)
+      if (this.timer) clearTimeout(this.timer)
+      if (this.db.open) this.db.close()
+    }
     if (this.copyDir) rmSync(this.copyDir, { recursive: true, force: true })
   }
 
@@ -321,83 +466,199 @@ export class TraceStore {
   }
 
   finishRun(runId: number, status: 'complete' | 'interrupted'): void {
+    try {
+      this.flush()
+    } catch (err) {
+      // what was queued could not be written: the run did not complete
+      const failure = storeError(this.file, err)
+      try {
+        this.abortRun(runId, `the last results could not be written: ${(failure as Error).message}`)
+      } catch {
+        // the next open marks it: its beacon is gone by then
+      }
+      throw failure
+    }
     const update = this.db.prepare(`UPDATE runs SET finished_at = ?, status = ? WHERE id = ?`)
     writeTransaction(this.db, () => update.run(new Date().toISOString(), status, runId))
   }
 
   /** The run ended by a failure (internal error, full disk, closed stdout): what was recorded stays. */
   abortRun(runId: number, reason: string): void {
+    try {
+      this.flush()
+    } catch {
+      // keep what was written; the reason below says why the run ended
+    }
     const update = this.db.prepare(`UPDATE runs SET finished_at = ?, status = 'aborted', reason = ? WHERE id = ? AND status = 'running'`)
     writeTransaction(this.db, () => update.run(new Date().toISOString(), reason.slice(0, 2000), runId))
   }
 
-  /** Scenario row for this content (same id and hash: same row). */
-  scenarioId(s: Scenario): number {
-    const row = this.db.prepare(`SELECT id FROM scenarios WHERE scenario = ? AND hash = ?`).get(s.id, s.hash) as { id: number } | undefined
-    if (row) return row.id
-    const { file: _f, stepPositions: _p, hash: _h, pack: _k, ...body } = s
-    const r = this.db
-      .prepare(`INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(s.id, s.hash, s.pack, s.title, JSON.stringify(s.sources ?? []), s.claim?.id ?? null, JSON.stringify(body))
-    return Number(r.lastInsertRowid)
+  private prepared(): Statements {
+    this.statements ??= {
+      findScenario: this.db.prepare(`SELECT id FROM scenarios WHERE scenario = ? AND hash = ?`),
+      insertScenario: this.db.prepare(
+        `INSERT INTO scenarios (scenario, hash, pack, title, sources, claim, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertResult: this.db.prepare(
+        `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid, signature, failed_checks)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertTrace: this.db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`),
+    }
+    return this.statements
   }
 
-  /** Write one result with its events and checks, atomically. */
+  /** Scenario row for this content (same id and hash: same row). Call inside a write transaction. */
+  scenarioId(s: Scenario): number {
+    const key = `${s.id}\u0000${s.hash}`
+    const known = this.scenarioIds.get(key)
+    if (known !== undefined) return known
+    const st = this.prepared()
+    const row = st.findScenario.get(s.id, s.hash) as { id: number } | undefined
+    let id = row?.id
+    if (id === undefined) {
+      const { file: _f, stepPositions: _p, hash: _h, pack: _k, ...body } = s
+      id = Number(
+        st.insertScenario.run(s.id, s.hash, s.pack, s.title, JSON.stringify(s.sources ?? []), s.claim?.id ?? null, JSON.stringify(body))
+          .lastInsertRowid,
+      )
+    }
+    // rows are never deleted, so the id stays valid for this connection; a rolled-back insert is forgotten in flush
+    this.scenarioIds.set(key, id)
+    return id
+  }
+
+  /** Write one result with its events and checks, in its own transaction (after anything queued). */
   recordResult(runId: number, result: ScenarioResult): number {
-    return writeTransaction(this.db, () => {
-      const scenarioId = this.scenarioId(result.scenario)
-      const r = this.db
-        .prepare(
-          `INSERT INTO results (run_id, scenario_id, variant, attempt, verdict, claim, duration_ms, message, stderr, kernels, invalid)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          runId,
-          scenarioId,
-          result.variant,
-          result.attempt,
-          result.verdict,
-          result.claim ?? null,
-          result.durationMs,
-          result.message,
-          JSON.stringify(result.stderr),
-          JSON.stringify(result.kernels),
-          JSON.stringify(result.invalid),
-        )
-      const resultId = Number(r.lastInsertRowid)
-      // t_ns counts from the first event of the same clock (machines do not share one)
-      const origins = new Map<string, number>()
-      for (const { clock = 'local', event } of result.events) origins.set(clock, Math.min(origins.get(clock) ?? event.t0, event.t0))
-      const insertEvent = this.db.prepare(
-        `INSERT INTO events (result_id, idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      result.events.forEach(({ actor, event: e, clock = 'local' }, idx) => {
-        const origin = origins.get(clock) ?? 0
-        insertEvent.run(
-          resultId,
-          idx,
-          actor,
-          e.seq,
-          e.step ?? null,
-          e.t0 - origin,
-          e.t1 !== undefined ? e.t1 - e.t0 : null,
-          e.op,
-          socketsOf(e),
-          e.ret ?? null,
-          e.errno ?? null,
-          maskOf(e),
-          JSON.stringify(e),
-        )
-      })
-      const insertCheck = this.db.prepare(
-        `INSERT INTO checks (result_id, idx, step, actor, field, expected, observed, verdict, claim) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      result.checks.forEach((c, idx) => {
-        insertCheck.run(resultId, idx, c.step, c.actor, c.field, c.expected, c.observed, c.ok ? 'pass' : 'fail', c.claim ? 1 : 0)
-      })
-      return resultId
-    })
+    this.flush()
+    return writeTransaction(this.db, () => this.writeResult(runId, result))
+  }
+
+  /**
+   * Queue a result of a running run: committed within COMMIT_WINDOW_MS (at
+   * once when the last commit is older than that), or when BATCH_RESULTS are
+   * queued, and always by flush, finishRun, abortRun, close and process exit.
+   */
+  queueResult(runId: number, result: ScenarioResult): void {
+    this.throwFailure()
+    this.pending.push({ runId, result })
+    queued.add(this)
+    if (!exitHook) {
+      exitHook = true
+      process.on('exit', flushAllAtExit)
+    }
+    const since = Date.now() - this.lastCommit
+    if (this.pending.length >= TraceStore.BATCH_RESULTS || since >= TraceStore.COMMIT_WINDOW_MS) this.flush()
+    else
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined
+        try {
+          this.flush()
+        } catch (err) {
+          this.failure ??= err
+        }
+      }, TraceStore.COMMIT_WINDOW_MS - since).unref()
+  }
+
+  private throwFailure(): void {
+    if (this.failure === undefined) return
+    const err = this.failure
+    this.failure = undefined
+    throw err
+  }
+
+  /** Commit every queued result now: one short transaction; when it fails, as many as fit one by one, then the error. */
+  flush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+    const batch = this.pending
+    if (batch.length) {
+      this.pending = []
+      queued.delete(this)
+      try {
+        writeTransaction(this.db, () => {
+          for (const { runId, result } of batch) this.writeResult(runId, result)
+        })
+      } catch (err) {
+        this.scenarioIds.clear()
+        // a full disk may still take the first few: keep what fits, in order
+        for (const { runId, result } of batch) {
+          try {
+            writeTransaction(this.db, () => this.writeResult(runId, result))
+          } catch {
+            this.scenarioIds.clear()
+            break
+          }
+        }
+        this.lastCommit = Date.now()
+        throw err
+      }
+      this.lastCommit = Date.now()
+    }
+    this.throwFailure()
+  }
+
+  private writeResult(runId: number, result: ScenarioResult): number {
+    const st = this.prepared()
+    const scenarioId = this.scenarioId(result.scenario)
+    // t_ns counts from the first event of the same clock (machines do not share one)
+    const origins = new Map<string, number>()
+    for (const { clock = 'local', event } of result.events) {
+      const o = origins.get(clock)
+      if (o === undefined || event.t0 < o) origins.set(clock, event.t0)
+    }
+    // tuples built directly (no row objects): this runs for every event a run records
+    const events: EventTuple[] = []
+    const forSignature: Array<{ actor: string; op: string; raw: Record<string, unknown> }> = []
+    for (let idx = 0; idx < result.events.length; idx++) {
+      const { actor, event: e, clock = 'local' } = result.events[idx]!
+      events.push([
+        idx,
+        actor,
+        e.seq,
+        e.step ?? null,
+        e.t0 - (origins.get(clock) ?? 0),
+        e.t1 !== undefined ? e.t1 - e.t0 : null,
+        e.op,
+        socketsOf(e),
+        e.ret ?? null,
+        e.errno ?? null,
+        maskOf(e),
+        e,
+      ])
+      forSignature.push({ actor, op: e.op, raw: e as unknown as Record<string, unknown> })
+    }
+    const checks: CheckTuple[] = []
+    const checkFields: CheckSignatureFields[] = []
+    let failed = 0
+    for (let idx = 0; idx < result.checks.length; idx++) {
+      const c = result.checks[idx]!
+      const verdict = c.ok ? 'pass' : 'fail'
+      if (!c.ok) failed++
+      checks.push([idx, c.step, c.actor, c.field, c.expected, c.observed, verdict, c.claim ? 1 : 0])
+      checkFields.push({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, verdict })
+    }
+    const resultId = Number(
+      st.insertResult.run(
+        runId,
+        scenarioId,
+        result.variant,
+        result.attempt,
+        result.verdict,
+        result.claim ?? null,
+        result.durationMs,
+        result.message,
+        JSON.stringify(result.stderr),
+        JSON.stringify(result.kernels),
+        JSON.stringify(result.invalid),
+        signatureOf(forSignature, checkFields),
+        failed,
+      ).lastInsertRowid,
+    )
+    st.insertTrace.run(resultId, JSON.stringify(checks), JSON.stringify(events))
+    return resultId
   }
 
   runs(): RunRow[] {
@@ -428,17 +689,20 @@ export class TraceStore {
   }
 
   events(resultId: number): EventRow[] {
-    return this.db
-      .prepare(
-        `SELECT idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details FROM events WHERE result_id = ? ORDER BY idx`,
-      )
-      .all(resultId) as EventRow[]
+    const row = this.db.prepare(`SELECT events FROM traces WHERE result_id = ?`).get(resultId) as { events: string } | undefined
+    return row ? decodeEvents(row.events) : []
+  }
+
+  /** A result's events and checks, one read. */
+  trace(resultId: number): { events: EventRow[]; checks: CheckRow[] } {
+    const row = this.db.prepare(`SELECT checks, events FROM traces WHERE result_id = ?`).get(resultId) as
+      { checks: string; events: string } | undefined
+    return row ? { events: decodeEvents(row.events), checks: decodeChecks(row.checks) } : { events: [], checks: [] }
   }
 
   checks(resultId: number): CheckRow[] {
-    return this.db
-      .prepare(`SELECT idx, step, actor, field, expected, observed, verdict, claim FROM checks WHERE result_id = ? ORDER BY idx`)
-      .all(resultId) as CheckRow[]
+    const row = this.db.prepare(`SELECT checks FROM traces WHERE result_id = ?`).get(resultId) as { checks: string } | undefined
+    return row ? decodeChecks(row.checks) : []
   }
 
   scenarioBody(resultId: number): Record<string, unknown> | undefined {
