@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { compileSchemaFile } from '../harness/deps/ajv.js'
 import { probeBinary, schemaDir } from '../harness/paths.js'
-import type { ProbeEvent } from '../harness/probe/event.js'
+import type { ProbeEvent } from '../harness/trace/event.js'
 import { ProbeProcess } from '../harness/probe/process.js'
 import { SharedCapture, startCaptures, stopCaptures } from '../harness/probe/capture.js'
 

@@ -6,7 +6,7 @@ import { matchAcross } from '../harness/expect/across.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { MatchContext } from '../harness/expect/match.js'
 import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
-import type { ProbeEvent } from '../harness/probe/event.js'
+import type { ProbeEvent } from '../harness/trace/event.js'
 
 const ctx = (starts: Record<string, number> = {}, claim = false): MatchContext => ({
   step: 's9',

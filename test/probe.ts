@@ -13,7 +13,7 @@ import type { CommandContext } from '../harness/ops/format.js'
 import type { Step } from '../harness/scenario/types.js'
 import { probeBinary, probeStaticBinary, scenarioDir, schemaDir } from '../harness/paths.js'
 import { LineSplitter, ProbeProcess } from '../harness/probe/process.js'
-import type { ProbeEvent, SockAddr } from '../harness/probe/event.js'
+import type { ProbeEvent, SockAddr } from '../harness/trace/event.js'
 import { findScenarioFiles } from '../harness/scenario/load.js'
 
 let n = 0

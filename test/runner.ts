@@ -7,8 +7,8 @@ import { assembleTrace, SETUP_STEP } from '../harness/runner/assemble-trace.js'
 import type { ActorRecord, TraceParts } from '../harness/runner/assemble-trace.js'
 import { judge } from '../harness/runner/judge.js'
 import type { JudgeInput, LogEntry } from '../harness/runner/judge.js'
-import type { TraceEvent } from '../harness/runner/result.js'
-import type { ProbeEvent } from '../harness/probe/event.js'
+import type { TraceEvent } from '../harness/trace/result.js'
+import type { ProbeEvent } from '../harness/trace/event.js'
 import type { Step } from '../harness/scenario/types.js'
 
 type IdStep = Step & { id: string }

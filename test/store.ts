@@ -17,7 +17,7 @@ import { firstDifference } from '../harness/compare/first-difference.js'
 import { signatureOfRows } from '../harness/compare/signature.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
-import type { ScenarioResult } from '../harness/runner/result.js'
+import type { ScenarioResult } from '../harness/trace/result.js'
 import type { SockspecError } from '../harness/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-store-'))

@@ -8,7 +8,8 @@
  * met on one side only).
  */
 import type { CheckRow, EventRow } from '../store/store.js'
-import { canonicalJson, normaliseTrace } from './normalise.js'
+import { canonicalJson } from '../trace/canonical-json.js'
+import { normaliseTrace } from './normalise.js'
 import type { NormalisedEvent } from './normalise.js'
 import { checkSignature } from './signature.js'
 import type { DiffItem, FirstDifference } from './types.js'

@@ -29,6 +29,7 @@
  */
 import { FD_RETURNING } from '../ops/table.js'
 import type { EventRow } from '../store/store.js'
+import { canonicalJson } from '../trace/canonical-json.js'
 
 export interface NormalisedEvent {
   /** Position of the event in the whole result (store idx). */
@@ -101,20 +102,6 @@ function normaliseAddr(addr: unknown, ports: PortNames): unknown {
 function normaliseReady(list: unknown): unknown {
   if (!Array.isArray(list)) return list
   return (list as ReadyEntry[]).map(r => ({ h: r.h, events: [...r.events].sort() })).sort((a, b) => (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
-}
-
-/** JSON with object keys sorted, so equal values give equal strings. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>
-    return `{${Object.keys(obj)
-      .sort()
-      .filter(k => obj[k] !== undefined)
-      .map(k => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`
-  }
-  return JSON.stringify(value) ?? 'null'
 }
 
 function describeAddr(addr: unknown): string {

@@ -7,10 +7,10 @@
  * every step has run, from the steps' answers: a claim no single step can
  * carry without naming in advance which waiter the kernel picks.
  */
-import type { ProbeEvent } from '../probe/event.js'
+import type { ProbeEvent } from '../trace/event.js'
 import type { AcrossExpectation } from '../scenario/types.js'
 import { checkRet, matchStep } from './match.js'
-import type { Check } from './match.js'
+import type { Check } from '../trace/result.js'
 
 /** One check per entry; `answerOf` gives a step's answering event (undefined: it never answered). */
 export function matchAcross(entries: readonly AcrossExpectation[], answerOf: (step: string) => ProbeEvent | undefined): Check[] {

@@ -2,21 +2,11 @@
  * Expectation matching: one step's resolved expectation against the events
  * the probe reported for it. Pure: all times and events are passed in.
  */
-import type { ProbeEvent, ReadyEntry } from '../probe/event.js'
+import type { ProbeEvent, ReadyEntry } from '../trace/event.js'
 import type { ExpectFields, MaskExpectation, TimeWindow } from '../scenario/types.js'
 import { describeMaskExpectation, formatMask, maskMatches } from './mask.js'
 import type { MaskKind } from './mask.js'
-
-export interface Check {
-  step: string
-  actor: string
-  field: string
-  expected: string
-  observed: string
-  ok: boolean
-  /** true for a claim check (refutes a claim instead of failing the run) */
-  claim: boolean
-}
+import type { Check } from '../trace/result.js'
 
 export interface MatchContext {
   step: string

@@ -3,9 +3,9 @@
  * ("the listener's EPOLLIN comes after the client's final ACK"). Evaluated
  * when the scenario ends, once every segment is in. Pure.
  */
-import type { ProbeEvent } from '../probe/event.js'
+import type { ProbeEvent } from '../trace/event.js'
 import type { PacketCount, PacketSpec } from '../scenario/types.js'
-import type { Check } from './match.js'
+import type { Check } from '../trace/result.js'
 
 export interface PacketContext {
   step: string

@@ -10,7 +10,7 @@
  */
 import { realpathSync } from 'node:fs'
 import { dirname, resolve, sep } from 'node:path'
-import type { SockAddr } from '../probe/event.js'
+import type { SockAddr } from '../trace/event.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Step } from '../scenario/types.js'
 

@@ -10,8 +10,8 @@
  */
 import { ADDRESS_EVENTS } from '../ops/table.js'
 import { ProbeProcess } from './process.js'
-import type { InvalidLine } from './process.js'
-import type { ProbeEvent, SockAddr } from './event.js'
+import type { InvalidLine } from '../trace/result.js'
+import type { ProbeEvent, SockAddr } from '../trace/event.js'
 
 export interface CaptureSpec {
   /** Scenario host the interface belongs to ("local" on loopback). */

@@ -15,13 +15,8 @@ import { compileSchemaFile } from '../deps/ajv.js'
 import { spawnLongLived } from '../deps/process.js'
 import type { LongLivedChild } from '../deps/process.js'
 import { schemaDir } from '../paths.js'
-import type { ProbeEvent } from './event.js'
-
-export interface InvalidLine {
-  actor: string
-  raw: string
-  problem: string
-}
+import type { ProbeEvent } from '../trace/event.js'
+import type { InvalidLine } from '../trace/result.js'
 
 export interface StepOutcome {
   events: ProbeEvent[]

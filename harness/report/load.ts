@@ -4,9 +4,9 @@
  * store is never loaded whole.
  */
 import type { TraceStore } from '../store/store.js'
-import type { ReportData, ReportResult, ReportRun, ReportScenario, ResultTrace, TraceSource, InvalidLine } from './model.js'
+import type { ReportData, ReportResult, ReportRun, ReportScenario, ResultTrace, TraceSource } from './model.js'
 import { asVerdict, emptyCounts } from './palette.js'
-import type { ClaimOutcome } from './palette.js'
+import type { ClaimOutcome, InvalidLine } from '../trace/result.js'
 
 interface RunRecord {
   id: number

@@ -1,6 +1,7 @@
 /** What the report renders: plain data read from the trace store by load.ts. */
 import type { CheckRow, EventRow } from '../store/store.js'
-import type { ClaimOutcome, Verdict, VerdictCounts } from './palette.js'
+import type { VerdictCounts } from './palette.js'
+import type { ClaimOutcome, InvalidLine, Verdict } from '../trace/result.js'
 import type { ScenarioDoc } from '../scenario/types.js'
 
 export interface ReportRun {
@@ -36,12 +37,6 @@ export interface ReportScenario {
   pack: string
   title: string
   doc: ScenarioDoc & { steps: Array<ScenarioDoc['steps'][number] & { id?: string }> }
-}
-
-export interface InvalidLine {
-  actor: string
-  raw: string
-  problem: string
 }
 
 /** One result with its whole trace, for timelines and trace pages. */

@@ -3,9 +3,7 @@
  * vision) and a symbol for each, so a cell never depends on colour alone.
  */
 import type { PairLabel } from '../compare/types.js'
-
-export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
-export type ClaimOutcome = 'holds' | 'refuted'
+import type { ClaimOutcome, Verdict } from '../trace/result.js'
 
 export const VERDICTS: readonly Verdict[] = ['pass', 'fail', 'error', 'skip']
 

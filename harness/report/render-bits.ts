@@ -3,7 +3,8 @@ import { html, joinHtml } from './escape.js'
 import type { SafeHtml } from './escape.js'
 import type { ReportRun } from './model.js'
 import { CLAIM_SYMBOL, VERDICT_SYMBOL, VERDICTS } from './palette.js'
-import type { ClaimOutcome, Verdict, VerdictCounts } from './palette.js'
+import type { VerdictCounts } from './palette.js'
+import type { ClaimOutcome, Verdict } from '../trace/result.js'
 
 export function verdictBadge(verdict: Verdict, text?: string): SafeHtml {
   return html`<span class="badge v-${verdict}" title="${verdict}">${VERDICT_SYMBOL[verdict]}${text ? html` ${text}` : ''}</span>`

@@ -7,7 +7,7 @@
  * Pure: rows in, SVG out.
  */
 import type { CheckRow, EventRow } from '../store/store.js'
-import type { ProbeEvent } from '../probe/event.js'
+import type { ProbeEvent } from '../trace/event.js'
 import { describeEvent } from '../reporters/timeline.js'
 import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from '../reporters/trace-shape.js'
 import { formatMask } from '../expect/mask.js'

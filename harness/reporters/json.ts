@@ -1,5 +1,5 @@
 /** One JSON document on stdout when the run ends: the run and every result. */
-import type { ScenarioResult } from '../runner/result.js'
+import type { ScenarioResult } from '../trace/result.js'
 import type { RunRow } from '../store/store.js'
 import type { Reporter } from './reporter.js'
 import { tally } from './reporter.js'

@@ -1,5 +1,5 @@
 /** JUnit XML (one testsuite per pack), written when the run ends. */
-import type { ScenarioResult } from '../runner/result.js'
+import type { ScenarioResult } from '../trace/result.js'
 import type { Reporter } from './reporter.js'
 
 export function escapeXml(s: string): string {

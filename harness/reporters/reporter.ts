@@ -1,5 +1,5 @@
 /** Terminal/CI output of a run. One module per format; all take the same calls. */
-import type { ScenarioResult } from '../runner/result.js'
+import type { ScenarioResult } from '../trace/result.js'
 import type { RunRow } from '../store/store.js'
 
 export interface Reporter {

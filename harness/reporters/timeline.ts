@@ -4,7 +4,7 @@
  * Pure: rows in, text out.
  */
 import type { CheckRow, EventRow } from '../store/store.js'
-import type { ProbeEvent } from '../probe/event.js'
+import type { ProbeEvent } from '../trace/event.js'
 import { formatMask } from '../expect/mask.js'
 import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from './trace-shape.js'
 import { terminalText } from './terminal-text.js'

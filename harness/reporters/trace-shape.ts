@@ -3,7 +3,7 @@
  * owns each port, which way a captured segment travels and how it is
  * labelled, and the failed checks of each step. Pure.
  */
-import type { ProbeEvent } from '../probe/event.js'
+import type { ProbeEvent } from '../trace/event.js'
 import type { CheckRow, EventRow } from '../store/store.js'
 
 /** Which actor owns each local port, from its getsockname events. */

@@ -3,7 +3,7 @@
  * table's `answers`), and the socket addresses it reports. Pure; shared by
  * the step driver (it needs both while the steps run) and the judge.
  */
-import type { ProbeEvent, SockAddr } from '../probe/event.js'
+import type { ProbeEvent, SockAddr } from '../trace/event.js'
 import type { Step } from '../scenario/types.js'
 import { primaryOp } from './command.js'
 

@@ -8,10 +8,10 @@
  * decides, and time only within a step; an event of no step (a segment)
  * goes after the last step event of its own clock that precedes it.
  */
-import type { ProbeEvent } from '../probe/event.js'
-import type { InvalidLine } from '../probe/process.js'
+import type { ProbeEvent } from '../trace/event.js'
+import type { InvalidLine } from '../trace/result.js'
 import type { Step } from '../scenario/types.js'
-import type { TraceEvent } from './result.js'
+import type { TraceEvent } from '../trace/result.js'
 
 /** Step token of host setup commands; a scenario step id cannot contain '.', so no clash. */
 export const SETUP_STEP = 'setup.'

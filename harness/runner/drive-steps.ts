@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import type { HostSession } from '../hosts/host.js'
 import type { PathGate } from '../hosts/topology.js'
-import type { ProbeEvent, SockAddr } from '../probe/event.js'
+import type { ProbeEvent, SockAddr } from '../trace/event.js'
 import type { ProbeProcess, StepOutcome } from '../probe/process.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Scenario, Step } from '../scenario/types.js'
@@ -16,7 +16,7 @@ import { learnAddresses, primaryEvent } from './answer.js'
 import { CommandError, buildCommand, stepLimitMs } from './command.js'
 import type { CommandContext } from './command.js'
 import type { LogEntry } from './judge.js'
-import type { TraceEvent } from './result.js'
+import type { TraceEvent } from '../trace/result.js'
 
 type IdStep = Step & { id: string }
 

@@ -5,16 +5,16 @@
  * pass / fail / error and the claim's outcome. Pure: everything is passed in.
  */
 import { matchStep } from '../expect/match.js'
-import type { Check } from '../expect/match.js'
+import type { Check } from '../trace/result.js'
 import { matchAcross } from '../expect/across.js'
 import { matchPackets } from '../expect/packets.js'
 import type { PacketContext } from '../expect/packets.js'
-import type { ProbeEvent, SockAddr } from '../probe/event.js'
-import type { InvalidLine } from '../probe/process.js'
+import type { ProbeEvent, SockAddr } from '../trace/event.js'
+import type { InvalidLine } from '../trace/result.js'
 import { resolveExpectation } from '../scenario/expand.js'
 import type { Scenario, Step } from '../scenario/types.js'
 import { learnAddresses, primaryEvent } from './answer.js'
-import type { ClaimOutcome, Verdict } from './result.js'
+import type { ClaimOutcome, Verdict } from '../trace/result.js'
 
 /** One entry of a run's log, in the order it happened: a problem, or the events a step answered with. */
 export type LogEntry = { problem: string } | { step: Step & { id: string }; events: ProbeEvent[] }

@@ -6,7 +6,7 @@
  */
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
-import type { ProbeEvent } from '../probe/event.js'
+import type { ProbeEvent } from '../trace/event.js'
 import type { ProbeProcess } from '../probe/process.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
@@ -15,7 +15,7 @@ import { driveSteps } from './drive-steps.js'
 import { judge } from './judge.js'
 import type { LogEntry } from './judge.js'
 import { unmetRequirement } from './requirements.js'
-import type { ScenarioResult, TraceEvent } from './result.js'
+import type { ScenarioResult, TraceEvent } from '../trace/result.js'
 import { newStage, openSession, startStage, tearDown } from './set-up.js'
 
 export interface RunScenarioOptions {

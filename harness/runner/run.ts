@@ -15,7 +15,7 @@ import { storeError } from '../store/store.js'
 import type { TraceStore } from '../store/store.js'
 import { estimateScenarioMs, runPool, sizeJobs } from './pool.js'
 import type { PoolTask } from './pool.js'
-import type { ScenarioResult } from './result.js'
+import type { ScenarioResult } from '../trace/result.js'
 import { runScenario } from './run-scenario.js'
 
 /**

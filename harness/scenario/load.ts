@@ -16,6 +16,7 @@ import { findJsonSyntaxError } from './json-syntax.js'
 import { checkSemantics } from './semantics.js'
 import type { ScenarioPolicy } from './semantics.js'
 import type { Scenario, ScenarioDoc, Step } from './types.js'
+import { canonicalJson } from '../trace/canonical-json.js'
 
 const SCENARIO_EXTENSIONS = new Set(['.json', '.yaml', '.yml'])
 /** Largest scenario file read: the packaged ones are a few KiB; anything near this is not a scenario. */
@@ -150,19 +151,10 @@ export function validateDocument(value: unknown, doc: ParsedDocument, file: stri
   throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([k]) => k !== '$schema')
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-  }
-  return JSON.stringify(value)
-}
-
 export function contentHash(doc: unknown): string {
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex')
+  // the editor's `$schema` pointer is not content: a scenario hashes the same with or without it
+  const content = doc && typeof doc === 'object' && !Array.isArray(doc) ? { ...(doc as Record<string, unknown>), $schema: undefined } : doc
+  return createHash('sha256').update(canonicalJson(content)).digest('hex')
 }
 
 /** Parse and validate scenario text. `file` is used for positions and the default id. */

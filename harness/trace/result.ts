@@ -1,11 +1,32 @@
-/** What one scenario variant produced: verdict, trace, checks. */
-import type { Check } from '../expect/match.js'
-import type { InvalidLine } from '../probe/process.js'
-import type { ProbeEvent } from '../probe/event.js'
+/**
+ * The trace model, the ground floor every other folder imports: what one
+ * scenario variant produced (verdict, trace, checks). It imports only the
+ * scenario's own types.
+ */
 import type { Scenario } from '../scenario/types.js'
+import type { ProbeEvent } from './event.js'
 
 export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
 export type ClaimOutcome = 'holds' | 'refuted'
+
+/** One expectation checked against what the kernel answered. */
+export interface Check {
+  step: string
+  actor: string
+  field: string
+  expected: string
+  observed: string
+  ok: boolean
+  /** true for a claim check (refutes a claim instead of failing the run) */
+  claim: boolean
+}
+
+/** A probe output line that was not a valid event. */
+export interface InvalidLine {
+  actor: string
+  raw: string
+  problem: string
+}
 
 export interface TraceEvent {
   actor: string
