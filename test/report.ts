@@ -18,7 +18,7 @@ import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { kitRoot, scenarioDir } from '../harness/paths.js'
 import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
-import { writeReport } from '../harness/report/write.js'
+import { writeReport } from '../harness/site/write.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import { TraceStore } from '../harness/store/store.js'
 
@@ -378,8 +378,8 @@ async function mkdirAndShoot(page: Page, name: string, locator?: ReturnType<Page
 // carries NUL or bidi overrides into a page, control characters to a
 // terminal, a forged TAP line or a character XML forbids.
 t.test('untrusted text in pages, terminals, TAP and JUnit', async t => {
-  const { scenarioSlug } = await import('../harness/report/site-paths.js')
-  const { escapeHtml, html } = await import('../harness/report/escape.js')
+  const { scenarioSlug } = await import('../harness/site/site-paths.js')
+  const { escapeHtml, html } = await import('../harness/site/escape.js')
   const { terminalText, terminalLines } = await import('../harness/reporters/terminal-text.js')
   const { tapDescription } = await import('../harness/reporters/tap.js')
   const { escapeXml } = await import('../harness/reporters/junit.js')

@@ -20,7 +20,7 @@ import { loadScenarios } from '../scenario/load.js'
 import { encodeChecks, encodeEvents, TraceStore } from '../store/store.js'
 import { signatureOfRows } from '../compare/signature.js'
 import type { CheckRow, EventRow } from '../store/store.js'
-import { writeReport } from '../report/write.js'
+import { writeReport } from '../site/write.js'
 
 export interface ReportScaleResult {
   runs: number

@@ -1,6 +1,6 @@
 /** `sockspec report`: write the static HTML site for a trace store. */
 import { resolve } from 'node:path'
-import { writeReport } from '../report/write.js'
+import { writeReport } from '../site/write.js'
 import { withStoreErrors } from '../store/store.js'
 
 export interface ReportOptions {
