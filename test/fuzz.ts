@@ -893,12 +893,14 @@ const storeDamage: fc.Arbitrary<Damage> = fc.oneof(
       return `${bytes.length} random bytes`
     },
   })),
-  fc.constantFrom('events', 'results', 'checks', 'runs', 'scenarios').map(table => ({
+  // schema 4: events and checks are views over traces
+  fc.constantFrom('traces', 'events', 'results', 'checks', 'runs', 'scenarios').map(table => ({
     kind: 'drop-table',
     apply: (f: string) => {
       const db = new Database(f)
       db.pragma('foreign_keys = OFF')
-      db.exec(`DROP TABLE ${table}`)
+      const { type } = db.prepare('SELECT type FROM sqlite_master WHERE name = ?').get(table) as { type: string }
+      db.exec(`DROP ${type === 'view' ? 'VIEW' : 'TABLE'} ${table}`)
       db.close()
       return `table ${table} dropped`
     },
@@ -912,8 +914,8 @@ const storeDamage: fc.Arbitrary<Damage> = fc.oneof(
         ['results', 'stderr'],
         ['results', 'invalid'],
         ['results', 'kernels'],
-        ['events', 'details'],
-        ['events', 'sockets'],
+        ['traces', 'events'],
+        ['traces', 'checks'],
         ['scenarios', 'body'],
         ['scenarios', 'sources'],
       ),
@@ -934,7 +936,7 @@ const storeDamage: fc.Arbitrary<Damage> = fc.oneof(
         ['runs', 'host'],
         ['results', 'message'],
         ['scenarios', 'title'],
-        ['events', 'op'],
+        ['traces', 'op'],
         ['runs', 'kernel_release'],
         ['results', 'variant'],
       ),
@@ -944,7 +946,9 @@ const storeDamage: fc.Arbitrary<Damage> = fc.oneof(
       kind: 'control-chars',
       apply: (f: string) => {
         const db = new Database(f)
-        db.prepare(`UPDATE ${table} SET ${col} = ?`).run(value)
+        // an event's op sits inside the traces row (schema 4): [idx, actor, seq, step, t_ns, dur_ns, op, ...]
+        if (table === 'traces') db.prepare(`UPDATE traces SET events = json_replace(events, '$[0][6]', ?)`).run(value)
+        else db.prepare(`UPDATE ${table} SET ${col} = ?`).run(value)
         db.close()
         return `${table}.${col} = ${show(value, 40)}`
       },
@@ -962,7 +966,7 @@ const storeDamage: fc.Arbitrary<Damage> = fc.oneof(
     kind: 'odd-integers',
     apply: (f: string) => {
       const db = new Database(f)
-      db.exec(`UPDATE events SET t_ns = ${v}, ret = ${v}`)
+      db.exec(`UPDATE traces SET events = json_replace(events, '$[0][4]', ${v}, '$[0][8]', ${v})`)
       db.close()
       return `events.t_ns = ret = ${v}`
     },
