@@ -134,16 +134,22 @@ void op_epoll_wait(const cmd_t *c)
 	free(evs);
 }
 
-/* poll <timeout_ms> H:<events> [H:<events> ...] */
-void op_poll(const cmd_t *c)
+/*
+ * poll <timeout_ms> H:<events> [H:<events> ...], and ppoll with the same
+ * arguments: one implementation, two syscalls (ppoll takes a timespec; a
+ * negative timeout is NULL, wait for ever). The event is named after the
+ * syscall made.
+ */
+static void poll_family(const cmd_t *c, int use_ppoll)
 {
+	const char *op = use_ppoll ? "ppoll" : "poll";
 	long long timeout;
 	int n = c->nargs - 1;
 
 	if (cmd_int(c, c->args[0], "timeout_ms", INT_MIN, INT_MAX, &timeout) < 0)
 		return;
 	if (n > POLL_MAX) {
-		cmd_error(c, "too many poll entries (max %d)", POLL_MAX);
+		cmd_error(c, "too many %s entries (max %d)", op, POLL_MAX);
 		return;
 	}
 
@@ -188,8 +194,12 @@ void op_poll(const cmd_t *c)
 	int ret, err;
 	ev_t e;
 
-	TIMED_CALL(t0, t1, ret, err, poll(pfd, (nfds_t)n, (int)timeout));
-	ev_begin(&e, c->step, "poll");
+	struct timespec ts = { .tv_sec = (time_t)(timeout / 1000), .tv_nsec = (long)(timeout % 1000) * 1000000L };
+	if (use_ppoll)
+		TIMED_CALL(t0, t1, ret, err, ppoll(pfd, (nfds_t)n, timeout < 0 ? NULL : &ts, NULL));
+	else
+		TIMED_CALL(t0, t1, ret, err, poll(pfd, (nfds_t)n, (int)timeout));
+	ev_begin(&e, c->step, op);
 	ev_kint(&e, "timeout", timeout);
 	if (ret >= 0) {
 		ev_key(&e, "revents");
@@ -208,4 +218,14 @@ void op_poll(const cmd_t *c)
 out:
 	free(pfd);
 	free(slots);
+}
+
+void op_poll(const cmd_t *c)
+{
+	poll_family(c, 0);
+}
+
+void op_ppoll(const cmd_t *c)
+{
+	poll_family(c, 1);
 }

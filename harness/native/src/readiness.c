@@ -24,7 +24,6 @@
 #define PWAIT2_EVENTS_MAX 4096
 #define FDINFO_MAX 65536
 
-static const flagdef_t poll_defs[] = { OPTABLE_POLL_EVENTS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t set_defs[] = { OPTABLE_SELECT_SETS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t cap_defs[] = { OPTABLE_CAPS(FLAGDEF_) { NULL, 0 } };
 static const flagname_t set_names[] = { { 1, "read" }, { 2, "write" }, { 4, "except" }, { 0, NULL } };
@@ -64,59 +63,7 @@ static struct timespec *timeout_ts(long long ms, struct timespec *ts)
 	return ts;
 }
 
-/* ppoll <timeout_ms> H:<events>...: poll's twin with a timespec. */
-void op_ppoll(const cmd_t *c)
-{
-	long long timeout;
-	int n = c->nargs - 1;
-
-	if (cmd_int(c, c->args[0], "timeout_ms", INT_MIN, INT_MAX, &timeout) < 0)
-		return;
-	if (n > ENTRIES_MAX) {
-		cmd_error(c, "too many ppoll entries (max %d)", ENTRIES_MAX);
-		return;
-	}
-	struct pollfd *pfd = calloc(n > 0 ? (size_t)n : 1, sizeof *pfd);
-	int *slots = calloc(n > 0 ? (size_t)n : 1, sizeof *slots);
-	if (!pfd || !slots) {
-		cmd_error(c, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < n; i++) {
-		unsigned long events;
-
-		if (handle_entry(c, c->args[i + 1], poll_defs, "poll", &slots[i], &events) < 0)
-			goto out;
-		pfd[i].fd = handle_fd(slots[i]);
-		pfd[i].events = (short)events;
-	}
-
-	struct timespec ts;
-	int64_t t0, t1;
-	int ret, err;
-	ev_t e;
-
-	TIMED_CALL(t0, t1, ret, err, ppoll(pfd, (nfds_t)n, timeout_ts(timeout, &ts), NULL));
-	ev_begin(&e, c->step, "ppoll");
-	ev_kint(&e, "timeout", timeout);
-	if (ret >= 0) {
-		ev_key(&e, "revents");
-		ev_arr_open(&e);
-		for (int i = 0; i < n; i++) {
-			ev_obj_open(&e);
-			ev_kstr(&e, "h", handle_name(slots[i]));
-			ev_key(&e, "events");
-			ev_flags(&e, (unsigned short)pfd[i].revents, poll_flag_names);
-			ev_obj_close(&e);
-		}
-		ev_arr_close(&e);
-	}
-	ev_result(&e, t0, t1, ret, err);
-	ev_end(&e);
-out:
-	free(pfd);
-	free(slots);
-}
+/* ppoll is in epoll.c, beside poll: one implementation for both. */
 
 /* select <timeout_ms> H:<read|write|except>...: ret counts set bits. */
 void op_select(const cmd_t *c)
