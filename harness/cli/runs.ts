@@ -1,5 +1,6 @@
 /** `sockspec runs`: the runs in a store, newest first, with verdict counts. */
 import { terminalText } from '../reporters/terminal-text.js'
+import { verdictCountsReader } from '../store/run-lookup.js'
 import { TraceStore, withStoreErrors } from '../store/store.js'
 import { stdoutClosed } from './stdout.js'
 
@@ -13,11 +14,9 @@ export function runsCommand(opts: { db: string }): number {
 }
 
 function list(store: TraceStore): number {
+  const verdictCounts = verdictCountsReader(store)
   for (const run of store.runs()) {
-    const counts = store.db.prepare(`SELECT verdict, count(*) AS n FROM results WHERE run_id = ? GROUP BY verdict`).all(run.id) as Array<{
-      verdict: string
-      n: number
-    }>
+    const counts = verdictCounts(run.id)
     const summary = counts.map(c => `${c.n} ${c.verdict}`).join(', ') || 'no results'
     // a store may come from an imported bundle: no field may carry a tab, newline or escape sequence
     const fields = [run.id, run.uuid, run.started_at, run.host, run.kernel_release, run.status, summary]

@@ -5,6 +5,7 @@
  */
 import { runLoader } from '../compare/load-run.js'
 import type { RunTraces, TraceReader } from '../compare/types.js'
+import { runByIdReader } from '../store/run-lookup.js'
 import type { RunRow, TraceStore } from '../store/store.js'
 import type { ReportRun } from './model.js'
 
@@ -14,7 +15,7 @@ export interface RunTraceSource {
 }
 
 export function runTracesReader(store: TraceStore): RunTraceSource {
-  const runRow = store.db.prepare(`SELECT * FROM runs WHERE id = ?`)
+  const runRow = runByIdReader(store)
   const loader = runLoader(store)
-  return { load: run => loader.load(runRow.get(run.id) as RunRow), read: loader.read }
+  return { load: run => loader.load(runRow(run.id) as RunRow), read: loader.read }
 }
