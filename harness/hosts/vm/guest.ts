@@ -50,6 +50,22 @@ export function guestCpus(): number {
   return Math.max(1, Math.min(4, availableParallelism()))
 }
 
+/**
+ * Pure: the lines of a console log that say the guest kernel broke (an Oops,
+ * a BUG, a panic) with the faulting function, or undefined when none.
+ */
+export function consolePanic(log: string): string | undefined {
+  const lines = log.split('\n').map(l => l.replace(/^\[\s*\d+\.\d+\]\s*/, '').trim())
+  const first = lines.findIndex(l => /^(Oops|BUG:|kernel BUG|general protection fault|Kernel panic)/.test(l))
+  if (first < 0) return undefined
+  const picked = [lines[first]!]
+  const rip = lines.slice(first).find(l => /^RIP: 0010:/.test(l))
+  if (rip) picked.push(rip)
+  const panic = lines.slice(first).find(l => /^Kernel panic/.test(l))
+  if (panic && panic !== picked[0]) picked.push(panic)
+  return picked.join(' | ').slice(0, 600)
+}
+
 /** An exec the guest did not answer: why, as stderr, with a shell-like exit code. */
 const notRun = (exitCode: number, why: string): CommandResult => ({ exitCode, stdout: '', stderr: why, failed: true })
 
@@ -130,7 +146,11 @@ export class Guest {
       }
     })
     control.on('error', () => {})
-    void qemu.exited.then(exit => this.markDown(`qemu exited (${exit.signal ?? `code ${exit.code}`})`))
+    // oops=panic and panic=-1 with -no-reboot: a kernel Oops ends qemu, and the console log says why
+    void qemu.exited.then(exit => {
+      const oops = consolePanic(this.consoleText())
+      this.markDown(oops ? `guest kernel panic: ${oops}` : `qemu exited (${exit.signal ?? `code ${exit.code}`})`)
+    })
   }
 
   static async boot(opts: BootOptions): Promise<Guest> {
@@ -197,6 +217,15 @@ export class Guest {
 
   get consoleLog(): string {
     return consoleLog(this.workDir)
+  }
+
+  /** The console log so far ('' once removed). */
+  consoleText(): string {
+    try {
+      return readFileSync(this.consoleLog, 'utf8')
+    } catch {
+      return ''
+    }
   }
 
   /** `count` free probe ports, waiting for other sessions to give theirs back. */
