@@ -170,7 +170,13 @@ export class Guest {
     track(qemu)
     let qemuStderr = ''
     qemu.stderr.setEncoding('utf8')
-    qemu.stderr.on('data', (c: string) => (qemuStderr = (qemuStderr + c).slice(-4000)))
+    // KVM that cannot run this guest says so on stderr (an internal error with a register dump, or
+    // `failed to set MSR`) and then pauses or aborts: give up at once instead of at the boot limit
+    let kvmBroke: (() => void) | undefined
+    qemu.stderr.on('data', (c: string) => {
+      qemuStderr = (qemuStderr + c).slice(-4000)
+      if (/KVM internal error|failed to set MSR|kvm run failed|KVM: entry failed/.test(qemuStderr)) kvmBroke?.()
+    })
     qemu.stdout.resume()
     const deadline = Date.now() + (opts.bootTimeoutMs ?? 90_000)
     const tail = (): string => {
@@ -192,21 +198,32 @@ export class Guest {
     }
     const info = emptyGuestInfo()
     const lines = createInterface({ input: control, crlfDelay: Infinity })
-    const ready = await new Promise<boolean>(resolve => {
-      const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))
+    // readline re-emits its input's errors: qemu dying (a KVM abort) resets the control socket, and
+    // an 'error' nobody listens to on the interface would end this process
+    lines.on('error', () => {})
+    let timer: NodeJS.Timeout | undefined
+    const why = await new Promise<string | undefined>(resolve => {
+      kvmBroke = () => resolve(`KVM cannot run this guest (accel ${opts.accel})`)
+      timer = setTimeout(
+        () => resolve(`guest did not report ready within ${opts.bootTimeoutMs ?? 90_000} ms (accel ${opts.accel})`),
+        Math.max(0, deadline - Date.now()),
+      )
       const onLine = (line: string): void => {
         if (readInfoLine(info, line)) {
-          clearTimeout(timer)
           lines.off('line', onLine)
-          resolve(true)
+          resolve(undefined)
         }
       }
       lines.on('line', onLine)
-      void qemu.exited.then(() => resolve(false))
+      void qemu.exited.then(exit =>
+        resolve(`qemu exited before the guest was ready (${exit.signal ?? `code ${exit.code}`}, accel ${opts.accel})`),
+      )
     })
-    if (!ready) {
+    clearTimeout(timer)
+    kvmBroke = undefined
+    if (why) {
       control.destroy()
-      return failBoot(`guest did not report ready within ${opts.bootTimeoutMs ?? 90_000} ms (accel ${opts.accel})`)
+      return failBoot(why)
     }
     return new Guest(qemu, control, lines, info, workDir, opts, performance.now() - started)
   }
