@@ -116,7 +116,9 @@ function loadCached(dir: string, spec: string): CachedKernel | undefined {
 /** A module file's bytes, decompressed the way the guest will (xz; zstd for completeness). */
 function moduleBytes(file: string): Buffer {
   const opts = { maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] as ['ignore', 'pipe', 'ignore'] }
-  if (file.endsWith('.xz')) return execFileSync('xz', ['-dc', file], opts)
+  // busybox (which the guests need anyway) when xz-utils is not installed
+  if (file.endsWith('.xz'))
+    return existsSync('/usr/bin/xz') ? execFileSync('xz', ['-dc', file], opts) : execFileSync('busybox', ['xzcat', file], opts)
   if (file.endsWith('.zst')) return execFileSync('zstd', ['-dc', file], opts)
   return readFileSync(file)
 }
