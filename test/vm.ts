@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { kitRoot, probeStaticBinary } from '../harness/paths.js'
 import { cpioNewc } from '../harness/hosts/vm/cpio.js'
 import { closure, loadOrder } from '../harness/hosts/vm/module-deps.js'
-import { compareDebianVersions, kernelsInIndex, newestPerSeries, parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
+import { compareDebianVersions, installable, kernelsInIndex, newestPerSeries, parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
 import { collectTools, initramfsEntries } from '../harness/hosts/vm/initramfs.js'
 import { consolePanic } from '../harness/hosts/vm/guest.js'
 import type { Guest } from '../harness/hosts/vm/guest.js'
@@ -27,7 +27,11 @@ const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-vm-test-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const qemuPids = (): string[] => spawnSync('pgrep', ['-x', 'qemu-system-x86'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+// this test's guests only: the CLI below keeps its guests' sockets under dir (TMPDIR); other runs on the box may boot their own
+const qemuPids = (): string[] =>
+  spawnSync('pgrep', ['-f', `qemu-system-x86_64 .*${dir}/`], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
 
 t.test('cpio newc archive lists what was put in (checked with busybox cpio)', { skip: !have('busybox') && 'busybox missing' }, async t => {
   const tool = { path: '/usr/sbin/ip', data: Buffer.from('ip'), mode: 0o755 }
@@ -159,6 +163,14 @@ t.test('Debian version order is dpkg --compare-versions', { skip: !have('dpkg') 
       ['7.3', 'linux-image-7.3.4+deb13-cloud-amd64', ['linux-base-7.3.4+deb13-cloud-amd64', 'linux-binary-7.3.4+deb13-cloud-amd64']],
     ],
     'meta and debug packages left out, newest per series, a split build names its parts (a continued Depends line too)',
+  )
+  t.same(
+    installable(
+      kernelsInIndex(show),
+      'linux-binary-7.3-cloud-amd64 | 7.3~rc7-1~exp1 | http://deb.debian.org/debian experimental/main amd64 Packages\n',
+    ).map(k => k.version),
+    ['6.1.192-2', '6.1.180-1~deb11u1', '7.3~rc7-1~exp1'],
+    'a split build whose parts are not all in the indexes cannot be had',
   )
 })
 
@@ -308,6 +320,7 @@ t.test(
       ],
       {
         cwd: kitRoot,
+        env: { ...process.env, TMPDIR: dir },
         encoding: 'utf8',
         timeout: 240_000,
         maxBuffer: 64 * 1024 * 1024,

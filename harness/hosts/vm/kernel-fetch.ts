@@ -16,7 +16,7 @@ import { SockspecError } from '../../errors.js'
 import { runCommand } from '../../deps/process.js'
 import { apt, ensureLists, privateApt } from './debian-apt.js'
 import type { PrivateApt } from './debian-apt.js'
-import { chooseKernel, kernelsInIndex, newestPerSeries } from './kernel-spec.js'
+import { chooseKernel, installable, kernelsInIndex, newestPerSeries } from './kernel-spec.js'
 import type { DebianKernel, DebianSpec } from './kernel-spec.js'
 import { GUEST_MODULES, closure, modinfoDepends, moduleName } from './module-deps.js'
 
@@ -73,7 +73,10 @@ export function debianKernels(cacheRoot: string, log: (line: string) => void = (
         .filter(n => /-cloud-amd64$/.test(n))
       if (!list.length) fail(`no Debian cloud kernels in the private apt lists under ${a.dir}: ${names.stderr.trim()}`)
       const show = await apt('apt-cache', a, ['show', ...list])
-      return kernelsInIndex(show.stdout)
+      const kernels = kernelsInIndex(show.stdout)
+      const parts = [...new Set(kernels.flatMap(k => k.parts.filter(p => p.package !== k.package).map(p => p.package)))]
+      const madison = parts.length ? await apt('apt-cache', a, ['madison', ...parts]) : undefined
+      return installable(kernels, madison?.stdout ?? '')
     })()
     indexes.set(a.dir, p)
     p.catch(() => indexes.delete(a.dir))

@@ -121,6 +121,21 @@ export function kernelsInIndex(showOutput: string): DebianKernel[] {
   return out
 }
 
+/**
+ * Pure: the builds whose every part is in the indexes (`apt-cache madison`
+ * output). The archive keeps old linux-binary builds of a series after their
+ * linux-modules are gone (trixie-backports' 6.19 to 7.1): those cannot be had.
+ */
+export function installable(kernels: readonly DebianKernel[], madison: string): DebianKernel[] {
+  const have = new Set(
+    madison.split('\n').flatMap(l => {
+      const [name, version] = l.split('|').map(f => f.trim())
+      return name && version ? [`${name}=${version}`] : []
+    }),
+  )
+  return kernels.filter(k => k.parts.every(p => p.package === k.package || have.has(`${p.package}=${p.version}`)))
+}
+
 const newest = (ks: readonly DebianKernel[]): DebianKernel | undefined =>
   ks.reduce<DebianKernel | undefined>((best, k) => (!best || compareDebianVersions(k.version, best.version) > 0 ? k : best), undefined)
 
