@@ -7,7 +7,7 @@
  * archive keyring, and every .deb apt-get downloads is checked against them.
  * The lists are refreshed once a day (or when missing).
  */
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { SockspecError } from '../../errors.js'
 import { runCommand } from '../../deps/process.js'
@@ -31,6 +31,8 @@ export const DEBIAN_SUITES: ReadonlyArray<{ suite: string; security?: boolean }>
 ]
 
 const LISTS_MAX_AGE_MS = 24 * 3600_000
+/** when the lists were last refreshed; next to them, as apt-get update removes files it does not know from the lists dir */
+const STAMP = 'lists-updated'
 
 export interface PrivateApt {
   dir: string
@@ -54,7 +56,12 @@ export function privateApt(cacheRoot: string, env: NodeJS.ProcessEnv = process.e
   const dir = join(cacheRoot, 'apt')
   for (const d of ['lists/partial', 'archives/partial', 'cache']) mkdirSync(join(dir, d), { recursive: true })
   const sources = join(dir, 'sources.list')
-  writeFileSync(sources, sourcesList(mirrors(env)))
+  const text = sourcesList(mirrors(env))
+  if (!existsSync(sources) || readFileSync(sources, 'utf8') !== text) {
+    writeFileSync(sources, text)
+    // other sources (a mirror set by SOCKSPEC_DEBIAN_MIRROR): the lists are refreshed on first use
+    rmSync(join(dir, STAMP), { force: true })
+  }
   return {
     dir,
     options: [
@@ -86,8 +93,7 @@ const haveLists = (a: PrivateApt): boolean => readdirSync(join(a.dir, 'lists')).
  * without lists it is an error naming apt's complaint.
  */
 export async function ensureLists(a: PrivateApt, log: (line: string) => void = () => {}, now = Date.now()): Promise<void> {
-  // apt-get update removes files it does not know from the lists dir
-  const stamp = join(a.dir, 'lists-updated')
+  const stamp = join(a.dir, STAMP)
   const fresh = existsSync(stamp) && now - statSync(stamp).mtimeMs < LISTS_MAX_AGE_MS
   if (fresh && haveLists(a)) return
   if (!existsSync(DEBIAN_KEYRING)) throw new SockspecError('E_NOT_FOUND', `${DEBIAN_KEYRING} missing: install debian-archive-keyring`)
