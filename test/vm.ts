@@ -249,6 +249,10 @@ t.test(
       join(kitRoot, 'scenarios/netns/path-reset-refused.yaml'),
     ])
     const store = TraceStore.open(join(dir, 'panic.db'))
+    // the guests that died keep their console logs (for a look): under this test's dir, which teardown removes
+    const tmp = process.env['TMPDIR']
+    process.env['TMPDIR'] = dir
+    t.teardown(() => (tmp === undefined ? delete process.env['TMPDIR'] : (process.env['TMPDIR'] = tmp)))
     const quiet = { start: () => {}, result: () => {}, end: () => {} }
     const lines: string[] = []
     const spec = { kind: 'debian', name: 'debian:5.10', series: '5.10' } as const
