@@ -6,20 +6,32 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kitRoot, probeStaticBinary } from '../harness/paths.js'
 import { cpioNewc } from '../harness/hosts/vm/cpio.js'
-import { loadOrder } from '../harness/hosts/vm/module-deps.js'
-import { parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
+import { closure, loadOrder } from '../harness/hosts/vm/module-deps.js'
+import { compareDebianVersions, installable, kernelsInIndex, newestPerSeries, parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
 import { collectTools, initramfsEntries } from '../harness/hosts/vm/initramfs.js'
+import { consolePanic } from '../harness/hosts/vm/guest.js'
+import type { Guest } from '../harness/hosts/vm/guest.js'
+import { cacheRoot } from '../harness/hosts/vm/cache-dir.js'
+import { apt, privateApt } from '../harness/hosts/vm/debian-apt.js'
+import { debianKernels, fetchKernel } from '../harness/hosts/vm/kernel-fetch.js'
+import { runGuestKernel } from '../harness/cli/run-kernels.js'
+import { loadScenarios } from '../harness/scenario/load.js'
+import { TraceStore } from '../harness/store/store.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-vm-test-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-const qemuPids = (): string[] => spawnSync('pgrep', ['-x', 'qemu-system-x86'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+// this test's guests only: the CLI below keeps its guests' sockets under dir (TMPDIR); other runs on the box may boot their own
+const qemuPids = (): string[] =>
+  spawnSync('pgrep', ['-f', `qemu-system-x86_64 .*${dir}/`], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
 
 t.test('cpio newc archive lists what was put in (checked with busybox cpio)', { skip: !have('busybox') && 'busybox missing' }, async t => {
   const tool = { path: '/usr/sbin/ip', data: Buffer.from('ip'), mode: 0o755 }
@@ -79,11 +91,218 @@ t.test('modules load dependencies first; built-in modules are absent', async t =
   const dep =
     'kernel/a/virtio_console.ko: kernel/a/virtio_ring.ko kernel/a/virtio.ko\nkernel/a/virtio.ko:\nkernel/a/virtio_ring.ko: kernel/a/virtio.ko\n'
   t.same(loadOrder(dep, ['virtio_pci', 'virtio_console']), ['kernel/a/virtio.ko', 'kernel/a/virtio_ring.ko', 'kernel/a/virtio_console.ko'])
-  t.equal(parseKernelSpec('debian:6.12').kind, 'debian')
+  t.same(
+    closure(
+      ['a', 'gone', 'c'],
+      n => ({ a: { path: 'x/a.ko.xz', depends: ['b'] }, b: { path: 'x/b.ko.xz', depends: [] }, c: { path: 'c.ko', depends: ['b'] } })[n],
+    ),
+    { order: ['x/b.ko.xz', 'x/a.ko.xz', 'c.ko'], absent: ['gone'] },
+    'own depends first, once; a wanted module the kernel has not as a file is listed',
+  )
+  t.same(parseKernelSpec('debian:5.10'), { kind: 'debian', name: 'debian:5.10', series: '5.10' })
+  t.same(parseKernelSpec('debian:linux-image-6.1.0-28-cloud-amd64'), {
+    kind: 'debian',
+    name: 'debian:linux-image-6.1.0-28-cloud-amd64',
+    package: 'linux-image-6.1.0-28-cloud-amd64',
+  })
+  t.equal(parseKernelSpec('all').kind, 'all')
   t.throws(() => parseKernelSpec('fedora:40'), /unknown kernel/)
+  t.throws(() => parseKernelSpec('debian:linux-image-6.1.0-28-amd64'), /unknown kernel/, 'only cloud builds')
+})
+
+t.test('a kernel Oops is read from the console log', async t => {
+  const log = [
+    '[    1.000000] sockspec-guest: init on 7.3.0',
+    '[   42.100000] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI',
+    '[   42.100001] CPU: 1 PID: 77 Comm: sockspec-probe Not tainted 7.3.0-rc7-cloud-amd64',
+    '[   42.100002] RIP: 0010:ip6_xmit+0x3b1/0x620',
+    '[   42.100003] Kernel panic - not syncing: Fatal exception in interrupt',
+  ].join('\n')
+  t.equal(
+    consolePanic(log),
+    'Oops: int3: 0000 [#1] PREEMPT SMP NOPTI | RIP: 0010:ip6_xmit+0x3b1/0x620 | Kernel panic - not syncing: Fatal exception in interrupt',
+  )
+  t.equal(consolePanic('[    1.0] sockspec-guest: init on 5.10\nsockspec-guest: powering off\n'), undefined)
+})
+
+t.test('Debian version order is dpkg --compare-versions', { skip: !have('dpkg') && 'dpkg missing' }, async t => {
+  const pairs = [
+    ['7.3~rc7-1~exp1', '7.3.4-1~bpo13+1'],
+    ['6.1.192-2', '6.1.180-1~deb11u1'],
+    ['6.12.118-1', '6.12.117-1~deb12u1'],
+    ['6.12.90-1~deb12u1', '6.12.90-1'],
+    ['1:1.0', '2.0'],
+    ['1.0~', '1.0'],
+    ['1.0a', '1.0+'],
+    ['1.0-1', '1.0'],
+    ['1.0', '1.0'],
+    ['5.10.0-46', '5.10.0-5'],
+  ]
+  for (const [a, b] of pairs) {
+    const dpkg =
+      spawnSync('dpkg', ['--compare-versions', a!, 'lt', b!]).status === 0
+        ? -1
+        : spawnSync('dpkg', ['--compare-versions', a!, 'eq', b!]).status === 0
+          ? 0
+          : 1
+    t.equal(compareDebianVersions(a!, b!), dpkg, `${a} vs ${b}`)
+  }
+  const show = [
+    'Package: linux-image-cloud-amd64\nVersion: 6.1.192-2\nDepends: linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)',
+    'Package: linux-image-6.1.0-56-cloud-amd64\nVersion: 6.1.192-2\nDepends: kmod, linux-base (>= 4.3~)',
+    'Package: linux-image-6.1.0-0.deb11.52-cloud-amd64\nVersion: 6.1.180-1~deb11u1\nDepends: kmod',
+    'Package: linux-image-7.3.4+deb13-cloud-amd64\nVersion: 7.3.4-1~bpo13+1\nDepends: dracut | initramfs-tools,\n linux-base-7.3.4+deb13-cloud-amd64 (= 7.3.4-1~bpo13+1), linux-binary-7.3.4+deb13-cloud-amd64 (= 7.3.4-1~bpo13+1)',
+    'Package: linux-image-7.3-cloud-amd64\nVersion: 7.3~rc7-1~exp1\nDepends: linux-binary-7.3-cloud-amd64 (= 7.3~rc7-1~exp1)',
+    'Package: linux-image-6.1.0-56-cloud-amd64-dbg\nVersion: 6.1.192-2',
+  ].join('\n\n')
+  const ks = newestPerSeries(kernelsInIndex(show))
+  t.same(
+    ks.map(k => [k.series, k.package, k.parts.map(p => p.package)]),
+    [
+      ['6.1', 'linux-image-6.1.0-56-cloud-amd64', ['linux-image-6.1.0-56-cloud-amd64']],
+      ['7.3', 'linux-image-7.3.4+deb13-cloud-amd64', ['linux-base-7.3.4+deb13-cloud-amd64', 'linux-binary-7.3.4+deb13-cloud-amd64']],
+    ],
+    'meta and debug packages left out, newest per series, a split build names its parts (a continued Depends line too)',
+  )
+  t.same(
+    installable(
+      kernelsInIndex(show),
+      'linux-binary-7.3-cloud-amd64 | 7.3~rc7-1~exp1 | http://deb.debian.org/debian experimental/main amd64 Packages\n',
+    ).map(k => k.version),
+    ['6.1.192-2', '6.1.180-1~deb11u1', '7.3~rc7-1~exp1'],
+    'a split build whose parts are not all in the indexes cannot be had',
+  )
 })
 
 const missing = ['qemu-system-x86_64', 'busybox', 'apt-get'].filter(c => !have(c))
+const noApt = !have('apt-get') && 'apt-get missing'
+const listsMtime = (): string => spawnSync('stat', ['-c', '%Y', '/var/lib/apt/lists'], { encoding: 'utf8' }).stdout.trim()
+
+t.test("series aliases come from the kit's own apt indexes, newest build by dpkg", { skip: noApt }, async t => {
+  const before = listsMtime()
+  const kernels = await debianKernels(cacheRoot())
+  const newest = newestPerSeries(kernels)
+  const series = newest.map(k => k.series)
+  t.comment(`series: ${newest.map(k => `${k.series}=${k.version}`).join(' ')}`)
+  for (const s of ['5.10', '6.1', '6.12']) t.ok(series.includes(s), `${s} reachable`)
+  t.ok(
+    newest.some(k => compareDebianVersions(k.series, '6.19') >= 0 && k.parts.some(p => p.package.startsWith('linux-binary-'))),
+    'a 6.19+ series, split into linux-binary and friends',
+  )
+  for (const k of newest) {
+    const others = kernels.filter(o => o.series === k.series && o !== k)
+    const older = others.filter(o => spawnSync('dpkg', ['--compare-versions', k.version, 'ge', o.version]).status === 0)
+    t.equal(older.length, others.length, `${k.series}: ${k.version} is the newest of ${others.length + 1} builds`)
+  }
+  t.equal(listsMtime(), before, "the system's apt lists are untouched")
+  const a = privateApt(cacheRoot())
+  t.match(
+    readFileSync(join(a.dir, 'sources.list'), 'utf8'),
+    /signed-by=\/usr\/share\/keyrings\/debian-archive-keyring\.gpg\] \S+ bullseye main/,
+  )
+})
+
+t.test('a split kernel (6.19+) is assembled from linux-binary, -modules and -base', { skip: noApt }, async t => {
+  const split = newestPerSeries(await debianKernels(cacheRoot())).find(k => k.parts.length > 1)
+  if (!split) {
+    t.fail('no split kernel in the indexes')
+    return
+  }
+  const k = await fetchKernel({ kind: 'debian', name: `debian:${split.series}`, series: split.series }, cacheRoot())
+  t.same(k.debs.map(d => d.package.replace(/-\d.*/, '')).sort(), ['linux-base', 'linux-binary', 'linux-modules'])
+  // apt checked each .deb against the signed index; the recorded hash is that index's
+  const shown = await apt('apt-cache', privateApt(cacheRoot()), [
+    'show',
+    k.debs.map(d => `${d.package}=${d.version}`).find(p => p.startsWith('linux-binary-'))!,
+  ])
+  t.equal(k.sha256.deb, /^SHA256: (\S+)/m.exec(shown.stdout)?.[1], 'sha256 of linux-binary as the signed index has it')
+  t.equal(readFileSync(k.vmlinuz).subarray(0x202, 0x206).toString('latin1'), 'HdrS', 'vmlinuz is a bzImage')
+  t.match(k.release, new RegExp(`^${split.series.replace('.', '\\.')}`))
+  const names = k.modules.map(f => f.slice(f.lastIndexOf('/') + 1))
+  t.ok(names.includes('bridge.ko.xz') && names.includes('nft_reject_inet.ko.xz'), names.join(' '))
+  t.ok(k.notModules.includes('nft_counter'), 'nft_counter is part of nf_tables there')
+})
+
+t.test('5.10 carries nft_counter, a module of its own before 5.17', { skip: noApt }, async t => {
+  const k = await fetchKernel({ kind: 'debian', name: 'debian:5.10', series: '5.10' }, cacheRoot())
+  const names = k.modules.map(f => f.slice(f.lastIndexOf('/') + 1))
+  t.ok(names.includes('nft_counter.ko'), names.join(' '))
+  t.ok(
+    names.indexOf('nfnetlink.ko') < names.indexOf('nf_tables.ko') && names.indexOf('nf_tables.ko') < names.indexOf('nft_counter.ko'),
+    'in load order',
+  )
+  t.same(k.notModules, [])
+})
+
+const crash = async (guest: Guest): Promise<void> => {
+  void guest.exec(['sh', '-c', 'echo c > /proc/sysrq-trigger'], { timeoutMs: 5000 })
+  for (let i = 0; i < 300 && !guest.downReason; i++) await new Promise(r => setTimeout(r, 50))
+}
+
+t.test(
+  'a guest kernel panic: booted again once and the results rerun; a second panic leaves errors naming it',
+  { skip: missing.length > 0 && `missing ${missing.join(', ')}` },
+  async t => {
+    // a path gate too: its nft rules use counter, a module of its own on 5.10
+    const scenarios = loadScenarios([
+      join(kitRoot, 'scenarios/tcp-connect/einprogress.yaml'),
+      join(kitRoot, 'scenarios/netns/path-reset-refused.yaml'),
+    ])
+    const store = TraceStore.open(join(dir, 'panic.db'))
+    // the guests that died keep their console logs (for a look): under this test's dir, which teardown removes
+    const tmp = process.env['TMPDIR']
+    process.env['TMPDIR'] = dir
+    t.teardown(() => (tmp === undefined ? delete process.env['TMPDIR'] : (process.env['TMPDIR'] = tmp)))
+    const quiet = { start: () => {}, result: () => {}, end: () => {} }
+    const lines: string[] = []
+    const spec = { kind: 'debian', name: 'debian:5.10', series: '5.10' } as const
+    const base = { store, reporter: () => quiet, jobs: 2, repeat: 1, log: (l: string) => void lines.push(l) }
+    const once = await runGuestKernel(spec, scenarios, { ...base, onBoot: (g, n) => (n === 0 ? crash(g) : Promise.resolve()) })
+    const passed = new Database(join(dir, 'panic.db'), { readonly: true })
+    t.same(
+      passed
+        .prepare(
+          `SELECT s.scenario || ' ' || r.variant || ' ' || r.verdict AS r FROM results r JOIN scenarios s ON s.id = r.scenario_id ORDER BY 1`,
+        )
+        .all(),
+      [
+        'netns/path-reset-refused ipv4 pass',
+        'netns/path-reset-refused ipv6 pass',
+        'tcp-connect/einprogress ipv4 pass',
+        'tcp-connect/einprogress ipv6 pass',
+      ].map(r => ({ r })),
+      'on 5.10 too, path gates included',
+    )
+    passed.close()
+    t.comment(lines.join(' / '))
+    t.equal(once.code, 0, 'every result passes after the reboot')
+    t.match(lines.join('\n'), /guest went down \(guest kernel panic: .*sysrq.*\); console log: .*; booting it again/)
+    lines.length = 0
+    const twice = await runGuestKernel(spec, scenarios, { ...base, onBoot: crash })
+    t.equal(twice.code, 1)
+    store.close()
+    const db = new Database(join(dir, 'panic.db'), { readonly: true })
+    const rows = db.prepare(`SELECT verdict, message FROM results WHERE run_id = (SELECT max(id) FROM runs)`).all() as Array<{
+      verdict: string
+      message: string
+    }>
+    const hosts = JSON.parse((db.prepare(`SELECT hosts FROM runs WHERE id = 1`).get() as { hosts: string }).hosts) as Record<
+      string,
+      Record<string, unknown>
+    >
+    db.close()
+    t.match(
+      hosts['guest'],
+      { kind: 'vm', package: /^linux-image-5\.10\./, packageVersion: /^5\.10\./, sha256: /^[0-9a-f]{64}$/ },
+      'the run records the kernel package',
+    )
+    t.equal(rows.length, 4)
+    for (const r of rows) {
+      t.equal(r.verdict, 'error')
+      t.match(r.message, /guest kernel panic: .*sysrq/, 'the Oops is in the message')
+    }
+  },
+)
 t.test(
   'scenarios run inside a Debian 6.1 guest and record its kernel',
   { skip: missing.length > 0 && `missing ${missing.join(', ')}` },
@@ -125,6 +344,7 @@ t.test(
       ],
       {
         cwd: kitRoot,
+        env: { ...process.env, TMPDIR: dir },
         encoding: 'utf8',
         timeout: 240_000,
         maxBuffer: 64 * 1024 * 1024,

@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--report [dir]', 'write the HTML report after the run (default dir: reports)')
     .option(
       '--kernel <name>',
-      'kernel to run on: host, debian:6.1, debian:6.12, debian:<linux-image package>; guests boot in qemu; one run each (repeatable, default: host)',
+      'kernel to run on: host, all (host and every Debian series), debian:<series> (5.10, 6.1, 7.3: its newest cloud build), debian:<linux-image package>; guests boot in qemu; one run each (repeatable, default: host)',
       collect,
       [],
     )

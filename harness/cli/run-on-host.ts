@@ -8,7 +8,7 @@ import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { runPlan } from '../runner/run.js'
-import type { RunOutcome } from '../runner/run.js'
+import type { RunOutcome, RunPlanOptions } from '../runner/run.js'
 import { runInfoFor } from '../runner/run-info.js'
 import type { Scenario } from '../scenario/types.js'
 import type { RunInfo, TraceStore } from '../store/store.js'
@@ -26,6 +26,8 @@ export interface HostRunOptions {
   hosts?: RunInfo['hosts']
   /** sysctl lookup where the probes run (a vm guest); default: this machine */
   readSysctl?: (name: string) => string | undefined
+  /** whether an `error` result is run once more (a guest that died and was booted again) */
+  retry?: RunPlanOptions['retry']
 }
 
 export interface HostRun extends RunOutcome {
@@ -46,6 +48,7 @@ export async function runOnHost(o: HostRunOptions): Promise<HostRun> {
     runId,
     jobs: o.jobs,
     repeat: o.repeat,
+    retry: o.retry,
     onStart: total => reporter.start(run, total),
     onResult: (r, done, total) => reporter.result(r, done, total),
   })

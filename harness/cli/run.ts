@@ -28,7 +28,7 @@ export interface RunOptions {
   reporter: 'tty' | 'tap' | 'junit' | 'json'
   variant?: string[]
   report?: string | boolean
-  /** host, debian:6.1, debian:6.12, debian:<linux-image package> (repeatable; default host) */
+  /** host, all, debian:<series> (5.10, 7.3), debian:<linux-image package> (repeatable; default host) */
   kernel?: string[]
   host?: string[]
   sshIdentity?: string
@@ -99,9 +99,11 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
       .filter(s => s.variants.length > 0)
   }
   if (!scenarios.length) throw new SockspecError('E_USAGE', 'no scenario matches')
-  const kernels = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
-  const guests = kernels.flatMap(k => (k.kind === 'debian' ? [k] : []))
   const log = (line: string): void => void process.stderr.write(`sockspec: ${line}\n`)
+  const parsed = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
+  // `all`: the host and every Debian series the kit's apt indexes carry
+  const kernels = parsed.some(k => k.kind === 'all') ? await (await import('../hosts/vm/launch.js')).expandKernelSpecs(parsed, log) : parsed
+  const guests = kernels.flatMap(k => (k.kind === 'debian' ? [k] : []))
   // Every run holds the beacon while it lives: a run left `running` by a dead
   // process is marked aborted by the next open, and its probes (which inherit
   // the token in their environment) are found by `sockspec cleanup`.

@@ -52,6 +52,12 @@ export interface RunPlanOptions {
   readSysctl?: (name: string) => string | undefined
   onStart?: (total: number) => void
   onResult?: (result: ScenarioResult, done: number, total: number) => void
+  /**
+   * Asked about each `error` before it is recorded (and may amend its message);
+   * true runs the variant once more, at most once (a vm guest that died and was
+   * booted again). `mayRetry` false: the retry was spent, the answer is ignored.
+   */
+  retry?: (result: ScenarioResult, mayRetry: boolean) => Promise<boolean>
 }
 
 export interface RunOutcome {
@@ -84,20 +90,26 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
       for (let attempt = 1; attempt <= opts.repeat; attempt++) {
         tasks.push({
           estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps, Object.keys(scenario.hosts ?? {}).length),
-          run: () =>
-            track(
-              runScenario(scenario, variant, {
-                host: opts.host,
-                system: opts.system,
-                readSysctl: opts.readSysctl,
-                attempt,
-                onProbe: p => {
-                  live.add(p)
-                  if (interrupted) p.kill()
-                },
-                shouldStop: () => interrupted,
-              }),
-            ),
+          run: async () => {
+            const once = (): Promise<ScenarioResult> =>
+              track(
+                runScenario(scenario, variant, {
+                  host: opts.host,
+                  system: opts.system,
+                  readSysctl: opts.readSysctl,
+                  attempt,
+                  onProbe: p => {
+                    live.add(p)
+                    if (interrupted) p.kill()
+                  },
+                  shouldStop: () => interrupted,
+                }),
+              )
+            let r = await once()
+            for (let left = 1; r.verdict === 'error' && !interrupted && opts.retry && (await opts.retry(r, left > 0)) && left > 0; left--)
+              r = await once()
+            return r
+          },
         })
       }
     }

@@ -62,7 +62,21 @@ export interface RunInfo {
   argv: string[]
   startedAt?: string
   /** Machines besides this one (ssh hosts, VMs): name -> facts. */
-  hosts?: Record<string, { kind: string; address?: string; kernelRelease: string; kernelVersion: string; arch: string }>
+  hosts?: Record<
+    string,
+    {
+      kind: string
+      address?: string
+      kernelRelease: string
+      kernelVersion: string
+      arch: string
+      /** a vm guest's kernel package: name, Debian version, sha256 of the .deb holding vmlinuz, every .deb it came from */
+      package?: string
+      packageVersion?: string
+      sha256?: string
+      debs?: Array<{ package: string; version: string; sha256: string }>
+    }
+  >
 }
 
 export interface RunRow {

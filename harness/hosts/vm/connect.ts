@@ -47,6 +47,8 @@ function onLine(line: string): void {
   process.stdout.write(line)
 }
 
+// the kit went away (killed the connector's reader): nothing left to tell, and no crash report on its stderr
+process.stdout.on('error', () => process.exit(1))
 socket.setEncoding('utf8')
 socket.on('data', (chunk: string) => {
   pending += chunk

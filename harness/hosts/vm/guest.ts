@@ -50,6 +50,22 @@ export function guestCpus(): number {
   return Math.max(1, Math.min(4, availableParallelism()))
 }
 
+/**
+ * Pure: the lines of a console log that say the guest kernel broke (an Oops,
+ * a BUG, a panic) with the faulting function, or undefined when none.
+ */
+export function consolePanic(log: string): string | undefined {
+  const lines = log.split('\n').map(l => l.replace(/^\[\s*\d+\.\d+\]\s*/, '').trim())
+  const first = lines.findIndex(l => /^(Oops|BUG:|kernel BUG|general protection fault|Kernel panic)/.test(l))
+  if (first < 0) return undefined
+  const picked = [lines[first]!]
+  const rip = lines.slice(first).find(l => /^RIP: 0010:/.test(l))
+  if (rip) picked.push(rip)
+  const panic = lines.slice(first).find(l => /^Kernel panic/.test(l))
+  if (panic && panic !== picked[0]) picked.push(panic)
+  return picked.join(' | ').slice(0, 600)
+}
+
 /** An exec the guest did not answer: why, as stderr, with a shell-like exit code. */
 const notRun = (exitCode: number, why: string): CommandResult => ({ exitCode, stdout: '', stderr: why, failed: true })
 
@@ -130,7 +146,11 @@ export class Guest {
       }
     })
     control.on('error', () => {})
-    void qemu.exited.then(exit => this.markDown(`qemu exited (${exit.signal ?? `code ${exit.code}`})`))
+    // oops=panic and panic=-1 with -no-reboot: a kernel Oops ends qemu, and the console log says why
+    void qemu.exited.then(exit => {
+      const oops = consolePanic(this.consoleText())
+      this.markDown(oops ? `guest kernel panic: ${oops}` : `qemu exited (${exit.signal ?? `code ${exit.code}`})`)
+    })
   }
 
   static async boot(opts: BootOptions): Promise<Guest> {
@@ -150,7 +170,13 @@ export class Guest {
     track(qemu)
     let qemuStderr = ''
     qemu.stderr.setEncoding('utf8')
-    qemu.stderr.on('data', (c: string) => (qemuStderr = (qemuStderr + c).slice(-4000)))
+    // KVM that cannot run this guest says so on stderr (an internal error with a register dump, or
+    // `failed to set MSR`) and then pauses or aborts: give up at once instead of at the boot limit
+    let kvmBroke: (() => void) | undefined
+    qemu.stderr.on('data', (c: string) => {
+      qemuStderr = (qemuStderr + c).slice(-4000)
+      if (/KVM internal error|failed to set MSR|kvm run failed|KVM: entry failed/.test(qemuStderr)) kvmBroke?.()
+    })
     qemu.stdout.resume()
     const deadline = Date.now() + (opts.bootTimeoutMs ?? 90_000)
     const tail = (): string => {
@@ -172,21 +198,32 @@ export class Guest {
     }
     const info = emptyGuestInfo()
     const lines = createInterface({ input: control, crlfDelay: Infinity })
-    const ready = await new Promise<boolean>(resolve => {
-      const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))
+    // readline re-emits its input's errors: qemu dying (a KVM abort) resets the control socket, and
+    // an 'error' nobody listens to on the interface would end this process
+    lines.on('error', () => {})
+    let timer: NodeJS.Timeout | undefined
+    const why = await new Promise<string | undefined>(resolve => {
+      kvmBroke = () => resolve(`KVM cannot run this guest (accel ${opts.accel})`)
+      timer = setTimeout(
+        () => resolve(`guest did not report ready within ${opts.bootTimeoutMs ?? 90_000} ms (accel ${opts.accel})`),
+        Math.max(0, deadline - Date.now()),
+      )
       const onLine = (line: string): void => {
         if (readInfoLine(info, line)) {
-          clearTimeout(timer)
           lines.off('line', onLine)
-          resolve(true)
+          resolve(undefined)
         }
       }
       lines.on('line', onLine)
-      void qemu.exited.then(() => resolve(false))
+      void qemu.exited.then(exit =>
+        resolve(`qemu exited before the guest was ready (${exit.signal ?? `code ${exit.code}`}, accel ${opts.accel})`),
+      )
     })
-    if (!ready) {
+    clearTimeout(timer)
+    kvmBroke = undefined
+    if (why) {
       control.destroy()
-      return failBoot(`guest did not report ready within ${opts.bootTimeoutMs ?? 90_000} ms (accel ${opts.accel})`)
+      return failBoot(why)
     }
     return new Guest(qemu, control, lines, info, workDir, opts, performance.now() - started)
   }
@@ -197,6 +234,15 @@ export class Guest {
 
   get consoleLog(): string {
     return consoleLog(this.workDir)
+  }
+
+  /** The console log so far ('' once removed). */
+  consoleText(): string {
+    try {
+      return readFileSync(this.consoleLog, 'utf8')
+    } catch {
+      return ''
+    }
   }
 
   /** `count` free probe ports, waiting for other sessions to give theirs back. */

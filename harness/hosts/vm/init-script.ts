@@ -48,9 +48,12 @@ hostname sockspec-guest
 want=${probePorts + 1}
 n=0
 while [ "$(cat /sys/class/virtio-ports/*/name 2>/dev/null | grep -c '^sockspec\\.')" -lt $want ] && [ $n -lt 500 ]; do usleep 20000; n=$((n + 1)); done
-port() { for d in /sys/class/virtio-ports/*; do [ "$(cat $d/name)" = "$1" ] && echo /dev/\${d##*/}; done; }
+# names read once (one cat per port, not one per port and lookup: many ports under emulation took seconds)
+scan() { for d in /sys/class/virtio-ports/*; do echo "$(cat $d/name) /dev/\${d##*/}"; done > /run/ports; }
+port() { while read -r name dev; do [ "$name" = "$1" ] && echo $dev; done < /run/ports; }
+scan
 n=0
-while [ ! -c "$(port ${CONTROL_PORT})" ] && [ $n -lt 250 ]; do usleep 20000; n=$((n + 1)); done
+while [ ! -c "$(port ${CONTROL_PORT})" ] && [ $n -lt 250 ]; do usleep 20000; scan; n=$((n + 1)); done
 ctl=$(port ${CONTROL_PORT})
 if [ -z "$ctl" ]; then echo "sockspec-guest: no control port"; poweroff -f; fi
 

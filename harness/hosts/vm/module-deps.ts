@@ -1,18 +1,22 @@
 /**
  * Which module files a guest must load, in order, for a set of wanted
  * modules: pure over the text of modules.dep (as written by depmod, whose
- * dependency lists are in modprobe's order: load them reversed).
+ * dependency lists are in modprobe's order: load them reversed), or over each
+ * module's own `depends=` (its .modinfo), which needs no depmod: busybox's
+ * depmod skips a release that is not X.Y.Z (7.3-cloud-amd64).
  */
 
 /**
  * Modules the guest loads when the kernel builds them as modules (6.1 cloud
  * builds virtio as modules): virtio for the ports, and what scenario hosts
- * need: veth and bridge for the topology, nf_tables and its reject
- * expression for path gates.
+ * need: veth and bridge for the topology, nf_tables and the expressions
+ * path gates use that can be modules: reject, and counter (built into
+ * nf_tables since v5.17, a module before; whether it is one is read from the
+ * kernel package, a module absent from it and from modules.builtin is left out).
  */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'veth', 'bridge', 'nf_tables', 'nft_reject_inet'] as const
+export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'veth', 'bridge', 'nf_tables', 'nft_counter', 'nft_reject_inet'] as const
 /** The modules without which a guest cannot build scenario hosts. */
-export const NETNS_MODULES = ['veth', 'bridge', 'nf_tables', 'nft_reject_inet'] as const
+export const NETNS_MODULES = ['veth', 'bridge', 'nf_tables', 'nft_counter', 'nft_reject_inet'] as const
 
 export function moduleName(path: string): string {
   const file = path.slice(path.lastIndexOf('/') + 1)
@@ -46,4 +50,38 @@ export function loadOrder(modulesDep: string, wanted: readonly string[]): string
     add(entry.path)
   }
   return order
+}
+
+/** Pure: the `depends=` list of a module's .modinfo section (NUL-separated key=value strings). */
+export function modinfoDepends(ko: Uint8Array): string[] {
+  const text = Buffer.from(ko).toString('latin1')
+  const m = /(?:^|\0)depends=([^\0]*)\0/.exec(text)
+  return m ? m[1]!.split(',').filter(Boolean).map(moduleName) : []
+}
+
+/**
+ * Pure: load order for `wanted` given each module's file and direct
+ * dependencies (`lookup` undefined: not a module of this kernel). Dependencies
+ * come first; built-in or absent modules are skipped and listed.
+ */
+export function closure(
+  wanted: readonly string[],
+  lookup: (name: string) => { path: string; depends: string[] } | undefined,
+): { order: string[]; absent: string[] } {
+  const order: string[] = []
+  const absent: string[] = []
+  const visiting = new Set<string>()
+  const visit = (name: string, top: boolean): void => {
+    if (visiting.has(name)) return
+    visiting.add(name)
+    const m = lookup(name)
+    if (!m) {
+      if (top) absent.push(name)
+      return
+    }
+    for (const d of m.depends) visit(d, false)
+    if (!order.includes(m.path)) order.push(m.path)
+  }
+  for (const w of wanted) visit(w, true)
+  return { order, absent }
 }

@@ -24,6 +24,12 @@ export const controlSocket = (workDir: string): string => join(workDir, 'ctl.soc
 export const probeSocket = (workDir: string, i: number): string => join(workDir, `p${i}.sock`)
 export const consoleLog = (workDir: string): string => join(workDir, 'console.log')
 
+/**
+ * Probe ports a guest gets at most: with 32 the guest never reported ready
+ * under TCG, 24 boot; sessions beyond share them (Guest.lease queues).
+ */
+export const MAX_PROBE_PORTS = 24
+
 export function qemuArgv(plan: QemuPlan): string[] {
   const ports: string[] = []
   const add = (id: string, path: string, name: string): void => {
@@ -58,7 +64,8 @@ export function qemuArgv(plan: QemuPlan): string[] {
     '-initrd',
     plan.initramfs,
     '-append',
-    'console=ttyS0 panic=-1 loglevel=4 rdinit=/init',
+    // an Oops panics (a half-dead kernel would answer wrongly), and a panic ends qemu: the host sees it at once
+    'console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init',
     '-chardev',
     `file,id=con,path=${consoleLog(plan.workDir)}`,
     '-serial',

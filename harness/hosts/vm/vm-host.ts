@@ -41,10 +41,12 @@ const guestExec =
   (argv, opts) =>
     guest.exec([GUEST_TOOL_PATHS[argv[0]!] ?? argv[0]!, ...argv.slice(1)], opts)
 
-export function vmHost(guest: Guest, connector = connectorScript): HostDriver {
+/** `current` may name the guest anew per session: a guest rebooted after a panic takes the sessions that follow. */
+export function vmHost(current: Guest | (() => Guest), connector = connectorScript): HostDriver {
   return {
     kind: 'vm',
     open: async scenario => {
+      const guest = typeof current === 'function' ? current() : current
       let topo: Topology | undefined
       if (scenario.hosts) {
         const why = netnsUnavailable(guest)
