@@ -220,3 +220,41 @@ t.test(
     )
   },
 )
+
+// The package as users get it: `npm pack`, installed into an empty project (npm runs the
+// package's install script, which builds the probe from its C sources; prepare does not run
+// there), then one pack run from that install with its own bin.
+t.test('the packed tarball installs into an empty directory and runs scenarios from there', async t => {
+  const where = mkdtempSync(join(tmpdir(), 'sockspec-pack-'))
+  const pack = spawnSync('npm', ['pack', '--pack-destination', where, '--json'], {
+    cwd: kitRoot,
+    encoding: 'utf8',
+    timeout: 300_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  t.equal(pack.status, 0, pack.stderr)
+  const [packed] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>
+  const files = packed!.files.map(f => f.path)
+  t.ok(files.includes('dist/harness/cli/bin.js') && files.includes('harness/native/Makefile'), 'the bin and the probe sources are packed')
+  t.notOk(
+    files.some(f => f.startsWith('test/') || f.startsWith('.ci/') || (f.startsWith('harness/') && f.endsWith('.ts'))),
+    'no tests, CI or TypeScript sources',
+  )
+  const app = join(where, 'app')
+  mkdirSync(app)
+  writeFileSync(join(app, 'package.json'), '{ "name": "app", "private": true }\n')
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(where, packed!.filename)], {
+    cwd: app,
+    encoding: 'utf8',
+    timeout: 600_000,
+  })
+  t.equal(install.status, 0, install.stderr)
+  const run = spawnSync(
+    join(app, 'node_modules', '.bin', 'sockspec'),
+    ['run', join(app, 'node_modules', 'sockspec', 'scenarios', 'tcp-connect'), '--db', join(app, 'traces.db'), '--reporter', 'tap'],
+    { cwd: app, encoding: 'utf8', timeout: 120_000 },
+  )
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stdout, /^ok 1 - tcp-connect\//m, 'the installed kit ran the scenarios with the probe it built')
+  t.notMatch(run.stdout, /^not ok/m)
+})
