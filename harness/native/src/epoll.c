@@ -39,10 +39,7 @@ void op_epoll_create1(const cmd_t *c)
 
 	TIMED_CALL(t0, t1, fd, err, epoll_create1((int)flags));
 	ev_begin(&e, c->step, "epoll_create1");
-	if (fd >= 0) {
-		handle_add(c->args[0], fd);
-		ev_kstr(&e, "new", c->args[0]);
-	}
+	ev_new_handle(&e, c->args[0], fd);
 	ev_result(&e, t0, t1, fd, err);
 	ev_end(&e);
 }

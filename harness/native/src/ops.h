@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "event.h"
+#include "handles.h"
 
 /* Runs expr with CLOCK_MONOTONIC stamps tightly around it; errno is saved
  * before the second clock read. */
@@ -19,6 +20,15 @@
 		(err) = (ret) < 0 ? errno : 0;   \
 		(t1) = mono_ns();                \
 	} while (0)
+
+/* A call that made a descriptor: name it and report the name as `new` (ret < 0: nothing to name). */
+static inline void ev_new_handle(ev_t *e, const char *name, int fd)
+{
+	if (fd < 0)
+		return;
+	handle_add(name, fd);
+	ev_kstr(e, "new", name);
+}
 
 /* Message flags shared by send/recv family (sockets.c). */
 extern const flagdef_t msg_flag_defs[];

@@ -207,10 +207,7 @@ void op_dup(const cmd_t *c)
 	TIMED_CALL(t0, t1, fd, err, dup(handle_fd(slot)));
 	ev_begin(&e, c->step, "dup");
 	ev_kstr(&e, "h", handle_name(slot));
-	if (fd >= 0) {
-		handle_add(c->args[1], fd);
-		ev_kstr(&e, "new", c->args[1]);
-	}
+	ev_new_handle(&e, c->args[1], fd);
 	ev_result(&e, t0, t1, fd, err);
 	ev_end(&e);
 }
@@ -252,10 +249,7 @@ void op_open(const cmd_t *c)
 
 	TIMED_CALL(t0, t1, fd, err, open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
 	ev_begin(&e, c->step, "open");
-	if (fd >= 0) {
-		handle_add(c->args[0], fd);
-		ev_kstr(&e, "new", c->args[0]);
-	}
+	ev_new_handle(&e, c->args[0], fd);
 	ev_result(&e, t0, t1, fd, err);
 	ev_end(&e);
 }

@@ -153,10 +153,7 @@ void op_socket(const cmd_t *c)
 
 	TIMED_CALL(t0, t1, fd, err, socket((int)fam, (int)(type | flags), (int)proto));
 	ev_begin(&e, c->step, "socket");
-	if (fd >= 0) {
-		handle_add(c->args[0], fd);     /* cannot fail: checked above */
-		ev_kstr(&e, "new", c->args[0]);
-	}
+	ev_new_handle(&e, c->args[0], fd);
 	ev_result(&e, t0, t1, fd, err);
 	ev_end(&e);
 }
