@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kitRoot } from '../harness/paths.js'
+import { sockspecAsync } from './fixtures/cli.js'
+import type { Outcome } from './fixtures/cli.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-faults-'))
@@ -21,31 +23,9 @@ const FAST = [join(kitRoot, 'scenarios', 'unix'), join(kitRoot, 'scenarios', 'tc
 // a netns scenario that waits on SYN retransmits (about a second), so a run is caught mid-way
 const SLOW = join(kitRoot, 'scenarios', 'netns', 'syn-timeout-exponential-syncnt1.yaml')
 
-interface Outcome {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 function sockspec(args: string[]): Outcome {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
-
-function sockspecAsync(args: string[]): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('error', reject)
-    child.on('close', code => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
 }
 
 /** One line on stderr, no stack frame. */

@@ -3,7 +3,7 @@
 // typing, and atomic per-result writes.
 import t from 'tap'
 import Database from 'better-sqlite3'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -19,6 +19,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/trace/result.js'
 import type { SockspecError } from '../harness/errors.js'
+import { sockspecAsync } from './fixtures/cli.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-store-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -200,22 +201,6 @@ function sockspec(args: string[], opts: { input?: string; uid?: string } = {}) {
     input: opts.input,
   })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
-}
-
-function sockspecAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
-    child.on('error', reject)
-    child.on('close', code => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
 }
 
 function oneLine(stderr: string): boolean {
