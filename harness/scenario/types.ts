@@ -136,8 +136,11 @@ export interface Requirements {
 }
 
 export interface Claim {
-  id: number
+  /** the seed note's claim number, or a name for a quoted claim (`epoll7-q6`) */
+  id: number | string
   statement: string
+  /** where a quoted statement comes from: `epoll(7) Questions and answers, Q6` */
+  source?: string
   role?: 'test' | 'counterexample'
 }
 

@@ -19,8 +19,10 @@ export interface ClaimRow {
 }
 
 export interface ClaimModel {
-  id: number
+  id: number | string
   statement: string
+  /** where a quoted claim comes from (a man page and its section) */
+  source?: string
   rows: ClaimRow[]
   /** Latest result per kernel for each scenario of the claim (one variant each), newest kernel first. */
   why: Array<{ scenario: string; variant: string; traces: ResultTrace[] }>
@@ -49,7 +51,7 @@ export function renderClaimsPage(m: ClaimsPageModel): string {
     )
     return html`<section class="claim-card" id="claim-${claim.id}">
 <h2>Claim ${claim.id}</h2>
-<blockquote>${claim.statement}</blockquote>
+<blockquote>${claim.statement}${claim.source ? html`<footer class="muted">${claim.source}</footer>` : ''}</blockquote>
 <table class="list"><thead><tr><th>scenario</th>${m.kernels.map(k => html`<th>${k}</th>`)}</tr></thead><tbody>${joinHtml(rows)}</tbody></table>
 <h3>Why: the latest trace on each kernel</h3>
 ${claim.why.map(w => html`<p><a href="${scenarioPage(w.scenario)}">${w.scenario}</a> <span class="muted">${w.variant}</span></p>${renderTraceCards(w.traces, { root: '', caption: t => `kernel ${t.run.kernel} ${t.run.arch}` })}`)}

@@ -305,13 +305,20 @@ function claimsModel(
   resultHref: (r: ReportResult) => string,
 ): Parameters<typeof renderClaimsPage>[0] {
   const shownKernels = kernels.slice(0, opts.claimKernels)
-  const claims = new Map<number, ClaimModel>()
+  const claims = new Map<number | string, ClaimModel>()
   const rowsByKey = new Map<string, ClaimModel['rows'][number]>()
   for (const r of results) {
     const scenario = data.scenarios.get(r.scenario)
     const claim = scenario?.doc.claim
     if (!scenario || !claim) continue
-    const model = claims.get(claim.id) ?? { id: claim.id, statement: claim.statement, rows: [], why: [], whyOmitted: 0 }
+    const model = claims.get(claim.id) ?? {
+      id: claim.id,
+      statement: claim.statement,
+      source: claim.source,
+      rows: [],
+      why: [],
+      whyOmitted: 0,
+    }
     claims.set(claim.id, model)
     const key = `${r.scenario}\u0000${r.variant}`
     let row = rowsByKey.get(key)
@@ -344,9 +351,17 @@ function claimsModel(
     model.whyOmitted = seen.size - why.length
   }
   return {
-    claims: [...claims.values()].sort((a, b) => a.id - b.id),
+    claims: [...claims.values()].sort(byClaimId),
     kernels: shownKernels,
     resultHref,
     generatedAt: data.generatedAt,
   }
+}
+
+/** The seed note's numbered claims first, in order, then the named ones (man pages) by name. */
+function byClaimId(a: { id: number | string }, b: { id: number | string }): number {
+  if (typeof a.id === 'number' && typeof b.id === 'number') return a.id - b.id
+  if (typeof a.id === 'number') return -1
+  if (typeof b.id === 'number') return 1
+  return cmp(a.id, b.id)
 }

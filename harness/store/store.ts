@@ -533,8 +533,15 @@ export class TraceStore {
     if (id === undefined) {
       const { file: _f, stepPositions: _p, hash: _h, pack: _k, ...body } = s
       id = Number(
-        st.insertScenario.run(s.id, s.hash, s.pack, s.title, JSON.stringify(s.sources ?? []), s.claim?.id ?? null, JSON.stringify(body))
-          .lastInsertRowid,
+        st.insertScenario.run(
+          s.id,
+          s.hash,
+          s.pack,
+          s.title,
+          JSON.stringify(s.sources ?? []),
+          typeof s.claim?.id === 'number' ? s.claim.id : null,
+          JSON.stringify(body),
+        ).lastInsertRowid,
       )
     }
     // rows are never deleted, so the id stays valid for this connection; a rolled-back insert is forgotten in flush
