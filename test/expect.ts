@@ -4,6 +4,7 @@ import t from 'tap'
 import { checkErrno, checkRet, matchStep, timeWindow, wheelAllowanceMs } from '../harness/expect/match.js'
 import { matchAcross } from '../harness/expect/across.js'
 import { parseScenario } from '../harness/scenario/load.js'
+import { resolveExpectation } from '../harness/scenario/expand.js'
 import type { MatchContext } from '../harness/expect/match.js'
 import { formatMask, maskMatches, parseMaskString } from '../harness/expect/mask.js'
 import type { ProbeEvent } from '../harness/trace/event.js'
@@ -125,6 +126,52 @@ t.test('matchStep: poll revents and option values', async t => {
   t.ok(matchStep({ value: { state: 'TCP_SYN_SENT' } }, info, ctx())[0]?.ok)
   t.notOk(matchStep({ value: { state: 'TCP_ESTABLISHED' } }, info, ctx())[0]?.ok)
   t.ok(matchStep({ data: 'hello' }, ev({ op: 'recv', ret: 5, data: 'hello' }), ctx())[0]?.ok)
+})
+
+t.test('matchStep: value fields compared as numbers, one of several, and mib deltas where absent means 0', async t => {
+  const info = ev({ op: 'getsockopt', ret: 0, value: { state: 'TCP_FIN_WAIT2', retransmits: 2 } })
+  t.ok(matchStep({ value: { state: { one_of: ['TCP_FIN_WAIT1', 'TCP_FIN_WAIT2'] } } }, info, ctx())[0]?.ok)
+  t.notOk(matchStep({ value: { state: { one_of: ['TCP_CLOSING', 'TCP_TIME_WAIT'] } } }, info, ctx())[0]?.ok)
+  t.ok(matchStep({ value: { retransmits: '>=1' } }, info, ctx())[0]?.ok)
+  t.notOk(matchStep({ value: { retransmits: '<2' } }, info, ctx())[0]?.ok)
+  t.notOk(matchStep({ value: { state: '>=1' } }, info, ctx())[0]?.ok, 'a comparison never matches a name')
+  t.notOk(matchStep({ value: { missing: 0 } }, info, ctx())[0]?.ok, 'a field the kernel did not report is not 0 outside mib')
+  const so = ev({ op: 'getsockopt', ret: 0, value: 104, value_name: 'ECONNRESET' })
+  t.ok(matchStep({ value: { one_of: ['EPIPE', 'ECONNRESET'] } }, so, ctx())[0]?.ok)
+  const mib = ev({ op: 'mib', ret: 2, value: { TcpExtListenOverflows: 1, TcpExtListenDrops: 1 } })
+  t.ok(matchStep({ value: { TcpExtListenOverflows: 1, TcpPassiveOpens: 0 } }, mib, ctx())[0]?.ok, 'unchanged counters are left out: 0')
+  t.notOk(matchStep({ value: { TcpPassiveOpens: 1 } }, mib, ctx())[0]?.ok)
+  const shown = matchStep({ value: { TcpPassiveOpens: 1 } }, mib, ctx())[0]
+  t.equal(shown?.observed, '{"TcpPassiveOpens":0}', 'the observed side shows the 0')
+})
+
+t.test('expectations per variant: base fields, then the variant, then the kernel case', async t => {
+  const exp = {
+    ret: 0,
+    value: { A: 1 },
+    variants: { ipv6: { value: { A: 6 } } },
+    kernels: [{ range: '<5.0', ret: -1 }],
+  }
+  t.same(resolveExpectation(exp, '6.18.0', 'ipv4'), { ret: 0, value: { A: 1 } })
+  t.same(resolveExpectation(exp, '6.18.0', 'ipv6'), { ret: 0, value: { A: 6 } })
+  t.same(resolveExpectation(exp, '4.19.0', 'ipv6'), { ret: -1, value: { A: 6 } })
+  const doc = `title: t
+steps:
+  - { actor: a, do: socket, sock: S }
+  - { actor: a, do: close, sock: S, expect: { variants: { ipv5: { ret: 0 } } } }
+`
+  t.throws(() => parseScenario(doc, 'v.yaml'), /ipv5|variants/)
+  const unixOnly = `title: t
+steps:
+  - { actor: a, do: socket, family: unix, sock: S }
+  - { actor: a, do: close, sock: S, expect: { ret: 0, variants: { ipv6: { ret: 0 } } } }
+`
+  t.throws(() => parseScenario(unixOnly, 'u.yaml'), /'ipv6' is not a variant this scenario runs \(default\)/)
+  const mibOnHost = `title: t
+steps:
+  - { actor: a, do: mib, mark: m0 }
+`
+  t.throws(() => parseScenario(mibOnHost, 'm.yaml'), /place 'a' on a scenario host/, 'the shared namespace would count other jobs too')
 })
 
 t.test('matchStep: select sets and epoll registrations', async t => {

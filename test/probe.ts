@@ -3,6 +3,7 @@
 // bad input answered without crashing, and crash/hang detection.
 import t from 'tap'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -203,6 +204,34 @@ t.test('readiness ops: select sets and EBADF, ppoll NVAL, fdinfo names registrat
   t.match(last(await call(p, 'select 0 S2:bogus')), { error: /bogus/ })
   t.match(last(await call(p, 'open F relative.txt')), { error: /absolute/ })
   t.match(last(await call(p, 'drop_cap CAP_SYS_ADMIN')), { error: /CAP_SYS_ADMIN/ })
+  t.match(last(await call(p, 'mib M9 nosuch')), { error: /no mib mark 'nosuch'/ })
+})
+
+t.test('mib: the namespace counters, and what changed since a mark (a datagram to a closed port counts UdpNoPorts)', async t => {
+  const p = new ProbeProcess([probeBinary], 'a')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000), 'hello')
+  const first = last(await call(p, 'mib A'))
+  t.match(first, { op: 'mib', mark: 'A' })
+  t.ok((first.ret ?? 0) > 50, `counters read (${first.ret})`)
+  t.notOk('value' in first, 'a first mark reports no deltas')
+  // a datagram to a port nobody holds, on loopback: __udp4_lib_rcv counts UDP_MIB_NOPORTS
+  const sock = createSocket('udp4')
+  await new Promise<void>(r => sock.bind(0, '127.0.0.1', () => r()))
+  const port = sock.address().port
+  sock.close()
+  const sender = createSocket('udp4')
+  await new Promise<void>((r, j) => sender.send('x', port, '127.0.0.1', e => (e ? j(e) : r())))
+  sender.close()
+  await new Promise(r => setTimeout(r, 50))
+  const delta = last(await call(p, 'mib B A'))
+  t.match(delta, { op: 'mib', mark: 'B', since: 'A' })
+  const value = delta.value as Record<string, number>
+  t.ok((value['UdpNoPorts'] ?? 0) >= 1, `UdpNoPorts grew (${JSON.stringify(value)})`)
+  t.ok(
+    Object.values(value).every(v => v !== 0),
+    'only changed counters are listed',
+  )
 })
 
 t.test('every op of the op table, sent to the real probe, answers with the event op the table says', async t => {
@@ -264,6 +293,8 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'close_keep', sock: 'C2' },
     { do: 'open', sock: 'F', path: 'plain.txt' },
     { do: 'drop_cap', cap: 'CAP_BLOCK_SUSPEND' },
+    { do: 'mib', mark: 'M0' },
+    { do: 'mib', mark: 'M1', since: 'M0' },
     { do: 'gate', sock: 'L', drop: ['syn'] },
     { do: 'ungate', sock: 'L' },
     { do: 'sleep', ms: 1 },

@@ -177,5 +177,17 @@ export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: stri
     const info = fields['value'] as Record<string, unknown>
     fields['value'] = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in info).map(k => [k, info[k]]))
   }
+  if (op === 'mib') {
+    // How many counters a kernel has grows with its version, and IP/ND traffic
+    // counts follow neighbour-cache timing: only the transport and ICMP error
+    // counters say what the kernel did with the scenario's packets.
+    delete fields['ret']
+    const deltas = fields['value']
+    if (deltas && typeof deltas === 'object')
+      fields['value'] = Object.fromEntries(Object.entries(deltas as Record<string, unknown>).filter(([k]) => MIB_KEPT.test(k)))
+  }
   return fields
 }
+
+/** MIB counters compared across runs: TCP, UDP, MPTCP, and ICMP errors by type. */
+const MIB_KEPT = /^(Tcp|TcpExt|Udp|Udp6|UdpLite|MPTcpExt)[A-Z]|^Icmp6?(In|Out)(DestUnreachs|TimeExcds|ParmProbs|PktTooBigs|Errors)$/

@@ -167,12 +167,27 @@ function checkSets(
   return checks
 }
 
-function matchesPartial(expected: Record<string, unknown>, observed: unknown): boolean {
+/**
+ * One field of a structured value: equal; a comparison (">=1", "<3") against a
+ * number; or `{one_of: [...]}` (a state that is FIN_WAIT1 or FIN_WAIT2
+ * depending on a delayed ACK). `absentIsZero`: mib deltas leave unchanged
+ * counters out, so a missing counter is 0.
+ */
+function fieldMatches(expected: unknown, observed: unknown, absentIsZero: boolean): boolean {
+  const o = observed === undefined && absentIsZero ? 0 : observed
+  if (expected && typeof expected === 'object' && !Array.isArray(expected)) {
+    const rec = expected as Record<string, unknown>
+    if (Array.isArray(rec.one_of) && Object.keys(rec).length === 1) return rec.one_of.some(x => fieldMatches(x, o, absentIsZero))
+    return matchesPartial(rec, o, false)
+  }
+  if (typeof expected === 'string' && typeof o === 'number' && /^(>=|<=|>|<|!=|==)-?\d+$/.test(expected)) return checkRet(expected, o)
+  return o === expected
+}
+
+function matchesPartial(expected: Record<string, unknown>, observed: unknown, absentIsZero: boolean): boolean {
   if (!observed || typeof observed !== 'object') return false
   const obs = observed as Record<string, unknown>
-  return Object.entries(expected).every(([k, v]) =>
-    v && typeof v === 'object' ? matchesPartial(v as Record<string, unknown>, obs[k]) : obs[k] === v,
-  )
+  return Object.entries(expected).every(([k, v]) => fieldMatches(v, obs[k], absentIsZero))
 }
 
 /** The observed value; for structured options only the fields the expectation names. */
@@ -182,7 +197,7 @@ function describeValue(event: ProbeEvent, expected: unknown): string {
   if (typeof event.value !== 'object') return String(event.value)
   if (expected && typeof expected === 'object') {
     const obs = event.value as Record<string, unknown>
-    return JSON.stringify(Object.fromEntries(Object.keys(expected).map(k => [k, obs[k] ?? null])))
+    return JSON.stringify(Object.fromEntries(Object.keys(expected).map(k => [k, obs[k] ?? (event.op === 'mib' ? 0 : null)])))
   }
   return JSON.stringify(event.value)
 }
@@ -264,7 +279,9 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
     let ok: boolean
     if (typeof v === 'number') ok = event.value === v
     else if (typeof v === 'string') ok = (event.value_name ?? String(event.value)) === v
-    else ok = matchesPartial(v, event.value)
+    else if (Array.isArray((v as { one_of?: unknown }).one_of) && Object.keys(v).length === 1)
+      ok = fieldMatches(v, event.value_name ?? event.value, false)
+    else ok = matchesPartial(v, event.value, event.op === 'mib')
     push('value', typeof v === 'object' ? JSON.stringify(v) : String(v), describeValue(event, v), ok)
   }
   if (exp.data !== undefined)

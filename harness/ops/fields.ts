@@ -55,6 +55,18 @@ const EXPECTATION_FIELDS = {
     },
     description: 'Kernel-dependent overrides, as data.',
   },
+  variants: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: {
+      ipv4: { $ref: '#/$defs/variantExpectation' },
+      ipv6: { $ref: '#/$defs/variantExpectation' },
+      default: { $ref: '#/$defs/variantExpectation' },
+    },
+    description:
+      'Fields that hold for one variant only, over the base fields (kernel cases still override both): IPv4 and IPv6 answers as data, not as two scenarios.',
+  },
   why: {
     type: 'string',
     description: 'Source for this expectation (man page section, kernel function).',
@@ -293,6 +305,16 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     type: 'string',
     enum: names(CAPS),
     description: 'drop_cap: the capability to remove from the effective set.',
+  },
+  mark: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_-]{0,30}$',
+    description: 'mib: the name this snapshot of the counters is kept under.',
+  },
+  since: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_-]{0,30}$',
+    description: 'mib: an earlier mark of the same actor; `value` then holds the deltas since it.',
   },
   ms: {
     type: 'integer',

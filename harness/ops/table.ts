@@ -6,6 +6,7 @@
 import { family as control } from './control.js'
 import { family as dgram } from './dgram.js'
 import { family as epoll } from './epoll.js'
+import { family as evidence } from './evidence.js'
 import { STEP_FIELDS } from './fields.js'
 import { SHARED_TABLES } from './flags.js'
 import { CommandError, token } from './format.js'
@@ -19,7 +20,7 @@ import type { FieldUse, HandleField, NameTable, OpDef, OpFamily, ProbeCommand } 
 import { createdFields } from './types.js'
 import type { Step } from '../scenario/types.js'
 
-const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness]
+const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence]
 
 export const OP_DEFS: readonly OpDef[] = FAMILIES_OF_OPS.flatMap(f => f.ops)
 

@@ -23,6 +23,8 @@ export interface JudgeInput {
   scenario: Pick<Scenario, 'steps' | 'claim' | 'across'>
   /** kernel release the probes ran on (selects `kernels:` overrides of expectations) */
   kernelRelease: string
+  /** the variant run (selects `variants:` overrides of expectations) */
+  variant?: string
   /** set-up problems, then the steps' answers and problems as the driver met them */
   log: readonly LogEntry[]
   /** the CLOCK_MONOTONIC an actor's events are stamped on: times compare only within one */
@@ -74,7 +76,7 @@ export function judge(input: JudgeInput): Judgement {
       [step.expect, false],
       [step.claim, true],
     ] as const) {
-      const resolved = resolveExpectation(exp, input.kernelRelease)
+      const resolved = resolveExpectation(exp, input.kernelRelease, input.variant)
       if (!resolved) continue
       const { after_packet, before_packet, packets, ...syscall } = resolved
       if (Object.keys(syscall).length) checks.push(...matchStep(syscall, event, { step: step.id, actor: step.actor, claim, stepStart }))

@@ -101,6 +101,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   const judged = judge({
     scenario,
     kernelRelease: opts.system.kernelRelease,
+    variant: variant.name,
     log,
     clockOf,
     packets,

@@ -46,7 +46,12 @@ function scratchRoot(): string {
 /** True when a step expects or claims something about captured segments. */
 export function usesPackets(scenario: Pick<Scenario, 'steps'>): boolean {
   const has = (e: object | undefined): boolean =>
-    !!e && ('after_packet' in e || 'before_packet' in e || 'packets' in e || ((e as { kernels?: object[] }).kernels ?? []).some(has))
+    !!e &&
+    ('after_packet' in e ||
+      'before_packet' in e ||
+      'packets' in e ||
+      ((e as { kernels?: object[] }).kernels ?? []).some(has) ||
+      Object.values((e as { variants?: Record<string, object> }).variants ?? {}).some(has))
   return scenario.steps.some(s => has(s.expect) || has(s.claim))
 }
 

@@ -28,12 +28,18 @@ export function planFor(name: VariantName): VariantPlan {
   return { name, family: 'inet', loopback: '127.0.0.1' }
 }
 
-/** The expectation in force on this kernel: base fields, then the first matching kernel case. */
-export function resolveExpectation(exp: Expectation | undefined, kernelRelease: string): ExpectFields | undefined {
+/**
+ * The expectation in force on this kernel and variant: base fields, then the
+ * variant's fields (IPv4 and IPv6 differ as data, not as two scenarios), then
+ * the first matching kernel case.
+ */
+export function resolveExpectation(exp: Expectation | undefined, kernelRelease: string, variant?: string): ExpectFields | undefined {
   if (!exp) return undefined
-  const { kernels, why: _why, ...base } = exp
+  const { kernels, why: _why, variants, ...base } = exp
+  const forVariant = variant === undefined ? undefined : variants?.[variant as VariantName]
+  const withVariant = forVariant ? { ...base, ...forVariant } : base
   const match = kernels?.find(k => kernelInRange(kernelRelease, k.range))
-  if (!match) return base
+  if (!match) return withVariant
   const { range: _range, source: _source, ...override } = match
-  return { ...base, ...override }
+  return { ...withVariant, ...override }
 }

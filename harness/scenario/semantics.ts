@@ -18,7 +18,8 @@ import type { ValueKind } from '../ops/options.js'
 import { CREATES, fieldUse, isOp, opDef } from '../ops/table.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
 import { kernelRangeProblem } from './kernel-range.js'
-import type { ErrnoExpectation, Scenario } from './types.js'
+import { variantsOf } from './expand.js'
+import type { ErrnoExpectation, Scenario, VariantName } from './types.js'
 
 type PositionOf = (path: Array<string | number>) => SourcePosition
 
@@ -142,6 +143,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     return `${addr} is outside ${inside}; pass --allow-external to 'sockspec run' to send traffic there`
   }
 
+  const variantNames: VariantName[] = variantsOf(scenario).map(v => v.name)
   scenario.steps.forEach((step, i) => {
     if (isOp(step.do)) {
       const def = opDef(step.do)
@@ -179,11 +181,23 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
         cases.push([['steps', i, key, 'kernels', j], k])
         checkRange(k.range, ['steps', i, key, 'kernels', j, 'range'])
       })
+      for (const [name, v] of Object.entries(exp?.variants ?? {})) {
+        cases.push([['steps', i, key, 'variants', name], v])
+        if (!variantNames.includes(name as VariantName))
+          fail(['steps', i, key, 'variants', name], `variants: '${name}' is not a variant this scenario runs (${variantNames.join(', ')})`)
+      }
       for (const [path, e] of cases) {
         for (const [name, sub] of errnoList(e?.errno)) checkErrno(name, [...path, 'errno', ...sub])
         // SO_ERROR is reported as an errno name too
         if (option?.kind === 'errno' && typeof e?.value === 'string' && e.value !== '0') checkErrno(e.value, [...path, 'value'])
       }
+    }
+    if (step.do === 'mib' && scenario.actors?.[step.actor]?.host === undefined) {
+      // the host's own namespace is shared with every other job of the run
+      fail(
+        ['steps', i, 'actor'],
+        `mib reads the counters of the actor's network namespace: place '${step.actor}' on a scenario host ('hosts' and 'actors'), where nothing else runs`,
+      )
     }
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
@@ -217,6 +231,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
       const exp = step[key]
       const windows: Array<[Array<string | number>, typeof exp]> = [[['steps', i, key, 'time'], exp]]
       exp?.kernels?.forEach((k, j) => windows.push([['steps', i, key, 'kernels', j, 'time'], k]))
+      for (const [name, v] of Object.entries(exp?.variants ?? {})) windows.push([['steps', i, key, 'variants', name, 'time'], v])
       for (const [path, e] of windows) {
         if (e?.time?.ms !== undefined && e.time.timers_ms !== undefined)
           fail([...path, 'timers_ms'], `time: give 'ms' or 'timers_ms' (whose sum is the nominal duration), not both`)

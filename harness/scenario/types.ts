@@ -58,6 +58,8 @@ export interface KernelCase extends ExpectFields {
 
 export interface Expectation extends ExpectFields {
   kernels?: KernelCase[]
+  /** fields that hold for one variant only (ipv4, ipv6), over the base fields */
+  variants?: Partial<Record<VariantName, ExpectFields>>
   why?: string
 }
 
@@ -102,6 +104,9 @@ export interface Step {
   sets?: Record<string, string[]>
   /** drop_cap: the capability */
   cap?: string
+  /** mib: the name of this snapshot; since: an earlier one */
+  mark?: string
+  since?: string
   ms?: number
   drop?: string[]
   reject?: string[]

@@ -48,6 +48,7 @@ void op_close_keep(const cmd_t *c);
 void op_open(const cmd_t *c);
 void op_epoll_fdinfo(const cmd_t *c);
 void op_drop_cap(const cmd_t *c);
+void op_mib(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
 
@@ -92,6 +93,7 @@ void op_capture(const cmd_t *c);
 	X("open", op_open, 2, 2, "open NEW <absolute path>") \
 	X("epoll_fdinfo", op_epoll_fdinfo, 1, 1, "epoll_fdinfo E") \
 	X("drop_cap", op_drop_cap, 1, 1, "drop_cap <CAP_BLOCK_SUSPEND>") \
+	X("mib", op_mib, 1, 2, "mib <mark> [since]") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("quit", NULL, 0, 0, "quit") \
