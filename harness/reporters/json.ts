@@ -5,7 +5,7 @@
  * naming whichever of the two it gets.
  */
 import type { Reporter } from './reporter.js'
-import { outcomeOfResult, outcomeRun, totals } from './outcome.js'
+import { outcomeOfResult, outcomeRun, resultOrder, totals } from './outcome.js'
 import type { Outcome, OutcomeRun } from './outcome.js'
 
 export const RESULTS_FORMAT = 'sockspec-results'
@@ -18,7 +18,8 @@ export function runDocument(run: OutcomeRun, outcomes: readonly Outcome[], inter
     format: RESULTS_FORMAT,
     version: RESULTS_VERSION,
     run: { ...run, interrupted, totals: { ...totals(outcomes), ...claims } },
-    results: outcomes.map(o => ({
+    // in the store's order (scenario, variant, attempt), not the order results finished in
+    results: [...outcomes].sort(resultOrder).map(o => ({
       scenario: o.scenario,
       pack: o.pack,
       title: o.title,

@@ -115,6 +115,19 @@ export function totals(outcomes: readonly Outcome[]): Record<Verdict, number> {
   return t
 }
 
+/** The store's order of results: scenario, variant, attempt. */
+export function resultOrder(a: Outcome, b: Outcome): number {
+  return a.scenario < b.scenario
+    ? -1
+    : a.scenario > b.scenario
+      ? 1
+      : a.variant < b.variant
+        ? -1
+        : a.variant > b.variant
+          ? 1
+          : a.attempt - b.attempt
+}
+
 /** Packs in name order, each with its results in scenario, variant, attempt order. */
 export function byPack(outcomes: readonly Outcome[]): Array<[string, Outcome[]]> {
   const packs = new Map<string, Outcome[]>()
