@@ -19,7 +19,7 @@ function sockspec(args: string[], timeoutMs = 600_000) {
 }
 
 interface RunDoc {
-  run: { id: string; kernel: string; totals: Record<string, number> }
+  run: { uuid: string; kernel_release: string; totals: Record<string, number> }
   results: Array<{ scenario: string; variant: string; verdict: string; claim: string | null; message: string; events: number }>
 }
 
@@ -45,17 +45,17 @@ t.test('the packaged scenarios pass on this kernel and the store holds every eve
   const store = new Database(db, { readonly: true })
   const stored = store
     .prepare(`SELECT count(*) AS n FROM events e JOIN results r ON r.id = e.result_id JOIN runs u ON u.id = r.run_id WHERE u.uuid = ?`)
-    .get(doc.run.id) as { n: number }
+    .get(doc.run.uuid) as { n: number }
   t.equal(
     stored.n,
     doc.results.reduce((s, x) => s + x.events, 0),
     'every reported event is stored',
   )
-  const run = store.prepare(`SELECT status, kernel_release FROM runs WHERE uuid = ?`).get(doc.run.id) as {
+  const run = store.prepare(`SELECT status, kernel_release FROM runs WHERE uuid = ?`).get(doc.run.uuid) as {
     status: string
     kernel_release: string
   }
-  t.same(run, { status: 'complete', kernel_release: doc.run.kernel })
+  t.same(run, { status: 'complete', kernel_release: doc.run.kernel_release })
   store.close()
 })
 

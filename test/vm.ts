@@ -352,11 +352,11 @@ t.test(
     )
     t.comment(`guest run took ${((Date.now() - started) / 1000).toFixed(1)} s; ${r.stderr.trim().split('\n').join(' / ')}`)
     const doc = JSON.parse(r.stdout) as {
-      run: { kernel: string; hostKind: string }
+      run: { kernel_release: string; host_kind: string }
       results: Array<{ scenario: string; variant: string; verdict: string; message: string }>
     }
-    t.match(doc.run.kernel, /^6\.1\.\d+-/, 'the run records the guest kernel release, not the host one')
-    t.equal(doc.run.hostKind, 'vm')
+    t.match(doc.run.kernel_release, /^6\.1\.\d+-/, 'the run records the guest kernel release, not the host one')
+    t.equal(doc.run.host_kind, 'vm')
     t.ok(doc.results.length >= 16, `${doc.results.length} results`)
     const packaged = doc.results.filter(x => !x.scenario.startsWith('broken/'))
     t.same(

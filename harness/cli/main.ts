@@ -44,7 +44,13 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('-f, --filter <pattern>', 'only scenario ids matching a glob or substring (repeatable)', collect, [])
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
-    .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'junit', 'json']).default('tty'))
+    .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'ktap', 'junit', 'json']).default('tty'))
+    .addOption(
+      new Option('--junit-flavour <name>', 'junit: jenkins (junit-10.xsd) or gitlab (adds file on testcase)').choices([
+        'jenkins',
+        'gitlab',
+      ]),
+    )
     .option('--variant <name>', 'only this variant: ipv4, ipv6, default (repeatable)', collect, [])
     .option(
       '--host <name=url>',
@@ -146,9 +152,21 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('export')
-    .description('print one run as a self-contained JSON bundle (schemas/run.schema.json)')
+    .description(
+      'print one run as a self-contained JSON bundle (schemas/run.schema.json), or as KCIDB, KTAP, JUnit, results JSON, pcap, trace events',
+    )
     .argument('<run>', 'id, uuid prefix, latest, or a selector (host:NAME, kernel:PREFIX, distro:PREFIX, arch:NAME)')
     .option('--db <file>', 'trace store file', 'traces.db')
+    .addOption(
+      new Option('--format <name>', 'bundle, kcidb (KCIDB v5), ktap, junit, json').choices(['bundle', 'kcidb', 'ktap', 'junit', 'json']),
+    )
+    .addOption(
+      new Option('--junit-flavour <name>', 'jenkins (junit-10.xsd) or gitlab (adds file on testcase)').choices(['jenkins', 'gitlab']),
+    )
+    .option('--pcap <scenario>', "one result's captured segments as a pcap file (rebuilt headers, zero payload)")
+    .option('--trace-event <scenario>', "one result's timeline as Trace Event JSON (chrome://tracing, Perfetto)")
+    .option('--variant <name>', 'with --pcap/--trace-event: the variant (default: the first)')
+    .option('--out <file>', 'write to FILE instead of stdout')
     .action(async (run: string, opts) => {
       const { exportCommand } = await import('./export.js')
       exitCode = exportCommand(run, opts)

@@ -10,6 +10,8 @@ import { parseHostFlag, prepareRemote } from '../hosts/ssh.js'
 import type { RemoteInfo, SshOptions, SshTarget } from '../hosts/ssh.js'
 import { jsonReporter } from '../reporters/json.js'
 import { junitReporter } from '../reporters/junit.js'
+import type { JunitFlavour } from '../reporters/junit.js'
+import { ktapReporter } from '../reporters/ktap.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tapReporter } from '../reporters/tap.js'
 import { ttyReporter } from '../reporters/tty.js'
@@ -25,7 +27,8 @@ export interface RunOptions {
   jobs?: number
   filter?: string[]
   repeat: number
-  reporter: 'tty' | 'tap' | 'junit' | 'json'
+  reporter: 'tty' | 'tap' | 'ktap' | 'junit' | 'json'
+  junitFlavour?: JunitFlavour
   variant?: string[]
   report?: string | boolean
   /** host, all, debian:<series> (5.10, 7.3), debian:<linux-image package> (repeatable; default host) */
@@ -64,12 +67,14 @@ export function filterScenarios(scenarios: Scenario[], patterns: string[] | unde
   return scenarios.filter(s => patterns.some(p => (/[*?]/.test(p) ? globToRegExp(p).test(s.id) : s.id.includes(p))))
 }
 
-function reporterFor(name: RunOptions['reporter']): Reporter {
+function reporterFor(name: RunOptions['reporter'], junitFlavour?: JunitFlavour): Reporter {
   switch (name) {
     case 'tap':
       return tapReporter()
+    case 'ktap':
+      return ktapReporter()
     case 'junit':
-      return junitReporter()
+      return junitReporter(process.stdout, junitFlavour)
     case 'json':
       return jsonReporter()
     default:
@@ -137,7 +142,7 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
         host,
         system,
         scenarios,
-        reporter: () => reporterFor(opts.reporter),
+        reporter: () => reporterFor(opts.reporter, opts.junitFlavour),
         jobs: opts.jobs,
         repeat: opts.repeat,
         hosts,
@@ -157,7 +162,7 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
         if (interrupted || stdoutClosed()) break
         const r = await runGuestKernel(spec, scenarios, {
           store,
-          reporter: () => reporterFor(opts.reporter),
+          reporter: () => reporterFor(opts.reporter, opts.junitFlavour),
           jobs: opts.jobs,
           repeat: opts.repeat,
           log,
