@@ -12,6 +12,8 @@ import { diffPairs, runSlugs } from './diff-pairs.js'
 import type { DiffPair } from './diff-pairs.js'
 import type { ReportData, ReportResult, ReportRun, ResultTrace, TraceSource } from './model.js'
 import { kernelKey } from './model.js'
+import { atlasModel } from './atlas.js'
+import { renderAtlas } from './render-atlas.js'
 import { renderClaimsPage } from './render-claims.js'
 import { renderDiffPage } from './render-diff.js'
 import type { ClaimModel } from './render-claims.js'
@@ -22,7 +24,17 @@ import type { MatrixColumn } from './render-matrix.js'
 import { pager, shortDate } from './render-bits.js'
 import { renderScenarioPage } from './render-scenario.js'
 import { renderTracePage } from './render-trace.js'
-import { CLAIMS_PAGE, diffPage, INDEX_PAGE, KERNELS_PAGE, matrixPage, resultAnchor, scenarioPage, tracePage } from './site-paths.js'
+import {
+  ATLAS_PAGE,
+  CLAIMS_PAGE,
+  diffPage,
+  INDEX_PAGE,
+  KERNELS_PAGE,
+  matrixPage,
+  resultAnchor,
+  scenarioPage,
+  tracePage,
+} from './site-paths.js'
 
 export interface SiteOptions {
   /** Runs per matrix page. */
@@ -241,6 +253,10 @@ export function* buildSite(
   }
 
   yield { path: CLAIMS_PAGE, html: renderClaimsPage(claims) }
+  yield {
+    path: ATLAS_PAGE,
+    html: renderAtlas({ ...atlasModel(data.runs, results, data.scenarios, readTrace, data.generatedAt), resultHref: fromRoot }),
+  }
 
   if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)
 }
