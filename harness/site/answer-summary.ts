@@ -217,6 +217,13 @@ export function answerSummary(steps: readonly StepLike[], events: readonly Event
   return { facets }
 }
 
+/**
+ * Facets a result has whenever its step answered: missing on one side is a
+ * difference. A capture or a time measured on one side only says nothing
+ * about the kernel.
+ */
+const ANSWERED_ALWAYS: ReadonlySet<FacetKind> = new Set(['answer', 'tcp_info'])
+
 /** Facet keys whose compared answers differ between two summaries (unknown on either side is no difference). */
 export function changedFacets(a: AnswerSummary, b: AnswerSummary): string[] {
   const bByKey = new Map(b.facets.map(f => [f.key, f]))
@@ -225,12 +232,11 @@ export function changedFacets(a: AnswerSummary, b: AnswerSummary): string[] {
   for (const fa of a.facets) {
     const fb = bByKey.get(fa.key)
     if (!fb) {
-      if (fa.compared !== null && fa.kind !== 'packets') changed.push(fa.key)
+      if (fa.compared !== null && ANSWERED_ALWAYS.has(fa.kind)) changed.push(fa.key)
       continue
     }
     if (fa.compared !== null && fb.compared !== null && fa.compared !== fb.compared) changed.push(fa.key)
   }
-  // a capture on one side only says nothing about the kernel
-  for (const fb of b.facets) if (!aKeys.has(fb.key) && fb.compared !== null && fb.kind !== 'packets') changed.push(fb.key)
+  for (const fb of b.facets) if (!aKeys.has(fb.key) && fb.compared !== null && ANSWERED_ALWAYS.has(fb.kind)) changed.push(fb.key)
   return changed
 }
