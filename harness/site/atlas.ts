@@ -154,7 +154,11 @@ export function atlasModel(
       if (prev) {
         cell.previous = prev.kernel
         cell.changed = changedFacets(prev.summary, cell.summary)
-        if (cell.changed.length) row.changes.push({ from: prev.kernel, to: kernel, facets: cell.changed })
+        if (cell.changed.length) {
+          // named as the cell reads them (`s24 getsockopt SO_ERROR`), not by key alone
+          const names = new Map([...prev.summary.facets, ...cell.summary.facets].map(f => [f.key, f.text.split(':')[0]!]))
+          row.changes.push({ from: prev.kernel, to: kernel, facets: cell.changed.map(k => names.get(k) ?? k) })
+        }
       }
       prev = { kernel, summary: cell.summary }
     }
