@@ -50,7 +50,17 @@ function maskText(list: unknown): string | null {
   if (!Array.isArray(list)) return null
   const entries = list as ReadyEntry[]
   if (!entries.length) return '(none ready)'
-  return entries.map(r => `${r.h}:${r.events.map(shortFlag).join('|')}`).join(' ')
+  return entries.map(r => `${r?.h}:${Array.isArray(r?.events) ? r.events.map(f => shortFlag(String(f))).join('|') : '?'}`).join(' ')
+}
+
+/** An event's probe object; a damaged store's text reads as an empty one rather than failing the whole report. */
+function details(e: EventRow): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(e.details)
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
 }
 
 function scalar(v: unknown): string {
@@ -94,7 +104,7 @@ function unitText(ms: number): string {
 function answerEvent(step: StepLike, events: readonly EventRow[]): EventRow | undefined {
   const op = isOp(step.do) ? primaryOp(step) : step.do
   for (let i = events.length - 1; i >= 0; i--) if (events[i]!.op === op) return events[i]
-  return events.find(e => (JSON.parse(e.details) as { error?: unknown }).error !== undefined)
+  return events.find(e => details(e)['error'] !== undefined)
 }
 
 interface Segment {
@@ -127,8 +137,13 @@ function packetFacet(events: readonly EventRow[]): AnswerFacet | null {
   for (const e of events) if (e.actor !== 'wire') stepsEnd = Math.max(stepsEnd, e.t_ns + (e.dur_ns ?? 0))
   for (const e of events) {
     if (e.actor !== 'wire' || e.op !== 'packet' || e.t_ns > stepsEnd) continue
-    const d = JSON.parse(e.details) as { src?: string; sport?: number; dst?: string; dport?: number; tcp_flags?: string[]; len?: number }
-    segments.push({ flags: d.tcp_flags ?? [], src: `${d.src}:${d.sport}`, dst: `${d.dst}:${d.dport}`, len: d.len ?? 0 })
+    const d = details(e) as { src?: string; sport?: number; dst?: string; dport?: number; tcp_flags?: string[]; len?: number }
+    segments.push({
+      flags: Array.isArray(d.tcp_flags) ? d.tcp_flags : [],
+      src: `${d.src}:${d.sport}`,
+      dst: `${d.dst}:${d.dport}`,
+      len: d.len ?? 0,
+    })
   }
   if (!segments.length) return null
   const servers = new Set(segments.filter(s => segmentClass(s.flags) === 'SYN').map(s => s.dst))
@@ -160,7 +175,7 @@ export function answerSummary(steps: readonly StepLike[], events: readonly Event
     const id = step.id ?? `s${i + 1}`
     const mine = events.filter(e => e.step === id && e.actor === step.actor)
     const ev = answerEvent(step, mine)
-    const fields = ev ? normaliseFields(JSON.parse(ev.details) as Record<string, unknown>, ev.op, ports) : null
+    const fields = ev ? normaliseFields(details(ev), ev.op, ports) : null
     const checked = expectations(step).length > 0
     const mask = fields ? (maskText(fields['ready']) ?? maskText(fields['revents'])) : null
     // answered steps: those the scenario checks, and every wait (its mask is the behaviour)

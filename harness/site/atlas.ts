@@ -81,9 +81,11 @@ export function compareKernels(a: Pick<AtlasKernel, 'upstream' | 'release' | 'ar
 function sourcesOf(s: ReportScenario | undefined): string[] {
   if (!s) return []
   const out: string[] = []
-  for (const src of s.doc.sources ?? []) if (src.commit) out.push(`commit ${src.commit}`)
-  for (const step of s.doc.steps)
-    for (const e of [step.expect, step.claim]) for (const k of e?.kernels ?? []) if (k.source) out.push(`${k.range}: ${k.source}`)
+  // the stored body is JSON the store holds, not a validated scenario: shapes are checked
+  const list = <T>(v: T[] | undefined): T[] => (Array.isArray(v) ? v : [])
+  for (const src of list(s.doc.sources)) if (src?.commit) out.push(`commit ${src.commit}`)
+  for (const step of list(s.doc.steps))
+    for (const e of [step?.expect, step?.claim]) for (const k of list(e?.kernels)) if (k?.source) out.push(`${k.range}: ${k.source}`)
   return [...new Set(out)]
 }
 
@@ -140,7 +142,7 @@ export function atlasModel(
     if (row.cells.has(k)) continue
     let summary: AnswerSummary | null = null
     const s = scenarios.get(r.scenario)
-    if (s && answered(r)) {
+    if (s && answered(r) && Array.isArray(s.doc.steps)) {
       const trace = readTrace(r)
       summary = answerSummary(s.doc.steps, trace.events, trace.checks)
     }
