@@ -14,6 +14,7 @@ import type { ReportData, ReportResult, ReportRun, ResultTrace, TraceSource } fr
 import { kernelKey } from './model.js'
 import { atlasModel } from './atlas.js'
 import { renderAtlas } from './render-atlas.js'
+import { ATLAS_PAGE } from './site-paths.js'
 import { renderClaimsPage } from './render-claims.js'
 import { renderDiffPage } from './render-diff.js'
 import type { ClaimModel } from './render-claims.js'
@@ -24,17 +25,7 @@ import type { MatrixColumn } from './render-matrix.js'
 import { pager, shortDate } from './render-bits.js'
 import { renderScenarioPage } from './render-scenario.js'
 import { renderTracePage } from './render-trace.js'
-import {
-  ATLAS_PAGE,
-  CLAIMS_PAGE,
-  diffPage,
-  INDEX_PAGE,
-  KERNELS_PAGE,
-  matrixPage,
-  resultAnchor,
-  scenarioPage,
-  tracePage,
-} from './site-paths.js'
+import { CLAIMS_PAGE, diffPage, INDEX_PAGE, KERNELS_PAGE, matrixPage, resultAnchor, scenarioPage, tracePage } from './site-paths.js'
 
 export interface SiteOptions {
   /** Runs per matrix page. */
