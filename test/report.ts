@@ -21,6 +21,7 @@ import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
 import { writeReport } from '../harness/site/write.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import { TraceStore } from '../harness/store/store.js'
+import { upstreamVersion } from '../harness/site/atlas.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
@@ -55,6 +56,11 @@ function overflowFixtures(): string {
     overflowHeader('Overflowing final ACK is answered with a RST') +
       overflowSteps +
       '  - { actor: client, do: getsockopt, sock: C3, level: socket, opt: SO_ERROR, expect: { value: ECONNRESET } }\n',
+  )
+  // runs in the namespace only: a skip with its reason on the host run
+  writeFileSync(
+    join(overflowDir, 'needs-abort.yaml'),
+    'title: Needs tcp_abort_on_overflow\nsources: [{ man: tcp(7) }]\nvariants: [ipv4]\nrequires: { sysctl: { net.ipv4.tcp_abort_on_overflow: 1 } }\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n',
   )
   // no expectation on the outcome: same verdict, different trace (differs)
   writeFileSync(
@@ -352,6 +358,166 @@ t.test(
     mkdirSync(shots, { recursive: true })
     copyFileSync(shotFile, join(shots, 'diff.png'))
 
+    // skip reasons: in the matrix (cell tooltip and the list under it), the kernels matrix and the diff page
+    const skipReason = await matrix.getAttribute('tr[data-row^="overflow/needs-abort"] td[data-verdict=skip]', 'title')
+    t.match(skipReason, /needs sysctl net\.ipv4\.tcp_abort_on_overflow = 1 \(it is 0\)/, 'a skipped cell says why')
+    t.match(
+      await matrix.textContent('ul.skip-reasons'),
+      /needs sysctl net\.ipv4\.tcp_abort_on_overflow = 1 \(it is 0\)/,
+      'the matrix lists its skip reasons',
+    )
+    t.match(await pages.get('kernels.html')!.textContent('ul.skip-reasons'), /needs sysctl net\.ipv4\.tcp_abort_on_overflow/)
+    t.match(
+      await diff.textContent('tr[data-scenario="overflow/needs-abort"] .skip-note'),
+      /needs sysctl net\.ipv4\.tcp_abort_on_overflow = 1 \(it is 0\)/,
+      'the diff page shows the skip reason',
+    )
+
+    // the claims page opens with one line per claim and its outcome per kernel
+    t.equal(
+      await claims.getAttribute('table.claim-summary tr[data-claim-id="5"] td[data-outcome]', 'data-outcome'),
+      'holds',
+      'claims summary: claim 5 holds',
+    )
+    t.ok(
+      (await claims.$$eval('main > *', els => els.map(e => e.tagName))).indexOf('TABLE') === 1,
+      'the summary table comes right after the heading',
+    )
+
+    // the atlas: the two runs relabelled as two kernels (export, edit the bundle's kernel, import)
+    const atlasDb = join(dir, 'atlas.db')
+    const relabelled = { kernel_release: '6.1.158-relabelled', kernel_version: '#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-10-01)' }
+    for (const [i, uuid] of uuids.entries()) {
+      const exported = sockspec(['export', uuid, '--db', db])
+      t.equal(exported.code, 0, exported.stderr)
+      const bundle = JSON.parse(exported.stdout) as { run: Record<string, unknown> }
+      // the namespace run (tcp_abort_on_overflow=1) plays the older kernel
+      if (i === 0) Object.assign(bundle.run, relabelled)
+      const file = join(dir, `atlas-${i}.json`)
+      writeFileSync(file, JSON.stringify(bundle))
+      const imported = sockspec(['import', file, '--db', atlasDb])
+      t.equal(imported.code, 0, imported.stderr)
+    }
+    const atlasSite = join(dir, 'atlas-site')
+    t.equal(sockspec(['report', '--db', atlasDb, '--out', atlasSite]).code, 0)
+    const runsDb = new Database(db, { readonly: true })
+    const hostRun = runsDb
+      .prepare('SELECT kernel_release AS kernel, kernel_version AS kernelVersion, arch FROM runs WHERE uuid = ?')
+      .get(uuids[1]) as { kernel: string; kernelVersion: string; arch: string }
+    runsDb.close()
+    const hostUpstream = upstreamVersion(hostRun)
+    t.equal(upstreamVersion({ kernel: relabelled.kernel_release, kernelVersion: relabelled.kernel_version }), '6.1.158')
+    t.equal(
+      await index.goto(pathToFileURL(join(site, 'index.html')).href).then(() => index.locator('main a[href="atlas.html"]').count()),
+      1,
+      'the index links the atlas',
+    )
+    const atlasUrl = pathToFileURL(join(atlasSite, 'atlas.html')).href
+    const atlas = await open(join('..', 'atlas-site', 'atlas.html'))
+    t.same(
+      await atlas.$$eval('table.atlas thead th.kernel strong', ths => ths.map(th => th.textContent)),
+      ['6.1.158', hostUpstream],
+      'one column per kernel, in version order, named by the upstream version',
+    )
+    const rstRow = atlas.locator('tr[data-scenario="overflow/expects-rst"]')
+    t.equal(await rstRow.getAttribute('data-differs'), '1', 'the overflow behaviour differs between the kernels')
+    t.equal(
+      (await rstRow.locator('li.change').textContent())
+        ?.replace(/\s+/g, ' ')
+        .trim()
+        .replace(/ \(.*$/, ''),
+      `≠ changed between 6.1.158 and ${hostUpstream}`,
+      'the range where the answer changed',
+    )
+    const changedCell = rstRow.locator('td.atlas-cell.changed')
+    t.equal(await changedCell.count(), 1, 'one cell marked')
+    t.equal(await changedCell.getAttribute('data-kernel'), `${hostRun.kernel} ${hostRun.arch}`, 'on the newer kernel')
+    t.match(await changedCell.locator('.change-mark').textContent(), '≠ vs 6.1.158', 'the marked cell carries the symbol')
+    t.equal(
+      await changedCell
+        .locator('li.facet.changed')
+        .first()
+        .evaluate(
+          li =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(li).backgroundColor,
+        ),
+      'rgb(240, 228, 66)',
+      'the changed facet in the diff yellow',
+    )
+    const older = await rstRow.locator('td.atlas-cell[data-kernel^="6.1.158-relabelled"]').textContent()
+    t.match(older, 'value=ECONNRESET', 'the older kernel answered ECONNRESET')
+    t.notMatch(await changedCell.textContent(), 'value=ECONNRESET', 'the newer one did not')
+    t.match(await rstRow.locator('.atlas-title').textContent(), 'Overflowing final ACK is answered with a RST')
+    // the skip shows its reason and is not a difference
+    t.match(
+      await atlas.textContent('tr[data-scenario="overflow/needs-abort"] td.no-answer'),
+      /skip: needs sysctl net\.ipv4\.tcp_abort_on_overflow = 1 \(it is 0\)/,
+      'the atlas shows the skip reason',
+    )
+    t.equal(await atlas.getAttribute('tr[data-scenario="overflow/needs-abort"]', 'data-differs'), '0', 'a skip is not an answer')
+    // hostile text stays text
+    t.equal(
+      await atlas.textContent('tr[data-scenario="overflow/observe"] .atlas-title'),
+      HOSTILE_DIFF_TITLE,
+      'hostile title shown as text in the atlas',
+    )
+    t.equal(
+      await atlas.$$eval('main img, main script, main [onerror], main [onload]', els => els.length),
+      0,
+      'nothing injected into the atlas',
+    )
+
+    // "only behaviours that differ" is on by default; its state and the search live in the URL
+    const visibleRows = (p: Page) =>
+      p.$$eval('table.atlas tr[data-row]', trs => trs.filter(tr => !tr.hidden).map(tr => tr.getAttribute('data-scenario')))
+    const differing = await atlas.$$eval('table.atlas tr[data-differs="1"]', trs => trs.map(tr => tr.getAttribute('data-scenario')))
+    t.same(await visibleRows(atlas), differing, 'by default only the behaviours that differ are shown')
+    t.ok(differing.includes('overflow/expects-rst') && !differing.includes('tcp-connect/einprogress'))
+    await atlas.uncheck('input[name=differs]')
+    await atlas.fill('input[name=q]', 'einprogress')
+    const filtered = await visibleRows(atlas)
+    t.ok(filtered.length > 0 && filtered.every(s => s!.includes('einprogress')), `search filters rows: ${filtered.join(', ')}`)
+    const shared = atlas.url()
+    t.match(new URL(shared).hash, /^#(?=.*q=einprogress)(?=.*differs=0)/, `filter state in the URL: ${shared}`)
+    await atlas.reload()
+    t.equal(await atlas.inputValue('input[name=q]'), 'einprogress', 'the search survives a reload')
+    t.equal(await atlas.isChecked('input[name=differs]'), false, 'the differs filter survives a reload')
+    t.same(await visibleRows(atlas), filtered, 'the same rows after the reload')
+    const sharedPage = await context.newPage()
+    await sharedPage.goto(shared)
+    t.same(await visibleRows(sharedPage), filtered, 'a shared URL opens the same filtered view')
+    await sharedPage.close()
+    // the matrix keeps its filters in the URL too
+    await matrix.selectOption('select[name=verdict]', 'fail')
+    t.match(new URL(matrix.url()).hash, /verdict=fail/)
+    await matrix.reload()
+    t.equal(await matrix.inputValue('select[name=verdict]'), 'fail', 'the matrix verdict filter survives a reload')
+    await matrix.selectOption('select[name=verdict]', '')
+    t.equal(new URL(matrix.url()).hash, '', 'an unfiltered view has no state in the URL')
+    await atlas.goto(atlasUrl)
+    await mkdirAndShoot(atlas, 'atlas.png')
+
+    // dark mode: the page's own colours switch, the verdict colours stay
+    const dark = await browser.newContext({ colorScheme: 'dark', viewport: { width: 1400, height: 900 } })
+    const darkAtlas = await dark.newPage()
+    await darkAtlas.goto(atlasUrl)
+    const colours = (p: Page, sel: string) =>
+      p
+        .locator(sel)
+        .first()
+        .evaluate(el => {
+          const cs = (
+            globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string; color: string } }
+          ).getComputedStyle(el)
+          return { bg: cs.backgroundColor, fg: cs.color }
+        })
+    t.same(await colours(darkAtlas, 'body'), { bg: 'rgb(22, 24, 27)', fg: 'rgb(232, 232, 232)' }, 'dark page under colorScheme dark')
+    t.same(await colours(atlas, 'body'), { bg: 'rgb(255, 255, 255)', fg: 'rgb(26, 26, 26)' }, 'light page otherwise')
+    t.same(await colours(darkAtlas, '.badge.v-pass'), await colours(atlas, '.badge.v-pass'), 'verdict badges keep their colours')
+    await darkAtlas.screenshot({ path: join(dir, 'atlas-dark.png') })
+    copyFileSync(join(dir, 'atlas-dark.png'), join(shots, 'atlas-dark.png'))
+    await dark.close()
+
     // readable without JavaScript: the filter form stays hidden, the cells are there
     const noJs = await browser.newContext({ javaScriptEnabled: false })
     const plain = await noJs.newPage()
@@ -502,4 +668,149 @@ t.test('trace pages for the newest runs and the runs other pages show, and no li
     }
   }
   t.ok(links >= 2, `${links} links to trace pages checked`)
+})
+
+// The answer summary the atlas shows, straight from the real traces of the
+// two overflow runs (the first test's store), and from hand-made checks for
+// the timer units; the packet expectations of a packaged scenario as the
+// steps table reads them; the palette's contrast in both colour schemes.
+t.test('answer summaries, packet expectations, contrast', async t => {
+  const { answerSummary, changedFacets } = await import('../harness/site/answer-summary.js')
+  const { expectationLines } = await import('../harness/site/render-scenario.js')
+  const palette = await import('../harness/site/palette.js')
+  const db = join(dir, 'traces.db')
+
+  t.test(
+    'from real traces: the overflow answers of the two runs',
+    { skip: existsSync(db) ? false : 'the browser test made no store' },
+    async t => {
+      const store = TraceStore.open(db, { readonly: true, mustExist: true })
+      t.teardown(() => store.close())
+      const rows = store.db
+        .prepare(
+          `SELECT r.id, r.run_id, s.body FROM results r JOIN scenarios s ON s.id = r.scenario_id
+         WHERE s.scenario = 'overflow/expects-rst' ORDER BY r.run_id`,
+        )
+        .all() as Array<{ id: number; run_id: number; body: string }>
+      t.equal(rows.length, 2)
+      const [a, b] = rows.map(r => {
+        const doc = JSON.parse(r.body) as { steps: Parameters<typeof answerSummary>[0] }
+        const trace = store.trace(r.id)
+        return answerSummary(doc.steps, trace.events, trace.checks)
+      })
+      const last = `s${(JSON.parse(rows[0]!.body) as { steps: unknown[] }).steps.length}`
+      const soError = (x: typeof a) => x!.facets.find(f => f.key === last)
+      t.match(soError(a)?.text, /getsockopt SO_ERROR: 0 value=ECONNRESET$/, 'the namespace run read ECONNRESET')
+      t.notMatch(soError(b)?.compared, 'ECONNRESET', 'the host run did not')
+      t.ok(changedFacets(a!, b!).includes(last), 'the SO_ERROR answer is a change')
+      t.same(changedFacets(a!, a!), [], 'a summary equals itself')
+      const connects = a!.facets.filter(f => f.kind === 'answer' && /connect: -1 EINPROGRESS$/.test(f.text))
+      t.equal(connects.length, 3, 'each non-blocking connect: -1 EINPROGRESS')
+      t.ok(
+        a!.facets.some(f => f.kind === 'answer' && /epoll_wait: 1 L:IN$/.test(f.text)),
+        'the listener wait with its mask',
+      )
+      const packets = a!.facets.find(f => f.kind === 'packets')
+      if (process.getuid?.() === 0) t.match(packets?.text, /^→ 3 SYN/, 'three SYNs towards the listener, counted from the capture')
+    },
+  )
+
+  t.test('timer-bound steps in timer units; unknown is no difference', async t => {
+    const steps = [
+      { id: 'connect', actor: 'client', do: 'connect', expect: { ret: -1 } },
+      {
+        actor: 'client',
+        do: 'epoll_wait',
+        expect: {
+          time: { since: 'connect', timers_ms: [1000, 1000, 1000] },
+          kernels: [{ range: '<6.5', time: { timers_ms: [1000, 2000] } }],
+        },
+      },
+    ]
+    const ev = (idx: number, step: string, op: string, details: Record<string, unknown>) => ({
+      idx,
+      actor: 'client',
+      seq: idx,
+      step,
+      t_ns: idx * 1000,
+      dur_ns: 10,
+      op,
+      sockets: null,
+      ret: (details['ret'] as number) ?? null,
+      errno: (details['errno'] as string) ?? null,
+      mask: null,
+      details: JSON.stringify({ op, step, ...details }),
+    })
+    const events = [
+      ev(0, 'connect', 'connect', { ret: -1, errno: 'EINPROGRESS' }),
+      ev(1, 's2', 'epoll_wait', { ret: 1, ready: [{ h: 'C', events: ['EPOLLOUT', 'EPOLLERR'] }] }),
+    ]
+    const check = (observed: string) => [
+      { idx: 0, step: 's2', actor: 'client', field: 'time', expected: '2940..3517 ms', observed, verdict: 'pass', claim: 0 },
+    ]
+    const at3 = answerSummary(steps, events, check('3020.6 ms'))
+    const late = answerSummary(steps, events, check('3249.9 ms'))
+    const at7 = answerSummary(steps, events, check('7117 ms'))
+    const time = (x: typeof at3) => x.facets.find(f => f.key === 's2 time')
+    t.equal(time(at3)?.text, 's2 time: ≈3 × 1 s')
+    t.equal(time(at3)?.detail, '3020.6 ms')
+    t.same(changedFacets(at3, late), [], 'a late timer is the same answer')
+    t.same(changedFacets(at3, at7), ['s2 time'], '7 units instead of 3 is a change')
+    t.equal(at3.facets.find(f => f.key === 's2')?.text, 's2 epoll_wait: 1 C:ERR|OUT', 'masks sorted and short')
+    const unmeasured = answerSummary(steps, events, [])
+    t.equal(time(unmeasured)?.compared, null)
+    t.same(changedFacets(at3, unmeasured), [], 'not measured is not a difference')
+    const noAnswer = answerSummary(steps, events.slice(0, 1), [])
+    t.same(changedFacets(at3, noAnswer), ['s2'], 'a wait that never answered is a difference')
+  })
+
+  t.test('packet expectations in the steps table', async t => {
+    const scenario = parseScenario(
+      readFileSync(join(scenarioDir, 'seed-claims', 'claim-5-final-ack.yaml'), 'utf8'),
+      join(scenarioDir, 'seed-claims', 'claim-5-final-ack.yaml'),
+    )
+    const lines = scenario.steps.flatMap(s => [
+      ...(s.expect ? expectationLines(s.expect) : []),
+      ...(s.claim ? expectationLines(s.claim) : []),
+    ])
+    t.ok(lines.includes('after a segment SYN|ACK from L'), 'after_packet')
+    t.ok(lines.includes('packets: 2 × SYN|ACK from L since connect'), 'packet count')
+    t.ok(lines.includes('after the 2nd segment ACK to L 0 bytes'), 'nth and len')
+  })
+
+  t.test('contrast holds in both colour schemes (WCAG 2)', async t => {
+    const lum = (hex: string) => {
+      const [r, g, b] = [1, 3, 5].map(i => {
+        const c = parseInt(hex.slice(i, i + 2), 16) / 255
+        return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4
+      })
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!
+    }
+    const ratio = (a: string, b: string) => {
+      const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x)
+      return (hi! + 0.05) / (lo! + 0.05)
+    }
+    for (const [name, ui] of [
+      ['light', palette.LIGHT_UI],
+      ['dark', palette.DARK_UI],
+    ] as const) {
+      for (const [fg, bg] of [
+        ['ink', 'bg'],
+        ['ink', 'bgAlt'],
+        ['muted', 'bg'],
+        ['muted', 'bgAlt'],
+        ['link', 'bg'],
+        ['errText', 'lane'],
+        ['maskText', 'lane'],
+        ['markPass', 'lane'],
+        ['packet', 'wire'],
+      ] as const) {
+        const r = ratio(ui[fg], ui[bg])
+        t.ok(r >= 4.5, `${name}: ${fg} on ${bg} ${r.toFixed(2)}:1`)
+      }
+    }
+    // badges and marked cells carry black text on their colour in both schemes
+    const fills = [...Object.values(palette.VERDICT_COLOUR), ...Object.values(palette.CLAIM_COLOUR), ...Object.values(palette.LABEL_COLOUR)]
+    for (const c of fills) t.ok(ratio('#000000', c) >= 4.5, `black on ${c}: ${ratio('#000000', c).toFixed(2)}:1`)
+  })
 })

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { html, trusted } from './escape.js'
 import type { SafeHtml } from './escape.js'
-import { CLAIMS_PAGE, INDEX_PAGE, KERNELS_PAGE, matrixPage } from './site-paths.js'
+import { ATLAS_PAGE, CLAIMS_PAGE, INDEX_PAGE, KERNELS_PAGE, matrixPage } from './site-paths.js'
 import { STYLESHEET } from './style.js'
 
 export interface PageOptions {
@@ -37,7 +37,7 @@ export function renderPage(opts: PageOptions): string {
 </head>
 <body>
 <header class="site"><strong>sockspec</strong>
-<nav><a href="${r}${INDEX_PAGE}">Runs</a><a href="${r}${matrixPage(1)}">Matrix</a><a href="${r}${KERNELS_PAGE}">Kernels</a><a href="${r}${CLAIMS_PAGE}">Seed claims</a></nav>
+<nav><a href="${r}${INDEX_PAGE}">Runs</a><a href="${r}${matrixPage(1)}">Matrix</a><a href="${r}${KERNELS_PAGE}">Kernels</a><a href="${r}${ATLAS_PAGE}">Atlas</a><a href="${r}${CLAIMS_PAGE}">Seed claims</a></nav>
 <span class="muted">generated ${opts.generatedAt}</span></header>
 <main>
 ${opts.body}

@@ -16,6 +16,7 @@ export function loadReportData(store: TraceStore, now = new Date()): ReportData 
     host: r.host,
     hostKind: r.host_kind,
     kernel: r.kernel_release,
+    kernelVersion: r.kernel_version,
     arch: r.arch,
     distro: r.distro,
     kitVersion: r.kit_version,

@@ -10,6 +10,8 @@ export interface ReportRun {
   host: string
   hostKind: string
   kernel: string
+  /** uname -v: on Debian kernels it names the upstream version (`Debian 6.1.158-1`), which the release does not. */
+  kernelVersion: string
   arch: string
   distro: string | null
   kitVersion: string

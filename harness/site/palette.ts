@@ -59,3 +59,73 @@ export const LABEL_COLOUR: Record<DiffLabel, string> = {
   error: VERDICT_COLOUR.error,
   skip: VERDICT_COLOUR.skip,
 }
+
+/** The page's own colours (text, grounds, rules, timeline strokes), one set per colour scheme. */
+export interface UiColours {
+  bg: string
+  bgAlt: string
+  bgPack: string
+  bgEmpty: string
+  ink: string
+  inkSoft: string
+  muted: string
+  rule: string
+  link: string
+  lane: string
+  wire: string
+  axis: string
+  evStroke: string
+  errText: string
+  maskText: string
+  packet: string
+  markPass: string
+  noteFail: string
+}
+
+export const LIGHT_UI: UiColours = {
+  bg: '#ffffff',
+  bgAlt: '#f6f6f4',
+  bgPack: '#ececea',
+  bgEmpty: '#fafafa',
+  ink: '#1a1a1a',
+  inkSoft: '#333333',
+  muted: '#666666',
+  rule: '#d0d0d0',
+  link: '#0060a0',
+  lane: '#fafaf8',
+  wire: '#f1f4f8',
+  axis: '#c8c8c8',
+  evStroke: '#b5b5b5',
+  errText: '#8b3a00',
+  maskText: '#0050a0',
+  packet: '#0072B2',
+  markPass: '#007a5a',
+  noteFail: '#9a3b00',
+}
+
+/**
+ * prefers-color-scheme: dark. Verdict, claim and label colours stay (their
+ * badges carry black text, readable on every one of them); text, links and
+ * the timeline's strokes get lighter tones of the same hues: Okabe-Ito sky
+ * blue for packets, orange for errors.
+ */
+export const DARK_UI: UiColours = {
+  bg: '#16181b',
+  bgAlt: '#202327',
+  bgPack: '#2b2e33',
+  bgEmpty: '#1c1e21',
+  ink: '#e8e8e8',
+  inkSoft: '#d0d0d0',
+  muted: '#a3a8ae',
+  rule: '#3c4047',
+  link: '#7cc4ff',
+  lane: '#1d2024',
+  wire: '#1a2230',
+  axis: '#4a4f56',
+  evStroke: '#6a7078',
+  errText: '#ffab70',
+  maskText: '#8fcbff',
+  packet: '#56B4E9',
+  markPass: '#3fd4a8',
+  noteFail: '#ffab70',
+}

@@ -43,6 +43,47 @@ function outcomeCell(r: ReportResult | undefined, href: (r: ReportResult) => str
   return html`<td data-claim="${r.claim ?? ''}" data-verdict="${r.verdict}"><a href="${href(r)}">${badge}</a></td>`
 }
 
+/** One claim on one kernel: refuted when a test of it is, else holds, with how many counterexamples refute it beside. */
+export function claimOutcome(claim: ClaimModel, kernel: string): { outcome: 'holds' | 'refuted' | null; text: string } {
+  let tests = 0
+  let testsHold = 0
+  let counters = 0
+  let countersRefute = 0
+  for (const row of claim.rows) {
+    const r = row.byKernel.get(kernel)
+    if (!r?.claim) continue
+    if (row.scenario.doc.claim?.role === 'counterexample') {
+      counters++
+      if (r.claim === 'refuted') countersRefute++
+    } else {
+      tests++
+      if (r.claim === 'holds') testsHold++
+    }
+  }
+  if (!tests && !counters) return { outcome: null, text: 'not run' }
+  const parts: string[] = []
+  if (tests) parts.push(`${testsHold}/${tests} tests hold`)
+  if (counters) parts.push(`${countersRefute}/${counters} counterexamples refute`)
+  const outcome = tests ? (testsHold < tests ? 'refuted' : 'holds') : countersRefute ? 'refuted' : 'holds'
+  return { outcome, text: parts.join(', ') }
+}
+
+function clipText(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+function summaryTable(m: ClaimsPageModel): SafeHtml {
+  const rows = m.claims.map(claim => {
+    const cells = m.kernels.map(k => {
+      const o = claimOutcome(claim, k)
+      return html`<td data-kernel="${k}" data-outcome="${o.outcome ?? ''}">${o.outcome ? claimBadge(o.outcome) : html`<span class="muted">–</span>`} <span class="muted">${o.text}</span></td>`
+    })
+    return html`<tr data-claim-id="${claim.id}"><th scope="row"><a href="#claim-${claim.id}">Claim ${claim.id}</a></th><td class="statement" title="${claim.statement}">${clipText(claim.statement, 140)}</td>${joinHtml(cells)}</tr>`
+  })
+  return html`<table class="list claim-summary"><thead><tr><th>claim</th><th>statement</th>${m.kernels.map(k => html`<th>${k}</th>`)}</tr></thead><tbody>${joinHtml(rows)}</tbody></table>
+<p class="muted">A claim is refuted on a kernel when one of its test scenarios refutes it there; counterexamples are situations the seed note did not consider, listed beside.</p>`
+}
+
 export function renderClaimsPage(m: ClaimsPageModel): string {
   const sections = m.claims.map(claim => {
     const rows = claim.rows.map(
@@ -58,8 +99,12 @@ ${claim.why.map(w => html`<p><a href="${scenarioPage(w.scenario)}">${w.scenario}
 ${claim.whyOmitted ? html`<p class="muted">${claim.whyOmitted} more scenarios of this claim: their timelines are on their scenario pages (table above).</p>` : ''}
 </section>`
   })
+  const intro = html`<p>The claims of the seed note about EINPROGRESS and epoll, each turned into scenarios. A claim scenario's <em>claim</em> checks decide whether it holds on a kernel; a refuted claim does not fail the run. Columns are kernels, newest first; each cell is the latest result on that kernel.</p>`
   const body = html`<h1>Seed claims</h1>
-<p>The claims of the seed note about EINPROGRESS and epoll, each turned into scenarios. A claim scenario's <em>claim</em> checks decide whether it holds on a kernel; a refuted claim does not fail the run. Columns are kernels, newest first; each cell is the latest result on that kernel.</p>
-${m.claims.length ? joinHtml(sections) : html`<p class="muted">No claim scenario has been run yet (scenarios with a top-level <code>claim</code>, e.g. the seed-claims pack).</p>`}`
+${
+  m.claims.length
+    ? html`${summaryTable(m)}${intro}${joinHtml(sections)}`
+    : html`${intro}<p class="muted">No claim scenario has been run yet (scenarios with a top-level <code>claim</code>, e.g. the seed-claims pack).</p>`
+}`
   return renderPage({ title: 'Seed claims', root: '', body, generatedAt: m.generatedAt })
 }

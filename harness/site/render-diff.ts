@@ -64,7 +64,12 @@ ${row('status', r => r.status)}
 function verdictCell(side: PairSide | null): SafeHtml {
   if (!side) return html`<td class="muted">not run</td>`
   const link = side.verdict === 'fail' || side.verdict === 'error' ? html` <a href="${ROOT}${tracePage(side.resultId)}">trace</a>` : ''
-  return html`<td data-verdict="${side.verdict}">${verdictBadge(side.verdict, side.verdict)}${side.flaky ? html` <span class="muted">flaky</span>` : ''}${link}</td>`
+  // a skip says why (a missing requirement): without it a reader cannot tell a kernel gap from a set-up gap
+  const reason =
+    side.verdict === 'skip'
+      ? html`<div class="muted skip-note" data-skip-reason="${side.message}">${side.message || 'no reason recorded'}</div>`
+      : ''
+  return html`<td data-verdict="${side.verdict}">${verdictBadge(side.verdict, side.verdict)}${side.flaky ? html` <span class="muted">flaky</span>` : ''}${link}${reason}</td>`
 }
 
 /** Leaves of a normalised event or check as dotted paths, the way first-difference names them. */

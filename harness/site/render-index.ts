@@ -3,7 +3,7 @@ import { html } from './escape.js'
 import { renderPage } from './layout.js'
 import type { ReportData } from './model.js'
 import { legend, shortDate, verdictBadge } from './render-bits.js'
-import { matrixPage } from './site-paths.js'
+import { ATLAS_PAGE, matrixPage } from './site-paths.js'
 
 export interface DiffLink {
   href: string
@@ -33,7 +33,7 @@ export function renderIndex(
 </tr>`
   })
   const body = html`<h1>Runs</h1>
-<p>${data.runs.length} runs, ${data.results.length} results, ${data.scenarios.size} scenarios. Newest first; a run's number opens its column in the matrix.</p>
+<p>${data.runs.length} runs, ${data.results.length} results, ${data.scenarios.size} scenarios. Newest first; a run's number opens its column in the matrix. The <a href="${ATLAS_PAGE}">atlas</a> shows what each kernel answers, behaviour by behaviour, and where the answers change.</p>
 ${legend()}
 <table class="list runs">
 <thead><tr><th class="num">run</th><th>uuid</th><th>started</th><th>host</th><th>kernel</th><th>arch</th><th>distro</th><th>kit</th><th class="num">pass</th><th class="num">fail</th><th class="num">error</th><th class="num">skip</th><th>diff</th></tr></thead>

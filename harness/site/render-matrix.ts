@@ -70,6 +70,28 @@ function clip(text: string, max: number): string {
   return text.length > max ? text.slice(0, max - 1) + '…' : text
 }
 
+/** Every distinct skip reason on the page with its cells' rows and columns: a tooltip alone is invisible on touch screens and in print. */
+function skipReasons(m: MatrixPageModel): SafeHtml {
+  const reasons = new Map<string, { rows: Set<string>; columns: Set<string> }>()
+  for (const row of m.rows) {
+    for (const col of m.columns) {
+      const r = m.cells.get(row.key)?.get(col.key)
+      if (r?.verdict !== 'skip') continue
+      const reason = r.message || 'no reason recorded'
+      const entry = reasons.get(reason) ?? { rows: new Set<string>(), columns: new Set<string>() }
+      entry.rows.add(`${row.scenario} ${row.variant}`)
+      entry.columns.add(col.label)
+      reasons.set(reason, entry)
+    }
+  }
+  if (!reasons.size) return html``
+  const items = [...reasons].map(
+    ([reason, e]) =>
+      html`<li data-skip-reason="${reason}">${VERDICT_SYMBOL.skip} <strong>${reason}</strong> <span class="muted">· ${e.rows.size} row${e.rows.size === 1 ? '' : 's'} on ${[...e.columns].join(', ')}</span><div class="muted skip-rows">${clip([...e.rows].join(', '), 600)}</div></li>`,
+  )
+  return html`<h2>Skip reasons</h2><ul class="skip-reasons">${joinHtml(items)}</ul>`
+}
+
 export function renderMatrix(m: MatrixPageModel): string {
   const byPack = new Map<string, MatrixRow[]>()
   for (const row of m.rows) {
@@ -95,7 +117,8 @@ export function renderMatrix(m: MatrixPageModel): string {
       })
       const scenario = m.scenarios.get(row.scenario)
       const name = row.scenario.startsWith(`${pack}/`) ? row.scenario.slice(pack.length + 1) : row.scenario
-      return html`<tr data-row="${row.key}"><th class="row" scope="row" title="${scenario?.title ?? row.scenario}"><a href="${scenarioPage(row.scenario)}">${name}</a> <span class="muted">${row.variant}${row.attempt > 1 ? ` #${row.attempt}` : ''}</span></th>${joinHtml(cells)}<td class="counts">${countsText(counts)}</td></tr>`
+      const search = `${row.scenario} ${row.variant} ${scenario?.title ?? ''}`
+      return html`<tr data-row="${row.key}" data-search="${search}"><th class="row" scope="row" title="${scenario?.title ?? row.scenario}"><a href="${scenarioPage(row.scenario)}">${name}</a> <span class="muted">${row.variant}${row.attempt > 1 ? ` #${row.attempt}` : ''}</span></th>${joinHtml(cells)}<td class="counts">${countsText(counts)}</td></tr>`
     })
     groups.push(
       html`<tbody data-pack="${pack}"><tr class="pack"><th colspan="${m.columns.length + 2}">${pack}</th></tr>${joinHtml(trs)}</tbody>`,
@@ -110,10 +133,12 @@ export function renderMatrix(m: MatrixPageModel): string {
       html`<tr><th scope="row">${VERDICT_SYMBOL[v]} ${v}</th>${m.columns.map(c => html`<td class="colcount">${columnCounts.get(c.key)![v]}</td>`)}<td>${total[v]}</td></tr>`,
   )
   const packs = [...byPack.keys()]
+  const skips = skipReasons(m)
   const body = html`<h1>${m.heading}</h1>
 <p>${m.intro}</p>
 ${legend()}
 <form id="filters" class="filters" hidden>
+<label>search <input type="search" name="q" placeholder="scenario, title, variant" autocomplete="off"></label>
 <label>pack <select name="pack"><option value="">all packs</option>${packs.map(p => html`<option value="${p}">${p}</option>`)}</select></label>
 <label>verdict <select name="verdict"><option value="">any verdict</option>${VERDICTS.map(v => html`<option value="${v}">${VERDICT_SYMBOL[v]} ${v}</option>`)}</select></label>
 <span class="muted"><span id="shown">${m.rows.length}</span> of ${m.rows.length} rows shown</span>
@@ -126,6 +151,7 @@ ${joinHtml(groups)}
 <tfoot>${joinHtml(foot)}</tfoot>
 </table>
 </div>
-${m.pager}`
+${m.pager}
+${skips}`
   return renderPage({ title: m.heading, root: '', body, generatedAt: m.generatedAt, script: MATRIX_FILTER_SCRIPT })
 }

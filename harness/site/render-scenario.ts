@@ -10,7 +10,7 @@ import type { ReportResult, ReportRun, ReportScenario, ResultTrace } from './mod
 import { VERDICT_SYMBOL } from './palette.js'
 import { runLabel } from './render-bits.js'
 import { renderTraceCards } from './render-trace-cards.js'
-import type { Expectation, ExpectFields, Source, Step } from '../scenario/types.js'
+import type { Expectation, ExpectFields, PacketSpec, Source, Step } from '../scenario/types.js'
 
 export interface ScenarioPageModel {
   scenario: ReportScenario
@@ -37,10 +37,45 @@ function value(v: unknown): string {
   return String(v)
 }
 
-const FIELDS: ReadonlyArray<keyof ExpectFields> = ['ret', 'errno', 'ready', 'revents', 'value', 'data', 'time']
+const FIELDS: ReadonlyArray<keyof ExpectFields> = [
+  'ret',
+  'errno',
+  'ready',
+  'revents',
+  'value',
+  'data',
+  'msg_flags',
+  'cmsg',
+  'sets',
+  'registered',
+  'time',
+]
+
+function ordinal(n: number): string {
+  const s = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10] ?? 'th')
+  return `${n}${s}`
+}
+
+/** `the 2nd segment ACK to L, 0 bytes`: a packet spec as a reader says it. */
+export function packetText(p: PacketSpec): string {
+  const which = p.last ? 'the last segment' : p.nth !== undefined ? `the ${ordinal(p.nth)} segment` : 'a segment'
+  const parts = [which, p.flags ?? 'any flags']
+  if (p.from) parts.push(`from ${p.from}`)
+  if (p.to) parts.push(`to ${p.to}`)
+  if (p.len !== undefined) parts.push(`${p.len} bytes`)
+  return parts.join(' ')
+}
 
 function fields(exp: ExpectFields): string[] {
-  return FIELDS.filter(k => exp[k] !== undefined).map(k => `${k} ${value(exp[k])}`)
+  const lines = FIELDS.filter(k => exp[k] !== undefined).map(k => `${k} ${value(exp[k])}`)
+  // packet expectations are judged when the scenario ends, against the capture
+  if (exp.after_packet) lines.push(`after ${packetText(exp.after_packet)}`)
+  if (exp.before_packet) lines.push(`before ${packetText(exp.before_packet)}`)
+  if (exp.packets) {
+    const c = exp.packets
+    lines.push(`packets: ${c.count ?? '>=1'} × ${packetText(c.match).replace(/^a segment /, '')}${c.since ? ` since ${c.since}` : ''}`)
+  }
+  return lines
 }
 
 export function expectationLines(exp: Expectation): string[] {
@@ -88,7 +123,7 @@ function renderHistory(m: ScenarioPageModel, history: readonly ReportResult[]): 
   const shown = history.slice(0, m.historyCap)
   const marks = shown.map(r => {
     const run = m.runs.get(r.runId)
-    const tip = `${r.verdict}${r.claim ? ` (claim ${r.claim})` : ''} · run ${run ? runLabel(run) : r.runId}`
+    const tip = `${r.verdict}${r.claim ? ` (claim ${r.claim})` : ''} · run ${run ? runLabel(run) : r.runId}${r.verdict === 'skip' ? ` · ${r.message}` : ''}`
     return html`<a class="v-${r.verdict}" href="${m.resultHref(r)}" title="${tip}">${VERDICT_SYMBOL[r.verdict]}</a>`
   })
   const more =

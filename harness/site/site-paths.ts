@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 export const INDEX_PAGE = 'index.html'
 export const KERNELS_PAGE = 'kernels.html'
 export const CLAIMS_PAGE = 'claims.html'
+export const ATLAS_PAGE = 'atlas.html'
 
 /** Page 1 holds the newest runs. */
 export function matrixPage(page: number): string {

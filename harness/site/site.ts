@@ -12,6 +12,9 @@ import { diffPairs, runSlugs } from './diff-pairs.js'
 import type { DiffPair } from './diff-pairs.js'
 import type { ReportData, ReportResult, ReportRun, ResultTrace, TraceSource } from './model.js'
 import { kernelKey } from './model.js'
+import { atlasModel } from './atlas.js'
+import { renderAtlas } from './render-atlas.js'
+import { ATLAS_PAGE } from './site-paths.js'
 import { renderClaimsPage } from './render-claims.js'
 import { renderDiffPage } from './render-diff.js'
 import type { ClaimModel } from './render-claims.js'
@@ -241,6 +244,10 @@ export function* buildSite(
   }
 
   yield { path: CLAIMS_PAGE, html: renderClaimsPage(claims) }
+  yield {
+    path: ATLAS_PAGE,
+    html: renderAtlas({ ...atlasModel(data.runs, results, data.scenarios, readTrace, data.generatedAt), resultHref: fromRoot }),
+  }
 
   if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)
 }
