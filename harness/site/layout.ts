@@ -37,7 +37,7 @@ export function renderPage(opts: PageOptions): string {
 </head>
 <body>
 <header class="site"><strong>sockspec</strong>
-<nav><a href="${r}${INDEX_PAGE}">Runs</a><a href="${r}${matrixPage(1)}">Matrix</a><a href="${r}${KERNELS_PAGE}">Kernels</a><a href="${r}${ATLAS_PAGE}">Atlas</a><a href="${r}${CLAIMS_PAGE}">Seed claims</a></nav>
+<nav><a href="${r}${INDEX_PAGE}">Runs</a><a href="${r}${matrixPage(1)}">Matrix</a><a href="${r}${KERNELS_PAGE}">Kernels</a><a href="${r}${ATLAS_PAGE}">Atlas</a><a href="${r}${CLAIMS_PAGE}">Claims</a></nav>
 <span class="muted">generated ${opts.generatedAt}</span></header>
 <main>
 ${opts.body}

@@ -99,12 +99,12 @@ ${claim.why.map(w => html`<p><a href="${scenarioPage(w.scenario)}">${w.scenario}
 ${claim.whyOmitted ? html`<p class="muted">${claim.whyOmitted} more scenarios of this claim: their timelines are on their scenario pages (table above).</p>` : ''}
 </section>`
   })
-  const intro = html`<p>The claims of the seed note about EINPROGRESS and epoll, each turned into scenarios. A claim scenario's <em>claim</em> checks decide whether it holds on a kernel; a refuted claim does not fail the run. Columns are kernels, newest first; each cell is the latest result on that kernel.</p>`
-  const body = html`<h1>Seed claims</h1>
+  const intro = html`<p>Claims about readiness, each turned into scenarios: the seed note's (numbered) and the man pages' (named by page and section, with their words quoted). A claim scenario's <em>claim</em> checks decide whether it holds on a kernel; a refuted claim does not fail the run. Columns are kernels, newest first; each cell is the latest result on that kernel.</p>`
+  const body = html`<h1>Claims</h1>
 ${
   m.claims.length
     ? html`${summaryTable(m)}${intro}${joinHtml(sections)}`
     : html`${intro}<p class="muted">No claim scenario has been run yet (scenarios with a top-level <code>claim</code>, e.g. the seed-claims pack).</p>`
 }`
-  return renderPage({ title: 'Seed claims', root: '', body, generatedAt: m.generatedAt })
+  return renderPage({ title: 'Claims', root: '', body, generatedAt: m.generatedAt })
 }

@@ -144,7 +144,7 @@ ${renderTraceCards(v.shown, { root: ROOT, anchors: true })}`,
   const body = html`<p class="muted mono">${s.id} · pack ${s.pack}</p>
 <h1>${s.title}</h1>
 ${doc.description ? html`<p>${doc.description}</p>` : ''}
-${doc.claim ? html`<p><strong>Seed claim ${doc.claim.id}${doc.claim.role ? ` (${doc.claim.role})` : ''}:</strong></p><blockquote>${doc.claim.statement}</blockquote>` : ''}
+${doc.claim ? html`<p><strong>Claim ${doc.claim.id}${doc.claim.role ? ` (${doc.claim.role})` : ''}:</strong></p><blockquote>${doc.claim.statement}${doc.claim.source ? html`<footer class="muted">${doc.claim.source}</footer>` : ''}</blockquote>` : ''}
 <h2>Sources</h2>
 ${doc.sources?.length ? html`<ul>${doc.sources.map(renderSource)}</ul>` : html`<p class="muted">none given</p>`}
 <h2>Steps</h2>
