@@ -86,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--db <file>', 'trace store file', 'traces.db')
     .option('--run <run>', 'run id, uuid prefix, or latest', 'latest')
     .option('--variant <name>', 'variant (ipv4, ipv6, default)')
+    .option('--width <columns>', "columns no line may exceed (default: the terminal's, else COLUMNS, else 100)", intArg('--width', 40))
     .action(async (what: string | undefined, opts) => {
       const { showCommand } = await import('./show.js')
       exitCode = showCommand(what, opts)
