@@ -12,6 +12,7 @@ import { jsonReporter } from '../reporters/json.js'
 import { junitReporter } from '../reporters/junit.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tapReporter } from '../reporters/tap.js'
+import { ProgressLine } from '../reporters/progress.js'
 import { ttyReporter } from '../reporters/tty.js'
 import { loadScenarios } from '../scenario/load.js'
 import type { Scenario } from '../scenario/types.js'
@@ -99,7 +100,9 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
       .filter(s => s.variants.length > 0)
   }
   if (!scenarios.length) throw new SockspecError('E_USAGE', 'no scenario matches')
-  const log = (line: string): void => void process.stderr.write(`sockspec: ${line}\n`)
+  // the status line (stderr, a TTY only) steps aside for every log line and every result
+  const progress = new ProgressLine(process.stderr)
+  const log = (line: string): void => progress.write(() => void process.stderr.write(`sockspec: ${line}\n`))
   const parsed = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
   // `all`: the host and every Debian series the kit's apt indexes carry
   const kernels = parsed.some(k => k.kind === 'all') ? await (await import('../hosts/vm/launch.js')).expandKernelSpecs(parsed, log) : parsed
@@ -141,6 +144,8 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
         jobs: opts.jobs,
         repeat: opts.repeat,
         hosts,
+        progress,
+        progressLabel: guests.length ? `host ${system.kernelRelease}` : '',
       })
       // a closed stdout stops the run like Ctrl-C, but ends with the code of what was recorded
       interrupted = outcome.interrupted || !!outcome.stdoutClosed
@@ -153,10 +158,12 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
   if (guests.length) {
     try {
       const { runGuestKernel } = await import('./run-kernels.js')
-      for (const spec of guests) {
+      for (const [i, spec] of guests.entries()) {
         if (interrupted || stdoutClosed()) break
         const r = await runGuestKernel(spec, scenarios, {
           store,
+          progress,
+          position: guests.length > 1 ? `${i + 1}/${guests.length}` : undefined,
           reporter: () => reporterFor(opts.reporter),
           jobs: opts.jobs,
           repeat: opts.repeat,
@@ -167,6 +174,7 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
       }
       log(`kernels run: ${kernels.map(k => k.name).join(', ')}`)
     } finally {
+      progress.stop()
       store.close()
     }
   }
