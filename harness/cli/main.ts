@@ -42,7 +42,14 @@ export async function main(argv: string[]): Promise<number> {
       'scenarios run in parallel (default: sized from their estimated waits, 1 to 16 per core)',
       intArg('--jobs', 1),
     )
-    .option('-f, --filter <pattern>', 'only scenario ids matching a glob or substring (repeatable)', collect, [])
+    .option(
+      '-f, --filter <glob>',
+      "only scenarios whose id, pack or name matches the glob (picomatch: *, **, {a,b}, [..]; '!glob' excludes; a plain word matches a substring) (repeatable)",
+      collect,
+      [],
+    )
+    .option('-x, --exclude <glob>', 'leave out scenarios matching the glob (as --filter) (repeatable)', collect, [])
+    .option('--rerun-failed [store]', 'run only the scenario variants that failed or errored in the last run of the store (default: --db)')
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
     .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'junit', 'json']).default('tty'))
     .option('--variant <name>', 'only this variant: ipv4, ipv6, default (repeatable)', collect, [])
@@ -90,6 +97,18 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (what: string | undefined, opts) => {
       const { showCommand } = await import('./show.js')
       exitCode = showCommand(what, opts)
+    })
+
+  program
+    .command('list')
+    .description('list scenarios: id, variants, requirements, sources (one line each)')
+    .argument('[paths...]', 'scenario files or directories (default: the packaged scenarios)')
+    .option('-f, --filter <glob>', 'only scenarios matching, as for run (repeatable)', collect, [])
+    .option('-x, --exclude <glob>', 'leave out scenarios matching, as for run (repeatable)', collect, [])
+    .option('--json', 'one JSON document: {"scenarios": [{id, pack, file, title, variants, requires, sources, claim}]}')
+    .action(async (paths: string[], opts) => {
+      const { listCommand } = await import('./list.js')
+      exitCode = listCommand(paths, opts)
     })
 
   program

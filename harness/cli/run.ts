@@ -15,16 +15,19 @@ import { tapReporter } from '../reporters/tap.js'
 import { ProgressLine } from '../reporters/progress.js'
 import { ttyReporter } from '../reporters/tty.js'
 import { loadScenarios } from '../scenario/load.js'
-import type { Scenario } from '../scenario/types.js'
 import { variantsOf } from '../scenario/expand.js'
-import { TraceStore } from '../store/store.js'
+import { TraceStore, withStoreErrors } from '../store/store.js'
 import { runOnHost } from './run-on-host.js'
+import { failedInLastRun, filterScenarios, onlyFailed } from './select-scenarios.js'
 import { stdoutClosed } from './stdout.js'
 
 export interface RunOptions {
   db: string
   jobs?: number
   filter?: string[]
+  exclude?: string[]
+  /** true: the --db store; a string: that store */
+  rerunFailed?: string | boolean
   repeat: number
   reporter: 'tty' | 'tap' | 'junit' | 'json'
   variant?: string[]
@@ -52,19 +55,6 @@ async function remoteHosts(opts: RunOptions): Promise<RemoteHosts | undefined> {
   return { targets, prepared, options }
 }
 
-function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.')
-  return new RegExp(`^${re}$`)
-}
-
-export function filterScenarios(scenarios: Scenario[], patterns: string[] | undefined): Scenario[] {
-  if (!patterns?.length) return scenarios
-  return scenarios.filter(s => patterns.some(p => (/[*?]/.test(p) ? globToRegExp(p).test(s.id) : s.id.includes(p))))
-}
-
 function reporterFor(name: RunOptions['reporter']): Reporter {
   switch (name) {
     case 'tap':
@@ -86,7 +76,28 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
     return [t.inet, t.inet6].filter((a): a is string => a !== undefined)
   })
   const policy = { allowExternal: opts.allowExternal === true, remoteAddresses }
-  let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir], policy), opts.filter)
+  let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir], policy), opts.filter, opts.exclude)
+  if (opts.rerunFailed) {
+    const from = typeof opts.rerunFailed === 'string' ? opts.rerunFailed : opts.db
+    const old = TraceStore.open(from, { readonly: true, mustExist: true })
+    let failed: ReturnType<typeof failedInLastRun>
+    try {
+      failed = withStoreErrors(from, () => failedInLastRun(old, from))
+    } finally {
+      old.close()
+    }
+    if (!failed.pairs.size) {
+      process.stderr.write(`sockspec: nothing failed in run ${failed.runUuid} of ${from}\n`)
+      return 0
+    }
+    const narrowed = onlyFailed(scenarios, failed)
+    // a failed scenario from other paths (or filtered out) cannot be run from here: said, not silently dropped
+    if (narrowed.missing.length)
+      process.stderr.write(
+        `sockspec: ${narrowed.missing.length} failed scenario(s) of run ${failed.runUuid} not among the scenarios given: ${narrowed.missing.join(', ')}\n`,
+      )
+    scenarios = narrowed.scenarios
+  }
   if (opts.variant?.length) {
     const wanted = new Set(opts.variant)
     for (const v of wanted) if (!['ipv4', 'ipv6', 'default'].includes(v)) throw new SockspecError('E_USAGE', `unknown variant '${v}'`)
