@@ -116,7 +116,12 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
   const log = (line: string): void => progress.write(() => void process.stderr.write(`sockspec: ${line}\n`))
   const parsed = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
   // `all`: the host and every Debian series the kit's apt indexes carry
-  const kernels = parsed.some(k => k.kind === 'all') ? await (await import('../hosts/vm/launch.js')).expandKernelSpecs(parsed, log) : parsed
+  let kernels = parsed
+  if (parsed.some(k => k.kind === 'all')) {
+    progress.phase("reading Debian's kernel indexes")
+    kernels = await (await import('../hosts/vm/launch.js')).expandKernelSpecs(parsed, log)
+    progress.stop()
+  }
   const guests = kernels.flatMap(k => (k.kind === 'debian' ? [k] : []))
   // Every run holds the beacon while it lives: a run left `running` by a dead
   // process is marked aborted by the next open, and its probes (which inherit
