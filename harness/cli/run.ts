@@ -70,6 +70,16 @@ function reporterFor(name: RunOptions['reporter']): Reporter {
 
 /** `sockspec run` (named apart from deps/process.ts runCommand, which runs an external program). */
 export async function runScenariosCommand(paths: string[], opts: RunOptions): Promise<number> {
+  // the status line (stderr, a TTY only) steps aside for every log line and every result, and goes before an error is shown
+  const progress = new ProgressLine(process.stderr)
+  try {
+    return await runScenarios(paths, opts, progress)
+  } finally {
+    progress.stop()
+  }
+}
+
+async function runScenarios(paths: string[], opts: RunOptions, progress: ProgressLine): Promise<number> {
   // a --host machine's own addresses are destinations the user named
   const remoteAddresses = (opts.host ?? []).flatMap(flag => {
     const t = parseHostFlag(flag)
@@ -111,8 +121,6 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
       .filter(s => s.variants.length > 0)
   }
   if (!scenarios.length) throw new SockspecError('E_USAGE', 'no scenario matches')
-  // the status line (stderr, a TTY only) steps aside for every log line and every result
-  const progress = new ProgressLine(process.stderr)
   const log = (line: string): void => progress.write(() => void process.stderr.write(`sockspec: ${line}\n`))
   const parsed = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
   // `all`: the host and every Debian series the kit's apt indexes carry
