@@ -8,7 +8,7 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
@@ -314,78 +314,191 @@ t.test(
   },
 )
 
-t.test('the kernels workflow: valid YAML, consistent job graph, its compare job runs here', async t => {
-  const wf = parseYaml(readFileSync(join(kitRoot, '.github', 'workflows', 'kernels.yml'), 'utf8')) as {
+t.test('the kernels workflow: valid YAML, consistent job graph, its shell steps run here', async t => {
+  const text = readFileSync(join(kitRoot, '.github', 'workflows', 'kernels.yml'), 'utf8')
+  type Step = { name?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown> }
+  const wf = parseYaml(text) as {
+    concurrency?: { group: string; 'cancel-in-progress': string }
     jobs: Record<
       string,
       {
         needs?: string | string[]
+        if?: string
         env?: Record<string, string>
         strategy?: { matrix: { include: Array<{ leg: string; image: string }> } }
-        steps: Array<{ uses?: string; run?: string; with?: Record<string, unknown> }>
+        steps: Step[]
       }
     >
   }
   const run = wf.jobs['run']!
+  const qemu = wf.jobs['qemu']!
   const compare = wf.jobs['compare']!
   const legs = run.strategy!.matrix.include.map(l => l.leg)
   t.ok(legs.length >= 2 && new Set(legs).size === legs.length, 'at least two legs, unique names')
   t.ok(legs.includes('ubuntu-22.04') && legs.includes('ubuntu-24.04'))
-  t.same([compare.needs].flat(), ['run'], 'compare waits for every leg')
+  t.same([compare.needs].flat(), ['run', 'qemu'], 'compare waits for every leg and the qemu matrix')
+  t.match(compare.if, /!cancelled\(\)/, 'compare also runs when the qemu job was skipped')
   const upload = run.steps.find(s => s.uses?.startsWith('actions/upload-artifact'))!
   const download = compare.steps.find(s => s.uses?.startsWith('actions/download-artifact'))!
   t.equal(upload.with!['name'], 'traces-${{ matrix.leg }}')
   t.match(String(upload.with!['path']), /traces-\$\{\{ matrix\.leg \}\}\.db\*/)
   t.equal(download.with!['pattern'], 'traces-*', 'the download pattern matches every leg artifact')
+  t.equal(qemu.steps.find(s => s.uses?.startsWith('actions/upload-artifact'))!.with!['name'], 'traces-qemu', 'and the qemu store')
   t.ok(run.steps.some(s => /sudo .*npx sockspec run --db "traces-\$LEG\.db" --reporter junit/.test(s.run ?? '')))
+  t.ok(
+    qemu.steps.some(s => /npm run matrix/.test(s.run ?? '')),
+    'a leg runs the qemu kernel matrix',
+  )
   t.ok(legs.includes(compare.env!['BASELINE_LEG']!), 'the baseline is one of the legs')
   t.ok(
     compare.steps.some(s => s.uses?.startsWith('actions/upload-artifact') && (s.with!['path'] as string).includes('reports/')),
     'the report is published',
   )
+  // every action pinned to a full commit SHA, with the tag beside it for the reader
+  const uses = [...text.matchAll(/^\s*(?:- )?uses: (\S+)(.*)$/gm)]
+  t.ok(uses.length >= 10)
+  for (const [, action, rest] of uses) t.match(`${action}${rest}`, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/, `${action} pinned`)
+  t.match(wf.concurrency?.group, /github\.ref/, 'one run per branch at a time')
+  t.match(String(wf.concurrency?.['cancel-in-progress']), /pull_request/, 'only pull requests are cancelled by a newer push')
+  // the Debian packages the kit needs (.ci/run lists them with their reason) are installed by the legs that use them
+  const ciNeeds = new Set([...readFileSync(join(kitRoot, '.ci', 'run'), 'utf8').matchAll(/need\+=\(([\w.+-]+)\)/g)].map(m => m[1]!))
+  const installs = (steps: Step[]): string => steps.map(s => s.run ?? '').join('\n')
+  for (const pkg of ['iproute2', 'nftables']) {
+    t.ok(ciNeeds.has(pkg), `${pkg} is one the kit needs`)
+    t.match(installs(run.steps), new RegExp(`apt-get install[^\n]*\\b${pkg}\\b`), `the legs install ${pkg}`)
+  }
+  for (const pkg of ['qemu-system-x86', 'busybox-static', 'debian-archive-keyring', 'iproute2', 'nftables']) {
+    t.ok(ciNeeds.has(pkg), `${pkg} is one the kit needs`)
+    t.match(installs(qemu.steps), new RegExp(`apt-get install[\\s\\S]*\\b${pkg}\\b`), `the qemu job installs ${pkg}`)
+  }
+  // history between workflow runs: restored every time, written by weekly runs only
+  const restore = compare.steps.find(s => s.uses?.startsWith('actions/cache/restore'))!
+  const save = compare.steps.find(s => s.uses?.startsWith('actions/cache/save'))!
+  t.equal(restore.with!['path'], 'history')
+  t.equal(save.with!['path'], 'history')
+  t.equal(restore.with!['restore-keys'], 'kernels-history-', 'the newest history of any earlier run')
+  t.equal(save.with!['key'], restore.with!['key'], 'a new key per workflow run (a cache entry cannot be overwritten)')
+  t.match(save.if, /schedule/)
+  t.notMatch(save.if, /pull_request|push/, 'a pull request never moves last week')
   // every sockspec command the workflow calls exists
   const commands = new Set([...JSON.stringify(wf).matchAll(/npx sockspec (\w+)/g)].map(m => m[1]!))
   for (const cmd of commands) t.equal(sockspec([cmd, '--help']).code, 0, `sockspec ${cmd} exists`)
 
-  // run the compare job's shell steps, in order, on two leg stores, with npx -> this build
+  // run the compare job's shell steps, in order, with npx -> this build, on two leg stores and the
+  // history a weekly run left a week ago: run a as last week's run of both legs
   const work = join(dir, 'workflow')
   mkdirSync(join(work, 'legs'), { recursive: true })
   mkdirSync(join(work, 'shim'))
+  mkdirSync(join(work, 'history'))
+  symlinkSync(join(kitRoot, '.github'), join(work, '.github'))
   const baselineLeg = compare.env!['BASELINE_LEG']!
   const otherLeg = legs.find(l => l !== baselineLeg)!
   copyFileSync(aDb, join(work, 'legs', `traces-${baselineLeg}.db`))
   copyFileSync(bDb, join(work, 'legs', `traces-${otherLeg}.db`))
+  copyFileSync(aDb, join(work, 'history', 'history.db'))
+  writeFileSync(
+    join(work, 'history', 'legs.tsv'),
+    `${otherLeg}\t${runUuid(aDb)}\n${baselineLeg}\t${runUuid(aDb)}\nretired-leg\t${randomUUID()}\n`,
+  )
   writeFileSync(
     join(work, 'shim', 'npx'),
     `#!/bin/sh\n[ "$1" = sockspec ] || exit 127\nshift\nexec ${quote(process.execPath)} ${quote(bin)} "$@"\n`,
   )
   chmodSync(join(work, 'shim', 'npx'), 0o755)
   const githubEnv = join(work, 'github-env')
+  const summary = join(work, 'step-summary.md')
   writeFileSync(githubEnv, '')
-  const steps = compare.steps.filter(s => s.run && s.run !== 'npm ci')
-  const codes: number[] = []
-  for (const step of steps) {
+  writeFileSync(summary, '')
+  const runStep = (job: { env?: Record<string, string> }, step: Step, extraEnv: Record<string, string> = {}) => {
     t.notMatch(step.run!, /\$\{\{/, 'no expression expanded into a shell script')
-    const extra = Object.fromEntries(
+    const fromSteps = Object.fromEntries(
       readFileSync(githubEnv, 'utf8')
         .split('\n')
         .filter(Boolean)
         .map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
     )
-    const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run!], {
+    return spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run!], {
       cwd: work,
       encoding: 'utf8',
       timeout: 60_000,
-      env: { ...process.env, ...compare.env, ...extra, GITHUB_ENV: githubEnv, PATH: `${join(work, 'shim')}:${process.env['PATH'] ?? ''}` },
+      env: {
+        ...process.env,
+        ...job.env,
+        ...fromSteps,
+        ...extraEnv,
+        GITHUB_ENV: githubEnv,
+        GITHUB_STEP_SUMMARY: summary,
+        PATH: `${join(work, 'shim')}:${process.env['PATH'] ?? ''}`,
+      },
     })
-    codes.push(r.status ?? -1)
   }
-  t.same(codes, [...steps.slice(0, -1).map(() => 0), 1], 'every step succeeds but the gate, which fails on the regression')
-  t.equal(counts(join(work, 'all.db'))['runs'], 2)
+  const steps = compare.steps.filter(s => s.run && s.run !== 'npm ci')
+  const outcomes = steps.map(step => {
+    const r = runStep(compare, step)
+    return { name: step.name ?? step.run!, code: r.status ?? -1, stderr: r.stderr }
+  })
+  t.same(
+    outcomes.map(o => `${o.name}: ${o.code}`),
+    steps.map(s => `${s.name ?? s.run!}: ${/fails .*on regression/.test(s.name ?? '') ? 1 : 0}`),
+    `every step succeeds but the gates, which fail on the regression: ${outcomes.map(o => o.stderr).join('')}`,
+  )
+  t.equal(counts(join(work, 'all.db'))['runs'], 2, "the baseline comparison sees this workflow run's legs only")
   const doc = JSON.parse(readFileSync(join(work, 'compare.json'), 'utf8')) as CompareDocument
   t.same(validateCompare(doc) ? [] : validateCompare.errors, [], 'valid against compare.schema.json')
   t.equal(doc.baseline?.uuid, runUuid(aDb), 'the baseline leg was found by its own store')
   t.match(readFileSync(join(work, 'compare.txt'), 'utf8'), /REGRESSION overflow\/expects-rst/)
+  // week over week: the leg whose run changed is compared with last week's run of it
+  const sinceLast = JSON.parse(readFileSync(join(work, `since-last-${otherLeg}.json`), 'utf8')) as CompareDocument
+  t.equal(sinceLast.comparisons[0]?.a.uuid, runUuid(aDb), "last week's run")
+  t.equal(sinceLast.comparisons[0]?.b.uuid, runUuid(bDb), "this week's run")
+  t.ok(sinceLast.regression)
+  t.notOk(existsSync(join(work, `since-last-${baselineLeg}.json`)), 'a leg whose run is the same has nothing to compare')
+  const md = readFileSync(summary, 'utf8')
+  t.match(md, /### legs against ubuntu-24\.04/)
+  t.match(md, new RegExp(`### ${otherLeg.replace(/\./g, '\\.')} against last week`))
+  t.match(
+    md,
+    /#### Regressions\n\n\| scenario \| kernels \| verdicts \| message \|\n[^]*overflow\/expects-rst &#91;ipv4&#93;[^\n]*pass → fail/,
+  )
+  t.match(md, /#### Differences/)
+  // the weekly run became the history: this run of each leg, the retired leg kept
+  const history = readFileSync(join(work, 'history', 'legs.tsv'), 'utf8')
+  t.match(history, new RegExp(`^${otherLeg}\t${runUuid(bDb)}$`, 'm'))
+  t.match(history, /^retired-leg\t/m)
+  t.equal(counts(join(work, 'history', 'history.db'))['runs'], 2, 'both runs in the history store, once each')
+
+  // a leg's own summary from its JUnit file, as the run job writes it
+  const junit = sockspec([
+    'run',
+    join(fx, 'overflow', 'expects-rst.yaml'),
+    join(fx, 'only-b'),
+    '--db',
+    join(work, 'leg.db'),
+    '--reporter',
+    'junit',
+  ])
+  t.equal(junit.code, 1, junit.stderr)
+  writeFileSync(join(work, `junit-${otherLeg}.xml`), junit.stdout)
+  writeFileSync(summary, '')
+  const legSummary = run.steps.find(s => /step-summary\.mjs junit/.test(s.run ?? ''))!
+  t.equal(legSummary.if, 'always()', 'the summary is written when scenarios fail too')
+  const r = runStep(run, legSummary, { LEG: otherLeg })
+  t.equal(r.status, 0, r.stderr)
+  const legMd = readFileSync(summary, 'utf8')
+  t.match(legMd, new RegExp(`^### sockspec on ${otherLeg.replace(/\./g, '\\.')}\n\n1 pass, 1 fail, 0 error, 0 skip`, 'm'))
+  t.match(legMd, /\| FAIL \| overflow\/expects-rst &#91;ipv4&#93; \|/)
+  // a scenario title or message cannot inject markup into the summary
+  const hostileXml = join(work, 'hostile.xml')
+  writeFileSync(
+    hostileXml,
+    '<testsuites><testsuite><testcase classname="p" name="a | b &lt;img src=x&gt; [l](http://e)"><failure message="**bold**"/></testcase></testsuite></testsuites>',
+  )
+  const hostile = spawnSync(process.execPath, [join(kitRoot, '.github', 'workflows', 'step-summary.mjs'), 'junit', 'x', hostileXml], {
+    encoding: 'utf8',
+  })
+  t.equal(hostile.status, 0, hostile.stderr)
+  t.notMatch(hostile.stdout, /<img|\]\(|\*\*bold|a \| b/, 'escaped')
+  t.match(hostile.stdout, /\| FAIL \| a &#124; b &#60;img/)
 })
 
 t.test(

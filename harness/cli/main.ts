@@ -42,7 +42,14 @@ export async function main(argv: string[]): Promise<number> {
       'scenarios run in parallel (default: sized from their estimated waits, 1 to 16 per core)',
       intArg('--jobs', 1),
     )
-    .option('-f, --filter <pattern>', 'only scenario ids matching a glob or substring (repeatable)', collect, [])
+    .option(
+      '-f, --filter <glob>',
+      "only scenarios whose id, pack or name matches the glob (picomatch: *, **, {a,b}, [..]; '!glob' excludes; a plain word matches a substring) (repeatable)",
+      collect,
+      [],
+    )
+    .option('-x, --exclude <glob>', 'leave out scenarios matching the glob (as --filter) (repeatable)', collect, [])
+    .option('--rerun-failed [store]', 'run only the scenario variants that failed or errored in the last run of the store (default: --db)')
     .option('--repeat <n>', 'run every scenario variant N times', intArg('--repeat', 1), 1)
     .addOption(new Option('--reporter <name>', 'output format').choices(['tty', 'tap', 'ktap', 'junit', 'json']).default('tty'))
     .addOption(
@@ -92,9 +99,22 @@ export async function main(argv: string[]): Promise<number> {
     .option('--db <file>', 'trace store file', 'traces.db')
     .option('--run <run>', 'run id, uuid prefix, or latest', 'latest')
     .option('--variant <name>', 'variant (ipv4, ipv6, default)')
+    .option('--width <columns>', "columns no line may exceed (default: the terminal's, else COLUMNS, else 100)", intArg('--width', 40))
     .action(async (what: string | undefined, opts) => {
       const { showCommand } = await import('./show.js')
       exitCode = showCommand(what, opts)
+    })
+
+  program
+    .command('list')
+    .description('list scenarios: id, variants, requirements, sources (one line each)')
+    .argument('[paths...]', 'scenario files or directories (default: the packaged scenarios)')
+    .option('-f, --filter <glob>', 'only scenarios matching, as for run (repeatable)', collect, [])
+    .option('-x, --exclude <glob>', 'leave out scenarios matching, as for run (repeatable)', collect, [])
+    .option('--json', 'one JSON document: {"scenarios": [{id, pack, file, title, variants, requires, sources, claim}]}')
+    .action(async (paths: string[], opts) => {
+      const { listCommand } = await import('./list.js')
+      exitCode = listCommand(paths, opts)
     })
 
   program

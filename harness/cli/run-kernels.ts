@@ -20,6 +20,7 @@ import { kernelFor, launchKernel } from '../hosts/vm/launch.js'
 import type { LaunchedKernel } from '../hosts/vm/launch.js'
 import type { DebianSpec } from '../hosts/vm/kernel-spec.js'
 import type { CachedKernel } from '../hosts/vm/kernel-fetch.js'
+import type { ProgressLine } from '../reporters/progress.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tally } from '../reporters/reporter.js'
 import { runOnHost } from './run-on-host.js'
@@ -32,6 +33,10 @@ export interface GuestRunOptions {
   jobs: number | undefined
   repeat: number
   log: (line: string) => void
+  /** the status line on stderr: fetching, booting, then the scenarios */
+  progress?: ProgressLine
+  /** this kernel's place among the run's guests, e.g. `2/8` */
+  position?: string
   /** called after each boot of the guest (0 the first, 1 a reboot), before scenarios use it */
   onBoot?: (guest: Guest, boot: number) => Promise<void>
 }
@@ -77,6 +82,8 @@ export async function runGuestKernel(
   opts: GuestRunOptions,
 ): Promise<{ code: number; interrupted: boolean }> {
   const started = performance.now()
+  const tag = `${spec.name}${opts.position ? ` (${opts.position})` : ''}`
+  opts.progress?.phase(`fetching ${tag}`)
   const kernel = await kernelFor(spec, {}, opts.log)
   opts.log(`kernel ${spec.name}: ${kernel.package} ${kernel.version}`)
   const jobs = opts.jobs ?? guestJobs()
@@ -89,6 +96,7 @@ export async function runGuestKernel(
   let launched: LaunchedKernel | undefined
   let bootProblem: string | undefined
   try {
+    opts.progress?.phase(`booting ${tag}`)
     launched = await launchKernel(kernel, { probePorts })
     opts.log(
       `kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`,
@@ -126,6 +134,7 @@ export async function runGuestKernel(
     opts.log(`kernel ${spec.name}: guest went down (${dead.downReason}); console log: ${dead.consoleLog}; booting it again`)
     await dead.shutdown({ keepLogs: true })
     try {
+      opts.progress?.phase(`booting ${tag} again`)
       const next = await launchKernel(kernel, { probePorts })
       guest = next.guest
       opts.log(`kernel ${spec.name}: booted again in ${(next.guest.bootMs / 1000).toFixed(1)} s`)
@@ -164,6 +173,8 @@ export async function runGuestKernel(
       repeat: opts.repeat,
       readSysctl: launched?.readSysctl ?? (() => undefined),
       retry,
+      progress: opts.progress,
+      progressLabel: tag,
     })
     const t = tally(outcome.results)
     opts.log(

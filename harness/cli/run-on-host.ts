@@ -6,6 +6,7 @@
  */
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
+import type { ProgressLine } from '../reporters/progress.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { runPlan } from '../runner/run.js'
 import type { RunOutcome, RunPlanOptions } from '../runner/run.js'
@@ -28,6 +29,9 @@ export interface HostRunOptions {
   readSysctl?: (name: string) => string | undefined
   /** whether an `error` result is run once more (a guest that died and was booted again) */
   retry?: RunPlanOptions['retry']
+  /** the status line on stderr (a TTY only), and the label of this run in it */
+  progress?: ProgressLine
+  progressLabel?: string
 }
 
 export interface HostRun extends RunOutcome {
@@ -39,19 +43,29 @@ export async function runOnHost(o: HostRunOptions): Promise<HostRun> {
   const { id: runId } = o.store.beginRun(runInfoFor(o.system, o.host.kind, o.hosts))
   const run = o.store.run(String(runId))!
   const reporter = o.reporter()
-  const outcome = await runPlan({
-    scenarios: o.scenarios,
-    host: o.host,
-    system: o.system,
-    readSysctl: o.readSysctl,
-    store: o.store,
-    runId,
-    jobs: o.jobs,
-    repeat: o.repeat,
-    retry: o.retry,
-    onStart: total => reporter.start(run, total),
-    onResult: (r, done, total) => reporter.result(r, done, total),
-  })
+  let outcome: RunOutcome
+  try {
+    outcome = await runPlan({
+      scenarios: o.scenarios,
+      host: o.host,
+      system: o.system,
+      readSysctl: o.readSysctl,
+      store: o.store,
+      runId,
+      jobs: o.jobs,
+      repeat: o.repeat,
+      retry: o.retry,
+      onStart: total => (o.progress ? o.progress.write(() => reporter.start(run, total)) : reporter.start(run, total)),
+      onPlan: (tasks, jobs) => o.progress?.start(o.progressLabel ?? '', tasks, jobs),
+      onResult: (r, done, total) => {
+        if (!o.progress) return reporter.result(r, done, total)
+        o.progress.result(r.scenario.id, r.variant, r.verdict)
+        o.progress.write(() => reporter.result(r, done, total))
+      },
+    })
+  } finally {
+    o.progress?.stop()
+  }
   reporter.end(run, outcome.results, outcome.interrupted)
   const bad = outcome.results.some(r => r.verdict === 'fail' || r.verdict === 'error')
   return { ...outcome, code: outcome.interrupted ? 130 : bad ? 1 : 0 }

@@ -14,18 +14,22 @@ import type { JunitFlavour } from '../reporters/junit.js'
 import { ktapReporter } from '../reporters/ktap.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tapReporter } from '../reporters/tap.js'
+import { ProgressLine } from '../reporters/progress.js'
 import { ttyReporter } from '../reporters/tty.js'
 import { loadScenarios } from '../scenario/load.js'
-import type { Scenario } from '../scenario/types.js'
 import { variantsOf } from '../scenario/expand.js'
-import { TraceStore } from '../store/store.js'
+import { TraceStore, withStoreErrors } from '../store/store.js'
 import { runOnHost } from './run-on-host.js'
+import { failedInLastRun, filterScenarios, onlyFailed } from './select-scenarios.js'
 import { stdoutClosed } from './stdout.js'
 
 export interface RunOptions {
   db: string
   jobs?: number
   filter?: string[]
+  exclude?: string[]
+  /** true: the --db store; a string: that store */
+  rerunFailed?: string | boolean
   repeat: number
   reporter: 'tty' | 'tap' | 'ktap' | 'junit' | 'json'
   junitFlavour?: JunitFlavour
@@ -54,19 +58,6 @@ async function remoteHosts(opts: RunOptions): Promise<RemoteHosts | undefined> {
   return { targets, prepared, options }
 }
 
-function globToRegExp(glob: string): RegExp {
-  const re = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.')
-  return new RegExp(`^${re}$`)
-}
-
-export function filterScenarios(scenarios: Scenario[], patterns: string[] | undefined): Scenario[] {
-  if (!patterns?.length) return scenarios
-  return scenarios.filter(s => patterns.some(p => (/[*?]/.test(p) ? globToRegExp(p).test(s.id) : s.id.includes(p))))
-}
-
 function reporterFor(name: RunOptions['reporter'], junitFlavour?: JunitFlavour): Reporter {
   switch (name) {
     case 'tap':
@@ -84,13 +75,44 @@ function reporterFor(name: RunOptions['reporter'], junitFlavour?: JunitFlavour):
 
 /** `sockspec run` (named apart from deps/process.ts runCommand, which runs an external program). */
 export async function runScenariosCommand(paths: string[], opts: RunOptions): Promise<number> {
+  // the status line (stderr, a TTY only) steps aside for every log line and every result, and goes before an error is shown
+  const progress = new ProgressLine(process.stderr)
+  try {
+    return await runScenarios(paths, opts, progress)
+  } finally {
+    progress.stop()
+  }
+}
+
+async function runScenarios(paths: string[], opts: RunOptions, progress: ProgressLine): Promise<number> {
   // a --host machine's own addresses are destinations the user named
   const remoteAddresses = (opts.host ?? []).flatMap(flag => {
     const t = parseHostFlag(flag)
     return [t.inet, t.inet6].filter((a): a is string => a !== undefined)
   })
   const policy = { allowExternal: opts.allowExternal === true, remoteAddresses }
-  let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir], policy), opts.filter)
+  let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir], policy), opts.filter, opts.exclude)
+  if (opts.rerunFailed) {
+    const from = typeof opts.rerunFailed === 'string' ? opts.rerunFailed : opts.db
+    const old = TraceStore.open(from, { readonly: true, mustExist: true })
+    let failed: ReturnType<typeof failedInLastRun>
+    try {
+      failed = withStoreErrors(from, () => failedInLastRun(old, from))
+    } finally {
+      old.close()
+    }
+    if (!failed.pairs.size) {
+      process.stderr.write(`sockspec: nothing failed in run ${failed.runUuid} of ${from}\n`)
+      return 0
+    }
+    const narrowed = onlyFailed(scenarios, failed)
+    // a failed scenario from other paths (or filtered out) cannot be run from here: said, not silently dropped
+    if (narrowed.missing.length)
+      process.stderr.write(
+        `sockspec: ${narrowed.missing.length} failed scenario(s) of run ${failed.runUuid} not among the scenarios given: ${narrowed.missing.join(', ')}\n`,
+      )
+    scenarios = narrowed.scenarios
+  }
   if (opts.variant?.length) {
     const wanted = new Set(opts.variant)
     for (const v of wanted) if (!['ipv4', 'ipv6', 'default'].includes(v)) throw new SockspecError('E_USAGE', `unknown variant '${v}'`)
@@ -104,10 +126,15 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
       .filter(s => s.variants.length > 0)
   }
   if (!scenarios.length) throw new SockspecError('E_USAGE', 'no scenario matches')
-  const log = (line: string): void => void process.stderr.write(`sockspec: ${line}\n`)
+  const log = (line: string): void => progress.write(() => void process.stderr.write(`sockspec: ${line}\n`))
   const parsed = (opts.kernel?.length ? opts.kernel : ['host']).map(parseKernelSpec)
   // `all`: the host and every Debian series the kit's apt indexes carry
-  const kernels = parsed.some(k => k.kind === 'all') ? await (await import('../hosts/vm/launch.js')).expandKernelSpecs(parsed, log) : parsed
+  let kernels = parsed
+  if (parsed.some(k => k.kind === 'all')) {
+    progress.phase("reading Debian's kernel indexes")
+    kernels = await (await import('../hosts/vm/launch.js')).expandKernelSpecs(parsed, log)
+    progress.stop()
+  }
   const guests = kernels.flatMap(k => (k.kind === 'debian' ? [k] : []))
   // Every run holds the beacon while it lives: a run left `running` by a dead
   // process is marked aborted by the next open, and its probes (which inherit
@@ -146,6 +173,8 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
         jobs: opts.jobs,
         repeat: opts.repeat,
         hosts,
+        progress,
+        progressLabel: guests.length ? `host ${system.kernelRelease}` : '',
       })
       // a closed stdout stops the run like Ctrl-C, but ends with the code of what was recorded
       interrupted = outcome.interrupted || !!outcome.stdoutClosed
@@ -158,10 +187,12 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
   if (guests.length) {
     try {
       const { runGuestKernel } = await import('./run-kernels.js')
-      for (const spec of guests) {
+      for (const [i, spec] of guests.entries()) {
         if (interrupted || stdoutClosed()) break
         const r = await runGuestKernel(spec, scenarios, {
           store,
+          progress,
+          position: guests.length > 1 ? `${i + 1}/${guests.length}` : undefined,
           reporter: () => reporterFor(opts.reporter, opts.junitFlavour),
           jobs: opts.jobs,
           repeat: opts.repeat,
@@ -172,6 +203,7 @@ export async function runScenariosCommand(paths: string[], opts: RunOptions): Pr
       }
       log(`kernels run: ${kernels.map(k => k.name).join(', ')}`)
     } finally {
+      progress.stop()
       store.close()
     }
   }

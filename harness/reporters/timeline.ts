@@ -7,7 +7,9 @@ import type { CheckRow, EventRow } from '../store/store.js'
 import type { ProbeEvent } from '../trace/event.js'
 import { formatMask } from '../expect/mask.js'
 import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from './trace-shape.js'
+import type { Paint } from './colour.js'
 import { terminalText } from './terminal-text.js'
+import { textWidth, wrapLine } from './terminal-width.js'
 
 export function formatAddr(a: ProbeEvent['addr']): string {
   if (!a) return ''
@@ -61,7 +63,46 @@ export function describePacket(e: ProbeEvent, leftActors: ReadonlySet<string>, o
   return packetFromLeft(e, owners, a => leftActors.has(a)) ? `──${label}──▶` : `◀──${label}──`
 }
 
-export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], maxWidth = 72): string {
+/** Gutter of the lane layout: `t (ms)` right-aligned in 10 columns, then two spaces. */
+const TIME_COLUMNS = 12
+/** Narrower lanes than this fold most calls into three lines or more: the vertical form reads better. */
+export const MIN_LANE = 18
+const MAX_LANE = 72
+
+export interface TimelineOptions {
+  /** columns no line may exceed (default 100) */
+  width?: number
+  /** paints failed checks (default: none) */
+  paint?: Paint
+}
+
+interface Layout {
+  actors: string[]
+  texts: string[]
+  marks: string[]
+  failedBelow: Array<readonly CheckRow[] | undefined>
+}
+
+/** Who sends a segment to whom, named: `SYN|ACK server → client`, for the one-lane form. */
+function describePacketBetween(e: ProbeEvent, owners: ReadonlyMap<number, string>): string {
+  const from = owners.get(Number(e['sport']))
+  const to = owners.get(Number(e['dport']))
+  return `${packetLabel(e)} ${from ?? `:${String(e['sport'] ?? '?')}`} → ${to ?? `:${String(e['dport'] ?? '?')}`}`
+}
+
+function checkLine(c: CheckRow): string {
+  return terminalText(`${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`)
+}
+
+/**
+ * A trace as lanes (client left, the wire, the others right) sized to `width`:
+ * a call longer than its lane folds onto the next lines of that lane, so
+ * nothing is cut. When even folded lanes would be too narrow (many actors, a
+ * narrow terminal) it falls back to one line per event with the actor named.
+ */
+export function renderTimeline(events: readonly EventRow[], checks: readonly CheckRow[], opts: TimelineOptions = {}): string {
+  const width = opts.width ?? 100
+  const paint = opts.paint ?? ((_: number, s: string) => s)
   // client lanes left, the wire in the middle, everyone else right
   const others = [...new Set(events.map(e => e.actor))]
     .filter(a => a !== 'wire')
@@ -73,34 +114,99 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   const leftSet = new Set(left)
   const failedByStep = failedChecksByStep(checks)
   const checkedSteps = new Set(checks.map(c => c.step))
-  const texts = events.map(row => {
-    const e = JSON.parse(row.details) as ProbeEvent
-    // everything in a stored event came from a probe or a bundle: escaped before it is measured and padded
-    return terminalText(e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e))
-  })
-  // no spread: a trace may hold 200,000 events, more than a call takes arguments
-  const width = Math.min(
-    maxWidth,
-    texts.reduce((w, x) => Math.max(w, x.length + 2), 20),
-  )
-  const pad = (s: string): string => (s.length > width ? s.slice(0, width - 1) + '…' : s.padEnd(width))
-  const lines = [`${'t (ms)'.padStart(10)}  ${actors.map(a => pad(terminalText(a))).join(' ')}`]
   const lastOfStep = new Map<string, number>()
   events.forEach((e, i) => {
     if (e.step) lastOfStep.set(`${e.actor}/${e.step}`, i)
   })
+  // everything in a stored event came from a probe or a bundle: escaped (terminalText) before it is measured
+  const parsed = events.map(row => JSON.parse(row.details) as ProbeEvent)
+  const marks: string[] = []
+  const failedBelow: Array<readonly CheckRow[] | undefined> = []
   events.forEach((row, i) => {
-    const col = actors.indexOf(row.actor)
     const isLast = row.step !== null && lastOfStep.get(`${row.actor}/${row.step}`) === i
     const failed = isLast && row.step ? failedByStep.get(row.step) : undefined
-    const mark = isLast && row.step && checkedSteps.has(row.step) ? (failed ? ' ✗' : ' ✓') : ''
-    const cells = actors.map((_, c) => (c === col ? pad(texts[i]! + mark) : ' '.repeat(width)))
-    lines.push(`${(row.t_ns / 1e6).toFixed(3).padStart(10)}  ${cells.join(' ').trimEnd()}`)
-    for (const c of failed ?? []) {
-      lines.push(
-        `${''.padStart(10)}  ${' '.repeat((width + 1) * col)}${terminalText(`${c.claim ? 'claim ' : ''}${c.field}: expected ${c.expected}, got ${c.observed}`)}`,
-      )
-    }
+    marks.push(isLast && row.step && checkedSteps.has(row.step) ? (failed ? ' ✗' : ' ✓') : '')
+    failedBelow.push(failed)
+  })
+  const laneCount = actors.length
+  const texts = parsed.map(e => terminalText(e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e)))
+  // each lane as wide as its longest call (capped), then the widest ones narrowed until the lanes fit
+  const natural = actors.map(a => Math.min(MAX_LANE, Math.max(8, textWidth(terminalText(a)))))
+  events.forEach((row, i) => {
+    const col = actors.indexOf(row.actor)
+    natural[col] = Math.min(MAX_LANE, Math.max(natural[col]!, textWidth(texts[i]! + marks[i]!) + 1))
+  })
+  const lanes = fitLanes(natural, width - TIME_COLUMNS - (laneCount - 1))
+  if (!lanes) {
+    const named = parsed.map((e, i) => (e.op === 'packet' ? terminalText(describePacketBetween(e, owners)) : texts[i]!))
+    return renderVertical(events, { actors, texts: named, marks, failedBelow }, width, paint)
+  }
+  return renderLanes(events, { actors, texts, marks, failedBelow }, lanes, width, paint)
+}
+
+/**
+ * Lane widths within `room` columns: lanes that need little keep what they
+ * need, the rest share what is left equally. Undefined when a lane would get
+ * fewer than MIN_LANE columns while needing more.
+ */
+export function fitLanes(natural: readonly number[], room: number): number[] | undefined {
+  const widths = [...natural]
+  const order = natural.map((_, i) => i).sort((a, b) => natural[a]! - natural[b]!)
+  let left = room
+  order.forEach((lane, k) => {
+    const share = Math.floor(left / (order.length - k))
+    widths[lane] = Math.min(natural[lane]!, share)
+    left -= widths[lane]
+  })
+  return widths.every((w, i) => w >= Math.min(MIN_LANE, natural[i]!)) ? widths : undefined
+}
+
+function renderLanes(events: readonly EventRow[], layout: Layout, lanes: readonly number[], width: number, paint: Paint): string {
+  const { actors, texts, marks, failedBelow } = layout
+  const offsets = lanes.map((_, col) => TIME_COLUMNS + lanes.slice(0, col).reduce((sum, w) => sum + w + 1, 0))
+  const name = (a: string, lane: number): string => {
+    const shown = terminalText(a)
+    const cut = textWidth(shown) > lane ? [...shown].slice(0, lane - 1).join('') + '…' : shown
+    return cut + ' '.repeat(Math.max(0, lane - textWidth(cut)))
+  }
+  const lines = [`${'t (ms)'.padStart(10)}  ${actors.map((a, col) => name(a, lanes[col]!)).join(' ')}`.trimEnd()]
+  events.forEach((row, i) => {
+    const col = actors.indexOf(row.actor)
+    const offset = offsets[col]!
+    wrapLine(texts[i]! + marks[i]!, lanes[col]!, '  ').forEach((piece, k) => {
+      const time = k === 0 ? (row.t_ns / 1e6).toFixed(3).padStart(10) : ''.padStart(10)
+      lines.push(`${time}  ${' '.repeat(offset - TIME_COLUMNS)}${piece}`.trimEnd())
+    })
+    // a failed check sits under its lane while at least 32 columns remain there, else under the time column
+    const indent = width - offset >= 32 ? offset : TIME_COLUMNS
+    for (const c of failedBelow[i] ?? [])
+      for (const piece of wrapLine(checkLine(c), width - indent, '  ')) lines.push(' '.repeat(indent) + paint(31, piece))
+  })
+  return lines.join('\n') + '\n'
+}
+
+function renderVertical(events: readonly EventRow[], layout: Layout, width: number, paint: Paint): string {
+  const { texts, marks, failedBelow } = layout
+  const names = layout.actors.map(a => terminalText(a))
+  const actorWidth = Math.min(
+    12,
+    names.reduce((w, a) => Math.max(w, textWidth(a)), 5),
+  )
+  const indent = TIME_COLUMNS + actorWidth + 2
+  const room = Math.max(20, width - indent)
+  const lines = [`${'t (ms)'.padStart(10)}  ${'actor'.padEnd(actorWidth)}  call = answer`]
+  events.forEach((row, i) => {
+    const actor = terminalText(row.actor)
+    const head = `${(row.t_ns / 1e6).toFixed(3).padStart(10)}  `
+    // a long actor name takes its own line rather than pushing the call out of its column
+    const own = textWidth(actor) > actorWidth
+    if (own) for (const piece of wrapLine(actor, width - TIME_COLUMNS)) lines.push(`${head}${piece}`)
+    wrapLine(texts[i]! + marks[i]!, room, '  ').forEach((piece, k) => {
+      const lead = k === 0 && !own ? `${head}${actor.padEnd(actorWidth)}  ` : ' '.repeat(indent)
+      lines.push(`${lead}${piece}`.trimEnd())
+    })
+    for (const c of failedBelow[i] ?? [])
+      for (const piece of wrapLine(checkLine(c), room, '  ')) lines.push(' '.repeat(indent) + paint(31, piece))
   })
   return lines.join('\n') + '\n'
 }

@@ -51,6 +51,8 @@ export interface RunPlanOptions {
   /** sysctl lookup where the probes run (a vm guest); default: this machine */
   readSysctl?: (name: string) => string | undefined
   onStart?: (total: number) => void
+  /** each task's estimate and the jobs, before the first starts (a progress line's time left) */
+  onPlan?: (tasks: Array<{ scenario: string; variant: string; estimateMs: number }>, jobs: number) => void
   onResult?: (result: ScenarioResult, done: number, total: number) => void
   /**
    * Asked about each `error` before it is recorded (and may amend its message);
@@ -84,11 +86,13 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     )
     return p
   }
-  const tasks: Array<PoolTask<ScenarioResult>> = []
+  const tasks: Array<PoolTask<ScenarioResult> & { scenario: string; variant: string }> = []
   for (const scenario of opts.scenarios) {
     for (const variant of variantsOf(scenario)) {
       for (let attempt = 1; attempt <= opts.repeat; attempt++) {
         tasks.push({
+          scenario: scenario.id,
+          variant: variant.name,
           estimateMs: known.get(scenario.id) ?? estimateScenarioMs(scenario.steps, Object.keys(scenario.hosts ?? {}).length),
           run: async () => {
             const once = (): Promise<ScenarioResult> =>
@@ -129,6 +133,10 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   const jobs = opts.jobs ?? defaultJobs(tasks.map(t => t.estimateMs))
   try {
     opts.onStart?.(tasks.length)
+    opts.onPlan?.(
+      tasks.map(t => ({ scenario: t.scenario, variant: t.variant, estimateMs: t.estimateMs })),
+      jobs,
+    )
     await runPool(
       tasks,
       jobs,
