@@ -97,6 +97,7 @@ const C_KIND: Record<ValueKind, string> = {
   string: 'K_STRING',
   tcp_info: 'K_TCPINFO',
   errno: 'K_ERROR',
+  mptcp_info: 'K_MPTCPINFO',
 }
 
 const cString = (s: string): string => JSON.stringify(s)
@@ -167,7 +168,8 @@ export function generateProtocol(current: string): string {
     'setsockopt/getsockopt option names (spelled as the macros), by level, with the',
     'value kind (int; bool: an int read as on/off; linger: `onoff,secs`;',
     'timeval_ms: milliseconds; string: a name; tcp_info: an object, get only;',
-    'errno: an int reported with its name in `value_name`):',
+    'errno: an int reported with its name in `value_name`; mptcp_info: an',
+    'object, get only):',
     '',
     ...OPTION_LEVELS.map(l => `- \`${l.name}\` (${l.reported}): ${l.options.map(o => `${o.name} (${o.kind})`).join(', ')}`),
     '',

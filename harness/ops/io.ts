@@ -107,6 +107,24 @@ const recvFd: OpDef = {
   },
 }
 
+const takeSigpipe: OpDef = {
+  name: 'take_sigpipe',
+  doc: 'sigtimedwait(2) for SIGPIPE with a zero timeout: ret 13 when a send raised SIGPIPE since the last take (the probe keeps it blocked and ignored), else -1 EAGAIN.',
+  answers: 'sigtimedwait',
+  fields: {},
+  commands: [
+    {
+      name: 'take_sigpipe',
+      handler: 'op_take_sigpipe',
+      minArgs: 0,
+      maxArgs: 0,
+      usage: 'take_sigpipe',
+      doc: '`sigtimedwait()` for `SIGPIPE`, zero timeout (op `sigtimedwait`, `signal`): the probe keeps SIGPIPE ignored and blocked, so one raised by a send stays pending until taken; ret 13, or -1 `EAGAIN` when none is pending',
+    },
+  ],
+  format: () => 'take_sigpipe',
+}
+
 export const family: OpFamily = {
   ops: [
     send,
@@ -121,5 +139,6 @@ export const family: OpFamily = {
     ),
     sendFd,
     recvFd,
+    takeSigpipe,
   ],
 }

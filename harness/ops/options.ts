@@ -11,9 +11,10 @@ import type { OpDef, OpFamily } from './types.js'
  * How a value travels: int (and bool, an int the kernel reads as on/off),
  * linger ("onoff,secs" <-> struct linger), timeval_ms (milliseconds <->
  * struct timeval), string (a name), tcp_info (struct tcp_info as an object,
- * get only), errno (SO_ERROR: an int reported with its errno name).
+ * get only), errno (SO_ERROR: an int reported with its errno name),
+ * mptcp_info (struct mptcp_info as an object, get only).
  */
-export type ValueKind = 'int' | 'bool' | 'linger' | 'timeval_ms' | 'string' | 'tcp_info' | 'errno'
+export type ValueKind = 'int' | 'bool' | 'linger' | 'timeval_ms' | 'string' | 'tcp_info' | 'errno' | 'mptcp_info'
 
 export interface OptionDef {
   name: string
@@ -77,6 +78,14 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
     kernel: 'IPPROTO_IPV6',
     options: [...o('bool', 'IPV6_V6ONLY', 'IPV6_RECVERR'), ...o('int', 'IPV6_UNICAST_HOPS')],
   },
+  {
+    // An MPTCP socket answers here; a plain TCP socket, or an MPTCP socket
+    // that fell back to TCP, does not (mptcp_getsockopt, net/mptcp/sockopt.c).
+    name: 'mptcp',
+    reported: 'SOL_MPTCP',
+    kernel: 'SOL_MPTCP',
+    options: [...o('mptcp_info', 'MPTCP_INFO')],
+  },
 ]
 
 /** An option's definition at a level, or undefined. */
@@ -103,7 +112,7 @@ const setsockopt: OpDef = {
       minArgs: 4,
       maxArgs: 4,
       usage: `setsockopt H <${LEVEL_CHOICE}> <OPT> <value>`,
-      doc: '`setsockopt()`; level `socket|tcp|ip|ipv6`; value an integer, or for `SO_LINGER` `onoff,secs`, for `SO_RCVTIMEO`/`SO_SNDTIMEO` milliseconds, for `TCP_CONGESTION` a name',
+      doc: '`setsockopt()`; level `socket|tcp|ip|ipv6|mptcp`; value an integer, or for `SO_LINGER` `onoff,secs`, for `SO_RCVTIMEO`/`SO_SNDTIMEO` milliseconds, for `TCP_CONGESTION` a name',
     },
   ],
   format: step =>
@@ -122,7 +131,7 @@ const getsockopt: OpDef = {
       minArgs: 3,
       maxArgs: 3,
       usage: `getsockopt H <${LEVEL_CHOICE}> <OPT>`,
-      doc: '`getsockopt()`; reports `value` (and `value_name` for `SO_ERROR`)',
+      doc: '`getsockopt()`; reports `value` (and `value_name` for `SO_ERROR`; `MPTCP_INFO` as an object whose `flags` are names)',
     },
   ],
   format: step => line(['getsockopt', 'op'], [step.sock, 'sock'], [step.level ?? 'socket', 'level'], [step.opt, 'opt']),

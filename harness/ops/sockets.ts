@@ -210,12 +210,13 @@ export const IOCTL_REQUESTS: NameTable = {
       kernel: 'SIOCOUTQ',
       doc: 'bytes not yet acknowledged, sent or not (TCP: write_seq - snd_una; unix: unix_outq_len)',
     },
+    { name: 'SIOCOUTQNSD', kernel: 'SIOCOUTQNSD', doc: 'TCP: bytes queued but not yet sent (write_seq - snd_nxt)' },
   ],
 }
 
 const ioctl: OpDef = {
   name: 'ioctl',
-  doc: 'ioctl(2) of an int-valued socket request `cmd` (SIOCINQ, SIOCOUTQ); the event reports `value`.',
+  doc: 'ioctl(2) of an int-valued socket request `cmd` (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD); the event reports `value`.',
   answers: 'ioctl',
   fields: {
     sock: 'required',

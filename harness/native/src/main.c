@@ -115,8 +115,17 @@ int main(int argc, char **argv)
 	static char line[LINE_MAX_LEN + 1];
 	static cmd_t cmd;  /* large (token arrays); one command at a time */
 
-	/* send() on a reset/closed connection must report EPIPE, not kill us. */
+	/* send() on a reset/closed connection must report EPIPE, not kill us.
+	 * Blocked as well, so the SIGPIPE a send raises stays pending for
+	 * take_sigpipe to observe (ignored and unblocked, it would vanish). */
 	signal(SIGPIPE, SIG_IGN);
+	{
+		sigset_t pipe_set;
+
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+	}
 
 	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
 		return capture_main(argc - 2, argv + 2);

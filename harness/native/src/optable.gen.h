@@ -29,6 +29,7 @@ void op_recvfrom(const cmd_t *c);
 void op_recvmsg(const cmd_t *c);
 void op_sendfd(const cmd_t *c);
 void op_recvfd(const cmd_t *c);
+void op_take_sigpipe(const cmd_t *c);
 void op_setsockopt(const cmd_t *c);
 void op_getsockopt(const cmd_t *c);
 void op_epoll_create1(const cmd_t *c);
@@ -65,7 +66,7 @@ void op_capture(const cmd_t *c);
 	X("getsockname", op_getsockname, 1, 1, "getsockname H") \
 	X("getpeername", op_getpeername, 1, 1, "getpeername H") \
 	X("fcntl", op_fcntl, 2, 3, "fcntl H getfl | fcntl H setfl <flags> | fcntl H nonblock <0|1>") \
-	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ>") \
+	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ|SIOCOUTQNSD>") \
 	X("send", op_send, 2, 3, "send H <nbytes> [msg flags]") \
 	X("sendstr", op_sendstr, 2, 3, "sendstr H <text> [msg flags]") \
 	X("sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]") \
@@ -74,8 +75,9 @@ void op_capture(const cmd_t *c);
 	X("recvmsg", op_recvmsg, 2, 3, "recvmsg H <nbytes> [msg flags]") \
 	X("sendfd", op_sendfd, 2, 3, "sendfd H FDH [msg flags]") \
 	X("recvfd", op_recvfd, 2, 3, "recvfd H NEW [msg flags]") \
-	X("setsockopt", op_setsockopt, 4, 4, "setsockopt H <socket|tcp|ip|ipv6> <OPT> <value>") \
-	X("getsockopt", op_getsockopt, 3, 3, "getsockopt H <socket|tcp|ip|ipv6> <OPT>") \
+	X("take_sigpipe", op_take_sigpipe, 0, 0, "take_sigpipe") \
+	X("setsockopt", op_setsockopt, 4, 4, "setsockopt H <socket|tcp|ip|ipv6|mptcp> <OPT> <value>") \
+	X("getsockopt", op_getsockopt, 3, 3, "getsockopt H <socket|tcp|ip|ipv6|mptcp> <OPT>") \
 	X("epoll_create1", op_epoll_create1, 1, 2, "epoll_create1 E [cloexec]") \
 	X("epoll_ctl", op_epoll_ctl, 3, 4, "epoll_ctl E <add|mod|del> H [events]") \
 	X("epoll_wait", op_epoll_wait, 3, 3, "epoll_wait E <maxevents> <timeout_ms>") \
@@ -206,6 +208,7 @@ void op_capture(const cmd_t *c);
 #define OPTABLE_IOCTL_REQUESTS(X) \
 	X("SIOCINQ", SIOCINQ) \
 	X("SIOCOUTQ", SIOCOUTQ) \
+	X("SIOCOUTQNSD", SIOCOUTQNSD) \
 	/* end */
 
 #define OPTABLE_SELECT_SETS(X) \
@@ -224,6 +227,7 @@ void op_capture(const cmd_t *c);
 	X("tcp", "SOL_TCP", IPPROTO_TCP) \
 	X("ip", "SOL_IP", IPPROTO_IP) \
 	X("ipv6", "SOL_IPV6", IPPROTO_IPV6) \
+	X("mptcp", "SOL_MPTCP", SOL_MPTCP) \
 	/* end */
 
 /* Socket options (options.c): X(level arg, OPTION, kind). */
@@ -271,6 +275,7 @@ void op_capture(const cmd_t *c);
 	X("ipv6", IPV6_V6ONLY, K_INT) \
 	X("ipv6", IPV6_RECVERR, K_INT) \
 	X("ipv6", IPV6_UNICAST_HOPS, K_INT) \
+	X("mptcp", MPTCP_INFO, K_MPTCPINFO) \
 	/* end */
 
 #endif

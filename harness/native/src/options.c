@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/mptcp.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 /* include/net/tcp.h TCP_CA_NAME_MAX (not exported to userspace) */
 #define CA_NAME_MAX 16
 
-enum kind { K_INT, K_LINGER, K_TIMEO, K_STRING, K_TCPINFO, K_ERROR };
+enum kind { K_INT, K_LINGER, K_TIMEO, K_STRING, K_TCPINFO, K_ERROR, K_MPTCPINFO };
 
 typedef struct {
 	const char *level;    /* the level's protocol spelling */
@@ -56,7 +57,7 @@ static int lookup(const cmd_t *c, const struct level **lv, const optdef_t **od)
 		if (strcmp((*lv)->arg, c->args[1]) == 0)
 			break;
 	if (!(*lv)->arg) {
-		cmd_error(c, "unknown level '%.32s' (socket|tcp|ip|ipv6)", c->args[1]);
+		cmd_error(c, "unknown level '%.32s' (socket|tcp|ip|ipv6|mptcp)", c->args[1]);
 		return -1;
 	}
 	for (*od = opts; (*od)->name; (*od)++)
@@ -137,6 +138,40 @@ static void ev_tcp_info(ev_t *e, const struct tcp_info *ti, socklen_t len)
 	F_(busy_time); F_(rwnd_limited); F_(sndbuf_limited); F_(delivered);
 	F_(delivered_ce); F_(bytes_sent); F_(bytes_retrans); F_(dsack_dups);
 	F_(reord_seen); F_(rcv_ooopack); F_(snd_wnd);
+#undef F_
+	ev_obj_close(e);
+}
+
+/* struct mptcp_info (include/uapi/linux/mptcp.h) as an object, the fields
+ * the kernel filled (mptcp_getsockopt_info copies min(len, sizeof)). The
+ * token and the 64-bit sequence numbers are left out: they derive from the
+ * random keys and would make every trace differ. flags as names, "0" when
+ * none. */
+static void ev_mptcp_info(ev_t *e, const struct mptcp_info *mi, socklen_t len)
+{
+	ev_obj_open(e);
+#define F_(f) do { \
+		if (offsetof(struct mptcp_info, mptcpi_##f) + sizeof mi->mptcpi_##f <= len) \
+			ev_kuint(e, #f, (unsigned long long)mi->mptcpi_##f); \
+	} while (0)
+	F_(subflows); F_(add_addr_signal); F_(add_addr_accepted);
+	F_(subflows_max); F_(add_addr_signal_max); F_(add_addr_accepted_max);
+	if (offsetof(struct mptcp_info, mptcpi_flags) + sizeof mi->mptcpi_flags <= len) {
+		char names[96] = "";
+		unsigned rest = mi->mptcpi_flags;
+
+		if (rest & MPTCP_INFO_FLAG_FALLBACK)
+			strcat(names, "MPTCP_INFO_FLAG_FALLBACK|");
+		if (rest & MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED)
+			strcat(names, "MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED|");
+		rest &= ~(unsigned)(MPTCP_INFO_FLAG_FALLBACK | MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED);
+		if (rest)
+			snprintf(names + strlen(names), sizeof names - strlen(names), "0x%x|", rest);
+		if (names[0])
+			names[strlen(names) - 1] = '\0';
+		ev_kstr(e, "flags", names[0] ? names : "0");
+	}
+	F_(local_addr_used); F_(local_addr_max); F_(csum_enabled);
 #undef F_
 	ev_obj_close(e);
 }
@@ -251,6 +286,7 @@ void op_getsockopt(const cmd_t *c)
 		struct linger l;
 		struct timeval tv;
 		struct tcp_info ti;
+		struct mptcp_info mi;
 		char s[CA_NAME_MAX];
 	} v;
 	socklen_t len;
@@ -259,6 +295,7 @@ void op_getsockopt(const cmd_t *c)
 	case K_LINGER: len = sizeof v.l; break;
 	case K_TIMEO: len = sizeof v.tv; break;
 	case K_TCPINFO: len = sizeof v.ti; break;
+	case K_MPTCPINFO: len = sizeof v.mi; break;
 	case K_STRING: len = sizeof v.s; break;
 	default: len = sizeof v.i; break;
 	}
@@ -284,6 +321,9 @@ void op_getsockopt(const cmd_t *c)
 			break;
 		case K_TCPINFO:
 			ev_tcp_info(&e, &v.ti, len);
+			break;
+		case K_MPTCPINFO:
+			ev_mptcp_info(&e, &v.mi, len);
 			break;
 		case K_STRING:
 			ev_bytes(&e, v.s, strnlen(v.s, len < sizeof v.s ? len : sizeof v.s));

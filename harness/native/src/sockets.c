@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -708,6 +709,30 @@ void op_sleep(const cmd_t *c)
 	TIMED_CALL(t0, t1, ret, err, nanosleep(&ts, NULL));
 	ev_begin(&e, c->step, "sleep");
 	ev_kint(&e, "ms", ms);
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
+}
+
+/*
+ * take_sigpipe: sigtimedwait() for SIGPIPE with a zero timeout. main() keeps
+ * SIGPIPE ignored and blocked: a blocked signal is never discarded as ignored
+ * (sig_ignored, kernel/signal.c), so one raised by send() (sk_stream_error)
+ * stays pending until this takes it. ret 13 when one was pending (a standard
+ * signal is pending at most once), else -1 EAGAIN.
+ */
+void op_take_sigpipe(const cmd_t *c)
+{
+	sigset_t set;
+	struct timespec zero = { 0, 0 };
+	int64_t t0, t1;
+	int ret, err;
+	ev_t e;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	TIMED_CALL(t0, t1, ret, err, sigtimedwait(&set, NULL, &zero));
+	ev_begin(&e, c->step, "sigtimedwait");
+	ev_kstr(&e, "signal", "SIGPIPE");
 	ev_result(&e, t0, t1, ret, err);
 	ev_end(&e);
 }
