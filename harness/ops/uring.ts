@@ -92,6 +92,8 @@ const uringAccept: OpDef = {
   doc: 'IORING_OP_ACCEPT on listener `sock`, tagged `user_data`; the accepted socket becomes handle `new` (with `multishot`, IORING_ACCEPT_MULTISHOT, 5.19: later ones `new`_2, `new`_3, ...).',
   answers: 'io_uring_enter',
   fields: { ring: 'required', sock: 'required', new: 'required', multishot: 'optional', user_data: 'required' },
+  // named at submission so later steps may use it; the probe binds the name when the CQE arrives
+  creates: 'new',
   commands: [
     {
       name: 'uring_accept',
