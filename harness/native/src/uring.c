@@ -68,6 +68,23 @@ static struct ring rings[RINGS_MAX];
 
 static const flagdef_t epoll_defs[] = { OPTABLE_EPOLL_EVENTS(FLAGDEF_) { NULL, 0 } };
 
+/* Feature bits newer than some build hosts' <linux/io_uring.h> (uapi values). */
+#ifndef IORING_FEAT_REG_REG_RING
+#define IORING_FEAT_REG_REG_RING (1U << 13)
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
+#endif
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+#ifndef IORING_FEAT_RW_ATTR
+#define IORING_FEAT_RW_ATTR (1U << 16)
+#endif
+#ifndef IORING_FEAT_NO_IOWAIT
+#define IORING_FEAT_NO_IOWAIT (1U << 17)
+#endif
+
 static const flagname_t feat_names[] = {
 	{ IORING_FEAT_SINGLE_MMAP, "IORING_FEAT_SINGLE_MMAP" },
 	{ IORING_FEAT_NODROP, "IORING_FEAT_NODROP" },
@@ -82,6 +99,11 @@ static const flagname_t feat_names[] = {
 	{ IORING_FEAT_RSRC_TAGS, "IORING_FEAT_RSRC_TAGS" },
 	{ IORING_FEAT_CQE_SKIP, "IORING_FEAT_CQE_SKIP" },
 	{ IORING_FEAT_LINKED_FILE, "IORING_FEAT_LINKED_FILE" },
+	{ IORING_FEAT_REG_REG_RING, "IORING_FEAT_REG_REG_RING" },
+	{ IORING_FEAT_RECVSEND_BUNDLE, "IORING_FEAT_RECVSEND_BUNDLE" },
+	{ IORING_FEAT_MIN_TIMEOUT, "IORING_FEAT_MIN_TIMEOUT" },
+	{ IORING_FEAT_RW_ATTR, "IORING_FEAT_RW_ATTR" },
+	{ IORING_FEAT_NO_IOWAIT, "IORING_FEAT_NO_IOWAIT" },
 	{ 0, NULL }
 };
 
