@@ -358,6 +358,11 @@ t.test('destinations stay on loopback, in the kit namespaces, or on --host machi
   t.same(dest('192.0.2.7', '', { remoteAddresses: ['192.0.2.7'] }), [], 'a --host address')
   t.match(problems(oneStep('do: bind, sock: S, addr: 192.0.2.1'))[0], /bind address 192\.0\.2\.1 is outside/)
   t.match(problems(oneStep('do: sendto, sock: S, addr: 192.0.2.1, port: 9'))[0], /sendto destination/)
+  // io_uring's connect is a connect too (the ring handle R is not open here: that problem is beside the point)
+  t.match(
+    problems(oneStep('do: uring_connect, ring: R, sock: S, addr: 192.0.2.1, port: 9, user_data: K')).join('\n'),
+    /uring_connect destination 192\.0\.2\.1 is outside/,
+  )
 })
 
 const ctxFor = (tmpDir: string): CommandContext => ({
