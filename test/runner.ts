@@ -156,6 +156,36 @@ t.test('judge: the op table names the answering event, not the last event of the
   t.throws(() => judge(input([], [{ step: step({ id: 's1', do: 'no_such_op' }), events: [] }])), /not an op of the op table/)
 })
 
+t.test("judge: skip_if turns the kernel's refusal into skip with the reason; another answer is judged as usual", async t => {
+  const why = 'no io_uring here'
+  const setup = step({ id: 's1', do: 'uring_setup', ring: 'R', expect: { ret: '>=0' }, skip_if: { errno: ['ENOSYS', 'EPERM'], why } })
+  const wait = step({ id: 's2', do: 'uring_wait', ring: 'R', user_data: 'P', expect: { ret: 0 } })
+  const refused = judge(
+    input(
+      [setup, wait],
+      [
+        { step: setup, events: [ev({ op: 'io_uring_setup', t0: 1, ret: -1, errno: 'EPERM' })] },
+        // what follows a refused setup is a consequence of it, not a problem of the kit
+        { step: wait, events: [ev({ op: 'uring_wait', t0: 2, error: "unknown handle 'R'" })] },
+      ],
+    ),
+  )
+  t.equal(refused.verdict, 'skip')
+  t.equal(refused.message, 'no io_uring here (step s1: EPERM)')
+  const other = judge(input([setup], [{ step: setup, events: [ev({ op: 'io_uring_setup', t0: 1, ret: -1, errno: 'EMFILE' })] }]))
+  t.equal(other.verdict, 'fail', 'an errno not named by skip_if is a kernel answer to judge')
+  const ok = judge(input([setup], [{ step: setup, events: [ev({ op: 'io_uring_setup', t0: 1, ret: 3 })] }]))
+  t.equal(ok.verdict, 'pass', ok.message)
+  // a problem before the refusal is still the kit's
+  const broken = judge(
+    input(
+      [setup],
+      [{ problem: 'capture did not start' }, { step: setup, events: [ev({ op: 'io_uring_setup', t0: 1, ret: -1, errno: 'ENOSYS' })] }],
+    ),
+  )
+  t.equal(broken.verdict, 'error')
+})
+
 t.test('judge: problems keep the order of the run; a refusal is one; a dead probe is named once', async t => {
   const s1 = step({ id: 's1', do: 'send_fd', sock: 'c', pass: 'x', expect: { ret: 1 } })
   const s2 = step({ id: 's2', actor: 'server', do: 'listen', sock: 'l' })

@@ -104,7 +104,17 @@ const expectation = (description: string): Record<string, unknown> => ({
 })
 
 /** Fields every step may have, whatever its op. */
-export const GENERIC_FIELDS: ReadonlySet<string> = new Set(['id', 'actor', 'do', 'background', 'limit_ms', 'expect', 'claim', 'note'])
+export const GENERIC_FIELDS: ReadonlySet<string> = new Set([
+  'id',
+  'actor',
+  'do',
+  'background',
+  'limit_ms',
+  'expect',
+  'claim',
+  'note',
+  'skip_if',
+])
 
 export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
   id: {
@@ -321,6 +331,44 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     minimum: 0,
     maximum: 120000,
     description: 'sleep: milliseconds.',
+  },
+  ring: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'uring_*: the io_uring instance (uring_setup: the name of the new ring).',
+  },
+  entries: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 4096,
+    description: 'uring_setup: submission queue entries (default 8; the kernel rounds up to a power of two).',
+  },
+  user_data: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description:
+      'uring_*: the tag of the request (its SQE user_data); uring_wait: the tag whose next completion to wait for (default: any).',
+  },
+  target: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description: 'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel.',
+  },
+  multishot: {
+    type: 'boolean',
+    description: 'uring_poll_add: IORING_POLL_ADD_MULTI (5.13); uring_accept: IORING_ACCEPT_MULTISHOT (5.19).',
+  },
+  skip_if: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['why'],
+    description:
+      "The kernel's answer that means the feature is missing here: when this step's answer meets `ret`/`errno`, the result is `skip` with `why` (io_uring_setup ENOSYS/EPERM, an opcode or flag refused with EINVAL in its CQE), decided by the kernel, not a version table.",
+    properties: {
+      ret: { $ref: '#/$defs/ret' },
+      errno: { $ref: '#/$defs/errno' },
+      why: { type: 'string', description: 'What is missing (shown as the skip reason), with its source.' },
+    },
   },
   drop: {
     type: 'array',

@@ -69,7 +69,7 @@ export interface OpDef {
 }
 
 /** A step field that names a handle an op can create. */
-export type HandleField = 'sock' | 'new' | 'ep'
+export type HandleField = 'sock' | 'new' | 'ep' | 'ring'
 
 /** The fields naming the handles an op creates, as a list. */
 export const createdFields = (d: Pick<OpDef, 'creates'>): readonly HandleField[] =>

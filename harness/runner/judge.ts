@@ -38,7 +38,8 @@ export interface JudgeInput {
 }
 
 export interface Judgement {
-  verdict: Exclude<Verdict, 'skip'>
+  /** skip only from a step's `skip_if`: the kernel said the feature is missing */
+  verdict: Verdict
   claim: ClaimOutcome | undefined
   message: string
   checks: Check[]
@@ -57,6 +58,7 @@ export function judge(input: JudgeInput): Judgement {
   // segments are all in only at the end: packet expectations are judged after the walk
   const deferred: Array<(ctx: Pick<PacketContext, 'packets' | 'portOf'>) => Check[]> = []
 
+  let skipped: string | undefined
   for (const entry of log) {
     if ('problem' in entry) {
       problems.push(entry.problem)
@@ -67,6 +69,15 @@ export function judge(input: JudgeInput): Judgement {
     learnAddresses(events, addresses)
     const event = primaryEvent(step, events)
     if (event?.error !== undefined) problems.push(`probe refused step ${step.id}: ${event.error}`)
+    // The kernel's own answer says the feature is missing: what follows depends on it, so the walk ends here.
+    if (step.skip_if && event && event.error === undefined && !problems.length) {
+      const { why, ...answer } = step.skip_if
+      const base = { step: step.id, actor: step.actor, claim: false, stepStart: () => undefined }
+      if (matchStep(answer, event, base).every(c => c.ok)) {
+        skipped = `${why} (step ${step.id}: ${event.errno ?? `ret ${String(event.ret)}`})`
+        break
+      }
+    }
     // A step's start is known for steps answered so far, and only on its own clock.
     const stepStart = (id: string): number | undefined => {
       const other = stepActor.get(id)
@@ -107,6 +118,7 @@ export function judge(input: JudgeInput): Judgement {
   }
   if (input.invalid.length) problems.push(`${input.invalid.length} invalid probe output line(s), first: ${input.invalid[0]!.problem}`)
 
+  if (skipped !== undefined && !problems.length) return { verdict: 'skip', claim: undefined, message: skipped, checks }
   const failed = checks.filter(c => !c.ok && !c.claim)
   const refuted = checks.filter(c => !c.ok && c.claim)
   const verdict = problems.length ? 'error' : failed.length ? 'fail' : 'pass'

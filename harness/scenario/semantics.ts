@@ -163,7 +163,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     }
     if (step.addr !== undefined) {
       if (isIP(step.addr) === 0) fail(['steps', i, 'addr'], `addr ${shown(step.addr)} is not an IP literal (IPv4 dotted quad or IPv6)`)
-      else if (step.do === 'bind' || step.do === 'connect' || step.do === 'sendto') {
+      else if (step.do === 'bind' || step.do === 'connect' || step.do === 'sendto' || step.do === 'uring_connect') {
         const why = destinationProblem(step.addr)
         if (why) fail(['steps', i, 'addr'], `${step.do === 'bind' ? 'bind address' : `${step.do} destination`} ${why}`)
       }
@@ -199,6 +199,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
         `mib reads the counters of the actor's network namespace: place '${step.actor}' on a scenario host ('hosts' and 'actors'), where nothing else runs`,
       )
     }
+    for (const [name, sub] of errnoList(step.skip_if?.errno)) checkErrno(name, ['steps', i, 'skip_if', 'errno', ...sub])
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
     }
@@ -239,7 +240,7 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     }
 
     const creates = CREATES[step.do] ?? []
-    for (const field of ['sock', 'ep'] as const) {
+    for (const field of ['sock', 'ep', 'ring'] as const) {
       const name = step[field]
       if (name === undefined || creates.includes(field)) continue
       useHandle(i, field, name, step.actor)

@@ -108,6 +108,14 @@ export interface Step {
   mark?: string
   since?: string
   ms?: number
+  /** io_uring: the ring, its size, a request's tag, the tag to cancel, the multishot flag */
+  ring?: string
+  entries?: number
+  user_data?: string
+  target?: string
+  multishot?: boolean
+  /** the answer that turns the result into skip (a feature the kernel lacks) */
+  skip_if?: SkipIf
   drop?: string[]
   reject?: string[]
   /** path gates: must be in place within ms of when step `since` was sent, else the result is an error */
@@ -120,6 +128,12 @@ export interface Step {
   expect?: Expectation
   claim?: Expectation
   note?: string
+}
+
+export interface SkipIf {
+  ret?: number | string
+  errno?: ExpectFields['errno']
+  why: string
 }
 
 export interface Source {

@@ -50,6 +50,14 @@ void op_open(const cmd_t *c);
 void op_epoll_fdinfo(const cmd_t *c);
 void op_drop_cap(const cmd_t *c);
 void op_mib(const cmd_t *c);
+void op_uring_setup(const cmd_t *c);
+void op_uring_poll_add(const cmd_t *c);
+void op_uring_connect(const cmd_t *c);
+void op_uring_accept(const cmd_t *c);
+void op_uring_recv(const cmd_t *c);
+void op_uring_cancel(const cmd_t *c);
+void op_uring_poll_remove(const cmd_t *c);
+void op_uring_wait(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
 
@@ -96,6 +104,14 @@ void op_capture(const cmd_t *c);
 	X("epoll_fdinfo", op_epoll_fdinfo, 1, 1, "epoll_fdinfo E") \
 	X("drop_cap", op_drop_cap, 1, 1, "drop_cap <CAP_BLOCK_SUSPEND>") \
 	X("mib", op_mib, 1, 2, "mib <mark> [since]") \
+	X("uring_setup", op_uring_setup, 2, 2, "uring_setup R <entries>") \
+	X("uring_poll_add", op_uring_poll_add, 5, 5, "uring_poll_add R H <events> <0|multishot> <ud>") \
+	X("uring_connect", op_uring_connect, 5, 6, "uring_connect R H <ud> <addr>") \
+	X("uring_accept", op_uring_accept, 5, 5, "uring_accept R H NEW <0|multishot> <ud>") \
+	X("uring_recv", op_uring_recv, 4, 4, "uring_recv R H <bytes> <ud>") \
+	X("uring_cancel", op_uring_cancel, 3, 3, "uring_cancel R <target ud> <ud>") \
+	X("uring_poll_remove", op_uring_poll_remove, 3, 3, "uring_poll_remove R <target ud> <ud>") \
+	X("uring_wait", op_uring_wait, 3, 3, "uring_wait R <ud|-> <timeout_ms>") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("quit", NULL, 0, 0, "quit") \
