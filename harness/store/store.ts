@@ -16,6 +16,7 @@ import { liveBeaconToken } from '../hosts/netns.js'
 import { SockspecError } from '../errors.js'
 import { formatMask } from '../expect/mask.js'
 import type { ProbeEvent } from '../trace/event.js'
+import { rawLineOf } from '../trace/raw-line.js'
 import type { ScenarioResult } from '../trace/result.js'
 import type { Scenario } from '../scenario/types.js'
 import { listeningBeacons, thisLiveness } from './liveness.js'
@@ -301,6 +302,15 @@ export function reapDeadRuns(db: SqliteDatabase): number[] {
     for (const id of dead) mark.run(now, 'the run process died (killed, crashed or its stdout closed) before it finished', id)
   })
   return dead
+}
+
+/** A JSON number, null for a missing or non-finite one (what JSON.stringify writes for those in an array). */
+function jsonNumber(n: number | null | undefined): string {
+  return typeof n === 'number' && Number.isFinite(n) ? String(n) : 'null'
+}
+
+function jsonText(s: string | null | undefined): string {
+  return typeof s === 'string' ? JSON.stringify(s) : 'null'
 }
 
 function socketsOf(e: ProbeEvent): string | null {
@@ -623,26 +633,18 @@ export class TraceStore {
       const o = origins.get(clock)
       if (o === undefined || event.t0 < o) origins.set(clock, event.t0)
     }
-    // tuples built directly (no row objects): this runs for every event a run records
-    const events: EventTuple[] = []
-    const forSignature: Array<{ actor: string; op: string; raw: Record<string, unknown> }> = []
+    // The events text is built as a string: each tuple's small fields encoded here, its details the probe's
+    // own line (trace/raw-line.ts) rather than the parsed object encoded again. This runs for every event a run records.
+    const events = new Array<string>(result.events.length)
+    const forSignature = new Array<{ actor: string; op: string; raw: Record<string, unknown> }>(result.events.length)
     for (let idx = 0; idx < result.events.length; idx++) {
       const { actor, event: e, clock = 'local' } = result.events[idx]!
-      events.push([
-        idx,
-        actor,
-        e.seq,
-        e.step ?? null,
-        e.t0 - (origins.get(clock) ?? 0),
-        e.t1 !== undefined ? e.t1 - e.t0 : null,
-        e.op,
-        socketsOf(e),
-        e.ret ?? null,
-        e.errno ?? null,
-        maskOf(e),
-        e,
-      ])
-      forSignature.push({ actor, op: e.op, raw: e as unknown as Record<string, unknown> })
+      const details = rawLineOf(e) ?? JSON.stringify(e)
+      events[idx] =
+        `[${idx},${JSON.stringify(actor)},${jsonNumber(e.seq)},${jsonText(e.step)},${jsonNumber(e.t0 - (origins.get(clock) ?? 0))},` +
+        `${e.t1 !== undefined ? jsonNumber(e.t1 - e.t0) : 'null'},${JSON.stringify(e.op)},${jsonText(socketsOf(e))},${jsonNumber(e.ret)},` +
+        `${jsonText(e.errno)},${jsonText(maskOf(e))},${details}]`
+      forSignature[idx] = { actor, op: e.op, raw: e as unknown as Record<string, unknown> }
     }
     const checks: CheckTuple[] = []
     const checkFields: CheckSignatureFields[] = []
@@ -671,7 +673,7 @@ export class TraceStore {
         failed,
       ).lastInsertRowid,
     )
-    st.insertTrace.run(resultId, JSON.stringify(checks), JSON.stringify(events))
+    st.insertTrace.run(resultId, JSON.stringify(checks), `[${events.join(',')}]`)
     return resultId
   }
 
