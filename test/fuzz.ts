@@ -946,8 +946,10 @@ const storeDamage: fc.Arbitrary<Damage> = fc.oneof(
       kind: 'control-chars',
       apply: (f: string) => {
         const db = new Database(f)
-        // an event's op sits inside the traces row (schema 4): [idx, actor, seq, step, t_ns, dur_ns, op, ...]
-        if (table === 'traces') db.prepare(`UPDATE traces SET events = json_replace(events, '$[0][6]', ?)`).run(value)
+        // an event's op sits inside the traces row: [actor, {..., op, ...}] since schema 5, [idx, actor, seq, step, t_ns,
+        // dur_ns, op, ...] in rows of schema 4 (json_replace changes only the path that exists)
+        if (table === 'traces')
+          db.prepare(`UPDATE traces SET events = json_replace(events, '$[0][6]', ?, '$[0][1].op', ?)`).run(value, value)
         else db.prepare(`UPDATE ${table} SET ${col} = ?`).run(value)
         db.close()
         return `${table}.${col} = ${show(value, 40)}`

@@ -18,6 +18,8 @@ import { signatureOfRows } from '../harness/compare/signature.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/trace/result.js'
+import type { ProbeEvent } from '../harness/trace/event.js'
+import { keepRawLine } from '../harness/trace/raw-line.js'
 import type { SockspecError } from '../harness/errors.js'
 import { sockspecAsync } from './fixtures/cli.js'
 
@@ -124,6 +126,77 @@ t.test('round trip: run, result, events, checks', async t => {
   store.recordResult(runId, { ...result('fail'), attempt: 2 })
   t.equal((store.db.prepare('SELECT count(*) AS n FROM scenarios').get() as { n: number }).n, 1)
   t.equal(store.lastDurations().get('pack/store-test'), 12.5)
+  store.close()
+})
+
+t.test('schema 5: events stored as the probe wrote them, read back with the derived columns, in the events view too', async t => {
+  const store = TraceStore.open(join(dir, 'lines.db'))
+  const { id: runId } = store.beginRun(runInfo)
+  // a line in the probe's own field order, kept as parsed (probe/process.ts does this for every event)
+  const line = '{"seq":1,"step":"s1","op":"socket","new":"C","t0":5000,"t1":6000,"ret":3}'
+  const socket = keepRawLine(JSON.parse(line) as ProbeEvent, line)
+  t.throws(() => ((socket as { ret: number }).ret = 4), TypeError, 'a kept event cannot change under its line')
+  const base = result('pass')
+  const guest = { seq: 7, step: 's3', op: 'poll', t0: 70, t1: 75, ret: 1, revents: [{ h: 'C', events: ['POLLHUP', 'POLLIN'] }] }
+  const resultId = store.recordResult(runId, {
+    ...base,
+    events: [
+      { actor: 'client', event: socket },
+      base.events[1]!,
+      { actor: 'server', event: guest, clock: 'guest' },
+      { actor: 'client', event: { seq: 4, op: 'close', t0: 12_000, h: 'C', ret: 0 } },
+    ],
+  })
+  const text = (store.db.prepare('SELECT events FROM traces WHERE result_id = ?').get(resultId) as { events: string }).events
+  t.ok(text.startsWith(`[["client",${line}],`), 'the line itself is stored, after its actor')
+  t.ok(text.includes(',"guest"]'), "an event off this machine's clock names its clock")
+  const events = store.events(resultId)
+  t.same(
+    events.map(({ details: _d, ...e }) => e),
+    [
+      { idx: 0, actor: 'client', seq: 1, step: 's1', t_ns: 0, dur_ns: 1000, op: 'socket', sockets: 'C', ret: 3, errno: null, mask: null },
+      {
+        idx: 1,
+        actor: 'client',
+        seq: 2,
+        step: 's2',
+        t_ns: 4000,
+        dur_ns: 500,
+        op: 'connect',
+        sockets: 'C',
+        ret: -1,
+        errno: 'ECONNREFUSED',
+        mask: null,
+      },
+      {
+        idx: 2,
+        actor: 'server',
+        seq: 7,
+        step: 's3',
+        t_ns: 0,
+        dur_ns: 5,
+        op: 'poll',
+        sockets: null,
+        ret: 1,
+        errno: null,
+        mask: 'C:POLLIN|POLLHUP',
+      },
+      { idx: 3, actor: 'client', seq: 4, step: null, t_ns: 7000, dur_ns: null, op: 'close', sockets: 'C', ret: 0, errno: null, mask: null },
+    ],
+    't_ns counts from the first event of the same clock; sockets, mask and duration derived as schema 4 stored them',
+  )
+  t.same(JSON.parse(events[0]!.details), JSON.parse(line))
+  const view = store.db.prepare('SELECT * FROM events WHERE result_id = ? ORDER BY idx').all(resultId) as Array<Record<string, unknown>>
+  t.same(
+    view.map(({ result_id: _r, details, mask, ...e }) => ({ ...e, details: JSON.parse(details as string) as unknown, mask })),
+    events.map(e => ({
+      ...e,
+      details: JSON.parse(e.details) as unknown,
+      mask: e.mask === 'C:POLLIN|POLLHUP' ? 'C:POLLHUP|POLLIN' : e.mask,
+    })),
+    "the events view reads the same rows (a mask's flags in the probe's order)",
+  )
+  t.equal(store.trace(resultId).events.length, 4)
   store.close()
 })
 
@@ -451,9 +524,11 @@ t.test(
       },
       'JSON of the wrong shape': file => {
         const d = new Database(file)
-        // every event's details an array instead of an object (schema 4: inside the result's traces row)
+        // every event's details an array instead of an object (inside the result's traces row: [actor, event] since
+        // schema 5, [idx, ..., details] before)
         d.exec(
-          `UPDATE traces SET events = (SELECT json_group_array(json_set(e.value, '$[11]', json('[1]'))) FROM json_each(traces.events) e)`,
+          `UPDATE traces SET events = (SELECT json_group_array(json_set(e.value, CASE json_type(e.value, '$[0]') WHEN 'integer' THEN '$[11]' ELSE '$[1]' END, json('[1]')))
+                                       FROM json_each(traces.events) e)`,
         )
         d.close()
       },

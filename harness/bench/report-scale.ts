@@ -17,9 +17,10 @@ import { kitVersion } from '../kit.js'
 import { kitRoot, scenarioDir } from '../paths.js'
 import { runPlan } from '../runner/run.js'
 import { loadScenarios } from '../scenario/load.js'
-import { encodeChecks, encodeEvents, TraceStore } from '../store/store.js'
+import { decodeEvents, encodeChecks, TraceStore } from '../store/store.js'
 import { signatureOfRows } from '../compare/signature.js'
-import type { CheckRow, EventRow } from '../store/store.js'
+import type { CheckRow } from '../store/store.js'
+import type { ProbeEvent } from '../trace/event.js'
 import { writeReport } from '../site/write.js'
 
 export interface ReportScaleResult {
@@ -41,9 +42,12 @@ export interface ReportScaleResult {
 interface Template {
   scenario: { scenario: string; pack: string; title: string; sources: string; claim: number | null; body: string }
   result: { verdict: string; claim: string | null; message: string; duration_ms: number; variant: string; kernels: string }
-  events: EventRow[]
+  /** the seed result's events as the store holds them (schema 5: [actor, probe event, clock?]) */
+  entries: EventEntry[]
   checks: CheckRow[]
 }
+
+type EventEntry = [string, ProbeEvent] | [string, ProbeEvent, string]
 
 const KERNELS = ['6.18.44', '6.12.48', '6.6.104', '6.1.153', '5.15.190', '5.10.243', '5.4.299', '6.17.9']
 const HOSTS = ['ci-amd64-1', 'ci-amd64-2', 'ci-arm64-1', 'laptop']
@@ -93,7 +97,9 @@ async function realTemplates(dir: string): Promise<Template[]> {
         variant: r.variant,
         kernels: r.kernels,
       },
-      events: seed.events(r.id),
+      entries: JSON.parse(
+        (seed.db.prepare(`SELECT events FROM traces WHERE result_id = ?`).get(r.id) as { events: string }).events,
+      ) as EventEntry[],
       checks: seed.checks(r.id),
     }))
   } finally {
@@ -130,25 +136,25 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
   )
   const insertTrace = db.prepare(`INSERT INTO traces (result_id, checks, events) VALUES (?, ?, ?)`)
   // the store's own encoding and signature, computed once per distinct trace (most runs repeat the template's)
-  const encoded = new Map<readonly EventRow[], string>()
-  const signatures = new Map<readonly EventRow[], Map<readonly CheckRow[], string>>()
-  const signature = (events: readonly EventRow[], checks: readonly CheckRow[]): string => {
-    const byChecks = signatures.get(events) ?? new Map<readonly CheckRow[], string>()
-    signatures.set(events, byChecks)
+  const encoded = new Map<readonly EventEntry[], string>()
+  const signatures = new Map<readonly EventEntry[], Map<readonly CheckRow[], string>>()
+  const encode = (entries: readonly EventEntry[]): string => {
+    let text = encoded.get(entries)
+    if (text === undefined) {
+      text = JSON.stringify(entries)
+      encoded.set(entries, text)
+    }
+    return text
+  }
+  const signature = (entries: readonly EventEntry[], checks: readonly CheckRow[]): string => {
+    const byChecks = signatures.get(entries) ?? new Map<readonly CheckRow[], string>()
+    signatures.set(entries, byChecks)
     let sig = byChecks.get(checks)
     if (sig === undefined) {
-      sig = signatureOfRows(events, checks)
+      sig = signatureOfRows(decodeEvents(encode(entries)), checks)
       byChecks.set(checks, sig)
     }
     return sig
-  }
-  const encode = (events: readonly EventRow[]): string => {
-    let text = encoded.get(events)
-    if (text === undefined) {
-      text = encodeEvents(events.map(e => ({ ...e, details: JSON.parse(e.details) as unknown })))
-      encoded.set(events, text)
-    }
-    return text
   }
   db.transaction(() => {
     const scenarioIds: number[] = []
@@ -169,14 +175,16 @@ function fill(store: TraceStore, templates: readonly Template[], runs: number, s
         const t = templates[k % templates.length]!
         const roll = dice(i, k)
         const verdict = roll < 20 ? 'fail' : roll < 25 ? 'error' : roll < 45 ? 'skip' : t.result.verdict
-        let events = t.events
+        let events = t.entries
         let checks = t.checks
         let message = t.result.message
         let stderr = '{}'
         if (verdict === 'fail' && events.length) {
           // the kernel answered otherwise on the last checked call: a differing event and a failed check
           const at = events.length - 1
-          events = events.map((e, idx) => (idx === at ? { ...e, ret: -1, errno: 'ECONNRESET', mask: null } : e))
+          events = events.map((e, idx): EventEntry =>
+            idx === at ? [e[0], { ...e[1], ret: -1, errno: 'ECONNRESET', ready: undefined, revents: undefined }] : e,
+          )
           checks = checks.map((c, idx) => (idx === checks.length - 1 ? { ...c, observed: 'ECONNRESET', verdict: 'fail' } : c))
           message = 'errno: expected 0, got ECONNRESET'
         } else if (verdict === 'error') {

@@ -12,6 +12,7 @@ import { ADDRESS_EVENTS } from '../ops/table.js'
 import { ProbeProcess } from './process.js'
 import type { InvalidLine } from '../trace/result.js'
 import type { ProbeEvent, SockAddr } from '../trace/event.js'
+import { extendEvent } from '../trace/raw-line.js'
 
 export interface CaptureSpec {
   /** Scenario host the interface belongs to ("local" on loopback). */
@@ -230,7 +231,7 @@ export async function stopCaptures(running: readonly RunningCapture[], ports: Re
       const at = String(e['if'] ?? '')
       const colon = at.lastIndexOf(':')
       const ns = c.hostOfNs && colon > 0 ? c.hostOfNs[at.slice(0, colon)] : undefined
-      packets.push(ns === undefined ? { ...e, host: c.host } : { ...e, host: ns, if: at.slice(colon + 1) })
+      packets.push(ns === undefined ? extendEvent(e, { host: c.host }) : { ...e, host: ns, if: at.slice(colon + 1) })
     }
   })
   return packets.sort((a, b) => a.t0 - b.t0)

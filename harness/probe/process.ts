@@ -16,6 +16,7 @@ import { spawnLongLived } from '../deps/process.js'
 import type { LongLivedChild } from '../deps/process.js'
 import { schemaDir } from '../paths.js'
 import type { ProbeEvent } from '../trace/event.js'
+import { keepRawLine } from '../trace/raw-line.js'
 import type { InvalidLine } from '../trace/result.js'
 
 export interface StepOutcome {
@@ -201,7 +202,8 @@ export class ProbeProcess {
       this.invalid.push({ actor: this.actor, raw: line, problem: `event does not match event.schema.json: ${problem}` })
       return
     }
-    const event = obj as ProbeEvent
+    // the line itself is kept: the store writes it as it came (trace/raw-line.ts)
+    const event = keepRawLine(obj as ProbeEvent, line)
     if (event.op === 'hello') {
       this.hello = event
       for (const w of this.helloWaiters) w(true)

@@ -16,6 +16,7 @@ import { liveBeaconToken } from '../hosts/netns.js'
 import { SockspecError } from '../errors.js'
 import { formatMask } from '../expect/mask.js'
 import type { ProbeEvent } from '../trace/event.js'
+import { rawLineOf } from '../trace/raw-line.js'
 import type { ScenarioResult } from '../trace/result.js'
 import type { Scenario } from '../scenario/types.js'
 import { listeningBeacons, thisLiveness } from './liveness.js'
@@ -119,7 +120,7 @@ export interface ResultRow {
   invalid: string
 }
 
-/** One stored event as the `traces` row holds it (migrations.ts, version 4). */
+/** One stored event as `traces` rows written under schema 4 hold it (migrations.ts); import-bundle still writes these. */
 type EventTuple = [
   idx: number,
   actor: string,
@@ -170,10 +171,57 @@ const byIdx = <T extends { idx: number }>(rows: T[]): T[] => {
   return rows
 }
 
-/** The rows of a `traces` events text, ordered by idx, `details` as JSON text like the schema-3 column. */
+/** An event as schema-5 rows hold it: [actor, probe event] or [actor, probe event, clock]. */
+type EventEntry = [actor: string, event: ProbeEvent, clock?: string]
+
+function isEventEntry(entry: unknown[]): entry is EventEntry {
+  const e = entry[1] as Partial<ProbeEvent> | null | undefined
+  return (
+    typeof entry[0] === 'string' &&
+    !!e &&
+    typeof e === 'object' &&
+    !Array.isArray(e) &&
+    typeof e.op === 'string' &&
+    typeof e.t0 === 'number' &&
+    (entry[2] === undefined || typeof entry[2] === 'string')
+  )
+}
+
+/** The rows of schema-5 entries, derived as the schema-4 writer derived them; t_ns counts from the first event of its clock. */
+function rowsOfEntries(entries: unknown[][]): EventRow[] {
+  const origins = new Map<string, number>()
+  for (const entry of entries) {
+    if (!isEventEntry(entry)) throw new SyntaxError('an event of a result is not [actor, event object, clock?]')
+    const clock = entry[2] ?? 'local'
+    const o = origins.get(clock)
+    if (o === undefined || entry[1].t0 < o) origins.set(clock, entry[1].t0)
+  }
+  return (entries as EventEntry[]).map(([actor, e, clock = 'local'], idx): EventRow => ({
+    idx,
+    actor,
+    seq: e.seq,
+    step: e.step ?? null,
+    t_ns: e.t0 - origins.get(clock)!,
+    dur_ns: e.t1 !== undefined ? e.t1 - e.t0 : null,
+    op: e.op,
+    sockets: socketsOf(e),
+    ret: e.ret ?? null,
+    errno: e.errno ?? null,
+    mask: maskOf(e),
+    details: JSON.stringify(e),
+  }))
+}
+
+/**
+ * The rows of a `traces` events text, ordered by idx, `details` as JSON text
+ * like the schema-3 column. A row holds schema-4 tuples (first element idx,
+ * an integer) or schema-5 entries (first element the actor).
+ */
 export function decodeEvents(text: string): EventRow[] {
+  const entries = tuples<unknown[]>(text, 'events')
+  if (entries.length && typeof entries[0]![0] === 'string') return rowsOfEntries(entries)
   return byIdx(
-    tuples<EventTuple>(text, 'events').map(([idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details]): EventRow => ({
+    (entries as EventTuple[]).map(([idx, actor, seq, step, t_ns, dur_ns, op, sockets, ret, errno, mask, details]): EventRow => ({
       idx,
       actor,
       seq,
@@ -625,31 +673,17 @@ export class TraceStore {
     const st = this.prepared()
     const scenarioId = this.scenarioId(result.scenario)
     // t_ns counts from the first event of the same clock (machines do not share one)
-    const origins = new Map<string, number>()
-    for (const { clock = 'local', event } of result.events) {
-      const o = origins.get(clock)
-      if (o === undefined || event.t0 < o) origins.set(clock, event.t0)
-    }
-    // tuples built directly (no row objects): this runs for every event a run records
-    const events: EventTuple[] = []
-    const forSignature: Array<{ actor: string; op: string; raw: Record<string, unknown> }> = []
+    // Each event as [actor, its probe line] ([actor, line, clock] off this machine's clock; migrations.ts, 5):
+    // the line written as the probe wrote it (trace/raw-line.ts), nothing derived, nothing encoded again.
+    // This runs for every event a run records.
+    const events = new Array<string>(result.events.length)
+    const forSignature = new Array<{ actor: string; op: string; raw: Record<string, unknown> }>(result.events.length)
     for (let idx = 0; idx < result.events.length; idx++) {
       const { actor, event: e, clock = 'local' } = result.events[idx]!
-      events.push([
-        idx,
-        actor,
-        e.seq,
-        e.step ?? null,
-        e.t0 - (origins.get(clock) ?? 0),
-        e.t1 !== undefined ? e.t1 - e.t0 : null,
-        e.op,
-        socketsOf(e),
-        e.ret ?? null,
-        e.errno ?? null,
-        maskOf(e),
-        e,
-      ])
-      forSignature.push({ actor, op: e.op, raw: e as unknown as Record<string, unknown> })
+      const details = rawLineOf(e) ?? JSON.stringify(e)
+      events[idx] =
+        clock === 'local' ? `[${JSON.stringify(actor)},${details}]` : `[${JSON.stringify(actor)},${details},${JSON.stringify(clock)}]`
+      forSignature[idx] = { actor, op: e.op, raw: e as unknown as Record<string, unknown> }
     }
     const checks: CheckTuple[] = []
     const checkFields: CheckSignatureFields[] = []
@@ -678,7 +712,7 @@ export class TraceStore {
         failed,
       ).lastInsertRowid,
     )
-    st.insertTrace.run(resultId, JSON.stringify(checks), JSON.stringify(events))
+    st.insertTrace.run(resultId, JSON.stringify(checks), `[${events.join(',')}]`)
     return resultId
   }
 
