@@ -39,7 +39,8 @@ export function junitCases(xml) {
     const outcome = /<(failure|error|skipped)\b([^>]*)/.exec(m[3] ?? '')
     cases.push({
       suite: attrs.classname ?? '',
-      name: attrs.name ?? '',
+      // sockspec's JUnit names a case inside its pack (classname): show both
+      name: attrs.classname && attrs.name && !attrs.name.includes('/') ? `${attrs.classname}/${attrs.name}` : (attrs.name ?? ''),
       outcome: outcome ? outcome[1] : 'pass',
       message: outcome ? (attributes(outcome[2]).message ?? '') : '',
     })
