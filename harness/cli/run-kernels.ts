@@ -23,6 +23,7 @@ import type { CachedKernel } from '../hosts/vm/kernel-fetch.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tally } from '../reporters/reporter.js'
 import { runOnHost } from './run-on-host.js'
+import { upstreamRelease } from '../scenario/kernel-range.js'
 import type { Scenario } from '../scenario/types.js'
 import type { TraceStore } from '../store/store.js'
 
@@ -48,6 +49,12 @@ const TOO_SLOW = /a kit limit, not a kernel result/
 /** Reboots after a guest died mid-run; past it its remaining results are errors naming why. */
 const MAX_REBOOTS = 1
 
+/** ", upstream 6.1.192" when the guest's version string names the x.y.z its ranges resolve against. */
+function upstreamNote(system: SystemInfo): string {
+  const upstream = upstreamRelease(system.kernelVersion)
+  return upstream ? ` (upstream ${upstream})` : ''
+}
+
 function brokenHost(reason: string): HostDriver {
   return {
     kind: 'vm',
@@ -62,6 +69,7 @@ function guestFacts(kernel: CachedKernel, system: SystemInfo): NonNullable<RunIn
       kind: 'vm',
       kernelRelease: system.kernelRelease,
       kernelVersion: system.kernelVersion,
+      ...(upstreamRelease(system.kernelVersion) ? { kernelUpstream: upstreamRelease(system.kernelVersion) } : {}),
       arch: system.arch,
       package: kernel.package,
       packageVersion: kernel.version,
@@ -91,7 +99,7 @@ export async function runGuestKernel(
   try {
     launched = await launchKernel(kernel, { probePorts })
     opts.log(
-      `kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`,
+      `kernel ${spec.name}: ${launched.system.kernelRelease}${upstreamNote(launched.system)} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`,
     )
     await opts.onBoot?.(launched.guest, 0)
   } catch (err) {
