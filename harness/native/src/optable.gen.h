@@ -244,6 +244,14 @@ void op_capture(const cmd_t *c);
 	X("socket", SO_OOBINLINE, K_INT) \
 	X("socket", SO_BROADCAST, K_INT) \
 	X("socket", SO_PEEK_OFF, K_INT) \
+	X("socket", SO_BUSY_POLL_BUDGET, K_INT) \
+	X("socket", SO_PREFER_BUSY_POLL, K_INT) \
+	X("socket", SO_BUF_LOCK, K_INT) \
+	X("socket", SO_RESERVE_MEM, K_INT) \
+	X("socket", SO_RCVMARK, K_INT) \
+	X("socket", SO_PASSPIDFD, K_INT) \
+	X("socket", SO_PEERPIDFD, K_INT) \
+	X("socket", SO_PASSRIGHTS, K_INT) \
 	X("tcp", TCP_NODELAY, K_INT) \
 	X("tcp", TCP_MAXSEG, K_INT) \
 	X("tcp", TCP_CORK, K_INT) \
@@ -261,11 +269,13 @@ void op_capture(const cmd_t *c);
 	X("tcp", TCP_FASTOPEN_CONNECT, K_INT) \
 	X("tcp", TCP_NOTSENT_LOWAT, K_INT) \
 	X("tcp", TCP_CONGESTION, K_STRING) \
+	X("tcp", TCP_RTO_MAX_MS, K_INT) \
 	X("ip", IP_TTL, K_INT) \
 	X("ip", IP_TOS, K_INT) \
 	X("ip", IP_RECVERR, K_INT) \
 	X("ip", IP_FREEBIND, K_INT) \
 	X("ip", IP_TRANSPARENT, K_INT) \
+	X("ip", IP_LOCAL_PORT_RANGE, K_INT) \
 	X("ipv6", IPV6_V6ONLY, K_INT) \
 	X("ipv6", IPV6_RECVERR, K_INT) \
 	X("ipv6", IPV6_UNICAST_HOPS, K_INT) \
