@@ -79,7 +79,11 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
     name: 'ip',
     reported: 'SOL_IP',
     kernel: 'IPPROTO_IP',
-    options: [...o('int', 'IP_TTL', 'IP_TOS'), ...o('bool', 'IP_RECVERR', 'IP_FREEBIND', 'IP_TRANSPARENT'), ...o('int', 'IP_LOCAL_PORT_RANGE')],
+    options: [
+      ...o('int', 'IP_TTL', 'IP_TOS'),
+      ...o('bool', 'IP_RECVERR', 'IP_FREEBIND', 'IP_TRANSPARENT'),
+      ...o('int', 'IP_LOCAL_PORT_RANGE'),
+    ],
   },
   {
     name: 'ipv6',

@@ -200,7 +200,7 @@ const fcntl: OpDef = {
   },
 }
 
-/** ioctl requests the probe makes: each answers an int (include/uapi/linux/sockios.h). */
+/** ioctl requests the probe makes: each answers an int (include/uapi/linux/sockios.h, eventpoll.h). */
 export const IOCTL_REQUESTS: NameTable = {
   id: 'IOCTL_REQUESTS',
   entries: [
@@ -210,12 +210,17 @@ export const IOCTL_REQUESTS: NameTable = {
       kernel: 'SIOCOUTQ',
       doc: 'bytes not yet acknowledged, sent or not (TCP: write_seq - snd_una; unix: unix_outq_len)',
     },
+    {
+      name: 'EPIOCGPARAMS',
+      kernel: 'EPIOCGPARAMS',
+      doc: "an epoll fd's busy-poll parameters (6.9; the value is busy_poll_usecs; ENOTTY before)",
+    },
   ],
 }
 
 const ioctl: OpDef = {
   name: 'ioctl',
-  doc: 'ioctl(2) of an int-valued socket request `cmd` (SIOCINQ, SIOCOUTQ); the event reports `value`.',
+  doc: 'ioctl(2) of an int-valued request `cmd` (SIOCINQ, SIOCOUTQ on a socket, EPIOCGPARAMS on an epoll fd); the event reports `value`.',
   answers: 'ioctl',
   fields: {
     sock: 'required',

@@ -64,7 +64,7 @@ void op_capture(const cmd_t *c);
 	X("getsockname", op_getsockname, 1, 1, "getsockname H") \
 	X("getpeername", op_getpeername, 1, 1, "getpeername H") \
 	X("fcntl", op_fcntl, 2, 3, "fcntl H getfl | fcntl H setfl <flags> | fcntl H nonblock <0|1>") \
-	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ>") \
+	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ|EPIOCGPARAMS>") \
 	X("send", op_send, 2, 3, "send H <nbytes> [msg flags]") \
 	X("sendstr", op_sendstr, 2, 3, "sendstr H <text> [msg flags]") \
 	X("sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]") \
@@ -204,6 +204,7 @@ void op_capture(const cmd_t *c);
 #define OPTABLE_IOCTL_REQUESTS(X) \
 	X("SIOCINQ", SIOCINQ) \
 	X("SIOCOUTQ", SIOCOUTQ) \
+	X("EPIOCGPARAMS", EPIOCGPARAMS) \
 	/* end */
 
 #define OPTABLE_SELECT_SETS(X) \
