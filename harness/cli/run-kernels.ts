@@ -49,10 +49,10 @@ const TOO_SLOW = /a kit limit, not a kernel result/
 /** Reboots after a guest died mid-run; past it its remaining results are errors naming why. */
 const MAX_REBOOTS = 1
 
-/** ", upstream 6.1.192" when the guest's version string names the x.y.z its ranges resolve against. */
+/** ", upstream 6.1.192" (after the boot line, which tools match) when the guest's version string names the x.y.z its ranges resolve against. */
 function upstreamNote(system: SystemInfo): string {
   const upstream = upstreamRelease(system.kernelVersion)
-  return upstream ? ` (upstream ${upstream})` : ''
+  return upstream ? `, upstream ${upstream}` : ''
 }
 
 function brokenHost(reason: string): HostDriver {
@@ -99,7 +99,7 @@ export async function runGuestKernel(
   try {
     launched = await launchKernel(kernel, { probePorts })
     opts.log(
-      `kernel ${spec.name}: ${launched.system.kernelRelease}${upstreamNote(launched.system)} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`,
+      `kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})${upstreamNote(launched.system)}`,
     )
     await opts.onBoot?.(launched.guest, 0)
   } catch (err) {
