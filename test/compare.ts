@@ -17,9 +17,9 @@ import { kitRoot, schemaDir } from '../harness/paths.js'
 import { normaliseTrace } from '../harness/compare/normalise.js'
 import { selectBySelector } from '../harness/compare/select-run.js'
 import type { CompareDocument } from '../harness/compare/render-json.js'
-import type { Pair } from '../harness/compare/types.js'
+import type { Pair, RunTraces } from '../harness/compare/types.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
-import type { EventRow, RunRow } from '../harness/store/store.js'
+import type { CheckRow, EventRow, RunRow } from '../harness/store/store.js'
 import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
@@ -181,7 +181,7 @@ t.test('compare labels runs that really differ; exit 1 on regression', async t =
     'overflow/observe [ipv4]': 'differs',
   })
   t.equal(doc.regression, true)
-  t.same(doc.totals, { regression: 1, error: 1, fixed: 1, differs: 1, new: 1, missing: 1, skip: 0, same: 2 })
+  t.same(doc.totals, { regression: 1, error: 1, fixed: 1, differs: 1, expected: 0, new: 1, missing: 1, skip: 0, same: 2 })
   // the first differing event: C3 reset (baseline) vs C3 merely writable (host)
   const observe = pairs['overflow/observe [ipv4]']!.firstDifference!
   t.match(observe, { kind: 'event', actor: 'client' })
@@ -568,4 +568,122 @@ t.test('a hostile bundle cannot drive the terminal through runs, show or compare
   }
   t.match(outputs.show.stdout, /title\\x1b/)
   t.match(outputs.show.stdout, /stderr\\x1b/)
+})
+
+t.test('differences a scenario expects per kernel are labelled expected, others still differs', async t => {
+  const { compareRuns } = await import('../harness/compare/compare-runs.js')
+  const { signatureOfRows } = await import('../harness/compare/signature.js')
+  // hand-made rows in the shape the probe writes and the store keeps (compareRuns is pure)
+  const ev = (idx: number, step: string, op: string, ret: number, extra: Record<string, unknown> = {}): EventRow => ({
+    idx,
+    actor: 'app',
+    seq: idx,
+    step,
+    t_ns: idx * 1000,
+    dur_ns: 10,
+    op,
+    sockets: null,
+    ret,
+    errno: typeof extra['errno'] === 'string' ? (extra['errno'] as string) : null,
+    mask: null,
+    details: JSON.stringify({ seq: idx, step, op, h: 'U', t0: idx * 1000, t1: idx * 1000 + 10, ret, ...extra }),
+  })
+  const check = (idx: number, step: string, field: string, expected: string): CheckRow => ({
+    idx,
+    step,
+    actor: 'app',
+    field,
+    expected,
+    observed: expected,
+    verdict: 'pass',
+    claim: 0,
+  })
+  const old = {
+    events: [ev(0, 's1', 'socket', 3), ev(1, 's2', 'getsockopt', -1, { errno: 'ENOPROTOOPT', level: 'SOL_SOCKET', opt: 'SO_RCVMARK' })],
+    checks: [check(0, 's2', 'ret', '-1'), check(1, 's2', 'errno', 'ENOPROTOOPT')],
+  }
+  const now = {
+    events: [ev(0, 's1', 'socket', 3), ev(1, 's2', 'getsockopt', 0, { level: 'SOL_SOCKET', opt: 'SO_RCVMARK', value: 0 })],
+    checks: [check(0, 's2', 'ret', '0'), check(1, 's2', 'value', '0')],
+  }
+  const body = (range: string) => ({
+    title: 't',
+    steps: [
+      { id: 's1', actor: 'app', do: 'socket', sock: 'U' },
+      {
+        id: 's2',
+        actor: 'app',
+        do: 'getsockopt',
+        expect: {
+          kernels: [
+            { range, ret: 0, value: 0 },
+            { range: '>=1', ret: -1, errno: 'ENOPROTOOPT' },
+          ],
+        },
+      },
+    ],
+  })
+  const traces = new Map<number, { events: EventRow[]; checks: CheckRow[] }>()
+  const run = (id: number, release: string, version: string, trace: typeof old, verdict: 'pass' | 'fail' = 'pass'): RunTraces => {
+    traces.set(id, trace)
+    return {
+      run: {
+        id,
+        uuid: `u${id}`,
+        host: 'h',
+        kernelRelease: release,
+        kernelVersion: version,
+        arch: 'x86_64',
+        distro: null,
+        startedAt: '',
+        status: 'complete',
+      },
+      results: [
+        {
+          resultId: id,
+          scenario: 'kc/rcvmark',
+          hash: 'h1',
+          title: 't',
+          variant: 'default',
+          attempt: 1,
+          verdict,
+          claim: null,
+          message: '',
+          signature: signatureOfRows(trace.events, trace.checks),
+          failedChecks: [],
+        },
+      ],
+    }
+  }
+  const read = (id: number) => traces.get(id)!
+  const labelOf = (a: RunTraces, b: RunTraces, range: string, withBody = true) =>
+    compareRuns(a, b, read, withBody ? { scenarioBody: () => body(range) } : {}).pairs[0]!.label
+
+  const v510 = run(1, '5.10.0-46-cloud-amd64', '#1 SMP Debian 5.10.262-1 (2025-10-01)', old)
+  const v72 = run(2, '7.2.13+deb14-cloud-amd64', '#1 SMP PREEMPT_DYNAMIC Debian 7.2.13-1 (2026-10-01)', now)
+  t.equal(labelOf(v510, v72, '>=5.19'), 'expected', 'the step answers as its kernels entry says on each side')
+  t.equal(labelOf(v510, v72, '>=5.19', false), 'differs', 'without the scenario nothing is known to be expected')
+  t.equal(labelOf(v510, v72, '>=1 <2'), 'differs', 'a scenario whose expectation is the same on both kernels expects no difference')
+  // one more step differs, and that one has no per-kernel expectation
+  const extra = run(3, '7.2.13+deb14-cloud-amd64', '#1 SMP Debian 7.2.13-1', {
+    events: [ev(0, 's1', 'socket', -1, { errno: 'EMFILE' }), ...now.events.slice(1)],
+    checks: now.checks,
+  })
+  t.equal(labelOf(v510, extra, '>=5.19'), 'differs', 'an unexpected difference at another step keeps the pair differs')
+  // same trace, checks differ only in what the kernels entry expected (TCP_INFO optlen is not in the normalised trace)
+  const checksOnly = run(4, '7.2.13', '', {
+    events: old.events,
+    checks: [check(0, 's2', 'ret', '-1'), check(1, 's2', 'errno', 'EOPNOTSUPP')],
+  })
+  t.equal(labelOf(v510, checksOnly, '>=5.19'), 'expected', 'a check-only difference at an expected step is expected')
+  // the same release string on both sides: the upstream version from uname -v decides (a 6.1.y backport)
+  const early = run(5, '6.1.0-10-cloud-amd64', '#1 SMP PREEMPT_DYNAMIC Debian 6.1.38-1 (2023-07-14)', old)
+  const late = run(6, '6.1.0-56-cloud-amd64', '#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-1 (2026-01-01)', now)
+  t.equal(labelOf(early, late, '>=6.1.90 <6.2'), 'expected', 'ranges resolve against the upstream 6.1.y the version string names')
+  t.equal(
+    labelOf(run(7, '6.1.0-56-cloud-amd64', '#1 SMP', old), run(8, '6.1.0-56-cloud-amd64', '#1 SMP', now), '>=6.1.90 <6.2'),
+    'differs',
+    'one kernel on both sides: nothing is expected to change',
+  )
+  t.equal(labelOf(v510, run(9, '7.2.13', '', now, 'fail'), '>=5.19'), 'regression', 'pass -> fail stays a regression')
 })

@@ -15,7 +15,9 @@ import type { CommandContext } from '../harness/runner/command.js'
 import { OP_NAMES } from '../harness/ops/table.js'
 import { probeBinary } from '../harness/paths.js'
 import { resolveExpectation, variantsOf } from '../harness/scenario/expand.js'
-import { kernelInRange } from '../harness/scenario/kernel-range.js'
+import { kernelInRange, rangeRelease, upstreamRelease } from '../harness/scenario/kernel-range.js'
+import { unmetRequirement } from '../harness/runner/requirements.js'
+import type { SystemInfo } from '../harness/hosts/system-info.js'
 import { InputErrors, SockspecError } from '../harness/errors.js'
 import { kitRoot, scenarioDir } from '../harness/paths.js'
 import { parse as parseYaml } from 'yaml'
@@ -167,6 +169,48 @@ t.test('kernel ranges and per-kernel expectations', async t => {
   }
   t.same(resolveExpectation(exp, '6.18.44'), { ret: 0, errno: null, time: { ms: 19600 } })
   t.same(resolveExpectation(exp, '6.1.0'), { ret: 0, errno: null, time: { ms: 15400 } })
+})
+
+t.test('a Debian kernel is ranged by the upstream x.y.z its version string names', async t => {
+  // what a Debian 6.1 guest reports: the release names only the ABI series
+  const release = '6.1.0-56-cloud-amd64'
+  const version = '#1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)'
+  t.equal(upstreamRelease(version), '6.1.158')
+  t.equal(upstreamRelease('#1 SMP PREEMPT_DYNAMIC @0'), undefined, 'a version without a distribution x.y.z names none')
+  t.equal(upstreamRelease('#1 SMP Debian 6.1-1'), undefined, 'only a full x.y.z counts')
+  t.equal(upstreamRelease('Debian 6.1.158-1'), '6.1.158', 'the package version a guest that did not boot is recorded with')
+  t.equal(rangeRelease(release, version), '6.1.158')
+  t.equal(rangeRelease('6.18.44-fc-v657', '#1 SMP PREEMPT_DYNAMIC @0'), '6.18.44-fc-v657')
+  t.ok(kernelInRange(rangeRelease(release, version), '>=6.1.90 <6.2'), 'a backport range holds on the stable release')
+  t.notOk(kernelInRange(release, '>=6.1.90 <6.2'), 'the bare release would have said 6.1.0')
+  t.notOk(kernelInRange(rangeRelease('5.10.0-36-cloud-amd64', '#1 SMP Debian 5.10.244-1 (2025-09-29)'), '>=6.1.90 <6.2'))
+
+  const system: SystemInfo = {
+    hostname: 'g',
+    kernelRelease: release,
+    kernelVersion: version,
+    arch: 'x86_64',
+    distro: undefined,
+    uid: 0,
+    ipv6Loopback: true,
+    sysctls: {},
+  }
+  const scenario = parseScenario(
+    'title: t\nrequires: { kernel: ">=6.1.90 <6.2" }\nsteps: [ { actor: x, do: sleep, ms: 0 } ]\n',
+    'backport.yaml',
+  )
+  const plan = variantsOf(scenario)[0]!
+  t.equal(unmetRequirement(scenario, plan, system), undefined, 'requires.kernel reads the upstream version')
+  t.match(
+    unmetRequirement(scenario, plan, { ...system, kernelVersion: '#1 SMP' }),
+    /needs kernel >=6\.1\.90 <6\.2 \(this is 6\.1\.0-56-cloud-amd64\)/,
+  )
+  t.match(
+    unmetRequirement({ ...scenario, requires: { kernel: '>=6.2' } }, plan, system),
+    /this is 6\.1\.0-56-cloud-amd64, upstream 6\.1\.158/,
+  )
+  const exp = { ret: 0, kernels: [{ range: '>=6.1.90 <6.2', ret: 1 }] }
+  t.same(resolveExpectation(exp, rangeRelease(release, version)), { ret: 1 }, 'a per-kernel expectation names the stable release')
 })
 
 t.test('every packaged scenario validates', async t => {

@@ -69,7 +69,7 @@ function compare(store: TraceStore, refs: string[], opts: CompareOptions): numbe
     return t
   }
   const comparisons = (function* () {
-    for (const [a, b] of pairs) yield compareRuns(traces(a), traces(b), loader.read)
+    for (const [a, b] of pairs) yield compareRuns(traces(a), traces(b), loader.read, { scenarioBody: id => store.scenarioBody(id) })
   })()
   const baseSummary = baseline ? summariseRun(baseline) : null
   const write = (text: string): void => void process.stdout.write(text)

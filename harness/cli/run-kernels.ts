@@ -24,6 +24,7 @@ import type { ProgressLine } from '../reporters/progress.js'
 import type { Reporter } from '../reporters/reporter.js'
 import { tally } from '../reporters/reporter.js'
 import { runOnHost } from './run-on-host.js'
+import { upstreamRelease } from '../scenario/kernel-range.js'
 import type { Scenario } from '../scenario/types.js'
 import type { TraceStore } from '../store/store.js'
 
@@ -53,6 +54,12 @@ const TOO_SLOW = /a kit limit, not a kernel result/
 /** Reboots after a guest died mid-run; past it its remaining results are errors naming why. */
 const MAX_REBOOTS = 1
 
+/** ", upstream 6.1.192" (after the boot line, which tools match) when the guest's version string names the x.y.z its ranges resolve against. */
+function upstreamNote(system: SystemInfo): string {
+  const upstream = upstreamRelease(system.kernelVersion)
+  return upstream ? `, upstream ${upstream}` : ''
+}
+
 function brokenHost(reason: string): HostDriver {
   return {
     kind: 'vm',
@@ -67,6 +74,7 @@ function guestFacts(kernel: CachedKernel, system: SystemInfo): NonNullable<RunIn
       kind: 'vm',
       kernelRelease: system.kernelRelease,
       kernelVersion: system.kernelVersion,
+      ...(upstreamRelease(system.kernelVersion) ? { kernelUpstream: upstreamRelease(system.kernelVersion) } : {}),
       arch: system.arch,
       package: kernel.package,
       packageVersion: kernel.version,
@@ -99,7 +107,7 @@ export async function runGuestKernel(
     opts.progress?.phase(`booting ${tag}`)
     launched = await launchKernel(kernel, { probePorts })
     opts.log(
-      `kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})`,
+      `kernel ${spec.name}: ${launched.system.kernelRelease} booted in ${(launched.guest.bootMs / 1000).toFixed(1)} s (${launched.guest.accel})${upstreamNote(launched.system)}`,
     )
     await opts.onBoot?.(launched.guest, 0)
   } catch (err) {

@@ -9,8 +9,10 @@ export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
  * kit broke (probe crash, step past its time limit, bad event), so pass ->
  * error says nothing about the kernel and is not a regression. `skip` means a
  * requirement (root, IPv6, a sysctl) was missing on one side only.
+ * `expected`: the traces differ only at steps whose per-kernel expectations
+ * resolve differently on the two kernels (a change the scenario records).
  */
-export const PAIR_LABELS = ['regression', 'error', 'fixed', 'differs', 'new', 'missing', 'skip', 'same'] as const
+export const PAIR_LABELS = ['regression', 'error', 'fixed', 'differs', 'expected', 'new', 'missing', 'skip', 'same'] as const
 export type PairLabel = (typeof PAIR_LABELS)[number]
 
 export interface RunSummary {

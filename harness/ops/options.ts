@@ -11,8 +11,10 @@ import type { OpDef, OpFamily } from './types.js'
  * How a value travels: int (and bool, an int the kernel reads as on/off),
  * linger ("onoff,secs" <-> struct linger), timeval_ms (milliseconds <->
  * struct timeval), string (a name), tcp_info (struct tcp_info as an object,
- * get only), errno (SO_ERROR: an int reported with its errno name),
- * mptcp_info (struct mptcp_info as an object, get only).
+ * get only; the object carries the kernel's `optlen`, which grows as fields
+ * are added), errno (SO_ERROR: an int reported with its errno name),
+ * mptcp_info (struct mptcp_info as an object, get only). Options newer than
+ * this machine's headers get their uapi number in options.c.
  */
 export type ValueKind = 'int' | 'bool' | 'linger' | 'timeval_ms' | 'string' | 'tcp_info' | 'errno' | 'mptcp_info'
 
@@ -47,6 +49,13 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
       ...o('int', 'SO_TYPE', 'SO_DOMAIN', 'SO_PROTOCOL'),
       ...o('bool', 'SO_ACCEPTCONN', 'SO_OOBINLINE', 'SO_BROADCAST'),
       ...o('int', 'SO_PEEK_OFF'),
+      // options newer kernels added (each ENOPROTOOPT before): scenarios/kernel-changes asks when
+      ...o('int', 'SO_BUSY_POLL_BUDGET'),
+      ...o('bool', 'SO_PREFER_BUSY_POLL'),
+      ...o('int', 'SO_BUF_LOCK', 'SO_RESERVE_MEM'),
+      ...o('bool', 'SO_RCVMARK', 'SO_PASSPIDFD'),
+      ...o('int', 'SO_PEERPIDFD'),
+      ...o('bool', 'SO_PASSRIGHTS'),
     ],
   },
   {
@@ -64,13 +73,18 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
       ...o('bool', 'TCP_FASTOPEN_CONNECT'),
       ...o('int', 'TCP_NOTSENT_LOWAT'),
       ...o('string', 'TCP_CONGESTION'),
+      ...o('int', 'TCP_RTO_MAX_MS'),
     ],
   },
   {
     name: 'ip',
     reported: 'SOL_IP',
     kernel: 'IPPROTO_IP',
-    options: [...o('int', 'IP_TTL', 'IP_TOS'), ...o('bool', 'IP_RECVERR', 'IP_FREEBIND', 'IP_TRANSPARENT')],
+    options: [
+      ...o('int', 'IP_TTL', 'IP_TOS'),
+      ...o('bool', 'IP_RECVERR', 'IP_FREEBIND', 'IP_TRANSPARENT'),
+      ...o('int', 'IP_LOCAL_PORT_RANGE'),
+    ],
   },
   {
     name: 'ipv6',

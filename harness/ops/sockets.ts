@@ -200,7 +200,7 @@ const fcntl: OpDef = {
   },
 }
 
-/** ioctl requests the probe makes: each answers an int (include/uapi/linux/sockios.h). */
+/** ioctl requests the probe makes: each answers an int (include/uapi/linux/sockios.h, eventpoll.h). */
 export const IOCTL_REQUESTS: NameTable = {
   id: 'IOCTL_REQUESTS',
   entries: [
@@ -211,12 +211,17 @@ export const IOCTL_REQUESTS: NameTable = {
       doc: 'bytes not yet acknowledged, sent or not (TCP: write_seq - snd_una; unix: unix_outq_len)',
     },
     { name: 'SIOCOUTQNSD', kernel: 'SIOCOUTQNSD', doc: 'TCP: bytes queued but not yet sent (write_seq - snd_nxt)' },
+    {
+      name: 'EPIOCGPARAMS',
+      kernel: 'EPIOCGPARAMS',
+      doc: "an epoll fd's busy-poll parameters (6.9; the value is busy_poll_usecs; ENOTTY before)",
+    },
   ],
 }
 
 const ioctl: OpDef = {
   name: 'ioctl',
-  doc: 'ioctl(2) of an int-valued socket request `cmd` (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD); the event reports `value`.',
+  doc: 'ioctl(2) of an int-valued request `cmd` (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD on a socket, EPIOCGPARAMS on an epoll fd); the event reports `value`.',
   answers: 'ioctl',
   fields: {
     sock: 'required',

@@ -21,7 +21,7 @@ export type LogEntry = { problem: string } | { step: Step & { id: string }; even
 
 export interface JudgeInput {
   scenario: Pick<Scenario, 'steps' | 'claim' | 'across'>
-  /** kernel release the probes ran on (selects `kernels:` overrides of expectations) */
+  /** kernel the probes ran on, as ranges read it (the upstream x.y.z when known): selects `kernels:` overrides */
   kernelRelease: string
   /** the variant run (selects `variants:` overrides of expectations) */
   variant?: string

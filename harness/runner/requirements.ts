@@ -1,7 +1,7 @@
 /** Requirements that turn a scenario into `skip` with a reason. */
 import { readSysctl } from '../hosts/system-info.js'
 import type { SystemInfo } from '../hosts/system-info.js'
-import { kernelInRange } from '../scenario/kernel-range.js'
+import { kernelInRange, rangeRelease } from '../scenario/kernel-range.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
 import { checkRet } from '../expect/match.js'
@@ -11,7 +11,9 @@ export function unmetRequirement(scenario: Scenario, variant: VariantPlan, syste
   const req = scenario.requires ?? {}
   if (req.root && system.uid !== 0) return 'needs root (CAP_NET_ADMIN)'
   if ((req.ipv6 || variant.name === 'ipv6') && !system.ipv6Loopback) return 'needs IPv6 on loopback (::1)'
-  if (req.kernel && !kernelInRange(system.kernelRelease, req.kernel)) return `needs kernel ${req.kernel} (this is ${system.kernelRelease})`
+  const kernel = rangeRelease(system.kernelRelease, system.kernelVersion)
+  if (req.kernel && !kernelInRange(kernel, req.kernel))
+    return `needs kernel ${req.kernel} (this is ${system.kernelRelease}${kernel === system.kernelRelease ? '' : `, upstream ${kernel}`})`
   for (const [name, want] of Object.entries(req.sysctl ?? {})) {
     const have = sysctl(name)
     if (have === undefined) return `needs sysctl ${name} (not present)`

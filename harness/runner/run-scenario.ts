@@ -15,6 +15,7 @@ import { driveSteps } from './drive-steps.js'
 import { judge } from './judge.js'
 import type { LogEntry } from './judge.js'
 import { unmetRequirement } from './requirements.js'
+import { rangeRelease } from '../scenario/kernel-range.js'
 import type { ScenarioResult, TraceEvent } from '../trace/result.js'
 import { newStage, openSession, startStage, tearDown } from './set-up.js'
 
@@ -100,7 +101,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   })
   const judged = judge({
     scenario,
-    kernelRelease: opts.system.kernelRelease,
+    kernelRelease: rangeRelease(opts.system.kernelRelease, opts.system.kernelVersion),
     variant: variant.name,
     log,
     clockOf,

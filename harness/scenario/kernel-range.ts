@@ -1,4 +1,9 @@
-/** Kernel version ranges (">=6.5", ">=5.4 <6.1") against a release string (6.18.44-fc). */
+/**
+ * Kernel version ranges (">=6.5", ">=5.4 <6.1") against a release string
+ * (6.18.44-fc), or against the upstream x.y.z a distribution kernel names in
+ * its version string, so a range can name the stable release that
+ * backported a change.
+ */
 
 export type KernelVersion = [number, number, number]
 
@@ -6,6 +11,24 @@ export function parseKernelRelease(release: string): KernelVersion {
   const m = /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(release.trim())
   if (!m) throw new Error(`cannot parse kernel release '${release}'`)
   return [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)]
+}
+
+/**
+ * The upstream x.y.z a distribution kernel was built from, when its `uname -v`
+ * names it. Debian's release says only the ABI series (6.1.0-56-cloud-amd64)
+ * while its version says "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-1 (2025-..)".
+ * Only a full x.y.z after the distribution's name counts: a bare "#1 SMP"
+ * has nothing to say.
+ */
+export function upstreamRelease(version: string | undefined): string | undefined {
+  if (!version) return undefined
+  const m = /\bDebian\s+(\d+\.\d+\.\d+)(?=[-+~\s(]|$)/.exec(version)
+  return m?.[1]
+}
+
+/** What kernel ranges are resolved against: the upstream x.y.z when the version names it, else the release. */
+export function rangeRelease(release: string, version?: string): string {
+  return upstreamRelease(version) ?? release
 }
 
 function compare(a: KernelVersion, b: KernelVersion): number {

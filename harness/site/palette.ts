@@ -34,11 +34,12 @@ export function emptyCounts(): VerdictCounts {
 export type DiffLabel = PairLabel
 
 /** Order of the label counts on a diff page. */
-export const DIFF_LABELS: readonly DiffLabel[] = ['same', 'differs', 'regression', 'fixed', 'new', 'missing', 'error', 'skip']
+export const DIFF_LABELS: readonly DiffLabel[] = ['same', 'expected', 'differs', 'regression', 'fixed', 'new', 'missing', 'error', 'skip']
 
 /** A symbol per label, so a count never depends on colour alone. */
 export const LABEL_SYMBOL: Record<DiffLabel, string> = {
   same: '=',
+  expected: '≈',
   differs: '≠',
   regression: '✗',
   fixed: '✓',
@@ -51,6 +52,8 @@ export const LABEL_SYMBOL: Record<DiffLabel, string> = {
 /** Okabe-Ito again: a regression is a failure (vermillion), a fix a pass (bluish green), differs the diff yellow. */
 export const LABEL_COLOUR: Record<DiffLabel, string> = {
   same: '#EFEFEF',
+  // a difference the scenario records per kernel: Okabe-Ito sky blue, lighter than `new`
+  expected: '#A6D8F2',
   differs: DIFF_COLOUR,
   regression: VERDICT_COLOUR.fail,
   fixed: VERDICT_COLOUR.pass,

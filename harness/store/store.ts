@@ -70,6 +70,8 @@ export interface RunInfo {
       address?: string
       kernelRelease: string
       kernelVersion: string
+      /** the upstream x.y.z kernel ranges were resolved against, when the version string names one */
+      kernelUpstream?: string
       arch: string
       /** a vm guest's kernel package: name, Debian version, sha256 of the .deb holding vmlinuz, every .deb it came from */
       package?: string

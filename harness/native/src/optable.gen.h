@@ -74,7 +74,7 @@ void op_capture(const cmd_t *c);
 	X("getsockname", op_getsockname, 1, 1, "getsockname H") \
 	X("getpeername", op_getpeername, 1, 1, "getpeername H") \
 	X("fcntl", op_fcntl, 2, 3, "fcntl H getfl | fcntl H setfl <flags> | fcntl H nonblock <0|1>") \
-	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ|SIOCOUTQNSD>") \
+	X("ioctl", op_ioctl, 2, 2, "ioctl H <SIOCINQ|SIOCOUTQ|SIOCOUTQNSD|EPIOCGPARAMS>") \
 	X("send", op_send, 2, 3, "send H <nbytes> [msg flags]") \
 	X("sendstr", op_sendstr, 2, 3, "sendstr H <text> [msg flags]") \
 	X("sendto", op_sendto, 4, 6, "sendto H <nbytes> <addr> [msg flags]") \
@@ -225,6 +225,7 @@ void op_capture(const cmd_t *c);
 	X("SIOCINQ", SIOCINQ) \
 	X("SIOCOUTQ", SIOCOUTQ) \
 	X("SIOCOUTQNSD", SIOCOUTQNSD) \
+	X("EPIOCGPARAMS", EPIOCGPARAMS) \
 	/* end */
 
 #define OPTABLE_SELECT_SETS(X) \
@@ -266,6 +267,14 @@ void op_capture(const cmd_t *c);
 	X("socket", SO_OOBINLINE, K_INT) \
 	X("socket", SO_BROADCAST, K_INT) \
 	X("socket", SO_PEEK_OFF, K_INT) \
+	X("socket", SO_BUSY_POLL_BUDGET, K_INT) \
+	X("socket", SO_PREFER_BUSY_POLL, K_INT) \
+	X("socket", SO_BUF_LOCK, K_INT) \
+	X("socket", SO_RESERVE_MEM, K_INT) \
+	X("socket", SO_RCVMARK, K_INT) \
+	X("socket", SO_PASSPIDFD, K_INT) \
+	X("socket", SO_PEERPIDFD, K_INT) \
+	X("socket", SO_PASSRIGHTS, K_INT) \
 	X("tcp", TCP_NODELAY, K_INT) \
 	X("tcp", TCP_MAXSEG, K_INT) \
 	X("tcp", TCP_CORK, K_INT) \
@@ -283,11 +292,13 @@ void op_capture(const cmd_t *c);
 	X("tcp", TCP_FASTOPEN_CONNECT, K_INT) \
 	X("tcp", TCP_NOTSENT_LOWAT, K_INT) \
 	X("tcp", TCP_CONGESTION, K_STRING) \
+	X("tcp", TCP_RTO_MAX_MS, K_INT) \
 	X("ip", IP_TTL, K_INT) \
 	X("ip", IP_TOS, K_INT) \
 	X("ip", IP_RECVERR, K_INT) \
 	X("ip", IP_FREEBIND, K_INT) \
 	X("ip", IP_TRANSPARENT, K_INT) \
+	X("ip", IP_LOCAL_PORT_RANGE, K_INT) \
 	X("ipv6", IPV6_V6ONLY, K_INT) \
 	X("ipv6", IPV6_RECVERR, K_INT) \
 	X("ipv6", IPV6_UNICAST_HOPS, K_INT) \

@@ -22,6 +22,46 @@
 /* include/net/tcp.h TCP_CA_NAME_MAX (not exported to userspace) */
 #define CA_NAME_MAX 16
 
+/* Options newer than the build machine's headers, by their uapi numbers
+ * (asm-generic/socket.h, linux/tcp.h, linux/in.h): an older kernel answers
+ * ENOPROTOOPT, which is what scenarios/kernel-changes asks about. */
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+#ifndef SO_RESERVE_MEM
+#define SO_RESERVE_MEM 73
+#endif
+#ifndef SO_RCVMARK
+#define SO_RCVMARK 75
+#endif
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83
+#endif
+#ifndef TCP_RTO_MAX_MS
+#define TCP_RTO_MAX_MS 44
+#endif
+#ifndef IP_LOCAL_PORT_RANGE
+#define IP_LOCAL_PORT_RANGE 51
+#endif
+
+/* Room for a struct tcp_info bigger than our header's: the kernel copies
+ * min(optlen, its sizeof) and writes that back to optlen, so the reported
+ * optlen is the running kernel's struct size, which grew with new fields,
+ * not ours. */
+#define TCP_INFO_ROOM 512
+
 enum kind { K_INT, K_LINGER, K_TIMEO, K_STRING, K_TCPINFO, K_ERROR, K_MPTCPINFO };
 
 typedef struct {
@@ -102,6 +142,7 @@ static const char *tcp_ca_state_name(unsigned st)
 static void ev_tcp_info(ev_t *e, const struct tcp_info *ti, socklen_t len)
 {
 	ev_obj_open(e);
+	ev_kint(e, "optlen", len);
 	if (len >= 8) {
 		const char *s = tcp_state_name(ti->tcpi_state);
 		const char *ca = tcp_ca_state_name(ti->tcpi_ca_state);
@@ -287,6 +328,7 @@ void op_getsockopt(const cmd_t *c)
 		struct timeval tv;
 		struct tcp_info ti;
 		struct mptcp_info mi;
+		unsigned char ti_room[TCP_INFO_ROOM];
 		char s[CA_NAME_MAX];
 	} v;
 	socklen_t len;
@@ -294,7 +336,7 @@ void op_getsockopt(const cmd_t *c)
 	switch (od->kind) {
 	case K_LINGER: len = sizeof v.l; break;
 	case K_TIMEO: len = sizeof v.tv; break;
-	case K_TCPINFO: len = sizeof v.ti; break;
+	case K_TCPINFO: len = sizeof v.ti_room; break;
 	case K_MPTCPINFO: len = sizeof v.mi; break;
 	case K_STRING: len = sizeof v.s; break;
 	default: len = sizeof v.i; break;

@@ -31,6 +31,11 @@ static const flagdef_t proto_defs[] = { OPTABLE_PROTOS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t sock_flag_defs[] = { OPTABLE_SOCK_FLAGS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t shut_defs[] = { OPTABLE_SHUT_HOW(FLAGDEF_) { NULL, 0 } };
 /* F_SETFL can change only these (fs/fcntl.c SETFL_MASK). */
+/* EPIOCGPARAMS (6.9, include/uapi/linux/eventpoll.h): _IOR(0x8A, 2, struct
+ * epoll_params), an 8-byte struct; older headers lack it. */
+#ifndef EPIOCGPARAMS
+#define EPIOCGPARAMS _IOR(0x8A, 0x02, unsigned long long)
+#endif
 static const flagdef_t ioctl_defs[] = { OPTABLE_IOCTL_REQUESTS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t setfl_defs[] = { OPTABLE_SETFL_FLAGS(FLAGDEF_) { NULL, 0 } };
 /* Status flag names for F_GETFL results, ascending bits; the access mode
@@ -790,7 +795,8 @@ void op_abort(const cmd_t *c)
 }
 
 /*
- * ioctl H REQUEST: an int-valued socket ioctl (SIOCINQ, SIOCOUTQ). Event op
+ * ioctl H REQUEST: an int-valued ioctl (SIOCINQ, SIOCOUTQ; EPIOCGPARAMS on an
+ * epoll fd writes 8 bytes, busy_poll_usecs first, hence the room). Event op
  * "ioctl" with "request" and, on success, "value". TCP answers in
  * tcp_ioctl (net/ipv4/tcp.c: EINVAL on a listener), unix sockets in
  * unix_ioctl (net/unix/af_unix.c).
@@ -804,14 +810,19 @@ void op_ioctl(const cmd_t *c)
 		return;
 
 	int64_t t0, t1;
-	int ret, err, v = 0;
+	int ret, err;
+	union {
+		int i;
+		unsigned char room[16];
+	} v;
 	ev_t e;
 
+	memset(&v, 0, sizeof v);
 	TIMED_CALL(t0, t1, ret, err, ioctl(handle_fd(slot), req, &v));
 	ev_open_h(&e, c, "ioctl", slot);
 	ev_kstr(&e, "request", c->args[1]);
 	if (ret == 0)
-		ev_kint(&e, "value", v);
+		ev_kint(&e, "value", v.i);
 	ev_result(&e, t0, t1, ret, err);
 	ev_end(&e);
 }

@@ -1,0 +1,105 @@
+/**
+ * Differences a scenario already expects. A step whose expectation has
+ * per-kernel cases (`kernels: [{range, ...}]`) that resolve differently on
+ * the two runs' kernels is allowed to answer differently: a pair whose
+ * traces differ only at such steps is labelled `expected`, not `differs`.
+ * Ranges are resolved as the run resolved them (the upstream x.y.z a
+ * distribution kernel names in its version string, else the release).
+ */
+import { resolveExpectation } from '../scenario/expand.js'
+import { rangeRelease } from '../scenario/kernel-range.js'
+import type { Expectation } from '../scenario/types.js'
+import type { CheckRow, EventRow } from '../store/store.js'
+import { canonicalJson } from '../trace/canonical-json.js'
+import { normaliseTrace } from './normalise.js'
+import type { RunSummary } from './types.js'
+
+/** The kernel a run's ranges were resolved against. */
+export function rangeKernelOf(run: Pick<RunSummary, 'kernelRelease' | 'kernelVersion'>): string {
+  return rangeRelease(run.kernelRelease, run.kernelVersion)
+}
+
+interface BodyStep {
+  id?: unknown
+  actor?: unknown
+  expect?: unknown
+}
+
+/** `actor\0step` of every step whose expectation resolves differently on kernels `a` and `b`. */
+export function kernelDependentSteps(body: Record<string, unknown> | undefined, a: string, b: string): Set<string> {
+  const steps = new Set<string>()
+  const list = Array.isArray(body?.['steps']) ? (body['steps'] as BodyStep[]) : []
+  for (const step of list) {
+    if (typeof step.id !== 'string' || typeof step.actor !== 'string' || !step.expect || typeof step.expect !== 'object') continue
+    const exp = step.expect as Expectation
+    if (!exp.kernels?.length) continue
+    // a range that does not parse never matched in the run either: treat the step as kernel-independent
+    try {
+      if (canonicalJson(resolveExpectation(exp, a)) !== canonicalJson(resolveExpectation(exp, b))) steps.add(`${step.actor}\0${step.id}`)
+    } catch {
+      continue
+    }
+  }
+  return steps
+}
+
+/** `actor\0step` of every step whose normalised events differ between two traces (a step on one side only differs too). */
+export function differingSteps(a: readonly EventRow[], b: readonly EventRow[]): Set<string> {
+  const byStep = (events: readonly EventRow[]): Map<string, string[]> => {
+    const map = new Map<string, string[]>()
+    for (const e of normaliseTrace(events)) {
+      const step = typeof e.fields['step'] === 'string' ? e.fields['step'] : ''
+      const key = `${e.actor}\0${step}`
+      const list = map.get(key)
+      if (list) list.push(e.key)
+      else map.set(key, [e.key])
+    }
+    return map
+  }
+  const ma = byStep(a)
+  const mb = byStep(b)
+  const out = new Set<string>()
+  for (const key of new Set([...ma.keys(), ...mb.keys()])) {
+    if ((ma.get(key) ?? []).join('\n') !== (mb.get(key) ?? []).join('\n')) out.add(key)
+  }
+  return out
+}
+
+/**
+ * `actor\0step` of every step whose checks differ in what was expected or
+ * how it was judged (the observed text is left out: two times inside one
+ * window are the same answer).
+ */
+export function differingCheckSteps(a: readonly CheckRow[], b: readonly CheckRow[]): Set<string> {
+  const byStep = (checks: readonly CheckRow[]): Map<string, string[]> => {
+    const map = new Map<string, string[]>()
+    for (const c of checks) {
+      const key = `${c.actor}\0${c.step}`
+      const text = canonicalJson([c.field, c.expected, c.verdict, c.claim])
+      const list = map.get(key)
+      if (list) list.push(text)
+      else map.set(key, [text])
+    }
+    return map
+  }
+  const ma = byStep(a)
+  const mb = byStep(b)
+  const out = new Set<string>()
+  for (const key of new Set([...ma.keys(), ...mb.keys()])) {
+    if ((ma.get(key) ?? []).join('\n') !== (mb.get(key) ?? []).join('\n')) out.add(key)
+  }
+  return out
+}
+
+/** True when the traces differ and every differing step (events or checks) is one the scenario expects to differ between these kernels. */
+export function onlyExpectedDifferences(
+  expectedSteps: ReadonlySet<string>,
+  a: { events: readonly EventRow[]; checks: readonly CheckRow[] },
+  b: { events: readonly EventRow[]; checks: readonly CheckRow[] },
+): boolean {
+  if (!expectedSteps.size) return false
+  const differing = new Set([...differingSteps(a.events, b.events), ...differingCheckSteps(a.checks, b.checks)])
+  if (!differing.size) return false
+  for (const s of differing) if (!expectedSteps.has(s)) return false
+  return true
+}
