@@ -7,6 +7,7 @@ import os from 'node:os'
 import { onStdoutClosed, stdoutClosed } from '../cli/stdout.js'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
+import { ProbePool } from '../probe/pool.js'
 import type { ProbeProcess } from '../probe/process.js'
 import { variantsOf } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
@@ -72,6 +73,8 @@ export interface RunOutcome {
 export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   const known = opts.store.lastDurations()
   const live = new Set<ProbeProcess>()
+  // probes reused across results: about as many spawned as actors run at once
+  const probePool = new ProbePool()
   let interrupted = false
   let pipeClosed = false
   // tasks still running: after a failure they are stopped and awaited, so their namespaces go
@@ -98,6 +101,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
                   system: opts.system,
                   readSysctl: opts.readSysctl,
                   attempt,
+                  probePool,
                   onProbe: p => {
                     live.add(p)
                     if (interrupted) p.kill()
@@ -117,6 +121,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   const onSignal = (): void => {
     interrupted = true
     for (const p of live) p.kill()
+    for (const p of probePool.idleProbes()) p.kill()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -154,6 +159,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     }
     throw failure
   } finally {
+    await probePool.close()
     await opts.host.close?.()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
