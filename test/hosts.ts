@@ -364,8 +364,8 @@ t.test('topology in batches: one ip call per namespace phase, no line an ip batc
   const phases = topologyBatches(plan)
   t.same(
     phases.map(p => p.map(b => b.ns ?? 'caller')),
-    [['caller'], [plan.hub], plan.hosts.map(h => h.ns)],
-    'namespaces first, then the hub, then one batch per host',
+    [['caller'], plan.hosts.map(h => h.ns)],
+    'namespaces, bridge and veths in one batch, then one batch per host',
   )
   const sysctls = sysctlBatch(plan)!
   t.equal(sysctls.batch.lines.length, 1, 'one line for host b, both keys')

@@ -100,6 +100,42 @@ async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killF
   await runBatch(exec, deleteBatch(names), true)
 }
 
+/**
+ * Namespaces of local sessions that close within a short window go in one
+ * `ip -batch` (a run tears down many results at about the same time); each
+ * close still resolves only once its namespaces are gone.
+ */
+const DELETE_WINDOW_MS = 100
+const DELETE_MAX = 32
+interface DeleteBatch {
+  names: string[]
+  done: Promise<void>
+  flush(): void
+}
+let openDeletes: DeleteBatch | undefined
+
+function deleteLocalSoon(names: readonly string[]): Promise<void> {
+  if (!openDeletes) {
+    let start!: () => void
+    const started = new Promise<void>(resolve => (start = resolve))
+    const timer = setTimeout(() => batch.flush(), DELETE_WINDOW_MS)
+    const batch: DeleteBatch = {
+      names: [],
+      done: started.then(() => deleteNamespaces(localExec, batch.names)),
+      flush: () => {
+        clearTimeout(timer)
+        if (openDeletes === batch) openDeletes = undefined
+        start()
+      },
+    }
+    openDeletes = batch
+  }
+  const batch = openDeletes
+  batch.names.push(...names)
+  if (batch.names.length >= DELETE_MAX) batch.flush()
+  return batch.done
+}
+
 /** A session on simulated hosts: it always has path gates. */
 export interface NetnsSession extends HostSession {
   plan: TopologyPlan
@@ -124,8 +160,9 @@ export interface Topology {
 
 /**
  * Build the namespaces, bridge, veths, addresses and sysctls of a scenario's
- * hosts, in a few `ip -batch` calls (topologyBatches: 2 + one per host, plus
- * one for all sysctls). A sysctl a namespace cannot take turns into a skip;
+ * hosts, in 1 + one per host `ip -batch` calls (topologyBatches; the
+ * sysctls close the first batch, once every link exists, as they followed
+ * link creation before). A sysctl a namespace cannot take turns into a skip;
  * anything else that fails removes what was made and throws. Sysctls are
  * net.* keys only, written from inside the host's namespace (`netns exec`),
  * so they die with it; any other key is refused before anything is made (a
@@ -136,21 +173,20 @@ export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: st
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
   const sysctls = sysctlBatch(plan)
+  const phases = topologyBatches(plan)
+  if (sysctls) phases[0]![0]!.lines.push(...sysctls.batch.lines)
   try {
-    for (const phase of topologyBatches(plan)) {
+    for (const phase of phases) {
       const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b) })))
       const bad = results.find(x => x.r.exitCode !== 0)
-      if (bad) throw new SockspecError('E_PROBE', `${ipBatchArgv(bad.b).join(' ')}: ${bad.r.stderr.trim() || `exit ${bad.r.exitCode}`}`)
-    }
-    if (sysctls) {
-      const r = await runBatch(exec, sysctls.batch)
-      if (r.exitCode !== 0) {
+      const path = bad && sysctls ? /sysctl-failed (\S+)/.exec(bad.r.stderr)?.[1] : undefined
+      if (sysctls && bad && path) {
         await deleteNamespaces(exec, created)
-        const path = /sysctl-failed (\S+)/.exec(r.stderr)?.[1]
         const key = sysctls.hostOfLine.flatMap(h => Object.keys(h.sysctl)).find(k => sysctlPath(k) === path)
-        const why = r.stderr.replace(/^sysctl-failed .*$/m, '').trim()
-        return { skip: `sysctl ${key ?? path ?? '(unknown)'} cannot be set in a network namespace here: ${why}` }
+        const why = bad.r.stderr.replace(/^sysctl-failed .*$/m, '').trim()
+        return { skip: `sysctl ${key ?? path} cannot be set in a network namespace here: ${why}` }
       }
+      if (bad) throw new SockspecError('E_PROBE', `${ipBatchArgv(bad.b).join(' ')}: ${bad.r.stderr.trim() || `exit ${bad.r.exitCode}`}`)
     }
   } catch (err) {
     await deleteNamespaces(exec, created)
@@ -181,6 +217,7 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
   const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`)
   if ('skip' in topo) return topo
   const { plan, hostPlan } = topo
+  let closed: Promise<void> | undefined
   return {
     plan,
     // the probe joins its host's namespace itself (setns), one exec instead of two
@@ -196,7 +233,7 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
         hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
       })),
     setPathGates: topo.setPathGates,
-    close: topo.destroy,
+    close: () => (closed ??= deleteLocalSoon([plan.hub, ...plan.hosts.map(h => h.ns)])),
   }
 }
 
