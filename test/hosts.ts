@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
-import { runCommand } from '../harness/deps/process.js'
-import { buildTopology } from '../harness/hosts/netns.js'
+import { runCommand, spawnCounts } from '../harness/deps/process.js'
+import { buildTopology, openNetns } from '../harness/hosts/netns.js'
+import { probeBinary } from '../harness/paths.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
 import { deleteBatch, planTopology, sysctlBatch, topologyBatches } from '../harness/hosts/topology.js'
 import { NETNS_HOST_MS, NETNS_SETUP_MS, estimateScenarioMs, sizeJobs } from '../harness/runner/pool.js'
@@ -383,7 +384,7 @@ t.test('topology in batches: one ip call per namespace phase, no line an ip batc
 })
 
 t.test(
-  'a two-host topology costs 5 ip calls to build (sysctl included) and 1 to remove, and is really there',
+  'a two-host topology costs 3 ip calls to build (namespaces, links and sysctls in one; one per host) and 1 to remove, and is really there',
   { skip: notRoot && 'needs root' },
   async t => {
     const calls: string[] = []
@@ -399,7 +400,7 @@ t.test(
     } as unknown as Scenario
     const topo = await buildTopology(scenario, counting, `test-batch-${process.pid}`)
     if ('skip' in topo) throw new Error(topo.skip)
-    t.equal(calls.length, 5, calls.join('\n'))
+    t.equal(calls.length, 3, calls.join('\n'))
     t.ok(
       calls.every(c => c.startsWith('ip ') && c.endsWith('-batch -')),
       'every call is an ip batch',
@@ -414,6 +415,37 @@ t.test(
     t.equal(calls.length, 1, `removed in one call: ${calls.join('\n')}`)
     t.notOk(
       namespaces().some(n => n.includes(`test-batch-${process.pid}`)),
+      'nothing left',
+    )
+  },
+)
+
+t.test(
+  'sessions closing together remove their namespaces in one ip call, each gone when its close resolves',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: {}, b: {} },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const sessions = await Promise.all([
+      openNetns(scenario, probeBinary),
+      openNetns(scenario, probeBinary),
+      openNetns(scenario, probeBinary),
+    ])
+    const names = sessions.flatMap(s => ('skip' in s ? [] : [s.plan.hub, ...s.plan.hosts.map(h => h.ns)]))
+    t.equal(names.length, 9, 'three sessions of two hosts and a hub')
+    t.ok(
+      names.every(n => namespaces().includes(n)),
+      'all there',
+    )
+    spawnCounts(true)
+    await Promise.all(sessions.map(s => ('skip' in s ? undefined : s.close())))
+    t.same(Object.fromEntries(spawnCounts(true)), { ip: 1 }, 'one ip call for all three')
+    t.notOk(
+      namespaces().some(n => names.includes(n)),
       'nothing left',
     )
   },
