@@ -57,9 +57,18 @@ export class ProbePool {
    */
   async give(probe: ProbeProcess, reusable: boolean): Promise<ProbeRecord> {
     const poolable = !this.closed && reusable && ProbePool.poolable(probe.argv)
-    if (!poolable || !probe.hello || probe.exit || probe.busy() || probe.invalid.length) {
+    const unfit = !probe.hello
+      ? 'no hello'
+      : probe.exit
+        ? 'exited'
+        : probe.busy()
+          ? 'busy'
+          : probe.invalid.length
+            ? 'invalid line'
+            : undefined
+    if (!poolable || unfit) {
       await probe.stop()
-      if (poolable) this.discarded(!probe.hello ? 'no hello' : probe.exit ? 'exited' : probe.invalid.length ? 'invalid line' : 'busy')
+      if (poolable) this.discarded(unfit!)
       return probe.detach()
     }
     const record = probe.detach()

@@ -236,6 +236,10 @@ int main(int argc, char **argv)
 		return capture_main(argc - 2, argv + 2);
 
 	keep_home_ns();
+	/* Descriptors inherited from whoever started us are none of the
+	 * scenario's: without them a fresh probe numbers its descriptors as a
+	 * reset one does. */
+	sweep_fds(1);
 	ev_hello(0, NULL);
 	/* From here every command's events leave with its done frame. */
 	ev_batch(1);
