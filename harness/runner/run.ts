@@ -8,6 +8,7 @@ import { onStdoutClosed, stdoutClosed } from '../cli/stdout.js'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import { ProbePool } from '../probe/pool.js'
+import type { PoolCounts } from '../probe/pool.js'
 import type { ProbeProcess } from '../probe/process.js'
 import { variantsOf } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
@@ -68,6 +69,8 @@ export interface RunOutcome {
   stdoutClosed?: boolean
   /** the --jobs the run used */
   jobs: number
+  /** probes started, reused and stopped unfit by the run's probe pool */
+  probes: PoolCounts
 }
 
 export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
@@ -167,5 +170,5 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   }
   if (pipeClosed) opts.store.abortRun(opts.runId, 'stdout was closed (broken pipe); the run stopped early')
   else opts.store.finishRun(opts.runId, interrupted ? 'interrupted' : 'complete')
-  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed, jobs }
+  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed, jobs, probes: { ...probePool.counts } }
 }
