@@ -421,6 +421,48 @@ t.test(
 )
 
 t.test(
+  'a local session: one ip call builds it; the first actor on each host sets the host up from inside (hostnet); a host without actors gets its own batch',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const { ProbeProcess } = await import('../harness/probe/process.js')
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: {}, b: {}, idle: {} },
+      actors: { x: { host: 'a' }, y: { host: 'b' }, z: { host: 'a' } },
+      steps: ['x', 'y', 'z'].map((actor, i) => ({ id: `s${i}`, actor, do: 'sleep', ms: 0 })),
+    } as unknown as Scenario
+    spawnCounts(true)
+    const session = await openNetns(scenario, probeBinary)
+    if ('skip' in session) throw new Error(session.skip)
+    t.teardown(() => session.close())
+    t.same(Object.fromEntries(spawnCounts(true)), { ip: 2 }, 'one batch for namespaces and links, one for the host without actors')
+    t.same(
+      ['x', 'y', 'z'].map(a => session.probeSetup!(a).map(l => l.split(' ')[0])),
+      [['netns', 'hostnet'], ['netns', 'hostnet'], ['netns']],
+      'hostnet once per host, by its first actor',
+    )
+    const [a, b, idle] = session.plan.hosts
+    // operstate follows IFF_UP through linkwatch, up to a second later: UNKNOWN until then
+    const addrOf = (ns: string): string => spawnSync('ip', ['-n', ns, '-br', 'addr', 'show'], { encoding: 'utf8' }).stdout
+    t.match(addrOf(idle!.ns), /eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.3\/24 fd00:0:0:5::3\/64/, 'the idle host by ip')
+    t.notMatch(addrOf(a!.ns), /198\.18/, 'host a not yet')
+    for (const actor of ['x', 'y']) {
+      const p = new ProbeProcess([probeBinary], actor)
+      t.ok(await p.waitHello(5000))
+      t.equal(await p.runSetup(session.probeSetup!(actor), 'setup.', 5000), undefined, `${actor}: setup ran`)
+      await p.stop()
+    }
+    t.match(
+      addrOf(a!.ns),
+      /lo\s+UNKNOWN\s+127\.0\.0\.1\/8[\s\S]*eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.1\/24 fd00:0:0:5::1\/64/,
+      'host a: lo and eth0 up, both addresses',
+    )
+    t.match(addrOf(b!.ns), /eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.2\/24 fd00:0:0:5::2\/64/, 'host b')
+  },
+)
+
+t.test(
   'sessions closing together remove their namespaces in one ip call, each gone when its close resolves',
   { skip: notRoot && 'needs root' },
   async t => {
@@ -442,7 +484,7 @@ t.test(
       'all there',
     )
     spawnCounts(true)
-    await Promise.all(sessions.map(s => ('skip' in s ? undefined : s.close())))
+    await Promise.all(sessions.map(s => ('skip' in s ? Promise.resolve() : s.close())))
     t.same(Object.fromEntries(spawnCounts(true)), { ip: 1 }, 'one ip call for all three')
     t.notOk(
       namespaces().some(n => names.includes(n)),

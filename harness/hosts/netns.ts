@@ -12,7 +12,17 @@ import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
-import { NS_PREFIX, deleteBatch, ipBatchArgv, nftScript, planTopology, sysctlBatch, sysctlPath, topologyBatches } from './topology.js'
+import {
+  NS_PREFIX,
+  deleteBatch,
+  hostnetCommand,
+  ipBatchArgv,
+  nftScript,
+  planTopology,
+  sysctlBatch,
+  sysctlPath,
+  topologyBatches,
+} from './topology.js'
 import type { IpBatch, TopologyPlan } from './topology.js'
 
 let counter = 0
@@ -168,12 +178,18 @@ export interface Topology {
  * so they die with it; any other key is refused before anything is made (a
  * vm guest builds its hosts through this same function).
  */
-export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: string): Promise<Topology | { skip: string }> {
+export async function buildTopology(
+  scenario: Scenario,
+  exec: NetnsExec,
+  tag: string,
+  /** hosts whose links and addresses a probe sets up from inside (`hostnet`): they get no batch of their own */
+  configuredByProbe: ReadonlySet<string> = new Set(),
+): Promise<Topology | { skip: string }> {
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
   const sysctls = sysctlBatch(plan)
-  const phases = topologyBatches(plan)
+  const phases = topologyBatches(plan, configuredByProbe)
   if (sysctls) phases[0]![0]!.lines.push(...sysctls.batch.lines)
   try {
     for (const phase of phases) {
@@ -214,7 +230,12 @@ const chunks = <T>(xs: readonly T[], n: number): T[][] =>
 export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
   await ensureBeacon()
-  const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`)
+  // the first actor on each host configures it from inside (one probe command instead of one ip process per host)
+  const configurer = new Map<string, string>()
+  for (const s of scenario.steps)
+    if (!configurer.has(hostOfActor(scenario, s.actor))) configurer.set(hostOfActor(scenario, s.actor), s.actor)
+  const byProbe = new Set(configurer.keys())
+  const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`, byProbe)
   if ('skip' in topo) return topo
   const { plan, hostPlan } = topo
   let closed: Promise<void> | undefined
@@ -222,7 +243,10 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     plan,
     // the probe joins its host's namespace itself (setns), one exec instead of two
     probeArgv: () => [probeBinary],
-    probeSetup: actor => [`netns ${hostPlan(actor).ns}`],
+    probeSetup: actor => {
+      const h = hostPlan(actor)
+      return configurer.get(h.name) === actor ? [`netns ${h.ns}`, hostnetCommand(h)] : [`netns ${h.ns}`]
+    },
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
     // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace

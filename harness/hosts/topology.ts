@@ -97,7 +97,7 @@ const BRIDGE_INDEX = 10
  * of each other). An address family comes from the address itself: a batch
  * line takes no `-6`.
  */
-export function topologyBatches(plan: TopologyPlan): IpBatch[][] {
+export function topologyBatches(plan: TopologyPlan, configuredByProbe: ReadonlySet<string> = new Set()): IpBatch[][] {
   const lines = [plan.hub, ...plan.hosts.map(h => h.ns)].map(ns => `netns add ${ns}`)
   lines.push(`link add name br0 index ${BRIDGE_INDEX} netns ${plan.hub} up type bridge`)
   plan.hosts.forEach((h, i) =>
@@ -105,11 +105,18 @@ export function topologyBatches(plan: TopologyPlan): IpBatch[][] {
   )
   return [
     [{ lines }],
-    plan.hosts.map(h => ({
-      ns: h.ns,
-      lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
-    })),
+    plan.hosts
+      .filter(h => !configuredByProbe.has(h.name))
+      .map(h => ({
+        ns: h.ns,
+        lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
+      })),
   ]
+}
+
+/** The probe command that does what a host's own batch does (lo and eth0 up, both addresses), from inside the host's namespace. */
+export function hostnetCommand(h: Pick<HostPlan, 'inet' | 'inet6'>): string {
+  return `hostnet eth0 ${h.inet}/24 ${h.inet6}/64`
 }
 
 /**

@@ -56,6 +56,14 @@ const probeOnly: ProbeCommand[] = [
     doc: "the probe turns into a capture process (see Capture mode) and never takes another command: a second `hello` with `capture: [...]` follows, then `packet` events until EOF; send nothing else. For probes that cannot be started in capture mode (a vm guest's, after `netns`)",
   },
   {
+    name: 'hostnet',
+    handler: 'op_hostnet',
+    minArgs: 3,
+    maxArgs: 3,
+    usage: 'hostnet IFNAME ADDR4/LEN ADDR6/LEN',
+    doc: "in the probe's current namespace (after `netns`), over rtnetlink: `lo` and IFNAME up, IFNAME gets both addresses (the IPv6 one without duplicate address detection). One event, op `hostnet` with `if`; on failure `ret` -1, `errno` and `error` naming the request that failed. How a simulated host is configured without an `ip` process of its own",
+  },
+  {
     name: 'reset',
     handler: 'op_reset',
     minArgs: 0,

@@ -50,6 +50,7 @@ void op_epoll_fdinfo(const cmd_t *c);
 void op_drop_cap(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
+void op_hostnet(const cmd_t *c);
 void op_reset(const cmd_t *c);
 
 /* Dispatch (main.c): X(name, handler, min_args, max_args, usage); max -1: unbounded. */
@@ -95,6 +96,7 @@ void op_reset(const cmd_t *c);
 	X("drop_cap", op_drop_cap, 1, 1, "drop_cap <CAP_BLOCK_SUSPEND>") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
+	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \
 	X("reset", op_reset, 0, 0, "reset") \
 	X("quit", NULL, 0, 0, "quit") \
 	/* end */
