@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
-import { runCommand } from '../harness/deps/process.js'
-import { buildTopology } from '../harness/hosts/netns.js'
+import { runCommand, spawnCounts } from '../harness/deps/process.js'
+import { buildTopology, openNetns } from '../harness/hosts/netns.js'
+import { probeBinary } from '../harness/paths.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
 import { deleteBatch, planTopology, sysctlBatch, topologyBatches } from '../harness/hosts/topology.js'
 import { NETNS_HOST_MS, NETNS_SETUP_MS, estimateScenarioMs, sizeJobs } from '../harness/runner/pool.js'
@@ -364,8 +365,8 @@ t.test('topology in batches: one ip call per namespace phase, no line an ip batc
   const phases = topologyBatches(plan)
   t.same(
     phases.map(p => p.map(b => b.ns ?? 'caller')),
-    [['caller'], [plan.hub], plan.hosts.map(h => h.ns)],
-    'namespaces first, then the hub, then one batch per host',
+    [['caller'], plan.hosts.map(h => h.ns)],
+    'namespaces, bridge and veths in one batch, then one batch per host',
   )
   const sysctls = sysctlBatch(plan)!
   t.equal(sysctls.batch.lines.length, 1, 'one line for host b, both keys')
@@ -383,7 +384,7 @@ t.test('topology in batches: one ip call per namespace phase, no line an ip batc
 })
 
 t.test(
-  'a two-host topology costs 5 ip calls to build (sysctl included) and 1 to remove, and is really there',
+  'a two-host topology costs 3 ip calls to build (namespaces, links and sysctls in one; one per host) and 1 to remove, and is really there',
   { skip: notRoot && 'needs root' },
   async t => {
     const calls: string[] = []
@@ -399,7 +400,7 @@ t.test(
     } as unknown as Scenario
     const topo = await buildTopology(scenario, counting, `test-batch-${process.pid}`)
     if ('skip' in topo) throw new Error(topo.skip)
-    t.equal(calls.length, 5, calls.join('\n'))
+    t.equal(calls.length, 3, calls.join('\n'))
     t.ok(
       calls.every(c => c.startsWith('ip ') && c.endsWith('-batch -')),
       'every call is an ip batch',
@@ -414,6 +415,79 @@ t.test(
     t.equal(calls.length, 1, `removed in one call: ${calls.join('\n')}`)
     t.notOk(
       namespaces().some(n => n.includes(`test-batch-${process.pid}`)),
+      'nothing left',
+    )
+  },
+)
+
+t.test(
+  'a local session: one ip call builds it; the first actor on each host sets the host up from inside (hostnet); a host without actors gets its own batch',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const { ProbeProcess } = await import('../harness/probe/process.js')
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: {}, b: {}, idle: {} },
+      actors: { x: { host: 'a' }, y: { host: 'b' }, z: { host: 'a' } },
+      steps: ['x', 'y', 'z'].map((actor, i) => ({ id: `s${i}`, actor, do: 'sleep', ms: 0 })),
+    } as unknown as Scenario
+    spawnCounts(true)
+    const session = await openNetns(scenario, probeBinary)
+    if ('skip' in session) throw new Error(session.skip)
+    t.teardown(() => session.close())
+    t.same(Object.fromEntries(spawnCounts(true)), { ip: 2 }, 'one batch for namespaces and links, one for the host without actors')
+    t.same(
+      ['x', 'y', 'z'].map(a => session.probeSetup!(a).map(l => l.split(' ')[0])),
+      [['netns', 'hostnet'], ['netns', 'hostnet'], ['netns']],
+      'hostnet once per host, by its first actor',
+    )
+    const [a, b, idle] = session.plan.hosts
+    // operstate follows IFF_UP through linkwatch, up to a second later: UNKNOWN until then
+    const addrOf = (ns: string): string => spawnSync('ip', ['-n', ns, '-br', 'addr', 'show'], { encoding: 'utf8' }).stdout
+    t.match(addrOf(idle!.ns), /eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.3\/24 fd00:0:0:5::3\/64/, 'the idle host by ip')
+    t.notMatch(addrOf(a!.ns), /198\.18/, 'host a not yet')
+    for (const actor of ['x', 'y']) {
+      const p = new ProbeProcess([probeBinary], actor)
+      t.ok(await p.waitHello(5000))
+      t.equal(await p.runSetup(session.probeSetup!(actor), 'setup.', 5000), undefined, `${actor}: setup ran`)
+      await p.stop()
+    }
+    t.match(
+      addrOf(a!.ns),
+      /lo\s+UNKNOWN\s+127\.0\.0\.1\/8[\s\S]*eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.1\/24 fd00:0:0:5::1\/64/,
+      'host a: lo and eth0 up, both addresses',
+    )
+    t.match(addrOf(b!.ns), /eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.2\/24 fd00:0:0:5::2\/64/, 'host b')
+  },
+)
+
+t.test(
+  'sessions closing together remove their namespaces in one ip call, each gone when its close resolves',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: {}, b: {} },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const sessions = await Promise.all([
+      openNetns(scenario, probeBinary),
+      openNetns(scenario, probeBinary),
+      openNetns(scenario, probeBinary),
+    ])
+    const names = sessions.flatMap(s => ('skip' in s ? [] : [s.plan.hub, ...s.plan.hosts.map(h => h.ns)]))
+    t.equal(names.length, 9, 'three sessions of two hosts and a hub')
+    t.ok(
+      names.every(n => namespaces().includes(n)),
+      'all there',
+    )
+    spawnCounts(true)
+    await Promise.all(sessions.map(s => ('skip' in s ? Promise.resolve() : s.close())))
+    t.same(Object.fromEntries(spawnCounts(true)), { ip: 1 }, 'one ip call for all three')
+    t.notOk(
+      namespaces().some(n => names.includes(n)),
       'nothing left',
     )
   },

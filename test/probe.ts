@@ -535,3 +535,70 @@ t.test('socketpair: two connected handles in one call; records keep their bounda
   t.match(await run('p8', 'socketpair X X dgram'), { error: /two different/ })
   t.match(await run('p9', 'socketpair X Y raw'), { error: /raw/ })
 })
+
+t.test('reset: a probe closes what the scenario left, goes back to its namespace, counts events from 1 again', async t => {
+  const p = new ProbeProcess([probeBinary], 'a')
+  t.teardown(() => p.kill())
+  t.ok(await p.waitHello(5000))
+  const first = await call(p, 'socket C inet stream tcp 0')
+  t.equal(first[0]!.seq, 1)
+  const fd = first[0]!.ret
+  await call(p, 'epoll_create1 E')
+  await call(p, 'epoll_ctl E add C in')
+  await call(p, 'gate C syn')
+  await call(p, 'open F /dev/null')
+  const netns = process.getuid?.() === 0 ? `sockspec-test-reset-${process.pid}` : undefined
+  if (netns) {
+    execFileSync('ip', ['netns', 'add', netns])
+    t.teardown(() => spawnSync('ip', ['netns', 'del', netns]))
+    t.equal(last(await call(p, `netns ${netns}`)).ret, 0)
+  }
+  const reset = last(await call(p, 'reset')) as ProbeEvent & { closed: number; stray: number; netns: string; fds: number }
+  t.match(reset, { op: 'reset', ret: 0, closed: 3, stray: 0, fds: 0, netns: netns ? 'back' : 'home' }, 'clean, every handle closed')
+  const pid = p.pid!
+  t.same(
+    execFileSync('ls', [`/proc/${pid}/fd`], { encoding: 'utf8' })
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter(n => n > 2 && n < 1000),
+    [],
+    'no descriptor of the scenario left (the namespace handle sits at 1000 and up)',
+  )
+  t.equal(
+    execFileSync('readlink', [`/proc/${pid}/ns/net`], { encoding: 'utf8' }),
+    execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }),
+    'back in the namespace it started in',
+  )
+  const again = await call(p, 'socket C inet stream tcp 0')
+  t.match(again[0], { seq: 1, ret: fd, new: 'C' }, 'seq and descriptor numbers as on a fresh probe; the name is free again')
+  await p.stop()
+})
+
+t.test('ProbePool: a clean probe is reused, a busy or dead one is stopped', async t => {
+  const { ProbePool } = await import('../harness/probe/pool.js')
+  const pool = new ProbePool()
+  t.teardown(() => pool.close())
+  const a = pool.take([probeBinary], 'a')
+  t.ok(await a.waitHello(5000))
+  await call(a, 'socket C inet stream tcp 0')
+  const record = await pool.give(a, true)
+  t.equal(record.events.length, 1, "the result's record keeps its events, not the reset's")
+  t.equal(pool.take([probeBinary], 'b'), a, 'reused, now as actor b')
+  t.equal(a.actor, 'b')
+  t.equal(a.events.length, 0, 'starts the result empty')
+  // a step still blocked at the end of its result: stopped at once, not reset
+  a.send('s1', 'sleep 5000')
+  const busy = await pool.give(a, true)
+  t.ok(busy.exit, 'stopped')
+  t.same(pool.discardReasons, ['busy'])
+  const c = pool.take([probeBinary], 'c')
+  t.not(c, a, 'a new probe after the busy one was stopped')
+  t.ok(await c.waitHello(5000))
+  c.send('s1', 'abort')
+  await c.waitStep('s1', 5000)
+  await pool.give(c, true)
+  t.same(pool.discardReasons, ['busy', 'exited'])
+  t.same(pool.counts, { spawned: 2, reused: 1, discarded: 2 })
+  t.equal(pool.idleProbes().length, 0)
+})

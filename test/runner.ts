@@ -294,3 +294,87 @@ t.test('judge: packet expectations after the walk, with ports learned from getso
     ['socket port unknown (add a getsockname step)'],
   )
 })
+
+t.test(
+  'probe reuse is invisible in traces: a scenario on reused probes (after one that left sockets, gates, epoll sets and a netns) traces as on fresh ones',
+  { skip: process.getuid?.() !== 0 ? 'needs root (netns)' : false },
+  async t => {
+    const { parseScenario } = await import('../harness/scenario/load.js')
+    const { variantsOf } = await import('../harness/scenario/expand.js')
+    const { runScenario } = await import('../harness/runner/run-scenario.js')
+    const { loopbackHost } = await import('../harness/hosts/loopback.js')
+    const { systemInfo } = await import('../harness/hosts/system-info.js')
+    const { ProbePool } = await import('../harness/probe/pool.js')
+    // leaves everything open: sockets, a socket gate, an epoll set with a registration, probes inside a host namespace
+    const messy = parseScenario(
+      `title: messy
+variants: [ipv4]
+hosts: { a: {}, b: {} }
+actors: { client: { host: a }, server: { host: b } }
+steps:
+  - { actor: server, do: socket, sock: L }
+  - { actor: server, do: bind, sock: L }
+  - { actor: server, do: listen, sock: L, backlog: 4 }
+  - { actor: server, do: gate, sock: L, drop: [syn] }
+  - { actor: server, do: epoll_create1, ep: E }
+  - { actor: server, do: epoll_ctl, ep: E, op: add, sock: L, events: [in] }
+  - { actor: client, do: socket, sock: C, nonblock: true }
+  - { actor: client, do: epoll_create1, ep: F }
+  - { actor: client, do: epoll_ctl, ep: F, op: add, sock: C, events: [out] }
+`,
+      'messy.yaml',
+    )
+    const subject = parseScenario(
+      `title: subject
+variants: [ipv4]
+steps:
+  - { actor: server, do: socket, sock: L, nonblock: true }
+  - { actor: server, do: bind, sock: L }
+  - { actor: server, do: listen, sock: L, backlog: 4 }
+  - { actor: client, do: socket, sock: C, nonblock: true }
+  - { actor: client, do: connect, sock: C, to: L, expect: { ret: -1, errno: EINPROGRESS } }
+  - { actor: client, do: epoll_create1, ep: E }
+  - { actor: client, do: epoll_ctl, ep: E, op: add, sock: C, events: [out] }
+  - { actor: client, do: epoll_wait, ep: E, timeout_ms: 2000, expect: { ready: { C: OUT } } }
+  - { actor: server, do: accept4, sock: L, new: S, expect: { ret: ">=0" } }
+`,
+      'subject.yaml',
+    )
+    const host = loopbackHost()
+    const system = systemInfo()
+    const pool = new ProbePool()
+    try {
+      const opts = { host, system, capture: false }
+      // ports and times differ between any two runs; everything else, seq and descriptor numbers included, must not
+      const shape = (events: readonly TraceEvent[]): string =>
+        JSON.stringify(events, (k, v: unknown) => (['t0', 't1', 'port', 'pid'].includes(k) ? undefined : v))
+      const fresh = await runScenario(subject, variantsOf(subject)[0]!, opts)
+      t.equal(fresh.verdict, 'pass', fresh.message)
+      const dirty = await runScenario(messy, variantsOf(messy)[0]!, { ...opts, probePool: pool })
+      t.equal(dirty.verdict, 'pass', dirty.message)
+      t.same(pool.counts, { spawned: 2, reused: 0, discarded: 0 }, 'the messy scenario spawned its two probes and gave them back clean')
+      const idle = pool.idleProbes()
+      t.equal(idle.length, 2, 'both probes idle in the pool')
+      const reused = await runScenario(subject, variantsOf(subject)[0]!, { ...opts, probePool: pool })
+      t.equal(reused.verdict, 'pass', reused.message)
+      t.same(pool.counts, { spawned: 2, reused: 2, discarded: 0 }, 'the subject ran on the two reused probes')
+      t.ok(
+        pool.idleProbes().every(p => idle.includes(p)),
+        'the same processes',
+      )
+      t.equal(shape(reused.events), shape(fresh.events), 'same trace on fresh and on reused probes')
+      t.ok(reused.events.length > 8, 'the trace holds the steps')
+      // a probe that ran a step reset cannot undo is stopped, never pooled
+      const capDrop = parseScenario(
+        `title: drop\nvariants: [ipv4]\nsteps:\n  - { actor: client, do: drop_cap, cap: CAP_BLOCK_SUSPEND }\n`,
+        'drop.yaml',
+      )
+      const dropped = await runScenario(capDrop, variantsOf(capDrop)[0]!, { ...opts, probePool: pool })
+      t.not(dropped.verdict, 'error', dropped.message)
+      t.equal(pool.idleProbes().length, 1, 'the client probe that dropped a capability was not given back')
+    } finally {
+      await pool.close()
+      await host.close?.()
+    }
+  },
+)

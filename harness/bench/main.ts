@@ -292,7 +292,7 @@ async function defaultRun(): Promise<void> {
   const elu0 = performance.eventLoopUtilization()
   const t0 = performance.now()
   // jobs left unset: runPlan sizes them from the suite, as `sockspec run` does
-  const { results, jobs } = await runPlan({ scenarios, host: loopbackHost(), system: systemInfo(), store, runId, repeat: 1 })
+  const { results, jobs, probes } = await runPlan({ scenarios, host: loopbackHost(), system: systemInfo(), store, runId, repeat: 1 })
   const wallMs = performance.now() - t0
   const elu = performance.eventLoopUtilization(elu0)
   const cpuS = mainThreadCpuS() - cpu0
@@ -315,6 +315,10 @@ async function defaultRun(): Promise<void> {
   const total = [...spawns.values()].reduce((a, b) => a + b, 0)
   const by = [...spawns].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v} ${k}`)
   line('  processes spawned', `${total} (${by.join(', ') || 'none'})`)
+  line(
+    '  probe pool',
+    `${probes.spawned} probes started for ${probes.spawned + probes.reused} actor slots (${probes.reused} reused, ${probes.discarded} stopped unfit)`,
+  )
   line(
     '  Node main-thread CPU',
     `${cpuS.toFixed(2)} CPU-s (whole process ${((proc.user + proc.system) / 1e6).toFixed(2)} CPU-s; event loop busy ${(elu.active / 1000).toFixed(1)} s of ${(wallMs / 1000).toFixed(1)} s)`,

@@ -12,7 +12,17 @@ import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
-import { NS_PREFIX, deleteBatch, ipBatchArgv, nftScript, planTopology, sysctlBatch, sysctlPath, topologyBatches } from './topology.js'
+import {
+  NS_PREFIX,
+  deleteBatch,
+  hostnetCommand,
+  ipBatchArgv,
+  nftScript,
+  planTopology,
+  sysctlBatch,
+  sysctlPath,
+  topologyBatches,
+} from './topology.js'
 import type { IpBatch, TopologyPlan } from './topology.js'
 
 let counter = 0
@@ -100,6 +110,42 @@ async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killF
   await runBatch(exec, deleteBatch(names), true)
 }
 
+/**
+ * Namespaces of local sessions that close within a short window go in one
+ * `ip -batch` (a run tears down many results at about the same time); each
+ * close still resolves only once its namespaces are gone.
+ */
+const DELETE_WINDOW_MS = 100
+const DELETE_MAX = 32
+interface DeleteBatch {
+  names: string[]
+  done: Promise<void>
+  flush(): void
+}
+let openDeletes: DeleteBatch | undefined
+
+function deleteLocalSoon(names: readonly string[]): Promise<void> {
+  if (!openDeletes) {
+    let start!: () => void
+    const started = new Promise<void>(resolve => (start = resolve))
+    const timer = setTimeout(() => batch.flush(), DELETE_WINDOW_MS)
+    const batch: DeleteBatch = {
+      names: [],
+      done: started.then(() => deleteNamespaces(localExec, batch.names)),
+      flush: () => {
+        clearTimeout(timer)
+        if (openDeletes === batch) openDeletes = undefined
+        start()
+      },
+    }
+    openDeletes = batch
+  }
+  const batch = openDeletes
+  batch.names.push(...names)
+  if (batch.names.length >= DELETE_MAX) batch.flush()
+  return batch.done
+}
+
 /** A session on simulated hosts: it always has path gates. */
 export interface NetnsSession extends HostSession {
   plan: TopologyPlan
@@ -124,33 +170,39 @@ export interface Topology {
 
 /**
  * Build the namespaces, bridge, veths, addresses and sysctls of a scenario's
- * hosts, in a few `ip -batch` calls (topologyBatches: 2 + one per host, plus
- * one for all sysctls). A sysctl a namespace cannot take turns into a skip;
+ * hosts, in 1 + one per host `ip -batch` calls (topologyBatches; the
+ * sysctls close the first batch, once every link exists, as they followed
+ * link creation before). A sysctl a namespace cannot take turns into a skip;
  * anything else that fails removes what was made and throws. Sysctls are
  * net.* keys only, written from inside the host's namespace (`netns exec`),
  * so they die with it; any other key is refused before anything is made (a
  * vm guest builds its hosts through this same function).
  */
-export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: string): Promise<Topology | { skip: string }> {
+export async function buildTopology(
+  scenario: Scenario,
+  exec: NetnsExec,
+  tag: string,
+  /** hosts whose links and addresses a probe sets up from inside (`hostnet`): they get no batch of their own */
+  configuredByProbe: ReadonlySet<string> = new Set(),
+): Promise<Topology | { skip: string }> {
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
   const sysctls = sysctlBatch(plan)
+  const phases = topologyBatches(plan, configuredByProbe)
+  if (sysctls) phases[0]![0]!.lines.push(...sysctls.batch.lines)
   try {
-    for (const phase of topologyBatches(plan)) {
+    for (const phase of phases) {
       const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b) })))
       const bad = results.find(x => x.r.exitCode !== 0)
-      if (bad) throw new SockspecError('E_PROBE', `${ipBatchArgv(bad.b).join(' ')}: ${bad.r.stderr.trim() || `exit ${bad.r.exitCode}`}`)
-    }
-    if (sysctls) {
-      const r = await runBatch(exec, sysctls.batch)
-      if (r.exitCode !== 0) {
+      const path = bad && sysctls ? /sysctl-failed (\S+)/.exec(bad.r.stderr)?.[1] : undefined
+      if (sysctls && bad && path) {
         await deleteNamespaces(exec, created)
-        const path = /sysctl-failed (\S+)/.exec(r.stderr)?.[1]
         const key = sysctls.hostOfLine.flatMap(h => Object.keys(h.sysctl)).find(k => sysctlPath(k) === path)
-        const why = r.stderr.replace(/^sysctl-failed .*$/m, '').trim()
-        return { skip: `sysctl ${key ?? path ?? '(unknown)'} cannot be set in a network namespace here: ${why}` }
+        const why = bad.r.stderr.replace(/^sysctl-failed .*$/m, '').trim()
+        return { skip: `sysctl ${key ?? path} cannot be set in a network namespace here: ${why}` }
       }
+      if (bad) throw new SockspecError('E_PROBE', `${ipBatchArgv(bad.b).join(' ')}: ${bad.r.stderr.trim() || `exit ${bad.r.exitCode}`}`)
     }
   } catch (err) {
     await deleteNamespaces(exec, created)
@@ -178,14 +230,23 @@ const chunks = <T>(xs: readonly T[], n: number): T[][] =>
 export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
   await ensureBeacon()
-  const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`)
+  // the first actor on each host configures it from inside (one probe command instead of one ip process per host)
+  const configurer = new Map<string, string>()
+  for (const s of scenario.steps)
+    if (!configurer.has(hostOfActor(scenario, s.actor))) configurer.set(hostOfActor(scenario, s.actor), s.actor)
+  const byProbe = new Set(configurer.keys())
+  const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`, byProbe)
   if ('skip' in topo) return topo
   const { plan, hostPlan } = topo
+  let closed: Promise<void> | undefined
   return {
     plan,
     // the probe joins its host's namespace itself (setns), one exec instead of two
     probeArgv: () => [probeBinary],
-    probeSetup: actor => [`netns ${hostPlan(actor).ns}`],
+    probeSetup: actor => {
+      const h = hostPlan(actor)
+      return configurer.get(h.name) === actor ? [`netns ${h.ns}`, hostnetCommand(h)] : [`netns ${h.ns}`]
+    },
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
     // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
@@ -196,7 +257,7 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
         hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
       })),
     setPathGates: topo.setPathGates,
-    close: topo.destroy,
+    close: () => (closed ??= deleteLocalSoon([plan.hub, ...plan.hosts.map(h => h.ns)])),
   }
 }
 

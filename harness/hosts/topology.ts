@@ -83,26 +83,40 @@ export function ipBatchArgv(batch: Pick<IpBatch, 'ns'>, force = false): string[]
   return ['ip', ...(batch.ns ? ['-n', batch.ns] : []), ...(force ? ['-force'] : []), '-batch', '-']
 }
 
+/** ifindex of the hub's bridge, fixed so the veths made from outside the hub can name it (`master if<N>`). */
+const BRIDGE_INDEX = 10
+
 /**
- * The topology as batches, in the order they must run: every namespace
- * (caller's namespace), then the bridge and one veth per host made in the
- * hub with the peer moved into the host's namespace (so `master br0` names
- * the hub's bridge), then each host's links and addresses (these batches are
- * independent of each other). An address family comes from the address
- * itself: a batch line takes no `-6`.
+ * The topology as batches, in the order they must run. First one batch in
+ * the caller's namespace: every namespace, the hub's bridge and one veth per
+ * host, each link made directly inside its namespace (`link add ... netns`:
+ * the kernel creates it there; nothing appears in the caller's namespace),
+ * the hub end enslaved to the bridge by its fixed ifindex (a name would be
+ * looked up in the caller's namespace). Then each host's links and
+ * addresses, which must run inside the host (these batches are independent
+ * of each other). An address family comes from the address itself: a batch
+ * line takes no `-6`.
  */
-export function topologyBatches(plan: TopologyPlan): IpBatch[][] {
-  const phases: IpBatch[][] = [[{ lines: [plan.hub, ...plan.hosts.map(h => h.ns)].map(ns => `netns add ${ns}`) }]]
-  const hub = ['link add br0 up type bridge']
-  plan.hosts.forEach((h, i) => hub.push(`link add name p${i} up master br0 type veth peer name eth0 netns ${h.ns}`))
-  phases.push([{ ns: plan.hub, lines: hub }])
-  phases.push(
-    plan.hosts.map(h => ({
-      ns: h.ns,
-      lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
-    })),
+export function topologyBatches(plan: TopologyPlan, configuredByProbe: ReadonlySet<string> = new Set()): IpBatch[][] {
+  const lines = [plan.hub, ...plan.hosts.map(h => h.ns)].map(ns => `netns add ${ns}`)
+  lines.push(`link add name br0 index ${BRIDGE_INDEX} netns ${plan.hub} up type bridge`)
+  plan.hosts.forEach((h, i) =>
+    lines.push(`link add name p${i} netns ${plan.hub} up master if${BRIDGE_INDEX} type veth peer name eth0 netns ${h.ns}`),
   )
-  return phases
+  return [
+    [{ lines }],
+    plan.hosts
+      .filter(h => !configuredByProbe.has(h.name))
+      .map(h => ({
+        ns: h.ns,
+        lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
+      })),
+  ]
+}
+
+/** The probe command that does what a host's own batch does (lo and eth0 up, both addresses), from inside the host's namespace. */
+export function hostnetCommand(h: Pick<HostPlan, 'inet' | 'inet6'>): string {
+  return `hostnet eth0 ${h.inet}/24 ${h.inet6}/64`
 }
 
 /**

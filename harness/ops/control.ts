@@ -55,6 +55,22 @@ const probeOnly: ProbeCommand[] = [
     usage: 'capture IFNAME [IFNAME...]',
     doc: "the probe turns into a capture process (see Capture mode) and never takes another command: a second `hello` with `capture: [...]` follows, then `packet` events until EOF; send nothing else. For probes that cannot be started in capture mode (a vm guest's, after `netns`)",
   },
+  {
+    name: 'hostnet',
+    handler: 'op_hostnet',
+    minArgs: 3,
+    maxArgs: 3,
+    usage: 'hostnet IFNAME ADDR4/LEN ADDR6/LEN',
+    doc: "in the probe's current namespace (after `netns`), over rtnetlink: `lo` and IFNAME up, IFNAME gets both addresses (the IPv6 one without duplicate address detection). One event, op `hostnet` with `if`; on failure `ret` -1, `errno` and `error` naming the request that failed. How a simulated host is configured without an `ip` process of its own",
+  },
+  {
+    name: 'reset',
+    handler: 'op_reset',
+    minArgs: 0,
+    maxArgs: 0,
+    usage: 'reset',
+    doc: 'returns the probe to the state of a fresh one, for the next result: closes every handle (epoll sets and gates go with their sockets) and any other descriptor but 0-2, `setns()` back to the namespace it started in, and the next event is seq 1 again. One event, op `reset`: `closed` (handles), `stray` (other descriptors), `netns` (`home` or `back`), `fds` (descriptors left besides 0-2 and its own namespace handle; 0 when clean); `ret` -1 with `errno` when it could not check or go back',
+  },
   { name: 'quit', handler: null, minArgs: 0, maxArgs: 0, usage: 'quit', doc: 'closes every handle, writes nothing more, exits 0' },
 ]
 

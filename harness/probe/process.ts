@@ -106,10 +106,24 @@ export class LineSplitter {
   }
 }
 
+/** What one result saw of a probe: its events, bad lines, stderr, hello and (if it ended) its exit. */
+export interface ProbeRecord {
+  events: ProbeEvent[]
+  invalid: InvalidLine[]
+  stderr: string
+  hello: ProbeEvent | undefined
+  exit: { code: number | undefined; signal: string | undefined } | undefined
+}
+
+/** Step token of the reset command (never a scenario step id: those take no '~'). */
+const RESET_STEP = '~reset'
+
 export class ProbeProcess {
-  readonly actor: string
-  readonly events: ProbeEvent[] = []
-  readonly invalid: InvalidLine[] = []
+  /** The actor it plays in the current result (a reused probe plays another one in the next). */
+  actor: string
+  readonly argv: readonly string[]
+  events: ProbeEvent[] = []
+  invalid: InvalidLine[] = []
   hello: ProbeEvent | undefined
   stderr = ''
   exit: { code: number | undefined; signal: string | undefined } | undefined
@@ -127,6 +141,7 @@ export class ProbeProcess {
 
   constructor(argv: readonly string[], actor: string) {
     this.actor = actor
+    this.argv = [...argv]
     this.child = spawnLongLived(argv)
     this.child.stdin.on('error', () => {
       /* EPIPE after the probe died: reported through `exit` */
@@ -153,6 +168,45 @@ export class ProbeProcess {
 
   get pid(): number | undefined {
     return this.child.pid
+  }
+
+  /** True while a command was sent and its done frame has not come (a step still blocked, a background step never awaited). */
+  busy(): boolean {
+    if (this.outgoing) return true
+    for (const p of this.steps.values()) if (!p.done) return true
+    return false
+  }
+
+  /** This result's view of the probe; the probe starts a new one (empty events, lines, stderr and steps). */
+  detach(): ProbeRecord {
+    const record = { events: this.events, invalid: this.invalid, stderr: this.stderr, hello: this.hello, exit: this.exit }
+    this.events = []
+    this.invalid = []
+    this.stderr = ''
+    this.steps.clear()
+    this.timed.clear()
+    return record
+  }
+
+  /**
+   * Return the probe to the state of a fresh one (the probe's `reset`
+   * command). Undefined when it answered clean, else why not: then it must
+   * not be reused. Whatever it answered is dropped from its events.
+   */
+  async reset(timeoutMs: number): Promise<string | undefined> {
+    this.send(RESET_STEP, 'reset')
+    const outcome = await this.waitStep(RESET_STEP, timeoutMs)
+    const answer = outcome.events.find(e => e.op === 'reset') as (ProbeEvent & { fds?: number }) | undefined
+    const why =
+      outcome.status !== 'done'
+        ? `reset: ${outcome.status}`
+        : this.invalid.length
+          ? `reset: ${this.invalid[0]!.problem}`
+          : !answer || answer.ret !== 0 || answer.fds !== 0
+            ? `reset: not clean (${JSON.stringify(answer ?? outcome.events[0] ?? null)})`
+            : undefined
+    this.detach()
+    return why
   }
 
   /** Forget the hello seen so far: the next waitHello waits for another (the probe's `capture` command says hello again). */

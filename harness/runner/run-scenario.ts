@@ -7,7 +7,8 @@
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
 import type { ProbeEvent } from '../trace/event.js'
-import type { ProbeProcess } from '../probe/process.js'
+import type { ProbePool } from '../probe/pool.js'
+import type { ProbeProcess, ProbeRecord } from '../probe/process.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
 import { assembleTrace } from './assemble-trace.js'
@@ -30,6 +31,8 @@ export interface RunScenarioOptions {
   readSysctl?: (name: string) => string | undefined
   /** Capture packets where the session can (default true). */
   capture?: boolean
+  /** Idle probes to borrow and give back (absent: the result starts and stops its own). */
+  probePool?: ProbePool
   /** True once the run is interrupted: stop before the next step. */
   shouldStop?: () => boolean
 }
@@ -56,10 +59,11 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
   if ('error' in opened) return { ...base, verdict: 'error', message: opened.error, durationMs: performance.now() - started }
   if ('skip' in opened) return { ...base, verdict: 'skip', message: opened.skip, durationMs: 0 }
   const { session } = opened
-  const stage = newStage(session)
+  const stage = newStage(session, opts.probePool)
   const log: LogEntry[] = []
   let harnessEvents: TraceEvent[] = []
   let packets: ProbeEvent[]
+  let records: Map<string, ProbeRecord>
   try {
     const problems = await startStage(stage, scenario, opened.captureSpecs, opts)
     log.push(...problems.map(problem => ({ problem })))
@@ -79,11 +83,11 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
       harnessEvents = driven.harnessEvents
     }
   } finally {
-    packets = await tearDown(stage)
+    ;({ packets, records } = await tearDown(stage))
   }
 
   const clockOf = (actor: string): string => session.clockOf?.(actor) ?? 'local'
-  const probes = [...stage.probes]
+  const probes = [...records]
   const trace = assembleTrace({
     steps: scenario.steps,
     actors: probes.map(([actor, p]) => ({

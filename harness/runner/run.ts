@@ -7,6 +7,8 @@ import os from 'node:os'
 import { onStdoutClosed, stdoutClosed } from '../cli/stdout.js'
 import type { HostDriver } from '../hosts/host.js'
 import type { SystemInfo } from '../hosts/system-info.js'
+import { ProbePool } from '../probe/pool.js'
+import type { PoolCounts } from '../probe/pool.js'
 import type { ProbeProcess } from '../probe/process.js'
 import { variantsOf } from '../scenario/expand.js'
 import type { Scenario } from '../scenario/types.js'
@@ -69,11 +71,15 @@ export interface RunOutcome {
   stdoutClosed?: boolean
   /** the --jobs the run used */
   jobs: number
+  /** probes started, reused and stopped unfit by the run's probe pool */
+  probes: PoolCounts
 }
 
 export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   const known = opts.store.lastDurations()
   const live = new Set<ProbeProcess>()
+  // probes reused across results: about as many spawned as actors run at once
+  const probePool = new ProbePool()
   let interrupted = false
   let pipeClosed = false
   // tasks still running: after a failure they are stopped and awaited, so their namespaces go
@@ -102,6 +108,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
                   system: opts.system,
                   readSysctl: opts.readSysctl,
                   attempt,
+                  probePool,
                   onProbe: p => {
                     live.add(p)
                     if (interrupted) p.kill()
@@ -121,6 +128,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   const onSignal = (): void => {
     interrupted = true
     for (const p of live) p.kill()
+    for (const p of probePool.idleProbes()) p.kill()
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -162,6 +170,7 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
     }
     throw failure
   } finally {
+    await probePool.close()
     await opts.host.close?.()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -169,5 +178,5 @@ export async function runPlan(opts: RunPlanOptions): Promise<RunOutcome> {
   }
   if (pipeClosed) opts.store.abortRun(opts.runId, 'stdout was closed (broken pipe); the run stopped early')
   else opts.store.finishRun(opts.runId, interrupted ? 'interrupted' : 'complete')
-  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed, jobs }
+  return { results, interrupted: interrupted && !pipeClosed, stdoutClosed: pipeClosed, jobs, probes: { ...probePool.counts } }
 }

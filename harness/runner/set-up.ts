@@ -13,7 +13,9 @@ import { liveBeaconToken } from '../hosts/netns.js'
 import { scenarioPorts, startCaptures, stopCaptures } from '../probe/capture.js'
 import type { CaptureSpec, RunningCapture } from '../probe/capture.js'
 import type { ProbeEvent } from '../trace/event.js'
+import { ProbePool, UNDOABLE_OPS } from '../probe/pool.js'
 import { ProbeProcess } from '../probe/process.js'
+import type { ProbeRecord } from '../probe/process.js'
 import type { Scenario, VariantName } from '../scenario/types.js'
 import { SETUP_STEP } from './assemble-trace.js'
 
@@ -86,10 +88,21 @@ export interface Stage {
   /** one probe per actor, in order of first appearance in the steps */
   probes: Map<string, ProbeProcess>
   captures: RunningCapture[]
+  /** where probes come from and go back to (absent: each result starts and stops its own) */
+  pool?: ProbePool
+  /** actors whose probe may be reused afterwards: none of their steps leaves state a reset cannot undo */
+  reusable: Set<string>
 }
 
-export function newStage(session: HostSession): Stage {
-  return { session, tmpDir: session.scratchDir ?? mkdtempSync(join(scratchRoot(), 'sockspec-')), probes: new Map(), captures: [] }
+export function newStage(session: HostSession, pool?: ProbePool): Stage {
+  return {
+    session,
+    tmpDir: session.scratchDir ?? mkdtempSync(join(scratchRoot(), 'sockspec-')),
+    probes: new Map(),
+    captures: [],
+    pool,
+    reusable: new Set(),
+  }
 }
 
 export interface StartOptions {
@@ -114,7 +127,9 @@ export async function startStage(
   }
   const actors = [...new Set(scenario.steps.map(s => s.actor))]
   for (const actor of actors) {
-    const probe = new ProbeProcess(stage.session.probeArgv(actor), actor)
+    const argv = stage.session.probeArgv(actor)
+    const probe = stage.pool && ProbePool.poolable(argv) ? stage.pool.take(argv, actor) : new ProbeProcess(argv, actor)
+    if (!scenario.steps.some(s => s.actor === actor && UNDOABLE_OPS.has(s.do))) stage.reusable.add(actor)
     stage.probes.set(actor, probe)
     opts.onProbe?.(probe)
   }
@@ -130,12 +145,23 @@ export async function startStage(
   return problems
 }
 
-/** Stop probes and captures, remove the temp dir, close the session; the segments on the scenario's own ports. */
-export async function tearDown(stage: Stage): Promise<ProbeEvent[]> {
-  await Promise.all([...stage.probes.values()].map(p => p.stop()))
-  const all = [...stage.probes.values()].flatMap(p => p.events)
+/**
+ * Stop (or reset into the pool) the probes, stop the captures, remove the
+ * temp dir, close the session; what each probe recorded, and the segments
+ * on the scenario's own ports. Probes are reset before the session closes,
+ * so none still sits in a namespace being deleted.
+ */
+export async function tearDown(stage: Stage): Promise<{ packets: ProbeEvent[]; records: Map<string, ProbeRecord> }> {
+  const ended = await Promise.all(
+    [...stage.probes].map(async ([actor, p]) => {
+      const record = stage.pool ? await stage.pool.give(p, stage.reusable.has(actor)) : (await p.stop(), p.detach())
+      return [actor, record] as const
+    }),
+  )
+  const records = new Map(ended)
+  const all = ended.flatMap(([, r]) => r.events)
   const packets = await stopCaptures(stage.captures, scenarioPorts(all))
   if (!stage.session.scratchDir) rmSync(stage.tmpDir, { recursive: true, force: true })
   await stage.session.close()
-  return packets
+  return { packets, records }
 }

@@ -452,6 +452,11 @@ unsigned long long ev_count(void)
 	return ev_seq;
 }
 
+void ev_seq_restart(void)
+{
+	ev_seq = 1;
+}
+
 void ev_done(const char *step, unsigned long long events)
 {
 	ev_t e;

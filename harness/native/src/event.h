@@ -76,6 +76,8 @@ void ev_flush(void);
 unsigned long long ev_count(void);
 /* Completion frame after every command: {"done":"<step>","events":N}. */
 void ev_done(const char *step, unsigned long long events);
+/* The next event is seq 1 again, as after a fresh probe's hello (reset). */
+void ev_seq_restart(void);
 
 /* One complete probe-level error event (no syscall made, no "ret"). */
 void ev_error(const char *step, const char *op, const char *fmt, ...)

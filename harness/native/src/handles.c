@@ -94,12 +94,22 @@ int handle_from_token(uint64_t token)
 	return (int)slot;
 }
 
-void handles_close_all(void)
+int handles_close_all(void)
 {
+	int n = 0;
+
 	for (int i = 0; i < HANDLE_MAX; i++) {
 		if (table[i].name[0]) {
 			close(table[i].fd);
 			handle_forget(i);
+			n++;
 		}
 	}
+	return n;
+}
+
+void handles_reset_generations(void)
+{
+	for (int i = 0; i < HANDLE_MAX; i++)
+		table[i].gen = 0;
 }

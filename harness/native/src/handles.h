@@ -29,7 +29,12 @@ const char *handle_name(int slot);
 uint64_t handle_token(int slot);
 /* Slot for a token, or -1 if that incarnation is gone. */
 int handle_from_token(uint64_t token);
-/* close() every live handle (quit / EOF), silently. */
-void handles_close_all(void);
+/* close() every live handle (quit / EOF / reset), silently; returns how
+ * many were closed. */
+int handles_close_all(void);
+/* After handles_close_all: slot generations back to 0, so a reused probe
+ * hands out the same epoll tokens as a fresh one (no old token can be alive:
+ * every epoll set was closed with its handle). */
+void handles_reset_generations(void);
 
 #endif

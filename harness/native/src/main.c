@@ -10,10 +10,15 @@
 #include "handles.h"
 #include "ops.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -49,6 +54,115 @@ void op_capture(const cmd_t *c)
 {
 	ev_batch(0);  /* capture writes each packet as it comes */
 	exit(capture_main(c->nargs, (char **)c->args));
+}
+
+/*
+ * The network namespace the probe started in, kept open so `reset` can go
+ * back to it after `netns`. Moved to a high descriptor so the scenario's
+ * descriptors (and thus their numbers in traces) are those of a probe
+ * without it.
+ */
+static int home_ns = -1;
+#define HOME_NS_FD_MIN 1000
+/* Set by reset: the event counter restarts once its done frame is out. */
+static int seq_restart;
+
+static void keep_home_ns(void)
+{
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;   /* no /proc: reset then refuses to call itself clean */
+	home_ns = fcntl(fd, F_DUPFD_CLOEXEC, HOME_NS_FD_MIN);
+	if (home_ns < 0)
+		home_ns = fd;  /* a low fd limit: keep the low one */
+	else
+		close(fd);
+}
+
+/* Closes every descriptor but 0-2, the home namespace and keep; returns
+ * how many it closed, or -1 with errno when /proc/self/fd cannot be read.
+ * With close_them 0 it only counts. */
+static int sweep_fds(int close_them)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0, fds[256], nfds;
+	struct dirent *de;
+
+	if (!d)
+		return -1;
+	do {
+		/* collect, then close: the directory is not read while it changes */
+		nfds = 0;
+		rewinddir(d);
+		while ((de = readdir(d)) && nfds < (int)(sizeof fds / sizeof fds[0])) {
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			int fd = atoi(de->d_name);
+			if (fd > 2 && fd != home_ns && fd != dirfd(d))
+				fds[nfds++] = fd;
+		}
+		if (!close_them) {
+			closedir(d);
+			return nfds;
+		}
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		n += nfds;
+	} while (nfds == (int)(sizeof fds / sizeof fds[0]));
+	closedir(d);
+	return n;
+}
+
+/*
+ * reset: return the probe to the state of a fresh one, so the harness can
+ * give it the next result (PROTOCOL.md, "Reuse"). Closes every handle (and
+ * with them epoll sets, gates and socket filters), any other descriptor the
+ * scenario left, goes back to the start namespace, restarts the event
+ * counter. One event, op "reset": closed (handles), stray (other fds),
+ * netns ("home" or "back"), fds (descriptors left besides 0-2: 0 when
+ * clean); ret -1 with errno when it could not check or go back.
+ */
+void op_reset(const cmd_t *c)
+{
+	int64_t t0 = mono_ns(), t1;
+	int closed = handles_close_all(), stray, left, ret = 0, err = 0, back = 0;
+	struct stat home, now;
+	ev_t e;
+
+	handles_reset_generations();
+	stray = sweep_fds(1);
+	if (stray < 0) {
+		ret = -1;
+		err = errno;
+	}
+	if (home_ns < 0) {
+		ret = -1;
+		err = ENOENT;
+	} else if (fstat(home_ns, &home) < 0 || stat("/proc/self/ns/net", &now) < 0) {
+		ret = -1;
+		err = errno;
+	} else if (home.st_ino != now.st_ino || home.st_dev != now.st_dev) {
+		if (setns(home_ns, CLONE_NEWNET) < 0) {
+			ret = -1;
+			err = errno;
+		} else
+			back = 1;
+	}
+	left = sweep_fds(0);
+	if (left != 0 && ret == 0) {
+		ret = -1;
+		err = left < 0 ? errno : EBUSY;
+	}
+	t1 = mono_ns();
+	ev_begin(&e, c->step, "reset");
+	ev_kint(&e, "closed", closed);
+	ev_kint(&e, "stray", stray < 0 ? 0 : stray);
+	ev_kstr(&e, "netns", back ? "back" : "home");
+	ev_kint(&e, "fds", left);
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
+	seq_restart = 1;
 }
 
 /* Parses and runs one line. Returns 1 when the probe must exit (quit). */
@@ -130,6 +244,11 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
 		return capture_main(argc - 2, argv + 2);
 
+	keep_home_ns();
+	/* Descriptors inherited from whoever started us are none of the
+	 * scenario's: without them a fresh probe numbers its descriptors as a
+	 * reset one does. */
+	sweep_fds(1);
 	ev_hello(0, NULL);
 	/* From here every command's events leave with its done frame. */
 	ev_batch(1);
@@ -159,6 +278,10 @@ int main(int argc, char **argv)
 		if (cmd.op)
 			ev_done(cmd.step, ev_count() - before);
 		ev_flush();  /* an error event of a line with no op */
+		if (seq_restart) {
+			ev_seq_restart();
+			seq_restart = 0;
+		}
 	}
 	/* quit or EOF: close every handle, silently. */
 	handles_close_all();

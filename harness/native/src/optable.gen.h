@@ -60,6 +60,8 @@ void op_uring_poll_remove(const cmd_t *c);
 void op_uring_wait(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
+void op_hostnet(const cmd_t *c);
+void op_reset(const cmd_t *c);
 
 /* Dispatch (main.c): X(name, handler, min_args, max_args, usage); max -1: unbounded. */
 #define OPTABLE_COMMANDS(X) \
@@ -114,6 +116,8 @@ void op_capture(const cmd_t *c);
 	X("uring_wait", op_uring_wait, 3, 3, "uring_wait R <ud|-> <timeout_ms>") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
+	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \
+	X("reset", op_reset, 0, 0, "reset") \
 	X("quit", NULL, 0, 0, "quit") \
 	/* end */
 

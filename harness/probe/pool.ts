@@ -1,0 +1,105 @@
+/**
+ * Idle probes kept between results, so a run spawns about as many probes as
+ * actors run at once rather than one per actor per result. A result
+ * borrows a probe, and gives it back when it ends; the probe is reused only
+ * after its `reset` answered clean (every descriptor of the scenario closed,
+ * back in its start namespace, event counter restarted). A probe that died,
+ * still runs a command, wrote a bad line, answered reset wrongly or ran a
+ * step whose effect reset cannot undo is stopped instead.
+ *
+ * Only probes started as the plain local binary are pooled (argv of one
+ * word): a probe behind nsenter, ssh or a guest port belongs to its session.
+ */
+import { ProbeProcess } from './process.js'
+import type { ProbeRecord } from './process.js'
+
+/** Ops whose effect on the probe process outlives its descriptors (a dropped capability cannot come back). */
+export const UNDOABLE_OPS: ReadonlySet<string> = new Set(['drop_cap', 'abort'])
+
+const RESET_TIMEOUT_MS = 2000
+
+export interface PoolCounts {
+  spawned: number
+  reused: number
+  discarded: number
+}
+
+export class ProbePool {
+  private readonly idle = new Map<string, ProbeProcess[]>()
+  private closed = false
+  readonly counts: PoolCounts = { spawned: 0, reused: 0, discarded: 0 }
+  /** Why the last probes were not reused (bounded; for tests and debugging). */
+  readonly discardReasons: string[] = []
+
+  constructor(private readonly maxIdlePerKind = 64) {}
+
+  static poolable(argv: readonly string[]): boolean {
+    return argv.length === 1
+  }
+
+  /** An idle probe started with this argv, or a new one. */
+  take(argv: readonly string[], actor: string): ProbeProcess {
+    const idle = this.idle.get(argv.join('\0'))
+    let probe: ProbeProcess | undefined
+    while ((probe = idle?.pop())) {
+      if (probe.exit) continue
+      probe.actor = actor
+      this.counts.reused++
+      return probe
+    }
+    this.counts.spawned++
+    return new ProbeProcess(argv, actor)
+  }
+
+  /**
+   * End a probe's part in a result: its record of the result, and the probe
+   * reset into the pool or stopped. `reusable` false: stop it whatever it says.
+   */
+  async give(probe: ProbeProcess, reusable: boolean): Promise<ProbeRecord> {
+    const poolable = !this.closed && reusable && ProbePool.poolable(probe.argv)
+    const unfit = !probe.hello
+      ? 'no hello'
+      : probe.exit
+        ? 'exited'
+        : probe.busy()
+          ? 'busy'
+          : probe.invalid.length
+            ? 'invalid line'
+            : undefined
+    if (!poolable || unfit) {
+      await probe.stop()
+      if (poolable) this.discarded(unfit!)
+      return probe.detach()
+    }
+    const record = probe.detach()
+    const why = await probe.reset(RESET_TIMEOUT_MS)
+    const key = probe.argv.join('\0')
+    const idle = this.idle.get(key) ?? []
+    if (why || this.closed || idle.length >= this.maxIdlePerKind) {
+      if (why) this.discarded(why)
+      await probe.stop()
+      return record
+    }
+    idle.push(probe)
+    this.idle.set(key, idle)
+    return record
+  }
+
+  private discarded(why: string): void {
+    this.counts.discarded++
+    if (this.discardReasons.length < 20) this.discardReasons.push(why)
+  }
+
+  /** Every idle probe, for Ctrl-C. */
+  idleProbes(): ProbeProcess[] {
+    return [...this.idle.values()].flat()
+  }
+
+  /** Stop every idle probe; later gives stop theirs. */
+  async close(): Promise<void> {
+    this.closed = true
+    const all = this.idleProbes()
+    this.idle.clear()
+    await Promise.all(all.map(p => p.stop()))
+  }
+}
