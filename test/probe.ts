@@ -547,6 +547,13 @@ t.test('reset: a probe closes what the scenario left, goes back to its namespace
   await call(p, 'epoll_ctl E add C in')
   await call(p, 'gate C syn')
   await call(p, 'open F /dev/null')
+  // state outside the handle table: a mib mark, a ring, a pending SIGPIPE
+  await call(p, 'mib M')
+  t.equal(last(await call(p, 'uring_setup R 4')).ret >= 0, true, 'a ring')
+  await call(p, 'socketpair A B stream')
+  await call(p, 'close B')
+  t.match(last(await call(p, 'send A 1')), { ret: -1, errno: 'EPIPE' }, 'SIGPIPE raised and left pending')
+  await call(p, 'close A')
   const netns = process.getuid?.() === 0 ? `sockspec-test-reset-${process.pid}` : undefined
   if (netns) {
     execFileSync('ip', ['netns', 'add', netns])
@@ -554,7 +561,7 @@ t.test('reset: a probe closes what the scenario left, goes back to its namespace
     t.equal(last(await call(p, `netns ${netns}`)).ret, 0)
   }
   const reset = last(await call(p, 'reset')) as ProbeEvent & { closed: number; stray: number; netns: string; fds: number }
-  t.match(reset, { op: 'reset', ret: 0, closed: 3, stray: 0, fds: 0, netns: netns ? 'back' : 'home' }, 'clean, every handle closed')
+  t.match(reset, { op: 'reset', ret: 0, closed: 4, stray: 0, fds: 0, netns: netns ? 'back' : 'home' }, 'clean, every handle closed')
   const pid = p.pid!
   t.same(
     execFileSync('ls', [`/proc/${pid}/fd`], { encoding: 'utf8' })
@@ -572,6 +579,9 @@ t.test('reset: a probe closes what the scenario left, goes back to its namespace
   )
   const again = await call(p, 'socket C inet stream tcp 0')
   t.match(again[0], { seq: 1, ret: fd, new: 'C' }, 'seq and descriptor numbers as on a fresh probe; the name is free again')
+  t.match(last(await call(p, 'take_sigpipe')), { ret: -1, errno: 'EAGAIN' }, "the last result's SIGPIPE was taken by the reset")
+  t.match(last(await call(p, 'mib M2 M')), { error: /no mib mark 'M'/ }, 'mib marks are forgotten')
+  t.match(last(await call(p, 'uring_wait R 0 0')), { error: /R/ }, 'the ring is gone with its handle')
   await p.stop()
 })
 

@@ -131,6 +131,17 @@ void op_reset(const cmd_t *c)
 	ev_t e;
 
 	handles_reset_generations();
+	mib_reset();
+	uring_reset();
+	{
+		/* a SIGPIPE left pending (blocked) by the last result would answer
+		 * the next result's take_sigpipe: take it now (it does not queue) */
+		sigset_t pipe_set;
+		struct timespec zero = { 0, 0 };
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		(void)sigtimedwait(&pipe_set, NULL, &zero);
+	}
 	stray = sweep_fds(1);
 	if (stray < 0) {
 		ret = -1;

@@ -37,4 +37,9 @@ extern const flagdef_t msg_flag_defs[];
  * table (harness/ops/, npm run gen). */
 #include "optable.gen.h"
 
+/* Per-module state a reset must drop with the handles (a reused probe
+ * starts as a fresh one): mib marks, io_uring rings and their tags. */
+void mib_reset(void);
+void uring_reset(void);
+
 #endif

@@ -141,6 +141,15 @@ static void ring_unmap(struct ring *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* Every ring unmapped and forgotten: after a reset the handles are closed
+ * and tokens restart, so a kept entry could answer for a new handle. */
+void uring_reset(void)
+{
+	for (int i = 0; i < RINGS_MAX; i++)
+		if (rings[i].used)
+			ring_unmap(&rings[i]);
+}
+
 /* The ring behind handle args[idx], or NULL (error event sent). */
 static struct ring *cmd_ring(const cmd_t *c, int idx)
 {
