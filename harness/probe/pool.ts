@@ -13,8 +13,16 @@
 import { ProbeProcess } from './process.js'
 import type { ProbeRecord } from './process.js'
 
-/** Ops whose effect on the probe process outlives its descriptors (a dropped capability cannot come back). */
+/**
+ * Ops whose effect on the probe process outlives its descriptors: a dropped
+ * capability cannot come back, and an io_uring ring torn down after its fd is
+ * closed still queues task work on the task (TWA_SIGNAL), which interrupts the
+ * next result's blocking calls with EINTR (seen as epoll_wait and a connect
+ * with SO_SNDTIMEO failing EINTR in a reused probe).
+ */
 export const UNDOABLE_OPS: ReadonlySet<string> = new Set(['drop_cap', 'abort'])
+
+export const undoable = (op: string): boolean => UNDOABLE_OPS.has(op) || op.startsWith('uring_')
 
 const RESET_TIMEOUT_MS = 2000
 

@@ -13,7 +13,7 @@ import { liveBeaconToken } from '../hosts/netns.js'
 import { scenarioPorts, startCaptures, stopCaptures } from '../probe/capture.js'
 import type { CaptureSpec, RunningCapture } from '../probe/capture.js'
 import type { ProbeEvent } from '../trace/event.js'
-import { ProbePool, UNDOABLE_OPS } from '../probe/pool.js'
+import { ProbePool, undoable } from '../probe/pool.js'
 import { ProbeProcess } from '../probe/process.js'
 import type { ProbeRecord } from '../probe/process.js'
 import type { Scenario, VariantName } from '../scenario/types.js'
@@ -129,7 +129,7 @@ export async function startStage(
   for (const actor of actors) {
     const argv = stage.session.probeArgv(actor)
     const probe = stage.pool && ProbePool.poolable(argv) ? stage.pool.take(argv, actor) : new ProbeProcess(argv, actor)
-    if (!scenario.steps.some(s => s.actor === actor && UNDOABLE_OPS.has(s.do))) stage.reusable.add(actor)
+    if (!scenario.steps.some(s => s.actor === actor && undoable(s.do))) stage.reusable.add(actor)
     stage.probes.set(actor, probe)
     opts.onProbe?.(probe)
   }
