@@ -276,12 +276,14 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
   if (exp.sets !== undefined) checks.push(...checkSets(exp.sets, event.sets, base))
   if (exp.value !== undefined) {
     const v = exp.value
-    let ok: boolean
-    if (typeof v === 'number') ok = event.value === v
-    else if (typeof v === 'string') ok = (event.value_name ?? String(event.value)) === v
-    else if (Array.isArray((v as { one_of?: unknown }).one_of) && Object.keys(v).length === 1)
-      ok = fieldMatches(v, event.value_name ?? event.value, false)
-    else ok = matchesPartial(v, event.value, event.op === 'mib')
+    const one = (x: unknown): boolean => {
+      if (typeof x === 'number') return event.value === x
+      if (typeof x === 'string') return (event.value_name ?? String(event.value)) === x
+      if (x && typeof x === 'object') return matchesPartial(x as Record<string, unknown>, event.value, event.op === 'mib')
+      return false
+    }
+    const alternatives = (v as { one_of?: unknown }).one_of
+    const ok = Array.isArray(alternatives) && Object.keys(v).length === 1 ? alternatives.some(one) : one(v)
     push('value', typeof v === 'object' ? JSON.stringify(v) : String(v), describeValue(event, v), ok)
   }
   if (exp.data !== undefined)
