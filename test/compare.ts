@@ -181,7 +181,7 @@ t.test('compare labels runs that really differ; exit 1 on regression', async t =
     'overflow/observe [ipv4]': 'differs',
   })
   t.equal(doc.regression, true)
-  t.same(doc.totals, { regression: 1, error: 1, fixed: 1, differs: 1, expected: 0, new: 1, missing: 1, skip: 0, same: 2 })
+  t.same(doc.totals, { regression: 1, error: 1, flaky: 0, fixed: 1, differs: 1, expected: 0, new: 1, missing: 1, skip: 0, same: 2 })
   // the first differing event: C3 reset (baseline) vs C3 merely writable (host)
   const observe = pairs['overflow/observe [ipv4]']!.firstDifference!
   t.match(observe, { kind: 'event', actor: 'client' })
