@@ -183,12 +183,31 @@ function packetFacet(events: readonly EventRow[]): AnswerFacet | null {
   }
 }
 
+/** A timer-bound step's time in whole units of its smallest timer. */
+function timeFacet(step: StepLike, id: string, checks: readonly CheckRow[]): AnswerFacet | null {
+  const unit = timerUnitMs(step)
+  if (unit === null) return null
+  const ms = observedMs(checks, id)
+  const units = ms === null ? null : Math.round(ms / unit)
+  return {
+    key: `${id} time`,
+    kind: 'time',
+    step: id,
+    text: ms === null ? `${id} time: not measured` : `${id} time: ≈${units} × ${unitText(unit)}`,
+    // timers fire late, never early (kernel/time/timer.c): whole units absorb the lateness, a changed schedule does not
+    compared: units === null ? null : String(units),
+    detail: ms === null ? undefined : `${ms} ms`,
+  }
+}
+
 /** The answer summary of one result; steps are the scenario's, events and checks the result's. */
 export function answerSummary(
   steps: readonly StepLike[],
   events: readonly EventRow[],
   checks: readonly CheckRow[],
   across: readonly Pick<AcrossExpectation, 'steps'>[] = [],
+  /** answers: false: only the time and packet facets (what a result's signature does not hold), without reading the steps' events. */
+  opts: { answers?: boolean } = {},
 ): AnswerSummary {
   const facets: AnswerFacet[] = []
   const ports = new PortNames()
@@ -201,6 +220,11 @@ export function answerSummary(
   const anonymous = new Map<string, string>()
   steps.forEach((step, i) => {
     const id = step.id ?? `s${i + 1}`
+    if (opts.answers === false) {
+      const time = timeFacet(step, id, checks)
+      if (time) facets.push(time)
+      return
+    }
     const mine = events.filter(e => e.step === id && e.actor === step.actor)
     const ev = answerEvent(step, mine)
     const fields = ev ? normaliseFields(details(ev), ev.op, ports) : null
@@ -252,22 +276,10 @@ export function answerSummary(
       facets.push({ key: `${id} tcp_info`, kind: 'tcp_info', step: id, text: `${id} TCP_INFO: ${shown}`, compared: shown })
     }
 
-    const unit = timerUnitMs(step)
-    if (unit !== null) {
-      const ms = observedMs(checks, id)
-      const units = ms === null ? null : Math.round(ms / unit)
-      facets.push({
-        key: `${id} time`,
-        kind: 'time',
-        step: id,
-        text: ms === null ? `${id} time: not measured` : `${id} time: ≈${units} × ${unitText(unit)}`,
-        // timers fire late, never early (kernel/time/timer.c): whole units absorb the lateness, a changed schedule does not
-        compared: units === null ? null : String(units),
-        detail: ms === null ? undefined : `${ms} ms`,
-      })
-    }
+    const time = timeFacet(step, id, checks)
+    if (time) facets.push(time)
   })
-  for (const group of groups) {
+  for (const group of opts.answers === false ? [] : groups) {
     const answers = group.map(id => anonymous.get(id) ?? 'no answer').sort()
     const compared = answers.join(' | ')
     facets.push({ key: `across ${group.join('+')}`, kind: 'answer', step: null, text: `across ${group.join(', ')}: ${compared}`, compared })

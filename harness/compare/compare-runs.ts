@@ -61,11 +61,13 @@ export function bodyOf(read: NonNullable<CompareOptions['scenarioBody']>, hash: 
   return body
 }
 
-/** Summaries per trace read (the reader hands back the same rows for a baseline's result). */
+/** Summaries per trace read (the reader hands back the same rows for a baseline's result); the light ones apart. */
 const summaryCache = new WeakMap<TraceRows, AnswerSummary>()
-function summaryOf(body: Body, trace: TraceRows): AnswerSummary {
-  let s = summaryCache.get(trace)
-  if (!s) summaryCache.set(trace, (s = answerSummary(body.steps, trace.events, trace.checks, body.across)))
+const lightCache = new WeakMap<TraceRows, AnswerSummary>()
+function summaryOf(body: Body, trace: TraceRows, answers: boolean): AnswerSummary {
+  const cache = answers ? summaryCache : lightCache
+  let s = cache.get(trace)
+  if (!s) cache.set(trace, (s = answerSummary(body.steps, trace.events, trace.checks, body.across, { answers })))
   return s
 }
 
@@ -73,35 +75,49 @@ const stepOf = (key: string): string => key.slice(key.indexOf('\0') + 1)
 
 interface Judged {
   /** Steps (`actor\0step`) whose normalised events or checks differ, less `across` steps whose group answered alike. */
-  steps: Set<string>
+  steps(): Set<string>
   facets: FacetChange[]
 }
 
+/**
+ * Equal signatures: equal normalised events and checks, so only the time and
+ * packet facets can differ and only those are summarised. The differing
+ * steps are worked out only when asked (labels of pairs whose verdict
+ * changed never ask).
+ */
 function judge(body: Body, ta: TraceRows, tb: TraceRows, signaturesDiffer: boolean): Judged {
-  const facets = facetChanges(summaryOf(body, ta), summaryOf(body, tb))
-  const steps = signaturesDiffer
-    ? new Set([...differingSteps(ta.events, tb.events), ...differingCheckSteps(ta.checks, tb.checks)])
-    : new Set<string>()
-  // which step of an across group answered is the kernel's pick; the group's facet says whether the answers changed
-  const changedGroups = new Set(facets.filter(f => f.key.startsWith('across ')).map(f => f.key))
-  for (const group of body.across) {
-    if (!Array.isArray(group.steps) || changedGroups.has(`across ${group.steps.join('+')}`)) continue
-    for (const s of [...steps]) if (group.steps.includes(stepOf(s))) steps.delete(s)
+  const facets = facetChanges(summaryOf(body, ta, signaturesDiffer), summaryOf(body, tb, signaturesDiffer))
+  let steps: Set<string> | null = null
+  return {
+    facets,
+    steps: () => {
+      if (steps) return steps
+      steps = signaturesDiffer
+        ? new Set([...differingSteps(ta.events, tb.events), ...differingCheckSteps(ta.checks, tb.checks)])
+        : new Set<string>()
+      // which step of an across group answered is the kernel's pick; the group's facet says whether the answers changed
+      const changedGroups = new Set(facets.filter(f => f.key.startsWith('across ')).map(f => f.key))
+      for (const group of body.across) {
+        if (!Array.isArray(group.steps) || changedGroups.has(`across ${group.steps.join('+')}`)) continue
+        for (const s of [...steps]) if (group.steps.includes(stepOf(s))) steps.delete(s)
+      }
+      return steps
+    },
   }
-  return { steps, facets }
 }
 
 /** Two results of one scenario answered alike: no differing step (across groups as one), no changed facet. */
 export function sameAnswer(body: Body, x: TraceRows, y: TraceRows): boolean {
   const j = judge(body, x, y, true)
-  return !j.steps.size && !j.facets.length
+  return !j.facets.length && !j.steps().size
 }
 
 /** Every difference is at a step whose per-kernel expectation resolves differently on the two kernels. */
 function explained(judged: Judged, expectedSteps: ReadonlySet<string>, body: Body): boolean {
-  if (!expectedSteps.size || (!judged.steps.size && !judged.facets.length)) return false
+  const steps = judged.steps()
+  if (!expectedSteps.size || (!steps.size && !judged.facets.length)) return false
   const ids = new Set([...expectedSteps].map(stepOf))
-  for (const s of judged.steps) if (!expectedSteps.has(s)) return false
+  for (const s of steps) if (!expectedSteps.has(s)) return false
   const expectsWire = body.steps.some(st => typeof st.id === 'string' && ids.has(st.id) && /packet/.test(JSON.stringify(st.expect ?? {})))
   for (const f of judged.facets) {
     if (f.kind === 'packets') {
@@ -137,7 +153,9 @@ export function compareRuns(a: RunTraces, b: RunTraces, read: TraceReader, opts:
     // the answer summary needs one scenario on both sides (its step ids name the facets)
     if (body && al.a!.side.hash === al.b!.side.hash && (signaturesDiffer || body.wireOrTimer))
       judged = judge(body, readA(), readB(), signaturesDiffer)
-    const differs = judged ? judged.steps.size > 0 || judged.facets.length > 0 : difference !== null
+    const sameVerdict = answered && al.a!.side.verdict === al.b!.side.verdict
+    // the differing steps decide only between same and differs; a changed verdict is labelled by the verdicts
+    const differs = judged ? judged.facets.length > 0 || (sameVerdict ? judged.steps().size > 0 : difference !== null) : difference !== null
     let label = labelPair(al.a?.side ?? null, al.b?.side ?? null, differs)
     // same verdict, different answers: expected when the scenario (one file on both sides) says these kernels answer differently there
     if (
