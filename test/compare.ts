@@ -75,6 +75,11 @@ const fixtures: Record<string, string> = {
     overflowHeader('Overflowing final ACK, outcome observed only') +
     overflowSteps +
     '  - { actor: client, do: epoll_wait, ep: EC, timeout_ms: 0 }\n',
+  // nothing observes C3 after its data segment: only the wire differs (RST back with tcp_abort_on_overflow=1, nothing without)
+  'overflow/wire-only.yaml':
+    overflowHeader('Overflowing final ACK, seen on the wire only') +
+    overflowSteps +
+    '  - { actor: client, do: sleep, ms: 50, expect: { packets: { match: { flags: SYN }, count: ">=1" } } }\n',
   // blocks (past its limit: error) unless the RST came
   'overflow/blocking-recv.yaml':
     overflowHeader('A blocking recv on the overflowed socket') +
@@ -133,7 +138,7 @@ t.test('merge: ids remapped, every row kept, idempotent', async t => {
   t.equal(merged['results'], before[0]!['results']! + before[1]!['results']!)
   t.equal(merged['events'], before[0]!['events']! + before[1]!['events']!, 'every event kept')
   t.equal(merged['checks'], before[0]!['checks']! + before[1]!['checks']!, 'every check kept')
-  t.equal(merged['scenarios'], 7, 'the 5 shared scenarios are stored once, plus one only-a and one only-b')
+  t.equal(merged['scenarios'], 8, 'the 6 shared scenarios are stored once, plus one only-a and one only-b')
   // the merged copy of each run exports to exactly what its source exports
   for (const [db, uuid] of [
     [aDb, runUuid(aDb)],
@@ -179,15 +184,21 @@ t.test('compare labels runs that really differ; exit 1 on regression', async t =
     'overflow/expects-drop [ipv4]': 'fixed',
     'overflow/expects-rst [ipv4]': 'regression',
     'overflow/observe [ipv4]': 'differs',
+    'overflow/wire-only [ipv4]': 'differs',
   })
   t.equal(doc.regression, true)
-  t.same(doc.totals, { regression: 1, error: 1, fixed: 1, differs: 1, expected: 0, new: 1, missing: 1, skip: 0, same: 2 })
+  t.same(doc.totals, { regression: 1, error: 1, flaky: 0, fixed: 1, differs: 2, expected: 0, new: 1, missing: 1, skip: 0, same: 2 })
   // the first differing event: C3 reset (baseline) vs C3 merely writable (host)
   const observe = pairs['overflow/observe [ipv4]']!.firstDifference!
   t.match(observe, { kind: 'event', actor: 'client' })
   t.match(observe.a!.event, { op: 'epoll_wait', ready: [{ h: 'C3', events: ['EPOLLERR', 'EPOLLHUP', 'EPOLLOUT'] }] })
   t.match(observe.b!.event, { op: 'epoll_wait', ready: [{ h: 'C3', events: ['EPOLLOUT'] }] })
   t.notOk('t0' in observe.a!.event! || 'seq' in observe.a!.event!, 'no timestamps, no sequence numbers')
+  // the same normalised trace on both sides; the segments per direction differ
+  const wire = pairs['overflow/wire-only [ipv4]']!
+  t.equal(wire.firstDifference, null, 'no event differs')
+  t.match(wire.facets, [{ key: 'packets', kind: 'packets', a: /← .*1 RST/, b: /^(?!.*RST)/ }])
+  t.match(text.stdout, /segments on the wire \(SYN, SYN\|ACK, FIN, RST per direction\): \d+ change\(s\)/)
   const rst = pairs['overflow/expects-rst [ipv4]']!
   t.match(rst.firstDifference!.a!.event, { op: 'getsockopt', value_name: 'ECONNRESET' })
   t.match(rst.b!.failedChecks, [{ field: 'value', expected: 'ECONNRESET', observed: '0' }])
@@ -686,4 +697,179 @@ t.test('differences a scenario expects per kernel are labelled expected, others 
     'one kernel on both sides: nothing is expected to change',
   )
   t.equal(labelOf(v510, run(9, '7.2.13', '', now, 'fail'), '>=5.19'), 'regression', 'pass -> fail stays a regression')
+})
+
+t.test('answers compared as the atlas reads them: timer units, SYNs per direction, across groups', async t => {
+  const { compareRuns } = await import('../harness/compare/compare-runs.js')
+  const { signatureOfRows } = await import('../harness/compare/signature.js')
+  const { renderComparison } = await import('../harness/compare/render-text.js')
+  // hand-made rows in the shape the probe and the capture write (compareRuns is pure)
+  const ev = (idx: number, actor: string, step: string, op: string, t_ns: number, extra: Record<string, unknown>): EventRow => ({
+    idx,
+    actor,
+    seq: idx,
+    step,
+    t_ns,
+    dur_ns: 10,
+    op,
+    sockets: null,
+    ret: typeof extra['ret'] === 'number' ? (extra['ret'] as number) : null,
+    errno: typeof extra['errno'] === 'string' ? (extra['errno'] as string) : null,
+    mask: null,
+    details: JSON.stringify({ seq: idx, step, op, t0: t_ns, t1: t_ns + 10, ...extra }),
+  })
+  const pass = (idx: number, step: string, field: string, expected: string, observed: string): CheckRow => ({
+    idx,
+    step,
+    actor: 'client',
+    field,
+    expected,
+    observed,
+    verdict: 'pass',
+    claim: 0,
+  })
+  // connect to a listener that never answers: ETIMEDOUT after the SYN retransmissions (6.1: 4 SYNs in 15 s; 6.5+: 8 in 19.5 s)
+  const synTimeout = (ms: number, syns: number) => {
+    const wire = Array.from({ length: syns }, (_, i) =>
+      ev(2 + i, 'wire', '', 'packet', 1e6 + i * 1e6, {
+        src: '10.0.0.1',
+        sport: 40000 + i,
+        dst: '10.0.0.2',
+        dport: 80,
+        tcp_flags: ['SYN'],
+        len: 0,
+      }),
+    )
+    return {
+      events: [
+        ev(0, 'client', 's1', 'socket', 0, { h: 'C', ret: 3 }),
+        ev(1, 'client', 's2', 'connect', 1e6, { h: 'C', ret: -1, errno: 'ETIMEDOUT' }),
+        ...wire,
+        ev(2 + syns, 'client', 's2', 'connect', ms * 1e6, { h: 'C', ret: -1, errno: 'ETIMEDOUT' }),
+      ].map((e, idx) => ({ ...e, idx })),
+      checks: [pass(0, 's2', 'errno', 'ETIMEDOUT', 'ETIMEDOUT'), pass(1, 's2', 'time', '9000..31000 ms', `${ms.toFixed(1)} ms`)],
+    }
+  }
+  const synBody = {
+    title: 'SYN timeout',
+    steps: [
+      { id: 's1', actor: 'client', do: 'socket', sock: 'C' },
+      {
+        id: 's2',
+        actor: 'client',
+        do: 'connect',
+        sock: 'C',
+        expect: { errno: 'ETIMEDOUT', time: { timers_ms: [1000, 2000, 4000, 8000] } },
+      },
+    ],
+  }
+  const traces = new Map<number, { events: EventRow[]; checks: CheckRow[] }>()
+  const run = (id: number, release: string, trace: { events: EventRow[]; checks: CheckRow[] }): RunTraces => {
+    traces.set(id, trace)
+    return {
+      run: {
+        id,
+        uuid: `u${id}`,
+        host: 'h',
+        kernelRelease: release,
+        kernelVersion: '',
+        arch: 'x86_64',
+        distro: null,
+        startedAt: '',
+        status: 'complete',
+      },
+      results: [
+        {
+          resultId: id,
+          scenario: 'kc/syn',
+          hash: 'h1',
+          title: 't',
+          variant: 'ipv4',
+          attempt: 1,
+          verdict: 'pass',
+          claim: null,
+          message: '',
+          signature: signatureOfRows(trace.events, trace.checks),
+          failedChecks: [],
+        },
+      ],
+    }
+  }
+  const read = (id: number) => traces.get(id)!
+  const v61 = run(1, '6.1.0', synTimeout(15_400, 4))
+  const v618 = run(2, '6.18.0', synTimeout(19_500, 8))
+  const v61again = run(3, '6.1.0', synTimeout(15_180, 4))
+  t.equal(compareRuns(v61, v618, read).pairs[0]!.label, 'same', 'the normalised traces alone cannot see it (no TCP_INFO read)')
+  const c = compareRuns(v61, v618, read, { scenarioBody: () => synBody })
+  const p = c.pairs[0]!
+  t.equal(p.label, 'differs', 'with the scenario: timer units and SYN counts are compared')
+  t.same(
+    p.facets.map(f => f.key),
+    ['s2 time', 'packets'],
+  )
+  t.match(p.facets[0], { kind: 'time', a: /≈15 × 1 s \(15400 ms\)/, b: /≈20 × 1 s \(19500 ms\)/ })
+  t.match(p.facets[1], { kind: 'packets', a: /→ 4 SYN/, b: /→ 8 SYN/ })
+  const text = renderComparison(c)
+  t.match(text, /what changed, by behaviour:/)
+  t.match(text, /segments on the wire .*: 1 change\(s\)\n\s+differs kc\/syn \[ipv4\] packets\n\s+a: → 4 SYN/)
+  t.equal(
+    compareRuns(v61, v61again, read, { scenarioBody: () => synBody }).pairs[0]!.label,
+    'same',
+    '15.4 s and 15.2 s are the same 15 timer units on one kernel',
+  )
+
+  // exactly one of two waiters is woken; which one is the kernel's pick (across ... count: 1)
+  const wait = (a: number, b: number) => ({
+    events: [
+      ev(0, 'w1', 'a', 'epoll_wait', 0, { ep: 'E1', ret: a, ready: a ? [{ h: 'L', events: ['EPOLLIN'] }] : [] }),
+      ev(1, 'w2', 'b', 'epoll_wait', 0, { ep: 'E2', ret: b, ready: b ? [{ h: 'L2', events: ['EPOLLIN'] }] : [] }),
+    ],
+    checks: [],
+  })
+  const acrossBody = {
+    title: 'exclusive',
+    steps: [
+      { id: 'a', actor: 'w1', do: 'epoll_wait', ep: 'E1', timeout_ms: 1500 },
+      { id: 'b', actor: 'w2', do: 'epoll_wait', ep: 'E2', timeout_ms: 1500 },
+    ],
+    across: [
+      { steps: ['a', 'b'], of: { ret: 1 }, count: 1 },
+      { steps: ['a', 'b'], of: { ret: 0 }, count: 1 },
+    ],
+  }
+  const opts = { scenarioBody: () => acrossBody }
+  const first = run(11, '6.1.0', wait(1, 0))
+  t.equal(compareRuns(first, run(12, '6.1.0', wait(0, 1)), read).pairs[0]!.label, 'differs', 'step by step, the other waiter answered')
+  t.equal(compareRuns(first, run(13, '6.1.0', wait(0, 1)), read, opts).pairs[0]!.label, 'same', 'which waiter was woken is no difference')
+  const both = compareRuns(first, run(14, '6.1.0', wait(1, 1)), read, opts).pairs[0]!
+  t.equal(both.label, 'differs', 'how many were woken is')
+  t.match(both.facets, [{ key: 'across a+b', a: /0 \(none ready\) \| 1 IN/, b: /1 IN \| 1 IN/ }])
+})
+
+t.test('compare --rerun: a regression reproduced on this kernel stands, one that is not is flaky', async t => {
+  const all = join(dir, 'all.db')
+  const [ua, ub] = [runUuid(aDb), runUuid(bDb)]
+  // b ran on this machine's host settings: re-running its scenarios here reproduces it
+  const kept = sockspec(['compare', '--db', all, ua, ub, '--rerun', '1', '--reporter', 'json'])
+  t.equal(kept.code, 1, 'the regression is reproduced: exit 1')
+  const k = byName((JSON.parse(kept.stdout) as CompareDocument).comparisons[0]!.pairs)
+  t.match(k['overflow/expects-rst [ipv4]'], { label: 'regression', rerun: { runs: 1, asB: 1, verdicts: ['fail'] } })
+  // the other way round, b is the namespace run with tcp_abort_on_overflow=1: the host cannot reproduce it
+  const r = sockspec(['compare', '--db', all, ub, ua, '--rerun', '2', '--reporter', 'json'])
+  t.equal(r.code, 0, 'not reproduced: flaky, no regression, exit 0')
+  const doc = JSON.parse(r.stdout) as CompareDocument
+  t.same(validateCompare(doc) ? [] : validateCompare.errors, [], 'valid against compare.schema.json')
+  const pairs = byName(doc.comparisons[0]!.pairs)
+  t.match(pairs['overflow/expects-drop [ipv4]'], { label: 'flaky', rerun: { runs: 2, asB: 0, asA: 2, verdicts: ['pass', 'pass'] } })
+  t.equal(pairs['overflow/observe [ipv4]']!.label, 'flaky')
+  t.equal(pairs['overflow/wire-only [ipv4]']!.label, 'flaky')
+  t.equal(pairs['overflow/expects-rst [ipv4]']!.label, 'fixed', 'fixes are not re-run')
+  t.equal(doc.totals.flaky, 3)
+  t.equal(doc.totals.regression, 0)
+  const text = sockspec(['compare', '--db', all, ub, ua, '--rerun', '1'])
+  t.match(
+    text.stdout,
+    /flaky overflow\/expects-drop \[ipv4\]: pass -> fail\n(?:.*\n)*?\s+re-run 1x on b's kernel: 0 answered as b, 1 as a \(pass\): not reproduced every time/,
+  )
+  t.equal(sockspec(['compare', '--db', all, ub, ua, '--rerun', '0']).code, 2, 'a count of 0 is a usage error')
 })

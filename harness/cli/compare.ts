@@ -1,12 +1,16 @@
 /**
  * `sockspec compare`: align two runs (or every run against a baseline) by
  * (scenario, variant), label each pair, print text or JSON. Exit 1 when a
- * pair is a regression (pass -> fail), so CI can gate on it.
+ * pair is a regression (pass -> fail), so CI can gate on it. With --rerun,
+ * regressions and differences of runs on this machine's kernel are re-run
+ * first; those not reproduced every time are flaky, not regressions.
  */
+import os from 'node:os'
 import { compareRuns, emptyCounts } from '../compare/compare-runs.js'
 import { runLoader, summariseRun } from '../compare/load-run.js'
 import { streamCompareDocument } from '../compare/render-json.js'
 import { addCounts, describeRun, renderBaselineHeader, renderComparison, renderTotals } from '../compare/render-text.js'
+import { RERUN_LABELS, onThisKernel, rerunComparison } from '../compare/rerun.js'
 import { selectRun } from '../compare/select-run.js'
 import type { PairLabel, RunTraces } from '../compare/types.js'
 import { SockspecError } from '../errors.js'
@@ -18,6 +22,19 @@ export interface CompareOptions {
   baseline?: string
   reporter: 'text' | 'json'
   all?: boolean
+  /** Re-run b's regressions and differences this many times on b's kernel (true: 3); see compare/rerun.ts. */
+  rerun?: boolean | string | number
+}
+
+export const DEFAULT_RERUNS = 3
+
+function rerunTimes(v: CompareOptions['rerun']): number {
+  if (v === undefined || v === false) return 0
+  if (v === true) return DEFAULT_RERUNS
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new SockspecError('E_USAGE', `--rerun takes a count from 1 to 100, not '${String(v)}'`)
+  return n
 }
 
 export function compareCommand(refs: string[], opts: CompareOptions): number {
@@ -30,6 +47,7 @@ export function compareCommand(refs: string[], opts: CompareOptions): number {
 }
 
 function compare(store: TraceStore, refs: string[], opts: CompareOptions): number {
+  const reruns = rerunTimes(opts.rerun)
   const resolve = (ref: string): RunRow => {
     const { run, matched } = selectRun(store, ref)
     if (matched > 1)
@@ -68,8 +86,21 @@ function compare(store: TraceStore, refs: string[], opts: CompareOptions): numbe
     cache.set(run.id, t)
     return t
   }
+  // one body reader for every comparison: compareRuns caches the bodies it read per reader
+  const scenarioBody = (id: number): Record<string, unknown> | undefined => store.scenarioBody(id)
   const comparisons = (function* () {
-    for (const [a, b] of pairs) yield compareRuns(traces(a), traces(b), loader.read, { scenarioBody: id => store.scenarioBody(id) })
+    for (const [a, b] of pairs) {
+      const c = compareRuns(traces(a), traces(b), loader.read, { scenarioBody })
+      if (reruns && c.pairs.some(p => RERUN_LABELS.has(p.label))) {
+        // host runs only: a guest's kernel would have to be booted again
+        if (onThisKernel(c)) rerunComparison(c, { times: reruns, read: loader.read, scenarioBody })
+        else
+          process.stderr.write(
+            `sockspec: not re-run: ${describeRun(c.b)} is not on this machine's kernel (${os.release()}); its differences stand as recorded\n`,
+          )
+      }
+      yield c
+    }
   })()
   const baseSummary = baseline ? summariseRun(baseline) : null
   const write = (text: string): void => void process.stdout.write(text)

@@ -155,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('compare')
     .description(
-      'compare two runs, or every run against a baseline: same, differs, regression, fixed, new, missing, error, skip; exit 1 on regression',
+      'compare two runs, or every run against a baseline: same, differs, expected, flaky, regression, fixed, new, missing, error, skip; exit 1 on regression',
     )
     .argument(
       '[runs...]',
@@ -165,6 +165,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--baseline <run>', 'compare every other run against this one (same run syntax)')
     .addOption(new Option('--reporter <name>', 'output format').choices(['text', 'json']).default('text'))
     .option('--all', 'text output: also list pairs that are the same')
+    .option(
+      '--rerun [n]',
+      "re-run regressions and differences N times (default 3) on b's kernel (runs on this machine); not reproduced every time: flaky",
+    )
     .action(async (runs: string[], opts) => {
       const { compareCommand } = await import('./compare.js')
       exitCode = compareCommand(runs, opts)

@@ -4,7 +4,8 @@ import { PAIR_LABELS } from './types.js'
 import type { Comparison, PairLabel, RunSummary } from './types.js'
 
 export const COMPARE_FORMAT = 'sockspec-compare'
-export const COMPARE_VERSION = 1
+// 2: pairs carry the changed facets and re-run outcomes; the flaky label
+export const COMPARE_VERSION = 2
 
 export interface CompareDocument {
   format: typeof COMPARE_FORMAT

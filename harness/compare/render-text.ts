@@ -2,6 +2,7 @@
 import { terminalText } from '../reporters/terminal-text.js'
 import { emptyCounts } from './compare-runs.js'
 import { PAIR_LABELS } from './types.js'
+import type { FacetKind } from './answer-summary.js'
 import type { Comparison, Pair, PairLabel, PairSide, RunSummary } from './types.js'
 
 export function describeRun(run: RunSummary): string {
@@ -53,9 +54,40 @@ function pairLines(p: Pair): string[] {
       lines.push(`      changed: ${d.changed.map(p => `${p} ${at(d.a?.event, p)} -> ${at(d.b?.event, p)}`).join(', ')}`)
     }
   }
+  if (p.facets.length) lines.push(`    answers changed: ${p.facets.map(f => f.key).join(', ')}`)
+  if (p.rerun) {
+    const r = p.rerun
+    lines.push(
+      `    re-run ${r.runs}x on b's kernel: ${r.asB} answered as b, ${r.asA} as a (${r.verdicts.join(', ')})${p.label === 'flaky' ? ': not reproduced every time, not counted as a regression' : ''}`,
+    )
+  }
   if (p.label === 'regression') {
     for (const c of p.b?.failedChecks ?? [])
       lines.push(`    failed in b: ${c.actor} ${c.step} ${c.field}: expected ${c.expected}, observed ${c.observed}`)
+  }
+  return lines
+}
+
+const KIND_NAMES: Record<FacetKind, string> = {
+  answer: 'answers (return values, errno, masks, values)',
+  tcp_info: 'TCP_INFO',
+  time: 'time of timer-bound steps, in timer units',
+  packets: 'segments on the wire (SYN, SYN|ACK, FIN, RST per direction)',
+}
+
+/** Every changed facet of the shown pairs, grouped by what kind of behaviour changed: a change across many scenarios reads as one. */
+function byBehaviour(pairs: readonly Pair[]): string[] {
+  const lines: string[] = []
+  for (const kind of Object.keys(KIND_NAMES) as FacetKind[]) {
+    const entries = pairs.flatMap(p => p.facets.filter(f => f.kind === kind).map(f => ({ p, f })))
+    if (!entries.length) continue
+    if (!lines.length) lines.push('what changed, by behaviour:')
+    lines.push(`  ${KIND_NAMES[kind]}: ${entries.length} change(s)`)
+    for (const { p, f } of entries) {
+      lines.push(`    ${p.label} ${p.scenario} [${p.variant}] ${f.key}`)
+      lines.push(`      a: ${f.a ?? '(none)'}`)
+      lines.push(`      b: ${f.b ?? '(none)'}`)
+    }
   }
   return lines
 }
@@ -70,6 +102,7 @@ export function renderComparison(c: Comparison, opts: { showSame?: boolean } = {
   const shown = c.pairs.filter(p => opts.showSame || p.label !== 'same').sort((x, y) => order(x) - order(y))
   // each line is built from store text (ids, messages, event values): escaped as a whole, so none can span two lines
   for (const p of shown) out.push(...pairLines(p).map(l => `  ${terminalText(l)}`))
+  out.push(...byBehaviour(shown).map(l => `  ${terminalText(l)}`))
   out.push(`  ${formatCounts(c.counts)}`)
   return `${out.join('\n')}\n`
 }

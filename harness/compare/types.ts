@@ -1,5 +1,8 @@
 /** The data compare works on and produces. Pure types, no I/O. */
 import type { CheckRow, EventRow } from '../store/store.js'
+import type { FacetChange } from './answer-summary.js'
+
+export type { FacetChange }
 
 export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
 
@@ -11,8 +14,10 @@ export type Verdict = 'pass' | 'fail' | 'error' | 'skip'
  * requirement (root, IPv6, a sysctl) was missing on one side only.
  * `expected`: the traces differ only at steps whose per-kernel expectations
  * resolve differently on the two kernels (a change the scenario records).
+ * `flaky`: a regression or difference that re-running b's scenario on b's
+ * kernel did not reproduce every time: not the kernel's answer, not exit 1.
  */
-export const PAIR_LABELS = ['regression', 'error', 'fixed', 'differs', 'expected', 'new', 'missing', 'skip', 'same'] as const
+export const PAIR_LABELS = ['regression', 'error', 'flaky', 'fixed', 'differs', 'expected', 'new', 'missing', 'skip', 'same'] as const
 export type PairLabel = (typeof PAIR_LABELS)[number]
 
 export interface RunSummary {
@@ -116,6 +121,21 @@ export interface Pair {
   /** Both sides ran the scenario, but from different file contents. */
   scenarioChanged: boolean
   firstDifference: FirstDifference | null
+  /** Facets of the answer summary that differ (answers, masks, TCP_INFO, time in timer units, segments per direction). */
+  facets: FacetChange[]
+  /** b's scenario re-run on b's kernel (compare --rerun), when it was. */
+  rerun: RerunOutcome | null
+}
+
+/** What re-running one pair's side b said. */
+export interface RerunOutcome {
+  runs: number
+  /** Re-runs that answered as b did (same verdict, same facets as b). */
+  asB: number
+  /** Re-runs that answered as a did (same verdict, same facets as a). */
+  asA: number
+  /** Each re-run's verdict, in order. */
+  verdicts: Verdict[]
 }
 
 export interface Comparison {

@@ -144,7 +144,7 @@ export function atlasModel(
     const s = scenarios.get(r.scenario)
     if (s && answered(r) && Array.isArray(s.doc.steps)) {
       const trace = readTrace(r)
-      summary = answerSummary(s.doc.steps, trace.events, trace.checks)
+      summary = answerSummary(s.doc.steps, trace.events, trace.checks, s.doc.across)
     }
     row.cells.set(k, { result: r, summary, changed: [], previous: null })
   }

@@ -12,10 +12,12 @@ import type { ReportRun } from './model.js'
 export interface RunTraceSource {
   load(run: ReportRun): RunTraces
   read: TraceReader
+  /** A result's stored scenario: compare's answer summary and `expected` label need its steps. */
+  scenarioBody?: (resultId: number) => Record<string, unknown> | undefined
 }
 
 export function runTracesReader(store: TraceStore): RunTraceSource {
   const runRow = runByIdReader(store)
   const loader = runLoader(store)
-  return { load: run => loader.load(runRow(run.id) as RunRow), read: loader.read }
+  return { load: run => loader.load(runRow(run.id) as RunRow), read: loader.read, scenarioBody: id => store.scenarioBody(id) }
 }

@@ -34,13 +34,25 @@ export function emptyCounts(): VerdictCounts {
 export type DiffLabel = PairLabel
 
 /** Order of the label counts on a diff page. */
-export const DIFF_LABELS: readonly DiffLabel[] = ['same', 'expected', 'differs', 'regression', 'fixed', 'new', 'missing', 'error', 'skip']
+export const DIFF_LABELS: readonly DiffLabel[] = [
+  'same',
+  'expected',
+  'differs',
+  'flaky',
+  'regression',
+  'fixed',
+  'new',
+  'missing',
+  'error',
+  'skip',
+]
 
 /** A symbol per label, so a count never depends on colour alone. */
 export const LABEL_SYMBOL: Record<DiffLabel, string> = {
   same: '=',
   expected: '≈',
   differs: '≠',
+  flaky: '~',
   regression: '✗',
   fixed: '✓',
   new: '+',
@@ -55,6 +67,8 @@ export const LABEL_COLOUR: Record<DiffLabel, string> = {
   // a difference the scenario records per kernel: Okabe-Ito sky blue, lighter than `new`
   expected: '#A6D8F2',
   differs: DIFF_COLOUR,
+  // not reproduced on re-running: Okabe-Ito reddish purple, apart from both the regression and the diff colours
+  flaky: '#CC79A7',
   regression: VERDICT_COLOUR.fail,
   fixed: VERDICT_COLOUR.pass,
   new: '#56B4E9',

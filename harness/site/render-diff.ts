@@ -36,7 +36,7 @@ export interface DiffPageModel {
 }
 
 const ROOT = '../'
-const DETAILED: ReadonlySet<DiffLabel> = new Set(['differs', 'regression', 'fixed'])
+const DETAILED: ReadonlySet<DiffLabel> = new Set(['differs', 'flaky', 'regression', 'fixed'])
 
 export function labelBadge(label: DiffLabel, text?: string): SafeHtml {
   return html`<span class="badge l-${label}" title="${label}">${LABEL_SYMBOL[label]}${text !== undefined ? html` ${text}` : ''}</span>`
@@ -174,7 +174,7 @@ export function renderDiffPage(m: DiffPageModel): string {
     return html`<tr data-label="${p.label}" data-scenario="${p.scenario}" data-variant="${p.variant}">
 <td><a href="${ROOT}${scenarioPage(p.scenario)}">${p.scenario}</a><div class="muted pair-title">${title}</div>${p.scenarioChanged ? html`<div class="muted">scenario file changed between the runs</div>` : ''}</td>
 <td>${p.variant}</td>
-<td>${labelBadge(p.label, p.label)}${detailed ? html` <a href="#${pairAnchor(i)}">first difference</a>` : ''}</td>
+<td>${labelBadge(p.label, p.label)}${detailed ? html` <a href="#${pairAnchor(i)}">first difference</a>` : ''}${p.facets.length ? html`<div class="muted facets">${p.facets.map(f => f.key).join(', ')}</div>` : ''}</td>
 ${verdictCell(p.a)}${verdictCell(p.b)}
 </tr>`
   })

@@ -286,7 +286,7 @@ function* diffSite(
       return t
     }
     // the timelines the page draws are those of pairs with a first difference: exactly the traces compareRuns read
-    const comparison = compareRuns(load(p.a), load(p.b), read)
+    const comparison = compareRuns(load(p.a), load(p.b), read, { scenarioBody: runTraces.scenarioBody })
     yield {
       path: path(p),
       html: renderDiffPage({
