@@ -25,7 +25,7 @@ const waitBlocked: OpDef = {
       minArgs: 2,
       maxArgs: 2,
       usage: 'wait_blocked <pid> <timeout_ms>',
-      doc: "polls `/proc/PID/stat`, `/proc/PID/syscall` and `/proc/PID/wchan` (1 ms apart) until PID sleeps (S/D) in a syscall other than `read()` of fd 0 (a probe waiting for its next command); op `wait_blocked` with `pid`, `polls` and `value`: `state`, `syscall` (name, or the number), `wchan`; ret 0, or -1 ETIMEDOUT (the last state seen), or the errno of opening `/proc/PID/stat` (ENOENT: no such process here)",
+      doc: 'polls `/proc/PID/stat`, `/proc/PID/syscall` and `/proc/PID/wchan` (1 ms apart) until PID sleeps (S/D) in a syscall other than `read()` of fd 0 (a probe waiting for its next command); op `wait_blocked` with `pid`, `polls` and `value`: `state`, `syscall` (name, or the number), `wchan`; ret 0, or -1 ETIMEDOUT (the last state seen), or the errno of opening `/proc/PID/stat` (ENOENT: no such process here)',
     },
   ],
   format: (step, ctx) => {

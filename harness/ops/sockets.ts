@@ -39,7 +39,7 @@ const socket: OpDef = {
 
 const bind: OpDef = {
   name: 'bind',
-  doc: "bind(2) to `addr`/`port` (default: the actor host address, port 0), a unix `path`, or the address socket `like` is bound to.",
+  doc: 'bind(2) to `addr`/`port` (default: the actor host address, port 0), a unix `path`, or the address socket `like` is bound to.',
   answers: 'bind',
   fields: { sock: 'required', addr: 'optional', port: 'optional', path: 'optional', like: 'optional' },
   commands: [
@@ -54,7 +54,8 @@ const bind: OpDef = {
   ],
   format: (step, ctx) => {
     const like = step.like === undefined ? undefined : ctx.addresses.get(step.like)
-    if (step.like !== undefined && !like) throw new CommandError(`socket '${step.like}' has no known address (its bind failed or never ran)`)
+    if (step.like !== undefined && !like)
+      throw new CommandError(`socket '${step.like}' has no known address (its bind failed or never ran)`)
     return `${line(['bind', 'op'], [step.sock, 'sock'])} ${formatAddr(like ?? targetAddress(step, ctx, true))}`
   },
 }
