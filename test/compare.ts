@@ -543,6 +543,27 @@ t.test(
   },
 )
 
+t.test('wait_blocked compares by the syscall it found: polls, pid and wait channel are timing and kernel naming', async t => {
+  const row = (details: Record<string, unknown>): EventRow => ({
+    idx: 1,
+    actor: 'client',
+    seq: 1,
+    step: 's5',
+    t_ns: 0,
+    dur_ns: 0,
+    op: 'wait_blocked',
+    sockets: null,
+    ret: 0,
+    errno: null,
+    mask: null,
+    details: JSON.stringify({ seq: 1, step: 's5', op: 'wait_blocked', t0: 1, t1: 2, ret: 0, ...details }),
+  })
+  const key = (details: Record<string, unknown>): string => normaliseTrace([row(details)])[0]!.key
+  const seen = { pid: 2750, polls: 1, value: { state: 'S', syscall: 'accept4', wchan: 'inet_csk_accept' } }
+  t.equal(key(seen), key({ pid: 31, polls: 7, value: { state: 'D', syscall: 'accept4', wchan: 'inet_csk_wait_for_connect' } }), 'same call')
+  t.not(key(seen), key({ ...seen, value: { ...seen.value, syscall: 'epoll_wait' } }), 'another call differs')
+})
+
 t.test('a hostile bundle cannot drive the terminal through runs, show or compare', async t => {
   const out = sockspec(['export', runUuid(bDb), '--db', bDb])
   t.equal(out.code, 0, out.stderr)

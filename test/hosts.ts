@@ -13,7 +13,15 @@ import { runCommand, spawnCounts } from '../harness/deps/process.js'
 import { buildTopology, openNetns } from '../harness/hosts/netns.js'
 import { probeBinary } from '../harness/paths.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
-import { deleteBatch, planTopology, sysctlBatch, topologyBatches } from '../harness/hosts/topology.js'
+import {
+  deleteBatch,
+  hostsRoutingViaGateway,
+  planTopology,
+  routeBatches,
+  routeSysctls,
+  sysctlBatch,
+  topologyBatches,
+} from '../harness/hosts/topology.js'
 import { NETNS_HOST_MS, NETNS_SETUP_MS, estimateScenarioMs, sizeJobs } from '../harness/runner/pool.js'
 import { startGapMs } from '../harness/runner/run.js'
 import type { Scenario } from '../harness/scenario/types.js'
@@ -63,6 +71,66 @@ const twoHosts = [
   '  - { actor: server, do: getpeername, sock: S }',
   '',
 ].join('\n')
+
+t.test('routes pass: reject routes and gateway routes as ip batch lines, in the host they belong to', async t => {
+  const routes = { c: [{ to: 's', via: 'g' }], g: [{ to: 's', type: 'prohibit' as const }], s: undefined }
+  const plan = planTopology(['c', 'g', 's'], {}, 'test-routes')
+  const [c, g, s] = plan.hosts
+  t.same(
+    routeBatches(plan, routes),
+    [
+      { ns: c!.ns, lines: [`route add ${s!.inet}/32 via ${g!.inet} dev eth0`, `route add ${s!.inet6}/128 via ${g!.inet6} dev eth0`] },
+      { ns: g!.ns, lines: [`route add prohibit ${s!.inet}/32`, `route add prohibit ${s!.inet6}/128`] },
+    ],
+    'both families per route; nothing for a host without routes',
+  )
+  const sysctls = routeSysctls(routes)
+  t.match(
+    sysctls.g,
+    { 'net.ipv4.ip_forward': 1, 'net.ipv6.conf.all.forwarding': 1, 'net.ipv4.conf.all.send_redirects': 0 },
+    'the gateway forwards',
+  )
+  t.match(sysctls.c, { 'net.ipv4.conf.all.accept_redirects': 0, 'net.ipv6.conf.all.accept_redirects': 0 }, 'the sender keeps its route')
+  t.equal(sysctls.s, undefined)
+  t.same([...hostsRoutingViaGateway(routes)], ['c'], 'only the host routing through a gateway needs its eth0 before its routes')
+  t.throws(() => routeBatches(plan, { c: [{ to: 'nope', type: 'blackhole' }] }), /route to 'nope' refused/)
+  t.throws(() => routeBatches(plan, { c: [{ to: 's', type: 'throw' as 'blackhole' }] }), /route type 'throw' refused/)
+})
+
+t.test(
+  'routes on real namespaces: the kernel holds them, the gateway forwards; removed with the hosts',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const scenario = {
+      hosts: { c: { routes: [{ to: 's', via: 'g' }] }, g: { routes: [{ to: 's', type: 'unreachable' }] }, s: {} },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const topo = await buildTopology(scenario, runCommand, `${process.pid}-rt`)
+    if ('skip' in topo) throw new Error(topo.skip)
+    t.teardown(() => topo.destroy())
+    const [c, g, s] = topo.plan.hosts
+    const show = (ns: string, family: string): string => spawnSync('ip', ['-n', ns, family, 'route', 'show'], { encoding: 'utf8' }).stdout
+    t.match(show(c!.ns, '-4'), `${s!.inet} via ${g!.inet} dev eth0`)
+    t.match(show(c!.ns, '-6'), `${s!.inet6} via ${g!.inet6} dev eth0`)
+    t.match(show(g!.ns, '-4'), `unreachable ${s!.inet}`)
+    t.match(show(g!.ns, '-6'), `unreachable ${s!.inet6}`)
+    const sysctl = (ns: string, key: string): string =>
+      spawnSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', key], { encoding: 'utf8' }).stdout.trim()
+    t.equal(sysctl(g!.ns, 'net.ipv4.ip_forward'), '1', 'the gateway forwards IPv4')
+    t.equal(sysctl(g!.ns, 'net.ipv6.conf.all.forwarding'), '1', 'and IPv6')
+    t.equal(sysctl(c!.ns, 'net.ipv4.ip_forward'), '0', 'the others do not')
+    // a SYN through the router draws its ICMP error: a connect from c to s fails with the router's answer, not a time-out
+    const connectFromC = `const s = require('node:net').connect(9, '${s!.inet}'); s.on('error', e => { console.log(e.code); process.exit(0) }); s.on('connect', () => { console.log('connected'); process.exit(0) })`
+    const r = spawnSync('ip', ['netns', 'exec', c!.ns, process.execPath, '-e', connectFromC], { encoding: 'utf8', timeout: 10_000 })
+    t.equal(r.stdout.trim(), 'EHOSTUNREACH', `the router answers (${r.stderr.trim()})`)
+    await topo.destroy()
+    t.same(
+      namespaces().filter(n => n.includes(`${process.pid}-rt`)),
+      [],
+      'no namespace left',
+    )
+  },
+)
 
 t.test('two simulated hosts: addresses, path gates, per-host sysctls; nothing left behind', { skip: notRoot && 'needs root' }, async t => {
   const file = join(dir, 'two-hosts.yaml')

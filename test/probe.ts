@@ -2,7 +2,7 @@
 // events per syscall with errno and mask names, completion frames, gates,
 // bad input answered without crashing, and crash/hang detection.
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -250,7 +250,11 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     uniqueSuffix: `t${process.pid}`,
     owners: new Map(),
     passing: [],
+    probePid: target => (target === 'b' ? sleeper.pid : undefined),
   }
+  // wait_blocked's target: a process asleep in nanosleep
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' })
+  t.teardown(() => void sleeper.kill())
   // One sample step per op, in an order where each finds what it needs.
   // A new op needs its sample here: the loop below fails for an op without one.
   const a = { actor: 'a' }
@@ -315,6 +319,9 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'gate', sock: 'L', drop: ['syn'] },
     { do: 'ungate', sock: 'L' },
     { do: 'sleep', ms: 1 },
+    { do: 'wait_blocked', target: 'b', timeout_ms: 2000 },
+    { do: 'socket', sock: 'D3', type: 'dgram', proto: 'udp' },
+    { do: 'bind', sock: 'D3', like: 'D' },
     { do: 'shutdown', sock: 'C', how: 'wr' },
     { do: 'close', sock: 'C' },
   ].map((s, i) => ({ ...a, id: `o${i + 1}`, ...s }) as Step & { id: string })
@@ -361,6 +368,31 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     [],
     'every op of the table was checked',
   )
+})
+
+t.test('wait_blocked: an idle probe (reading its next command) is not blocked; one in accept4 is, with its syscall and wchan', async t => {
+  const waiter = new ProbeProcess([probeBinary], 'waiter')
+  const target = new ProbeProcess([probeBinary], 'target')
+  t.teardown(() => {
+    waiter.kill()
+    target.kill()
+  })
+  t.ok((await waiter.waitHello(5000)) && (await target.waitHello(5000)), 'both say hello')
+  const pid = target.hello?.pid
+  t.type(pid, 'number', 'the hello names the pid')
+  const idle = last(await call(waiter, `wait_blocked ${pid} 100`))
+  t.match(idle, { op: 'wait_blocked', pid, ret: -1, errno: 'ETIMEDOUT', value: { state: 'S', syscall: 'read' } }, 'idle in read(0)')
+  t.ok(Number(idle.polls) >= 2, `polled more than once (${String(idle.polls)})`)
+  await call(target, 'socket L inet stream')
+  await call(target, 'bind L inet 127.0.0.1 0')
+  await call(target, 'listen L 4')
+  target.send('blocked', 'accept4 L S')
+  const seen = last(await call(waiter, `wait_blocked ${pid} 2000`))
+  t.match(seen, { ret: 0, value: { state: 'S', syscall: 'accept4' } }, 'asleep in accept4')
+  t.match(String((seen.value as { wchan?: string }).wchan), /^(?!0$).+/, `a wait channel is named (${JSON.stringify(seen.value)})`)
+  t.equal((await target.waitStep('blocked', 300)).status, 'timeout', 'and it is still blocked')
+  t.match(last(await call(waiter, 'wait_blocked 4194304 100')), { ret: -1, errno: 'ENOENT' }, 'no such process: the open of its stat fails')
+  t.match(last(await call(waiter, `wait_blocked ${waiter.hello?.pid} 100`)), { error: /itself/ }, 'not itself')
 })
 
 t.test('line splitter: lines across chunks, UTF-8 split mid-character, CRLF, a last line without newline, an overlong line', async t => {

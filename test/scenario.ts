@@ -419,6 +419,48 @@ const ctxFor = (tmpDir: string): CommandContext => ({
   uniqueSuffix: 'u1',
 })
 
+t.test('wait_blocked, bind like and host routes: each mistake refused at its file:line:col', async t => {
+  const two = (step: string, extra = ''): string =>
+    `title: t\n${extra}steps:\n  - { actor: a, do: socket, sock: S }\n  - { actor: b, do: sleep, ms: 0 }\n  - { actor: a, ${step} }\n`
+  t.same(problems(two('do: wait_blocked, target: b, timeout_ms: 100')), [], 'another actor, a bounded wait')
+  t.match(problems(two('do: wait_blocked, target: zz, timeout_ms: 100')), [/^h\.yaml:5:\d+: wait_blocked: 'zz' is not an actor/])
+  t.match(problems(two('do: wait_blocked, target: a, timeout_ms: 100')), [/^h\.yaml:5:\d+: wait_blocked: an actor cannot wait for itself/])
+  t.match(problems(two('do: wait_blocked, target: b, timeout_ms: -1')), [/^h\.yaml:5:\d+: wait_blocked: timeout_ms must be 0 or more/])
+  t.match(problems(two('do: wait_blocked, target: b')), [/^h\.yaml:5:\d+: .*timeout_ms/], 'timeout_ms is required')
+  // on hosts, a --host machine is another machine: its /proc is out of reach
+  const placed = 'hosts: { x: {}, y: {} }\nactors: { a: { host: x }, b: { host: y } }\n'
+  const step = 'do: wait_blocked, target: b, timeout_ms: 100'
+  t.same(problems(two(step, placed)), [], 'two namespaces of this machine share its /proc')
+  const [across] = problems(two(step, placed), { remoteHosts: ['y'] })
+  t.match(across, /^h\.yaml:7:\d+: wait_blocked: actor 'b' runs on host 'y', another machine than 'a'/)
+  t.same(
+    problems(two(step, 'hosts: { x: {}, y: {} }\nactors: { a: { host: y }, b: { host: y } }\n'), { remoteHosts: ['y'] }),
+    [],
+    'both on it',
+  )
+  // bind like
+  t.same(problems(oneStep('do: bind, sock: S, like: S')), [])
+  t.match(problems(oneStep('do: bind, sock: S, like: Q')), [/^h\.yaml:4:\d+: 'like': no earlier socket named 'Q'/])
+  t.match(problems(oneStep('do: connect, sock: S, like: S')).join('\n'), /connect does not use 'like'/)
+  // routes
+  const routes = (hosts: string): string[] => problems(`title: t\nhosts: ${hosts}\nsteps: [ { actor: x, do: sleep, ms: 0 } ]\n`)
+  t.same(routes('{ c: { routes: [{ to: s, via: g }] }, g: { routes: [{ to: s, type: prohibit }] }, s: {} }'), [])
+  t.match(routes('{ c: { routes: [{ to: q, type: blackhole }] } }'), [/^h\.yaml:2:\d+: route to 'q': not a host/])
+  t.match(routes('{ c: { routes: [{ to: c, type: blackhole }] } }'), [/route to 'c': a host's own addresses are local/])
+  t.match(routes('{ c: { routes: [{ to: s, via: s }] }, s: {} }'), [/route via 's': the gateway must be a third host/])
+  t.match(routes('{ c: { routes: [{ to: s, via: q }] }, s: {} }'), [/route via 'q': not a host/])
+  t.ok(routes('{ c: { routes: [{ to: s }] }, s: {} }').length > 0, 'a route needs a type or a gateway')
+  t.ok(routes('{ c: { routes: [{ to: s, type: throw }] }, s: {} }').length > 0, 'only the three reject types')
+  // at run time: the pid comes from the context, which gives none for a probe on another machine
+  const wait: Step = { actor: 'a', do: 'wait_blocked', target: 'b', timeout_ms: 100 }
+  t.throws(() => buildCommand(wait, ctxFor(dir)), /actor 'b' has no probe on the machine of actor 'a'/)
+  t.equal(buildCommand(wait, { ...ctxFor(dir), probePid: t => (t === 'b' ? 4242 : undefined) }), 'wait_blocked 4242 100')
+  const like: Step = { actor: 'a', do: 'bind', sock: 'S', like: 'A' }
+  t.throws(() => buildCommand(like, ctxFor(dir)), /socket 'A' has no known address/)
+  const bound = { ...ctxFor(dir), addresses: new Map([['A', { family: 'inet' as const, addr: '0.0.0.0', port: 4000 }]]) }
+  t.equal(buildCommand(like, bound), 'bind S inet 0.0.0.0 4000', 'the very address, the wildcard kept')
+})
+
 t.test('buildCommand throws on a token it cannot quote; no value reaches netns or capture', async t => {
   const ctx = ctxFor(dir)
   const throws = (step: Partial<Step>, why: RegExp | typeof CommandError, msg: string): void => {

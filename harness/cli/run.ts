@@ -90,7 +90,8 @@ async function runScenarios(paths: string[], opts: RunOptions, progress: Progres
     const t = parseHostFlag(flag)
     return [t.inet, t.inet6].filter((a): a is string => a !== undefined)
   })
-  const policy = { allowExternal: opts.allowExternal === true, remoteAddresses }
+  const sshHostNames = (opts.host ?? []).map(flag => parseHostFlag(flag).name)
+  const policy = { allowExternal: opts.allowExternal === true, remoteAddresses, remoteHosts: sshHostNames }
   let scenarios = filterScenarios(loadScenarios(paths.length ? paths : [scenarioDir], policy), opts.filter, opts.exclude)
   if (opts.rerunFailed) {
     const from = typeof opts.rerunFailed === 'string' ? opts.rerunFailed : opts.db

@@ -177,6 +177,12 @@ export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: stri
     const info = fields['value'] as Record<string, unknown>
     fields['value'] = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in info).map(k => [k, info[k]]))
   }
+  if (op === 'wait_blocked') {
+    // how many polls it took is timing, and the wait channel names a kernel function that moves between versions
+    delete fields['polls']
+    const seen = fields['value']
+    if (seen && typeof seen === 'object') fields['value'] = { syscall: (seen as Record<string, unknown>)['syscall'] }
+  }
   if (op === 'mib') {
     // How many counters a kernel has grows with its version, and IP/ND traffic
     // counts follow neighbour-cache timing: only the transport and ICMP error

@@ -16,9 +16,12 @@ import {
   NS_PREFIX,
   deleteBatch,
   hostnetCommand,
+  hostsRoutingViaGateway,
   ipBatchArgv,
   nftScript,
   planTopology,
+  routeBatches,
+  routeSysctls,
   sysctlBatch,
   sysctlPath,
   topologyBatches,
@@ -185,12 +188,18 @@ export async function buildTopology(
   /** hosts whose links and addresses a probe sets up from inside (`hostnet`): they get no batch of their own */
   configuredByProbe: ReadonlySet<string> = new Set(),
 ): Promise<Topology | { skip: string }> {
-  const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
+  const routes = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes]))
+  const forRoutes = routeSysctls(routes)
+  const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, { ...forRoutes[n], ...h.sysctl }]))
   const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
   const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
   const sysctls = sysctlBatch(plan)
-  const phases = topologyBatches(plan, configuredByProbe)
+  const viaGateway = hostsRoutingViaGateway(routes)
+  const phases = topologyBatches(plan, new Set([...configuredByProbe].filter(h => !viaGateway.has(h))))
   if (sysctls) phases[0]![0]!.lines.push(...sysctls.batch.lines)
+  // the routes pass, once every host is up (a route through a gateway needs its eth0 and addresses)
+  const routePhase = routeBatches(plan, routes)
+  if (routePhase.length) phases.push(routePhase)
   try {
     for (const phase of phases) {
       const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b) })))
@@ -232,8 +241,11 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
   await ensureBeacon()
   // the first actor on each host configures it from inside (one probe command instead of one ip process per host)
   const configurer = new Map<string, string>()
+  // except a host routing through a gateway: its batch brings eth0 up before the route (routes pass)
+  const viaGateway = hostsRoutingViaGateway(Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes])))
   for (const s of scenario.steps)
-    if (!configurer.has(hostOfActor(scenario, s.actor))) configurer.set(hostOfActor(scenario, s.actor), s.actor)
+    if (!configurer.has(hostOfActor(scenario, s.actor)) && !viaGateway.has(hostOfActor(scenario, s.actor)))
+      configurer.set(hostOfActor(scenario, s.actor), s.actor)
   const byProbe = new Set(configurer.keys())
   const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`, byProbe)
   if ('skip' in topo) return topo

@@ -11,6 +11,7 @@
 
 import { SockspecError } from '../errors.js'
 import { NET_SYSCTL, SYSCTL_VALUE } from '../scenario/semantics.js'
+import type { RouteSpec } from '../scenario/types.js'
 
 export const NS_PREFIX = 'sockspec-'
 
@@ -148,6 +149,71 @@ export function sysctlBatch(plan: TopologyPlan): { batch: IpBatch; hostOfLine: H
 /** The batch that deletes namespaces (run with `force`, so one missing namespace does not keep the others). */
 export function deleteBatch(names: readonly string[]): IpBatch {
   return { lines: names.map(ns => `netns del ${ns}`) }
+}
+
+/**
+ * Routes pass: what `hosts.X.routes` adds once the hosts are up. A gateway
+ * forwards (both families) and sends no redirects; a host routing through
+ * one takes no redirects either, so the path stays through the gateway for
+ * the whole scenario (icmp_send of a redirect in ip_forward would otherwise
+ * let the sender go around it).
+ */
+export function routeSysctls(routes: Readonly<Record<string, readonly RouteSpec[] | undefined>>): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {}
+  const add = (host: string, values: Record<string, number>): void => void (out[host] = { ...out[host], ...values })
+  for (const [host, list] of Object.entries(routes))
+    for (const r of list ?? []) {
+      if (r.via === undefined) continue
+      add(r.via, {
+        'net.ipv4.ip_forward': 1,
+        'net.ipv6.conf.all.forwarding': 1,
+        'net.ipv4.conf.all.send_redirects': 0,
+        'net.ipv4.conf.eth0.send_redirects': 0,
+      })
+      add(host, {
+        'net.ipv4.conf.all.accept_redirects': 0,
+        'net.ipv4.conf.eth0.accept_redirects': 0,
+        'net.ipv6.conf.all.accept_redirects': 0,
+        'net.ipv6.conf.eth0.accept_redirects': 0,
+      })
+    }
+  return out
+}
+
+/** Hosts with a route through a gateway: their eth0 must be up with its addresses before the route (so an ip batch configures them, not a probe). */
+export function hostsRoutingViaGateway(routes: Readonly<Record<string, readonly RouteSpec[] | undefined>>): Set<string> {
+  return new Set(Object.entries(routes).flatMap(([host, list]) => ((list ?? []).some(r => r.via !== undefined) ? [host] : [])))
+}
+
+const ROUTE_TYPES = new Set(['unreachable', 'prohibit', 'blackhole'])
+
+/**
+ * One batch per host with routes, run inside it after the hosts are up: each
+ * route covers the destination host's two addresses (/32, /128; a batch line
+ * takes its family from the prefix). Names and types are checked again here,
+ * next to the lines they end up in.
+ */
+export function routeBatches(plan: TopologyPlan, routes: Readonly<Record<string, readonly RouteSpec[] | undefined>>): IpBatch[] {
+  const byName = new Map(plan.hosts.map(h => [h.name, h]))
+  const hostPlan = (name: string, what: string): HostPlan => {
+    const h = byName.get(name)
+    if (!h) throw new SockspecError('E_SCENARIO', `route ${what} '${name}' refused: not a host of the scenario`)
+    return h
+  }
+  return Object.entries(routes).flatMap(([host, list]) => {
+    if (!list?.length) return []
+    const h = hostPlan(host, 'on')
+    const lines = list.flatMap(r => {
+      const to = hostPlan(r.to, 'to')
+      if (r.via !== undefined) {
+        const gw = hostPlan(r.via, 'via')
+        return [`route add ${to.inet}/32 via ${gw.inet} dev eth0`, `route add ${to.inet6}/128 via ${gw.inet6} dev eth0`]
+      }
+      if (!ROUTE_TYPES.has(r.type ?? '')) throw new SockspecError('E_SCENARIO', `route type '${String(r.type)}' refused`)
+      return [`route add ${r.type} ${to.inet}/32`, `route add ${r.type} ${to.inet6}/128`]
+    })
+    return [{ ns: h.ns, lines }]
+  })
 }
 
 /** A gate on the path, as nftables rules in the host's namespace. */

@@ -1,5 +1,5 @@
-/** Control ops: sleep, await, abort; and the probe commands that are not scenario steps. */
-import { line } from './format.js'
+/** Control ops: sleep, wait_blocked, await, abort; and the probe commands that are not scenario steps. */
+import { CommandError, line } from './format.js'
 import type { OpDef, OpFamily, ProbeCommand } from './types.js'
 
 const sleep: OpDef = {
@@ -10,6 +10,31 @@ const sleep: OpDef = {
   waits: 'ms',
   commands: [{ name: 'sleep', handler: 'op_sleep', minArgs: 1, maxArgs: 1, usage: 'sleep <ms>', doc: '`nanosleep()` (op `sleep`)' }],
   format: step => line(['sleep', 'op'], [step.ms ?? 0, 'ms']),
+}
+
+const waitBlocked: OpDef = {
+  name: 'wait_blocked',
+  doc: "Waits until actor `target` sleeps inside a system call (its probe's /proc state S or D, a syscall number that is not its idle read of commands), polling every 1 ms for up to `timeout_ms`; the event's `value` reports the `syscall` (`value: { syscall: accept4 }`), `wchan` and `state`, or ETIMEDOUT. Instead of a sleep before waking a blocked call. Both actors must be on one machine.",
+  answers: 'wait_blocked',
+  fields: { target: 'required', timeout_ms: 'required' },
+  waits: 'timeout_ms',
+  commands: [
+    {
+      name: 'wait_blocked',
+      handler: 'op_wait_blocked',
+      minArgs: 2,
+      maxArgs: 2,
+      usage: 'wait_blocked <pid> <timeout_ms>',
+      doc: 'polls `/proc/PID/stat`, `/proc/PID/syscall` and `/proc/PID/wchan` (1 ms apart) until PID sleeps (S/D) in a syscall other than `read()` of fd 0 (a probe waiting for its next command); op `wait_blocked` with `pid`, `polls` and `value`: `state`, `syscall` (name, or the number), `wchan`; ret 0, or -1 ETIMEDOUT (the last state seen), or the errno of opening `/proc/PID/stat` (ENOENT: no such process here)',
+    },
+  ],
+  format: (step, ctx) => {
+    const target = step.target ?? ''
+    // the target's pid (from its probe's hello), given only when it runs on the waiting actor's machine
+    const pid = ctx.probePid?.(target, step.actor)
+    if (pid === undefined) throw new CommandError(`wait_blocked: actor '${target}' has no probe on the machine of actor '${step.actor}'`)
+    return line(['wait_blocked', 'op'], [pid, 'pid'], [step.timeout_ms ?? 0, 'timeout_ms'])
+  },
 }
 
 const awaitOp: OpDef = {
@@ -74,4 +99,4 @@ const probeOnly: ProbeCommand[] = [
   { name: 'quit', handler: null, minArgs: 0, maxArgs: 0, usage: 'quit', doc: 'closes every handle, writes nothing more, exits 0' },
 ]
 
-export const family: OpFamily = { ops: [sleep, awaitOp, abort], probeOnly }
+export const family: OpFamily = { ops: [sleep, waitBlocked, awaitOp, abort], probeOnly }

@@ -197,6 +197,12 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
     description: 'connect/sendto: connect to the address that socket is bound to (learned from its bind).',
   },
+  like: {
+    type: 'string',
+    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
+    description:
+      'bind: bind to the very address socket `like` is bound to (its address and port as getsockname reported them, the wildcard kept), for SO_REUSEADDR / SO_REUSEPORT / EADDRINUSE.',
+  },
   backlog: {
     type: 'integer',
     description: 'listen: backlog argument.',
@@ -284,7 +290,8 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     type: 'integer',
     minimum: -1,
     maximum: 120000,
-    description: 'epoll_wait/poll: timeout in milliseconds (-1 blocks; the step time limit still applies).',
+    description:
+      'epoll_wait/poll: timeout in milliseconds (-1 blocks; the step time limit still applies). wait_blocked: how long to wait for the target to block (0 or more).',
   },
   fds: {
     type: 'object',
@@ -352,7 +359,8 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
   target: {
     type: 'string',
     pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
-    description: 'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel.',
+    description:
+      'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel. wait_blocked: the actor whose blocking call to wait for (on the same machine).',
   },
   multishot: {
     type: 'boolean',

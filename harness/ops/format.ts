@@ -42,6 +42,8 @@ export interface CommandContext {
   owners: Map<string, string>
   /** Families of sockets sent with send_fd and not yet received (FIFO). */
   passing: Array<'inet' | 'inet6' | 'unix'>
+  /** pid of actor `target`'s probe, as the probe of actor `from` sees it: undefined on another machine (wait_blocked) */
+  probePid?: (target: string, from: string) => number | undefined
 }
 
 export class CommandError extends Error {}

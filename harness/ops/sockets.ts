@@ -1,5 +1,5 @@
 /** Socket lifecycle ops: socket, bind, listen, connect, accept4, shutdown, close, names, fcntl. */
-import { flagSet, formatAddr, line, sockFlags, targetAddress } from './format.js'
+import { CommandError, flagSet, formatAddr, line, sockFlags, targetAddress } from './format.js'
 import { FAMILIES, PROTOS, SHUT_HOW, SOCK_FLAGS, TYPES, choice, names } from './flags.js'
 import type { NameTable, OpDef, OpFamily } from './types.js'
 
@@ -39,9 +39,9 @@ const socket: OpDef = {
 
 const bind: OpDef = {
   name: 'bind',
-  doc: 'bind(2) to `addr`/`port` (default: the actor host address, port 0) or a unix `path`.',
+  doc: 'bind(2) to `addr`/`port` (default: the actor host address, port 0), a unix `path`, or the address socket `like` is bound to.',
   answers: 'bind',
-  fields: { sock: 'required', addr: 'optional', port: 'optional', path: 'optional' },
+  fields: { sock: 'required', addr: 'optional', port: 'optional', path: 'optional', like: 'optional' },
   commands: [
     {
       name: 'bind',
@@ -52,7 +52,12 @@ const bind: OpDef = {
       doc: '`bind()`; on success the probe also calls `getsockname()` and reports it as a second event (op `getsockname`), so the harness learns the port the kernel chose for port 0',
     },
   ],
-  format: (step, ctx) => `${line(['bind', 'op'], [step.sock, 'sock'])} ${formatAddr(targetAddress(step, ctx, true))}`,
+  format: (step, ctx) => {
+    const like = step.like === undefined ? undefined : ctx.addresses.get(step.like)
+    if (step.like !== undefined && !like)
+      throw new CommandError(`socket '${step.like}' has no known address (its bind failed or never ran)`)
+    return `${line(['bind', 'op'], [step.sock, 'sock'])} ${formatAddr(like ?? targetAddress(step, ctx, true))}`
+  },
 }
 
 const listen: OpDef = {

@@ -94,6 +94,9 @@ export async function driveSteps(o: DriveOptions): Promise<Driven> {
     tmpDir: o.tmpDir,
     uniqueSuffix: randomBytes(4).toString('hex'),
     defaultAddress: session.defaultAddress ? (actor, family) => session.defaultAddress!(actor, family) : undefined,
+    // a pid means something only on the machine where it was reported (one clock, one machine)
+    probePid: (target, from) =>
+      (session.clockOf?.(target) ?? 'local') === (session.clockOf?.(from) ?? 'local') ? probes.get(target)?.hello?.pid : undefined,
   }
   const answered = (step: IdStep, outcome: StepOutcome): void => {
     learnAddresses(outcome.events, addresses)

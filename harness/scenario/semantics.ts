@@ -29,6 +29,8 @@ export interface ScenarioPolicy {
   allowExternal?: boolean
   /** addresses of the machines named with `--host` (IP literals; names never match) */
   remoteAddresses?: readonly string[]
+  /** the scenario hosts `--host` puts on machines of their own (ssh) */
+  remoteHosts?: readonly string[]
 }
 
 /** Host sysctls: net.* only (per network namespace); anything else would change the machine. */
@@ -106,6 +108,17 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
   }
 
   for (const [host, spec] of Object.entries(scenario.hosts ?? {})) {
+    spec.routes?.forEach((route, j) => {
+      const at = ['hosts', host, 'routes', j]
+      if (!hostNames.has(route.to)) fail([...at, 'to'], `route to '${route.to}': not a host in 'hosts'`)
+      else if (route.to === host) fail([...at, 'to'], `route to '${route.to}': a host's own addresses are local, not routed`)
+      if (route.via !== undefined) {
+        if (!hostNames.has(route.via)) fail([...at, 'via'], `route via '${route.via}': not a host in 'hosts'`)
+        else if (route.via === host || route.via === route.to)
+          fail([...at, 'via'], `route via '${route.via}': the gateway must be a third host (neither this one nor the destination)`)
+        if (route.type !== undefined) fail([...at, 'type'], `a route has a 'type' (a reject route) or a 'via' gateway, not both`)
+      }
+    })
     for (const [key, value] of Object.entries(spec.sysctl ?? {})) {
       const at = ['hosts', host, 'sysctl', key]
       if (!NET_SYSCTL.test(key))
@@ -143,6 +156,9 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     return `${addr} is outside ${inside}; pass --allow-external to 'sockspec run' to send traffic there`
   }
 
+  const actorNames = new Set(scenario.steps.map(s => s.actor))
+  const remoteHosts = new Set(policy.remoteHosts ?? [])
+  const hostOf = (actor: string): string => scenario.actors?.[actor]?.host ?? Object.keys(scenario.hosts ?? {})[0] ?? 'local'
   const variantNames: VariantName[] = variantsOf(scenario).map(v => v.name)
   scenario.steps.forEach((step, i) => {
     if (isOp(step.do)) {
@@ -203,6 +219,20 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
     }
+    if (step.do === 'wait_blocked' && step.target !== undefined) {
+      const target = step.target
+      if (!actorNames.has(target)) fail(['steps', i, 'target'], `wait_blocked: '${target}' is not an actor of this scenario`)
+      else if (target === step.actor) fail(['steps', i, 'target'], `wait_blocked: an actor cannot wait for itself to block`)
+      else if (hostOf(target) !== hostOf(step.actor) && (remoteHosts.has(hostOf(target)) || remoteHosts.has(hostOf(step.actor))))
+        // a pid means something only on its own machine: /proc of another one is out of reach
+        fail(
+          ['steps', i, 'target'],
+          `wait_blocked: actor '${target}' runs on host '${hostOf(target)}', another machine than '${step.actor}' (host '${hostOf(step.actor)}'); /proc cannot see across machines`,
+        )
+      if (step.timeout_ms !== undefined && step.timeout_ms < 0)
+        fail(['steps', i, 'timeout_ms'], `wait_blocked: timeout_ms must be 0 or more (the wait is always bounded)`)
+    }
+    if (step.like !== undefined && !everCreated.has(step.like)) fail(['steps', i, 'like'], `'like': no earlier socket named '${step.like}'`)
     if (stepIndex.has(step.id)) fail(['steps', i, 'id'], `duplicate step id '${step.id}'`)
     stepIndex.set(step.id, i)
 

@@ -84,6 +84,8 @@ export interface Step {
   port?: number
   path?: string
   to?: string
+  /** bind: the socket whose address to bind to as well */
+  like?: string
   backlog?: number
   bytes?: number
   text?: string
@@ -163,8 +165,16 @@ export interface Claim {
   role?: 'test' | 'counterexample'
 }
 
+/** A route on a simulated host to another host's addresses: a reject route of its own, or through a gateway host. */
+export interface RouteSpec {
+  to: string
+  type?: 'unreachable' | 'prohibit' | 'blackhole'
+  via?: string
+}
+
 export interface HostSpec {
   sysctl?: Record<string, number | string>
+  routes?: RouteSpec[]
 }
 
 /** An expectation across steps: how many of `steps` answered as `of` says. */

@@ -39,6 +39,7 @@ void op_poll(const cmd_t *c);
 void op_gate(const cmd_t *c);
 void op_ungate(const cmd_t *c);
 void op_sleep(const cmd_t *c);
+void op_wait_blocked(const cmd_t *c);
 void op_abort(const cmd_t *c);
 void op_socketpair(const cmd_t *c);
 void op_ppoll(const cmd_t *c);
@@ -95,6 +96,7 @@ void op_reset(const cmd_t *c);
 	X("gate", op_gate, 2, -1, "gate H <class> [class...]") \
 	X("ungate", op_ungate, 1, 1, "ungate H") \
 	X("sleep", op_sleep, 1, 1, "sleep <ms>") \
+	X("wait_blocked", op_wait_blocked, 2, 2, "wait_blocked <pid> <timeout_ms>") \
 	X("abort", op_abort, 0, 0, "abort") \
 	X("socketpair", op_socketpair, 3, 4, "socketpair H1 H2 <stream|dgram|seqpacket> [nonblock|cloexec]") \
 	X("ppoll", op_ppoll, 1, -1, "ppoll <timeout_ms> H:<events> [H:<events> ...]") \
