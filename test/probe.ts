@@ -20,6 +20,7 @@ import type { ProbeEvent, SockAddr } from '../harness/trace/event.js'
 import { checkedHash } from '../harness/scenario/checked-cache.js'
 import { contentHash, findScenarioFiles, parseScenario } from '../harness/scenario/load.js'
 import { canonicalJson } from '../harness/trace/canonical-json.js'
+import { extendEvent, keepRawLine, rawLineOf } from '../harness/trace/raw-line.js'
 
 let n = 0
 async function call(p: ProbeProcess, command: string, limit = 5000): Promise<ProbeEvent[]> {
@@ -383,6 +384,15 @@ t.test('line splitter: lines across chunks, UTF-8 split mid-character, CRLF, a l
   s.push(Buffer.from('more\nafter\ntail'))
   s.end()
   t.same(lines, ['{"a":1}', '{"b":"x€"}', '', 'after', 'tail'])
+  // whole chunks (ending in '\n') decode in one step; a split character after them still joins up
+  lines.length = 0
+  const t2 = new LineSplitter(l => lines.push(l))
+  t2.push(Buffer.from('é€\n'))
+  t2.push(Buffer.concat([Buffer.from('x'), euro.subarray(0, 2)]))
+  t2.push(Buffer.concat([euro.subarray(2), Buffer.from('\n')]))
+  t2.push(Buffer.from([0xff, 0x41, 0x0a]))
+  t2.end()
+  t.same(lines, ['é€', 'x€', '\ufffdA'])
   t.same(overlong, ['0123456789abcdefXYZ'], 'the overlong line is reported once (its head), then dropped up to its newline')
 })
 
@@ -418,6 +428,24 @@ t.test(
     )
   },
 )
+
+t.test('raw lines: a kept event is frozen and gives its line; a copy is not trusted; an extended event gets its line extended', async t => {
+  const line = '{"seq":3,"op":"packet","t0":7,"if":"lo"}'
+  const kept = keepRawLine(JSON.parse(line) as ProbeEvent, line)
+  t.ok(Object.isFrozen(kept))
+  t.equal(rawLineOf(kept), line)
+  t.throws(() => {
+    ;(kept as { seq: number }).seq = 4
+  }, TypeError)
+  t.same(Object.keys(kept), ['seq', 'op', 't0', 'if'], 'the line is no key of the event')
+  t.equal(JSON.stringify(kept), line)
+  const copy = { ...kept, if: 'eth0' }
+  t.equal(rawLineOf(copy), undefined, 'a changed copy is encoded again, not stored as the old line')
+  t.equal(rawLineOf(JSON.parse(line) as ProbeEvent), undefined)
+  const extended = extendEvent(kept, { host: 'a' })
+  t.equal(rawLineOf(extended), '{"seq":3,"op":"packet","t0":7,"if":"lo","host":"a"}')
+  t.same(JSON.parse(rawLineOf(extended)!), extended)
+})
 
 t.test('deadlines: one timer serves steps with different limits; a done step is not timed out', async t => {
   const p = new ProbeProcess([probeBinary], 'solo')
