@@ -4,9 +4,11 @@
 import t from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import fc from 'fast-check'
 import { compileSchemaFile, validatorFile, validatorOrigin } from '../harness/deps/ajv.js'
 import { offsetOf, parseUncached, parseWithPositions } from '../harness/deps/yaml.js'
 import type { OffsetTree } from '../harness/deps/yaml.js'
@@ -15,7 +17,10 @@ import type { Step } from '../harness/scenario/types.js'
 import { probeBinary, probeStaticBinary, scenarioDir, schemaDir } from '../harness/paths.js'
 import { LineSplitter, ProbeProcess } from '../harness/probe/process.js'
 import type { ProbeEvent, SockAddr } from '../harness/trace/event.js'
-import { findScenarioFiles } from '../harness/scenario/load.js'
+import { checkedHash } from '../harness/scenario/checked-cache.js'
+import { contentHash, findScenarioFiles, parseScenario } from '../harness/scenario/load.js'
+import { canonicalJson } from '../harness/trace/canonical-json.js'
+import { extendEvent, keepRawLine, rawLineOf } from '../harness/trace/raw-line.js'
 
 let n = 0
 async function call(p: ProbeProcess, command: string, limit = 5000): Promise<ProbeEvent[]> {
@@ -411,6 +416,15 @@ t.test('line splitter: lines across chunks, UTF-8 split mid-character, CRLF, a l
   s.push(Buffer.from('more\nafter\ntail'))
   s.end()
   t.same(lines, ['{"a":1}', '{"b":"x€"}', '', 'after', 'tail'])
+  // whole chunks (ending in '\n') decode in one step; a split character after them still joins up
+  lines.length = 0
+  const t2 = new LineSplitter(l => lines.push(l))
+  t2.push(Buffer.from('é€\n'))
+  t2.push(Buffer.concat([Buffer.from('x'), euro.subarray(0, 2)]))
+  t2.push(Buffer.concat([euro.subarray(2), Buffer.from('\n')]))
+  t2.push(Buffer.from([0xff, 0x41, 0x0a]))
+  t2.end()
+  t.same(lines, ['é€', 'x€', '\ufffdA'])
   t.same(overlong, ['0123456789abcdefXYZ'], 'the overlong line is reported once (its head), then dropped up to its newline')
 })
 
@@ -446,6 +460,24 @@ t.test(
     )
   },
 )
+
+t.test('raw lines: a kept event is frozen and gives its line; a copy is not trusted; an extended event gets its line extended', async t => {
+  const line = '{"seq":3,"op":"packet","t0":7,"if":"lo"}'
+  const kept = keepRawLine(JSON.parse(line) as ProbeEvent, line)
+  t.ok(Object.isFrozen(kept))
+  t.equal(rawLineOf(kept), line)
+  t.throws(() => {
+    ;(kept as { seq: number }).seq = 4
+  }, TypeError)
+  t.same(Object.keys(kept), ['seq', 'op', 't0', 'if'], 'the line is no key of the event')
+  t.equal(JSON.stringify(kept), line)
+  const copy = { ...kept, if: 'eth0' }
+  t.equal(rawLineOf(copy), undefined, 'a changed copy is encoded again, not stored as the old line')
+  t.equal(rawLineOf(JSON.parse(line) as ProbeEvent), undefined)
+  const extended = extendEvent(kept, { host: 'a' })
+  t.equal(rawLineOf(extended), '{"seq":3,"op":"packet","t0":7,"if":"lo","host":"a"}')
+  t.same(JSON.parse(rawLineOf(extended)!), extended)
+})
 
 t.test('deadlines: one timer serves steps with different limits; a done step is not timed out', async t => {
   const p = new ProbeProcess([probeBinary], 'solo')
@@ -546,6 +578,59 @@ t.test('parse cache: every position of every packaged scenario is the one the CS
   const entry = execFileSync('ls', [join(dir, 'parsed')], { encoding: 'utf8' }).split('\n')[0]!
   writeFileSync(join(dir, 'parsed', entry), '{not json')
   t.ok(files.every(f => parseWithPositions(readFileSync(f, 'utf8')).value !== undefined))
+})
+
+t.test(
+  'checked cache: a text that passed the schema is not validated again; its hash is the one computed; failures are never kept',
+  async t => {
+    const dir = mkdtempSync(join(tmpdir(), 'sockspec-test-checked-'))
+    const saved = process.env['SOCKSPEC_CACHE_DIR']
+    process.env['SOCKSPEC_CACHE_DIR'] = dir
+    t.teardown(() => {
+      if (saved === undefined) delete process.env['SOCKSPEC_CACHE_DIR']
+      else process.env['SOCKSPEC_CACHE_DIR'] = saved
+      rmSync(dir, { recursive: true, force: true })
+    })
+    const file = findScenarioFiles([scenarioDir]).find(f => f.endsWith('.yaml'))!
+    const text = readFileSync(file, 'utf8')
+    const entries = (): string[] => (existsSync(join(dir, 'checked')) ? readdirSync(join(dir, 'checked')) : [])
+    t.equal(checkedHash(text), undefined, 'not seen yet')
+    const first = parseScenario(text, file)
+    t.equal(first.hash, contentHash(parseUncached(text).value), 'the hash of a miss is computed')
+    t.equal(checkedHash(text), first.hash, 'kept after it passed')
+    t.equal(entries().length, 1)
+    const again = parseScenario(text, file)
+    t.equal(again.hash, first.hash, 'a hit gives the same hash')
+    t.same(again, first, 'and the same scenario')
+    // another text is another key, even when only a comment differs
+    t.equal(checkedHash(`${text}\n# edited\n`), undefined)
+    // a damaged entry is not trusted: checked again and rewritten
+    writeFileSync(join(dir, 'checked', entries()[0]!), 'not a hash')
+    t.equal(checkedHash(text), undefined)
+    t.equal(parseScenario(text, file).hash, first.hash)
+    t.equal(checkedHash(text), first.hash)
+    // a text failing the schema reports its position every time and is never kept
+    const bad = text.replace(/^title:/m, 'titel:')
+    t.not(bad, text)
+    for (let i = 0; i < 2; i++) t.throws(() => parseScenario(bad, file), { code: 'E_SCHEMA' }, `the schema error, load ${i + 1}`)
+    t.equal(checkedHash(bad), undefined)
+    t.equal(entries().length, 1)
+  },
+)
+
+t.test('canonical JSON: key order does not matter, undefined members drop, the text parses back to the value', async t => {
+  fc.assert(
+    fc.property(fc.jsonValue(), value => {
+      const text = canonicalJson(value)
+      const shuffled = JSON.parse(JSON.stringify(value), (_k, v: unknown) =>
+        v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse()) : v,
+      ) as unknown
+      return text === canonicalJson(shuffled) && isDeepStrictEqual(JSON.parse(text), JSON.parse(JSON.stringify(value)))
+    }),
+    { numRuns: 300 },
+  )
+  t.equal(canonicalJson({ b: [1, undefined, 'x'], a: { d: undefined, c: null } }), '{"a":{"c":null},"b":[1,null,"x"]}')
+  t.equal(canonicalJson(undefined), 'null')
 })
 
 t.test('socketpair: two connected handles in one call; records keep their boundaries', async t => {

@@ -158,6 +158,8 @@ interface RoundTrip {
   nodeFloorUs: number
   seqUs: number
   pipeUs: number
+  /** CPU of this process per pipelined step (all threads, so the collector too): what the machine's load does not change much */
+  pipeCpuUs: number
 }
 
 /** The least Node can do per step: write the line, wake on the answer, find the done frame. No parsing. */
@@ -213,13 +215,16 @@ async function probeRound(n: number): Promise<RoundTrip> {
     await p.waitStep(`b${i}`, 5000)
   }
   const seqUs = ((performance.now() - t0) * 1000) / n
+  const cpu0 = process.cpuUsage()
   t0 = performance.now()
   for (let i = 1; i <= n; i++) p.send(`p${i}`, 'getsockopt C socket SO_TYPE')
   await p.waitStep(`p${n}`, 30_000)
   const pipeUs = ((performance.now() - t0) * 1000) / n
+  const cpu = process.cpuUsage(cpu0)
+  const pipeCpuUs = (cpu.user + cpu.system) / n
   await p.stop()
   if (p.invalid.length) throw new Error(`bench: the probe wrote invalid lines: ${p.invalid[0]!.problem}`)
-  return { cSeqUs: cSeqNs / 1000, cPipeUs: cPipeNs / 1000, nodeFloorUs, seqUs, pipeUs }
+  return { cSeqUs: cSeqNs / 1000, cPipeUs: cPipeNs / 1000, nodeFloorUs, seqUs, pipeUs, pipeCpuUs }
 }
 
 /** Line splitting and event validation alone, per event (no I/O). */
@@ -255,6 +260,7 @@ async function probeRoundTrip(): Promise<void> {
   line('  ratio harness / C', `${seqRatio.toFixed(2)}x (per round: ${rounds.map(r => (r.seqUs / r.cSeqUs).toFixed(2)).join(' ')})`)
   line('probe step, pipelined (harness)', `${m('pipeUs')} us/step`)
   line('  raw C, pipelined', `${m('cPipeUs')} us/step`)
+  line('  harness CPU per pipelined step', `${m('pipeCpuUs')} us (the probe runs beside it on another core when one is free)`)
   line('  ratio harness / C', `${pipeRatio.toFixed(2)}x (per round: ${rounds.map(r => (r.pipeUs / r.cPipeUs).toFixed(2)).join(' ')})`)
   const { splitValidateUs } = parseCost()
   line('  line splitting alone', `${(splitValidateUs * 1000).toFixed(0)} ns/line`)

@@ -237,12 +237,12 @@ export function parseUncached(text: string, limits: ParseLimits = DEFAULT_LIMITS
   return { value, positionOf, errors, tree }
 }
 
-/** ~/.cache/sockspec/parsed (SOCKSPEC_CACHE_DIR, XDG_CACHE_HOME respected); SOCKSPEC_PARSE_CACHE=0 turns the cache off. */
-function cacheDir(): string | undefined {
+/** ~/.cache/sockspec/NAME (SOCKSPEC_CACHE_DIR, XDG_CACHE_HOME respected); SOCKSPEC_PARSE_CACHE=0 turns the cache off. */
+export function cacheDir(name = 'parsed'): string | undefined {
   const env = process.env
   if (env['SOCKSPEC_PARSE_CACHE'] === '0') return undefined
   const root = env['SOCKSPEC_CACHE_DIR'] || join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'sockspec')
-  return join(root, 'parsed')
+  return join(root, name)
 }
 
 export function parseWithPositions(text: string, limits: ParseLimits = DEFAULT_LIMITS): ParsedDocument {

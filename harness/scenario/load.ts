@@ -13,6 +13,7 @@ import type { ParsedDocument } from '../deps/yaml.js'
 import { InputErrors, SockspecError } from '../errors.js'
 import { schemaDir } from '../paths.js'
 import { findJsonSyntaxError } from './json-syntax.js'
+import { checkedHash, rememberChecked } from './checked-cache.js'
 import { checkSemantics } from './semantics.js'
 import type { ScenarioPolicy } from './semantics.js'
 import type { Scenario, ScenarioDoc, Step } from './types.js'
@@ -165,13 +166,19 @@ export function parseScenario(text: string, file: string, policy?: ScenarioPolic
   if (first) {
     throw new SockspecError('E_SYNTAX', `invalid YAML: ${first.message}`, { file, line: first.line, col: first.col })
   }
-  validateDocument(parsed.value, parsed, file)
+  // a text that passed the schema before passes it again: its content hash comes with that (checked-cache.ts)
+  let hash = checkedHash(text)
+  if (hash === undefined) {
+    validateDocument(parsed.value, parsed, file)
+    hash = contentHash(parsed.value)
+    rememberChecked(text, hash)
+  }
   const doc = parsed.value as ScenarioDoc
   const pack = basename(dirname(resolve(file)))
   const id = doc.id ?? `${pack}/${basename(file, extname(file))}`
   const steps = doc.steps.map((s: Step, i) => ({ ...s, id: s.id ?? `s${i + 1}` }))
   const stepPositions = doc.steps.map((_, i) => parsed.positionOf(['steps', i]))
-  const scenario: Scenario = { ...doc, id, pack, file, hash: contentHash(doc), steps, stepPositions }
+  const scenario: Scenario = { ...doc, id, pack, file, hash, steps, stepPositions }
   checkSemantics(scenario, (path: Array<string | number>) => ({ file, ...parsed.positionOf(path) }), policy)
   return scenario
 }
@@ -184,6 +191,8 @@ function fileKind(st: Stats): string {
   if (st.isSocket()) return 'a socket'
   return 'not a regular file'
 }
+
+let readBuffer: Buffer | undefined
 
 /**
  * Read a scenario file: regular files only, at most MAX_SCENARIO_BYTES.
@@ -203,8 +212,9 @@ export function readScenarioText(file: string, shown = file): string {
     if (!st.isFile()) throw new SockspecError('E_SCENARIO', `not a scenario file: ${fileKind(st)}, not a regular file`, at)
     const tooBig = (): SockspecError => new SockspecError('E_SCENARIO', `scenario file larger than ${MAX_SCENARIO_BYTES} bytes`, at)
     if (st.size > MAX_SCENARIO_BYTES) throw tooBig()
-    // the size may change under us: read at most one byte past the limit
-    const buf = Buffer.allocUnsafe(MAX_SCENARIO_BYTES + 1)
+    // the size may change under us: read at most one byte past the limit (into one buffer for every file: a fresh
+    // megabyte per file was most of the garbage of a start-up)
+    const buf = (readBuffer ??= Buffer.allocUnsafe(MAX_SCENARIO_BYTES + 1))
     let length = 0
     for (;;) {
       let n: number

@@ -1,13 +1,21 @@
 /** JSON with object keys sorted and undefined members dropped, so equal values give equal strings (hashes, signatures, trace comparison). */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  // one string built in place: the map/filter/join chains allocated three arrays per object
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i])
+    return `${out}]`
+  }
   if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>
-    return `{${Object.keys(obj)
-      .sort()
-      .filter(k => obj[k] !== undefined)
-      .map(k => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`)
-      .join(',')}}`
+    const keys = Object.keys(obj).sort()
+    let out = '{'
+    for (const k of keys) {
+      const v = obj[k]
+      if (v === undefined) continue
+      out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonicalJson(v)}`
+    }
+    return `${out}}`
   }
   return JSON.stringify(value) ?? 'null'
 }
