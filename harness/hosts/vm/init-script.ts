@@ -107,12 +107,11 @@ exec 3<>"$ctl"
 while read -r cmd arg <&3; do
   case "$cmd" in
     reset)
-      p=$(cat /run/probe.$arg 2>/dev/null)
-      if [ -n "$p" ]; then
-        kill -9 $p 2>/dev/null
-        n=0
-        while kill -0 $p 2>/dev/null && [ $n -lt 500 ]; do usleep 10000; n=$((n + 1)); done
-      fi
+      # builtins only, and no wait for the probe to die: this loop serves every port, and a killed probe
+      # can read nothing more (its port's unread input goes with it; what it wrote before hello is dropped)
+      p=
+      [ -f /run/probe.$arg ] && read -r p < /run/probe.$arg
+      [ -n "$p" ] && kill -9 $p 2>/dev/null
       echo "reset $arg" >&3
       ;;
     exec)
