@@ -1,6 +1,6 @@
 /**
  * `sockspec run --kernel debian:6.1 ...`: one run per guest kernel, in the
- * same store, one after the other (a guest takes a core). Each kernel is
+ * same store, two guests at a time on a 2-core machine (guestSlots). Each kernel is
  * fetched (cached), booted, given the scenarios through the vm host, and
  * powered off. A guest that does not boot still gets its run recorded, every
  * result `error` with the reason, so the matrix shows the gap. A guest that
