@@ -152,13 +152,15 @@ t.test(
   },
 )
 
-t.test('guests side by side: two 1-vCPU guests on 2 cores, the env decides otherwise', async t => {
-  t.same(guestSlots({}, 2), { guests: 2, cpus: 1 })
-  t.same(guestSlots({}, 1), { guests: 1, cpus: 1 })
-  t.same(guestSlots({}, 8), { guests: 2, cpus: 4 })
-  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '1' }, 2), { guests: 1, cpus: 2 })
-  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '1', SOCKSPEC_VM_CPUS: '1' }, 2), { guests: 1, cpus: 1 })
-  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: 'x' }, 2), { guests: 2, cpus: 1 })
+t.test('guests side by side: two 1-vCPU guests on 2 idle cores, one on a busy machine, the env decides otherwise', async t => {
+  t.same(guestSlots({}, 2, 0.5), { guests: 2, cpus: 1 })
+  t.same(guestSlots({}, 1, 0), { guests: 1, cpus: 1 })
+  t.same(guestSlots({}, 8, 1), { guests: 2, cpus: 4 })
+  t.same(guestSlots({}, 2, 3.5), { guests: 1, cpus: 2 }, 'a busy machine: one guest, every core its vCPU')
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '2' }, 2, 9), { guests: 2, cpus: 1 })
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '1' }, 2, 0), { guests: 1, cpus: 2 })
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '1', SOCKSPEC_VM_CPUS: '1' }, 2, 0), { guests: 1, cpus: 1 })
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: 'x' }, 2, 0), { guests: 2, cpus: 1 })
 })
 
 t.test('Debian version order is dpkg --compare-versions', { skip: !have('dpkg') && 'dpkg missing' }, async t => {

@@ -7,7 +7,7 @@
  * dies mid-run (a kernel Oops panics it) is booted again once and the results
  * it broke are run again; if it dies again, they stay `error` naming the Oops.
  */
-import { availableParallelism, hostname } from 'node:os'
+import { availableParallelism, hostname, loadavg } from 'node:os'
 import { GuestBootError, guestCpus } from '../hosts/vm/guest.js'
 import type { Guest } from '../hosts/vm/guest.js'
 import { MAX_PROBE_PORTS } from '../hosts/vm/qemu-argv.js'
@@ -204,13 +204,20 @@ export async function runGuestKernel(
 /**
  * Guests booted at once and vCPUs each. Under TCG a guest's run is mostly
  * waiting (a 2-vCPU guest kept about one host core busy), so two 1-vCPU
- * guests side by side use both cores of a 2-core machine where one 2-vCPU
- * guest did not. SOCKSPEC_VM_GUESTS sets how many at once (1 runs them one
- * after another); SOCKSPEC_VM_CPUS still sets the vCPUs.
+ * guests side by side use both cores of an idle 2-core machine where one
+ * 2-vCPU guest did not. On a machine already busy (load average at or above
+ * its cores) there is no idle core to win, and a 1-vCPU guest starved by
+ * others fired its timers late (netns timing errors on 6.12 in three runs of
+ * three at load 15-19; none with 2 vCPUs): one guest at a time then.
+ * SOCKSPEC_VM_GUESTS sets how many at once; SOCKSPEC_VM_CPUS the vCPUs.
  */
-export function guestSlots(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): { guests: number; cpus: number } {
+export function guestSlots(
+  env: NodeJS.ProcessEnv = process.env,
+  cores = availableParallelism(),
+  load = loadavg()[0] ?? 0,
+): { guests: number; cpus: number } {
   const asked = Number(env['SOCKSPEC_VM_GUESTS'])
-  const guests = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : Math.max(1, Math.min(2, cores))
+  const guests = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, 8) : load >= cores ? 1 : Math.max(1, Math.min(2, cores))
   const cpusAsked = Number(env['SOCKSPEC_VM_CPUS'])
   const cpus =
     Number.isInteger(cpusAsked) && cpusAsked >= 1 ? Math.min(cpusAsked, 16) : Math.max(1, Math.min(4, Math.floor(cores / guests)))
@@ -258,6 +265,7 @@ export async function runGuestKernels(
   opts: Omit<GuestRunOptions, 'position' | 'cpus'>,
 ): Promise<{ code: number; interrupted: boolean }> {
   const slots = guestSlots()
+  opts.log(`guests: ${slots.guests} at a time, ${slots.cpus} vCPU each (load ${loadavg()[0]!.toFixed(1)}, ${availableParallelism()} cores)`)
   const relays = specs.map(() => new Relay(opts.progress))
   const done: Array<{ code: number; interrupted: boolean } | undefined> = specs.map(() => undefined)
   let head = 0
