@@ -206,10 +206,10 @@ export async function runGuestKernel(
  * waiting (a 2-vCPU guest kept about one host core busy), so two 1-vCPU
  * guests side by side use both cores of an idle 2-core machine where one
  * 2-vCPU guest did not. On a machine already busy (load average at or above
- * its cores) there is no idle core to win (at load 15-19 both shapes took
- * about as long), and two starved guests fired their timers late more often
- * (6.12 netns timing errors in three runs of three with 1 vCPU, one of two
- * with 2): one guest at a time then.
+ * its cores) side by side was still faster (6.1 + 6.12 at load 8-19: 215 s
+ * against 298 s, 326 s against 351 s), but starved 1-vCPU guests fired
+ * their timers late more often (6.12 netns timing errors: 4-8 a run with
+ * 1 vCPU, 0-2 with 2): verdicts first, so one guest at a time then.
  * SOCKSPEC_VM_GUESTS sets how many at once; SOCKSPEC_VM_CPUS the vCPUs.
  */
 export function guestSlots(
