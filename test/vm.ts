@@ -19,7 +19,9 @@ import type { Guest } from '../harness/hosts/vm/guest.js'
 import { cacheRoot } from '../harness/hosts/vm/cache-dir.js'
 import { apt, privateApt } from '../harness/hosts/vm/debian-apt.js'
 import { debianKernels, fetchKernel } from '../harness/hosts/vm/kernel-fetch.js'
-import { runGuestKernel } from '../harness/cli/run-kernels.js'
+import { guestSlots, runGuestKernel, runGuestKernels } from '../harness/cli/run-kernels.js'
+import { guestEscape } from '../harness/hosts/vm/init-script.js'
+import type { Reporter } from '../harness/reporters/reporter.js'
 import { loadScenarios } from '../harness/scenario/load.js'
 import { TraceStore } from '../harness/store/store.js'
 
@@ -123,6 +125,42 @@ t.test('a kernel Oops is read from the console log', async t => {
     'Oops: int3: 0000 [#1] PREEMPT SMP NOPTI | RIP: 0010:ip6_xmit+0x3b1/0x620 | Kernel panic - not syncing: Fatal exception in interrupt',
   )
   t.equal(consolePanic('[    1.0] sockspec-guest: init on 5.10\nsockspec-guest: powering off\n'), undefined)
+})
+
+t.test(
+  "guest commands survive the guest shell's word splitting and printf %b (busybox sh)",
+  { skip: !have('busybox') && 'busybox missing' },
+  async t => {
+    const texts = [
+      '',
+      "'/usr/sbin/ip' '-batch' '-'\n",
+      'netns add a\nnetns exec b sh -c \'while [ -n "$1" ]; do printf "%s" "$1" > "$2"; shift 2; done\' sh 1 /x\n',
+      'table inet t {\n\tchain c { tcp flags & (syn | ack) == syn drop; }\n}\n',
+      'glob * ? [a] back\\slash \\0101 $HOME `id` %s %b ~ é\u00a0\r\n\n',
+    ]
+    for (const text of texts) {
+      const word = guestEscape(text)
+      t.notMatch(word, /[\s*?[\]]/, 'one word, nothing to glob')
+      // as the guest's control loop reads it: `read -r cmd arg`, `set -- $arg`, printf %b of the word without its b
+      const r = spawnSync('busybox', ['sh', '-c', 'read -r cmd arg; set -- $arg; printf %b "${2#b}"'], {
+        input: `exec 1 b${word} b\n`,
+        cwd: dir,
+      })
+      t.equal(r.status, 0)
+      t.equal(r.stdout.toString('utf8'), text, JSON.stringify(text).slice(0, 40))
+    }
+  },
+)
+
+t.test('guests side by side: two 1-vCPU guests on 2 idle cores, one on a busy machine, the env decides otherwise', async t => {
+  t.same(guestSlots({}, 2, 0.5), { guests: 2, cpus: 1 })
+  t.same(guestSlots({}, 1, 0), { guests: 1, cpus: 1 })
+  t.same(guestSlots({}, 8, 1), { guests: 2, cpus: 4 })
+  t.same(guestSlots({}, 2, 3.5), { guests: 1, cpus: 2 }, 'a busy machine: one guest, every core its vCPU')
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '2' }, 2, 9), { guests: 2, cpus: 1 })
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '1' }, 2, 0), { guests: 1, cpus: 2 })
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: '1', SOCKSPEC_VM_CPUS: '1' }, 2, 0), { guests: 1, cpus: 1 })
+  t.same(guestSlots({ SOCKSPEC_VM_GUESTS: 'x' }, 2, 0), { guests: 2, cpus: 1 })
 })
 
 t.test('Debian version order is dpkg --compare-versions', { skip: !have('dpkg') && 'dpkg missing' }, async t => {
@@ -301,6 +339,61 @@ t.test(
       t.equal(r.verdict, 'error')
       t.match(r.message, /guest kernel panic: .*sysrq/, 'the Oops is in the message')
     }
+  },
+)
+t.test(
+  'two guests side by side: both runs complete, each prints whole, in the order named',
+  { skip: missing.length > 0 && `missing ${missing.join(', ')}` },
+  async t => {
+    const scenarios = loadScenarios([
+      join(kitRoot, 'scenarios/tcp-connect/einprogress.yaml'),
+      join(kitRoot, 'scenarios/netns/path-reset-refused.yaml'),
+    ])
+    const store = TraceStore.open(join(dir, 'pair.db'))
+    const saved = { guests: process.env['SOCKSPEC_VM_GUESTS'], cpus: process.env['SOCKSPEC_VM_CPUS'], tmp: process.env['TMPDIR'] }
+    Object.assign(process.env, { SOCKSPEC_VM_GUESTS: '2', SOCKSPEC_VM_CPUS: '1', TMPDIR: dir })
+    t.teardown(() => {
+      for (const [k, v] of [
+        ['SOCKSPEC_VM_GUESTS', saved.guests],
+        ['SOCKSPEC_VM_CPUS', saved.cpus],
+        ['TMPDIR', saved.tmp],
+      ] as const)
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+    })
+    const printed: string[] = []
+    const reporter = (): Reporter => ({
+      start: run => void printed.push(`start ${run.kernel_release}`),
+      result: r => void printed.push(`result ${r.verdict}`),
+      end: run => void printed.push(`end ${run.kernel_release}`),
+    })
+    const lines: string[] = []
+    const specs = [
+      { kind: 'debian', name: 'debian:6.1', series: '6.1' },
+      { kind: 'debian', name: 'debian:6.12', series: '6.12' },
+    ] as const
+    const before = qemuPids()
+    const r = await runGuestKernels(specs, scenarios, { store, reporter, jobs: 1, repeat: 1, log: l => void lines.push(l) })
+    store.close()
+    t.comment(lines.join(' / '))
+    t.same(r, { code: 0, interrupted: false }, 'both runs pass')
+    const kernels = printed.filter(p => p.startsWith('start ')).map(p => p.slice(6))
+    t.match(kernels, [/^6\.1\./, /^6\.12\./], 'the first named prints first')
+    t.same(
+      printed.map(p => p.replace(/ \S+$/, '')),
+      ['start', 'result', 'result', 'result', 'result', 'end', 'start', 'result', 'result', 'result', 'result', 'end'],
+      'each run printed whole, never interleaved',
+    )
+    t.same(
+      printed.filter(p => p.startsWith('result')),
+      Array(8).fill('result pass'),
+    )
+    t.match(lines.join('\n'), /debian:6\.1: .* guest commands/, 'each guest says how many commands it ran')
+    t.same(
+      qemuPids().filter(p => !before.includes(p)),
+      [],
+      'no qemu left running',
+    )
   },
 )
 t.test(

@@ -187,13 +187,11 @@ async function runScenarios(paths: string[], opts: RunOptions, progress: Progres
   }
   if (guests.length) {
     try {
-      const { runGuestKernel } = await import('./run-kernels.js')
-      for (const [i, spec] of guests.entries()) {
-        if (interrupted || stdoutClosed()) break
-        const r = await runGuestKernel(spec, scenarios, {
+      const { runGuestKernels } = await import('./run-kernels.js')
+      if (!interrupted && !stdoutClosed()) {
+        const r = await runGuestKernels(guests, scenarios, {
           store,
           progress,
-          position: guests.length > 1 ? `${i + 1}/${guests.length}` : undefined,
           reporter: () => reporterFor(opts.reporter, opts.junitFlavour),
           jobs: opts.jobs,
           repeat: opts.repeat,

@@ -67,9 +67,21 @@ function installCleanup(): void {
   }
 }
 
+/**
+ * Programs served inside this process instead of spawned (a vm guest's probe
+ * port: a socket, where a child process per probe only relayed bytes).
+ */
+const inProcess = new Map<string, (args: readonly string[]) => LongLivedChild>()
+
+export function serveInProcess(program: string, start: (args: readonly string[]) => LongLivedChild): void {
+  inProcess.set(program, start)
+}
+
 export function spawnLongLived(argv: readonly string[], env?: Record<string, string>): LongLivedChild {
   const [file, ...args] = argv
   if (!file) throw new Error('spawnLongLived: empty argv')
+  const own = inProcess.get(file)
+  if (own) return own(args)
   countSpawn(argv)
   installCleanup()
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env })

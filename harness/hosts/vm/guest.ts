@@ -17,6 +17,7 @@ import { spawnLongLived } from '../../deps/process.js'
 import type { CommandResult, LongLivedChild } from '../../deps/process.js'
 import { emptyGuestInfo, readInfoLine } from './guest-info.js'
 import type { GuestInfo } from './guest-info.js'
+import { guestEscape } from './init-script.js'
 import { consoleLog, controlSocket, probeSocket, qemuArgv } from './qemu-argv.js'
 import type { Accel } from './qemu-argv.js'
 
@@ -108,6 +109,8 @@ export class Guest {
   readonly accel: Accel
   readonly bootMs: number
   readonly ports: number
+  /** commands run through exec and their summed round trips (ms): where a guest's slot time goes */
+  readonly execStats = { count: 0, ms: 0 }
   /** why the guest is unusable, once it is */
   downReason: string | undefined
   private readonly qemu: LongLivedChild
@@ -295,19 +298,21 @@ export class Guest {
   exec(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
     if (this.downReason) return Promise.resolve(notRun(255, `guest is down: ${this.downReason}`))
     const id = ++this.execSeq
+    const sent = performance.now()
     const script = `${argv.map(shellQuote).join(' ')}\n`
-    const b64 = (text: string): string => `b${Buffer.from(text).toString('base64')}`
     return new Promise(resolve => {
       const timer = setTimeout(() => {
         this.execWaiters.delete(id)
         resolve(notRun(124, `no answer from the guest within ${opts.timeoutMs ?? 30_000} ms`))
       }, opts.timeoutMs ?? 30_000)
       this.execWaiters.set(id, r => {
+        this.execStats.count++
+        this.execStats.ms += performance.now() - sent
         clearTimeout(timer)
         this.execWaiters.delete(id)
         resolve(r)
       })
-      this.control.write(`exec ${id} ${b64(script)} ${b64(opts.input ?? '')}\n`)
+      this.control.write(`exec ${id} b${guestEscape(script)} b${guestEscape(opts.input ?? '')}\n`)
     })
   }
 

@@ -32,6 +32,8 @@ export interface LaunchOptions {
   cacheRoot?: string
   busybox?: string
   bootTimeoutMs?: number
+  /** vCPUs of the guest (default guestCpus()) */
+  cpus?: number
 }
 
 /** `all` becomes the host plus every Debian series the kit's apt indexes carry (oldest first); duplicates go. */
@@ -64,7 +66,10 @@ export async function launchKernel(kernel: CachedKernel, opts: LaunchOptions = {
     { busybox: opts.busybox ?? '/bin/busybox', probe: probeStaticBinary, modules: kernel.modules, probePorts, tools: GUEST_TOOLS },
     join(root, 'initramfs'),
   )
-  const guest = await bootGuest({ vmlinuz: kernel.vmlinuz, initramfs, probePorts, bootTimeoutMs: opts.bootTimeoutMs }, root)
+  const guest = await bootGuest(
+    { vmlinuz: kernel.vmlinuz, initramfs, probePorts, bootTimeoutMs: opts.bootTimeoutMs, cpus: opts.cpus },
+    root,
+  )
   return {
     kernel,
     guest,

@@ -64,8 +64,9 @@ export function qemuArgv(plan: QemuPlan): string[] {
     '-initrd',
     plan.initramfs,
     '-append',
-    // an Oops panics (a half-dead kernel would answer wrongly), and a panic ends qemu: the host sees it at once
-    'console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init',
+    // an Oops panics (a half-dead kernel would answer wrongly), and a panic ends qemu: the host sees it at once;
+    // no_timer_check: on a loaded host an emulated guest's IO-APIC timer check can miss its ticks and panic the boot
+    'console=ttyS0 panic=-1 oops=panic loglevel=4 rdinit=/init no_timer_check',
     '-chardev',
     `file,id=con,path=${consoleLog(plan.workDir)}`,
     '-serial',

@@ -16,7 +16,9 @@ import type { NetnsExec, NetnsSession, Topology } from '../netns.js'
 import type { Guest } from './guest.js'
 import { guestScratchDir } from './init-script.js'
 import { NETNS_MODULES } from './module-deps.js'
+import { GUEST_PORT_PROGRAM } from './port-child.js'
 
+/** The connector as a program of its own (a child per probe); vmHost connects in this process unless given one. */
 export const connectorScript = join(kitRoot, 'dist', 'harness', 'hosts', 'vm', 'connect.js')
 
 /** Why this guest cannot build scenario hosts, or undefined when it can. */
@@ -42,7 +44,7 @@ const guestExec =
     guest.exec([GUEST_TOOL_PATHS[argv[0]!] ?? argv[0]!, ...argv.slice(1)], opts)
 
 /** `current` may name the guest anew per session: a guest rebooted after a panic takes the sessions that follow. */
-export function vmHost(current: Guest | (() => Guest), connector = connectorScript): HostDriver {
+export function vmHost(current: Guest | (() => Guest), connector?: string): HostDriver {
   return {
     kind: 'vm',
     open: async scenario => {
@@ -67,7 +69,8 @@ export function vmHost(current: Guest | (() => Guest), connector = connectorScri
       }
       const portOf = new Map(actors.map((a, i) => [a, ports[i]!]))
       const capturePorts = ports.slice(actors.length)
-      const connect = (port: number): string[] => [process.execPath, connector, guest.socketOf(port)]
+      const connect = (port: number): string[] =>
+        connector ? [process.execPath, connector, guest.socketOf(port)] : [GUEST_PORT_PROGRAM, guest.socketOf(port)]
       let closed: Promise<void> | undefined
       const session: HostSession = {
         scratchDir: guestScratchDir(ports[0]!),
