@@ -31,7 +31,15 @@ const describeIcmp = (icmp: NonNullable<PacketSpec['icmp']>): string => (typeof 
 /** `opts {mss: <=1400, wscale: absent}`: the options a spec names, compactly. */
 function describeOpts(opts: Record<string, unknown>): string {
   const value = (v: unknown): string =>
-    v === false ? 'absent' : v === true ? 'present' : isOneOf(v) ? v.one_of.map(value).join('|') : typeof v === 'string' ? v : JSON.stringify(v)
+    v === false
+      ? 'absent'
+      : v === true
+        ? 'present'
+        : isOneOf(v)
+          ? v.one_of.map(value).join('|')
+          : typeof v === 'string'
+            ? v
+            : JSON.stringify(v)
   return `opts {${Object.entries(opts)
     .map(([k, v]) => `${k}: ${value(v)}`)
     .join(', ')}}`
@@ -131,7 +139,9 @@ export function optsLabel(opts: unknown): string {
     if (k === 'tsval' || k === 'tsecr') continue
     if (v === true) parts.push(k)
     else if (k === 'sack' && Array.isArray(v)) parts.push(`sack×${v.length}`)
-    else if ((k === 'tfo' || k === 'tfo_exp') && typeof v === 'string') parts.push(v ? `${k}=${v}` : `${k}=req`)
+    // a cookie is 4 to 16 bytes of noise: its start is enough to tell two apart
+    else if ((k === 'tfo' || k === 'tfo_exp') && typeof v === 'string')
+      parts.push(v ? `${k}=${v.length > 8 ? `${v.slice(0, 8)}…` : v}` : `${k}=req`)
     else if (Array.isArray(v)) parts.push(`${k}=${v.join(',')}`)
     else parts.push(`${k}=${String(v)}`)
   }

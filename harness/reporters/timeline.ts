@@ -76,7 +76,8 @@ function wireLabel(e: ProbeEvent): string {
 }
 
 /** An ICMP error travels back to the sender of the packet it quotes: as a segment from the quoted destination port. */
-const wireEnds = (e: ProbeEvent): ProbeEvent => (e.op === 'icmp' ? { ...e, sport: e['orig_dport'] as number, dport: e['orig_sport'] as number } : e)
+const wireEnds = (e: ProbeEvent): ProbeEvent =>
+  e.op === 'icmp' ? { ...e, sport: e['orig_dport'] as number, dport: e['orig_sport'] as number } : e
 
 /** A segment as an arrow between the lanes: `──SYN──▶` or `◀──SYN|ACK──`. */
 export function describePacket(e: ProbeEvent, leftActors: ReadonlySet<string>, owners: ReadonlyMap<number, string>): string {
