@@ -48,8 +48,13 @@ function describeOpts(opts: Record<string, unknown>): string {
 export function describePacketSpec(spec: PacketSpec): string {
   const parts = [spec.icmp ? `ICMP ${describeIcmp(spec.icmp)}` : spec.flags ? normFlags(spec.flags.split('|')) : 'any segment']
   if (spec.opts) parts.push(describeOpts(spec.opts))
-  if (spec.from) parts.push(`from ${spec.from}`)
-  if (spec.to) parts.push(`to ${spec.to}`)
+  // an ICMP error's from/to name the ends of the packet it quotes
+  if (spec.icmp && (spec.from || spec.to))
+    parts.push(`about a packet${spec.to ? ` from ${spec.to}` : ''}${spec.from ? ` to ${spec.from}` : ''}`)
+  else {
+    if (spec.from) parts.push(`from ${spec.from}`)
+    if (spec.to) parts.push(`to ${spec.to}`)
+  }
   if (spec.len !== undefined) parts.push(`len ${spec.len}`)
   if (spec.last) parts.push('(last)')
   else if (spec.nth && spec.nth > 1) parts.push(`(#${spec.nth})`)

@@ -65,7 +65,9 @@ export function describeEvent(e: ProbeEvent): string {
  * name (and MTU) instead.
  */
 function wireLabel(e: ProbeEvent): string {
-  if (e.op === 'icmp') return `ICMP ${String(e['icmp'] ?? '?')}${e['mtu'] !== undefined ? ` mtu=${String(e['mtu'])}` : ''}`
+  // "unreach port" rather than "dest-unreach/port": the lane is narrow and a space folds well
+  if (e.op === 'icmp')
+    return `ICMP ${String(e['icmp'] ?? '?').replace(/^dest-unreach\//, 'unreach ')}${e['mtu'] !== undefined ? ` mtu=${String(e['mtu'])}` : ''}`
   const base = packetLabel(e)
   const opts = e['opts'] as Record<string, unknown> | undefined
   if (!opts) return base
