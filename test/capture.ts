@@ -588,3 +588,170 @@ t.test('packet specs: options by value, comparison, presence and absence; ICMP b
   t.equal(describePacket(ack, left, owners), '──ACK──▶', 'the usual timestamp is left out')
   t.equal(describePacket(icmp, left, owners), '◀──ICMP unreach port──', 'an ICMP error goes back to the sender of what it quotes')
 })
+
+/** IPv4 header + payload (checksums are not checked by the decoder). */
+function ip4(proto: number, payload: Buffer, src = [10, 0, 0, 1], dst = [10, 0, 0, 2]): Buffer {
+  const h = Buffer.alloc(20)
+  h[0] = 0x45
+  h.writeUInt16BE(20 + payload.length, 2)
+  h.writeUInt16BE(0x4000, 6)
+  h[8] = 64
+  h[9] = proto
+  Buffer.from(src).copy(h, 12)
+  Buffer.from(dst).copy(h, 16)
+  return Buffer.concat([h, payload])
+}
+
+function ip6(nexthdr: number, payload: Buffer, src = 1, dst = 2): Buffer {
+  const h = Buffer.alloc(40)
+  h.writeUInt32BE(0x60000000, 0)
+  h.writeUInt16BE(payload.length, 4)
+  h[6] = nexthdr
+  h[7] = 64
+  h.writeUInt16BE(0xfd00, 8)
+  h[23] = src
+  h.writeUInt16BE(0xfd00, 24)
+  h[39] = dst
+  return Buffer.concat([h, payload])
+}
+
+function tcp(options: number[], flags = 0x10, sport = 1234, dport = 80, len = 0): Buffer {
+  const o = [...options]
+  while (o.length % 4) o.push(0)
+  const h = Buffer.alloc(20 + o.length + len)
+  h.writeUInt16BE(sport, 0)
+  h.writeUInt16BE(dport, 2)
+  h.writeUInt32BE(1, 4)
+  h.writeUInt32BE(2, 8)
+  h[12] = ((20 + o.length) / 4) << 4
+  h[13] = flags
+  h.writeUInt16BE(100, 14)
+  Buffer.from(o).copy(h, 20)
+  return h
+}
+
+const icmpHeader = (type: number, code: number, rest = 0): Buffer => {
+  const b = Buffer.alloc(8)
+  b[0] = type
+  b[1] = code
+  b.writeUInt32BE(rest, 4)
+  return b
+}
+
+t.test('the decoder on packets no kernel sends here: every option kind, ICMP errors of both families, what is skipped', async t => {
+  const be = (n: number): number[] => [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
+  const packets: Array<[string, Buffer, Record<string, unknown> | undefined]> = [
+    [
+      'SACK blocks, experimental Fast Open, MPTCP, an unknown kind',
+      ip4(
+        6,
+        tcp([
+          1,
+          1,
+          5,
+          18,
+          ...be(100),
+          ...be(200),
+          ...be(300),
+          ...be(400),
+          254,
+          8,
+          0xf9,
+          0x89,
+          0xaa,
+          0xbb,
+          0xcc,
+          0xdd,
+          30,
+          4,
+          0x20,
+          0,
+          99,
+          4,
+          0,
+          0,
+        ]),
+      ),
+      {
+        opts: {
+          sack: [
+            [100, 200],
+            [300, 400],
+          ],
+          tfo_exp: 'aabbccdd',
+          mptcp: ['DSS'],
+          unknown: [99],
+        },
+      },
+    ],
+    [
+      'MP_CAPABLE, a Fast Open cookie request, MD5',
+      ip4(6, tcp([30, 12, 0x01, 0x81, 0, 0, 0, 0, 0, 0, 0, 0, 34, 2, 19, 18, ...Array<number>(16).fill(0)], 0x02)),
+      { opts: { mptcp: ['MP_CAPABLE'], tfo: '', md5: true } },
+    ],
+    ['an option running past the header stops the walk', ip4(6, tcp([2, 4, 5, 0xb4, 3, 9], 0x02)), { opts: { mss: 1460, bad: 'length' } }],
+    ['EOL ends the list', ip4(6, tcp([0, 2, 4, 5, 0xb4])), { opts: {} }],
+    ['no options: no opts key', ip4(6, tcp([])), { opts: undefined }],
+    [
+      'IPv6 behind a hop-by-hop header',
+      ip6(0, Buffer.concat([Buffer.from([6, 0, 1, 4, 0, 0, 0, 0]), tcp([2, 4, 5, 0xa0], 0x02)])),
+      { family: 'inet6', opts: { mss: 1440 } },
+    ],
+    [
+      'ICMP frag needed quoting a TCP segment: the MTU and the quoted ports',
+      ip4(
+        1,
+        Buffer.concat([icmpHeader(3, 4, 1400), ip4(6, tcp([]).subarray(0, 8), [10, 0, 0, 2], [10, 0, 0, 9])]),
+        [10, 0, 0, 7],
+        [10, 0, 0, 2],
+      ),
+      {
+        op: 'icmp',
+        icmp: 'dest-unreach/frag-needed',
+        icmp_type: 3,
+        icmp_code: 4,
+        mtu: 1400,
+        orig_proto: 'tcp',
+        orig_src: '10.0.0.2',
+        orig_sport: 1234,
+        orig_dport: 80,
+        orig_tcp_seq: 1,
+      },
+    ],
+    [
+      'ICMPv6 packet too big',
+      ip6(58, Buffer.concat([icmpHeader(2, 0, 1280), ip6(6, tcp([]).subarray(0, 8), 2, 9)])),
+      { op: 'icmp', family: 'inet6', icmp: 'packet-too-big', mtu: 1280, orig_dst: 'fd00::9', orig_sport: 1234 },
+    ],
+    [
+      'ICMPv6 address unreachable is dest-unreach/host, as in IPv4',
+      ip6(58, Buffer.concat([icmpHeader(1, 3), ip6(17, Buffer.from([0x30, 0x39, 0, 53, 0, 8, 0, 0]), 2, 9)])),
+      { op: 'icmp', icmp: 'dest-unreach/host', icmp_type: 1, icmp_code: 3, orig_proto: 'udp', orig_sport: 12345, orig_dport: 53 },
+    ],
+    ['an echo request is not an error: skipped', ip4(1, Buffer.concat([icmpHeader(8, 0), Buffer.alloc(8)])), undefined],
+    ['an error quoting ICMP: skipped', ip4(1, Buffer.concat([icmpHeader(3, 1), ip4(1, icmpHeader(8, 0))])), undefined],
+    ['UDP itself: skipped', ip4(17, Buffer.from([0, 1, 0, 2, 0, 8, 0, 0])), undefined],
+  ]
+  const r = spawnSync(probeBinary, ['capture', '--decode', ...packets.map(p => p[1].toString('hex'))], { encoding: 'utf8', timeout: 5000 })
+  t.equal(r.status, 0, r.stderr)
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map(l => JSON.parse(l) as ProbeEvent)
+  t.ok(
+    events.every(e => validate(e)),
+    'every event validates against event.schema.json',
+  )
+  let i = 0
+  for (const [what, , want] of packets) {
+    if (!want) continue
+    const e = events[i++]
+    if ('opts' in want && want['opts'] === undefined) t.notOk(e && 'opts' in e, what)
+    else if (want['opts']) t.same(e?.['opts'], want['opts'], what)
+    else t.match(e, want, what)
+  }
+  t.equal(events.length, i, 'the skipped ones wrote nothing')
+  const bad = spawnSync(probeBinary, ['capture', '--decode', 'abc'], { encoding: 'utf8', timeout: 5000 })
+  t.equal(bad.status, 3, 'an odd number of digits: exit 3')
+  t.match(JSON.parse(bad.stdout) as ProbeEvent, { op: 'capture', errno: 'EINVAL' })
+})

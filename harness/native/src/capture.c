@@ -757,6 +757,40 @@ static void print_drops(const capif_t *c)
 			c->name, st.tp_drops);
 }
 
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+		: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/*
+ * "capture --decode HEX...": each argument is one IP packet in hex, decoded
+ * as a captured one would be (its event, or nothing when the capture would
+ * skip it). Reads a packet from tcpdump -x or a bug report without a live
+ * interface, and lets the decoder be tested on packets no kernel sends.
+ */
+static int decode_main(int n, char **hex)
+{
+	static const capif_t c = { .fd = -1, .name = "decode", .ifname = "decode", .nsfd = -1 };
+
+	for (int i = 0; i < n; i++) {
+		unsigned char pkt[SNAPLEN];
+		size_t len = 0, digits = strlen(hex[i]);
+
+		if (digits % 2 || digits / 2 > sizeof pkt)
+			return fail("decode", "a packet is an even number of hex digits, at most 256 bytes", EINVAL);
+		for (size_t k = 0; k < digits; k += 2) {
+			int hi = hexval(hex[i][k]), lo = hexval(hex[i][k + 1]);
+
+			if (hi < 0 || lo < 0)
+				return fail("decode", "not a hex digit", EINVAL);
+			pkt[len++] = (unsigned char)(hi << 4 | lo);
+		}
+		report(&c, pkt, len, len, 0);
+	}
+	return 0;
+}
+
 int capture_main(int nif, char **ifnames)
 {
 	capif_t ifs[MAX_IFS];
@@ -765,6 +799,8 @@ int capture_main(int nif, char **ifnames)
 	size_t line_len = 0;
 	int rc = 0;
 
+	if (nif >= 1 && strcmp(ifnames[0], "--decode") == 0)
+		return decode_main(nif - 1, ifnames + 1);
 	if (nif < 1)
 		return fail(NULL, "usage: sockspec-probe capture <ifname> [<ifname>...]", 0);
 	if (nif > MAX_IFS)
