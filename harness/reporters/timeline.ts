@@ -65,16 +65,24 @@ export function describeEvent(e: ProbeEvent): string {
  * name (and MTU) instead.
  */
 function wireLabel(e: ProbeEvent): string {
+  const opts = wireOpts(e)
+  return opts ? `${wireName(e)} <${opts}>` : wireName(e)
+}
+
+/** Flags and length, or the ICMP error's name. */
+function wireName(e: ProbeEvent): string {
   // "unreach port" rather than "dest-unreach/port": the lane is narrow and a space folds well
   if (e.op === 'icmp')
     return `ICMP ${String(e['icmp'] ?? '?').replace(/^dest-unreach\//, 'unreach ')}${e['mtu'] !== undefined ? ` mtu=${String(e['mtu'])}` : ''}`
-  const base = packetLabel(e)
+  return packetLabel(e)
+}
+
+/** The options worth showing, compactly ('' for none). */
+function wireOpts(e: ProbeEvent): string {
   const opts = e['opts'] as Record<string, unknown> | undefined
-  if (!opts) return base
+  if (e.op === 'icmp' || !opts) return ''
   const syn = ((e['tcp_flags'] as string[] | undefined) ?? []).includes('SYN')
-  const shown = syn ? opts : Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'ts' && k !== 'tsval' && k !== 'tsecr'))
-  const text = optsLabel(shown)
-  return text ? `${base} <${text}>` : base
+  return optsLabel(syn ? opts : Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'ts' && k !== 'tsval' && k !== 'tsecr')))
 }
 
 /** An ICMP error travels back to the sender of the packet it quotes: as a segment from the quoted destination port. */
@@ -114,7 +122,8 @@ function describePacketBetween(e: ProbeEvent, owners: ReadonlyMap<number, string
   const w = wireEnds(e)
   const from = owners.get(Number(w['sport']))
   const to = owners.get(Number(w['dport']))
-  return `${wireLabel(e)} ${from ?? `:${String(w['sport'] ?? '?')}`} → ${to ?? `:${String(w['dport'] ?? '?')}`}`
+  const opts = wireOpts(e)
+  return `${wireName(e)} ${from ?? `:${String(w['sport'] ?? '?')}`} → ${to ?? `:${String(w['dport'] ?? '?')}`}${opts ? ` <${opts}>` : ''}`
 }
 
 function checkLine(c: CheckRow): string {
