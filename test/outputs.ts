@@ -324,7 +324,7 @@ t.test('KCIDB v5: valid against the schema transcribed from kcidb-io, ids, paths
   t.notOk(validate(bad3))
 })
 
-t.test('pcap: tcpdump reads every captured segment with its flags, sequence numbers and correct checksums', async t => {
+t.test('pcap: tcpdump reads every captured segment with its flags, sequence numbers, options and correct checksums', async t => {
   const bundle = JSON.parse((await sockspecAsync(['export', jsonDoc.run.uuid, '--db', db])).stdout) as RunBundle
   const tcpdumpFlags: Record<string, string> = { FIN: 'F', SYN: 'S', RST: 'R', PSH: 'P', URG: 'U', ECE: 'E', CWR: 'W' }
   for (const variant of ['ipv4', 'ipv6']) {
@@ -360,6 +360,14 @@ t.test('pcap: tcpdump reads every captured segment with its flags, sequence numb
         `segment ${i} seq/ack`,
       )
       t.match(line, `length ${len}`)
+      // the options are rebuilt from their decoded form: tcpdump reads back the same values
+      const opts = s['opts'] as Record<string, number | boolean> | undefined
+      if (!opts) t.notMatch(line, /options \[/, `segment ${i}: no options`)
+      if (opts?.['mss'] !== undefined) t.match(line, `options [mss ${opts['mss']}`, `segment ${i} mss`)
+      if (opts?.['sackOK']) t.match(line, 'sackOK', `segment ${i} sackOK`)
+      if (opts?.['ts']) t.match(line, `TS val ${opts['tsval']} ecr ${opts['tsecr']}`, `segment ${i} timestamps`)
+      if (opts?.['wscale'] !== undefined) t.match(line, `wscale ${opts['wscale']}`, `segment ${i} wscale`)
+      if (flags.includes('SYN')) t.ok(opts?.['mss'], `segment ${i}: a SYN carries options`)
       t.notMatch(line, /incorrect/, `segment ${i} checksums`)
       t.match(line, /cksum 0x[0-9a-f]+ \(correct\)/)
     })

@@ -5,6 +5,7 @@
  * shared by every scenario of a run, so it has one capture for the whole run
  * (SharedCapture): a scenario takes the segments of its window, from when it
  * joined to a `sync` answered after its last step. Either way segments
+ * (and ICMP errors, filed under the ports of the packet they quote)
  * become trace events of the actor `wire`, and only those touching the
  * scenario's own ports are kept.
  */
@@ -223,9 +224,10 @@ export async function stopCaptures(running: readonly RunningCapture[], ports: Re
   const packets: ProbeEvent[] = []
   running.forEach((c, i) => {
     for (const e of seen[i]!) {
-      if (e.op !== 'packet') continue
-      const sport = Number(e['sport'])
-      const dport = Number(e['dport'])
+      if (e.op !== 'packet' && e.op !== 'icmp') continue
+      // an ICMP error belongs to the connection of the packet it quotes
+      const sport = Number(e.op === 'icmp' ? e['orig_sport'] : e['sport'])
+      const dport = Number(e.op === 'icmp' ? e['orig_dport'] : e['dport'])
       // a listener's port is always known; a connection's other port is found through it
       if (!ports.has(sport) && !ports.has(dport)) continue
       const at = String(e['if'] ?? '')

@@ -2,9 +2,12 @@
  * A result's captured TCP segments as a pcap file (nanosecond variant, magic
  * a1b23c4d; LINKTYPE_RAW, 101: each record starts at the IP header). The
  * capture records per segment its addresses, ports, flags, sequence and ack
- * numbers, raw window and payload length, not its bytes or options, so each
- * segment is rebuilt from those: an IPv4 or IPv6 header and a 20-byte TCP
- * header with correct checksums, and a zero payload of the recorded length.
+ * numbers, raw window, payload length and decoded options, not its bytes, so
+ * each segment is rebuilt from those: an IPv4 or IPv6 header and a TCP
+ * header with the options it can rebuild (MSS, SACK-permitted, timestamps,
+ * window scale, SACK blocks, Fast Open; not MPTCP, MD5, AO or unknown
+ * kinds, whose contents are not recorded), correct checksums, and a zero
+ * payload of the recorded length.
  * Times are the run's start plus the event's offset in its trace (the probe
  * stamps CLOCK_MONOTONIC; the spacing between segments is exact).
  * Hand-written: the format is a 24-byte file header and a 16-byte header per
@@ -65,6 +68,8 @@ export interface Segment {
   ack: number
   win: number
   len: number
+  /** decoded TCP options, as the capture stored them */
+  opts?: Record<string, unknown>
 }
 
 /** The captured segments of a trace (op `packet`), in trace order; events missing a field are left out. */
@@ -87,9 +92,48 @@ export function segmentsOf(events: readonly EventRow[]): Segment[] {
       ack: e.tcp_ack ?? 0,
       win: e.win ?? 0,
       len: Math.max(0, e.len ?? 0),
+      ...(e['opts'] && typeof e['opts'] === 'object' ? { opts: e['opts'] as Record<string, unknown> } : {}),
     })
   }
   return out
+}
+
+const u32 = (n: unknown): number[] => {
+  const v = Number(n) >>> 0
+  return [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]
+}
+
+/**
+ * The option bytes of a segment, laid out as Linux writes them
+ * (tcp_options_write: MSS, SACK-permitted folded into the timestamp's NOPs,
+ * NOP + window scale, SACK blocks, Fast Open), padded to 4 bytes, at most 40.
+ */
+export function optionBytes(opts: Record<string, unknown> | undefined): Buffer {
+  if (!opts) return Buffer.alloc(0)
+  const out: number[] = []
+  const add = (bytes: number[]): void => {
+    if (out.length + bytes.length <= 40) out.push(...bytes)
+  }
+  if (typeof opts['mss'] === 'number') add([2, 4, (opts['mss'] >> 8) & 0xff, opts['mss'] & 0xff])
+  if (opts['ts'] === true) add([...(opts['sackOK'] === true ? [4, 2] : [1, 1]), 8, 10, ...u32(opts['tsval']), ...u32(opts['tsecr'])])
+  else if (opts['sackOK'] === true) add([1, 1, 4, 2])
+  if (typeof opts['wscale'] === 'number') add([1, 3, 3, opts['wscale'] & 0xff])
+  if (Array.isArray(opts['sack']) && opts['sack'].length) {
+    const blocks = (opts['sack'] as unknown[][]).slice(0, 4)
+    add([1, 1, 5, 2 + 8 * blocks.length, ...blocks.flatMap(b => [...u32(b[0]), ...u32(b[1])])])
+  }
+  for (const [key, head] of [
+    ['tfo', [34]],
+    ['tfo_exp', [254, 0xf9, 0x89]],
+  ] as const) {
+    const cookie = opts[key]
+    if (typeof cookie !== 'string' || !/^([0-9a-f]{2})*$/.test(cookie)) continue
+    const bytes = [...Buffer.from(cookie, 'hex')]
+    const opt = [head[0], head.length + 1 + bytes.length, ...head.slice(1), ...bytes]
+    add([...opt, ...Array<number>((4 - (opt.length % 4)) % 4).fill(1)])
+  }
+  while (out.length % 4) out.push(0)
+  return Buffer.from(out)
 }
 
 /** One segment as the bytes on the wire from the IP header on (payload zeros, cut to the snap length). */
@@ -97,13 +141,16 @@ export function segmentPacket(s: Segment): Buffer {
   const v6 = s.family === 'inet6'
   const ipLen = v6 ? 40 : 20
   // a GSO super-segment may be longer than an IP length field holds: its payload is cut
-  const payload = Math.min(s.len, SNAPLEN - ipLen - 20)
-  const tcp = Buffer.alloc(20 + payload)
+  const options = optionBytes(s.opts)
+  const thLen = 20 + options.length
+  const payload = Math.min(s.len, SNAPLEN - ipLen - thLen)
+  const tcp = Buffer.alloc(thLen + payload)
   tcp.writeUInt16BE(s.sport & 0xffff, 0)
   tcp.writeUInt16BE(s.dport & 0xffff, 2)
   tcp.writeUInt32BE(s.seq >>> 0, 4)
   tcp.writeUInt32BE(s.ack >>> 0, 8)
-  tcp[12] = 5 << 4
+  tcp[12] = (thLen / 4) << 4
+  options.copy(tcp, 20)
   tcp[13] = s.flags.reduce((b, f) => b | (TCP_FLAG_BITS[f] ?? 0), 0)
   tcp.writeUInt16BE(s.win & 0xffff, 14)
   const src = v6 ? ipv6Bytes(s.src) : ipv4Bytes(s.src)

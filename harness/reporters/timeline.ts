@@ -6,6 +6,7 @@
 import type { CheckRow, EventRow } from '../store/store.js'
 import type { ProbeEvent } from '../trace/event.js'
 import { formatMask } from '../expect/mask.js'
+import { optsLabel } from '../expect/packets.js'
 import { failedChecksByStep, packetFromLeft, packetLabel, portOwners } from './trace-shape.js'
 import type { Paint } from './colour.js'
 import { terminalText } from './terminal-text.js'
@@ -57,11 +58,44 @@ export function describeEvent(e: ProbeEvent): string {
   return parts.join(' ')
 }
 
+/**
+ * What the arrow of a wire event says: a segment's flags and length, then its
+ * options where they are news (a SYN's offer in full; on other segments what
+ * is not the usual timestamp: SACK blocks, MPTCP, a cookie); an ICMP error's
+ * name (and MTU) instead.
+ */
+function wireLabel(e: ProbeEvent): string {
+  const opts = wireOpts(e)
+  return opts ? `${wireName(e)} <${opts}>` : wireName(e)
+}
+
+/** Flags and length, or the ICMP error's name. */
+function wireName(e: ProbeEvent): string {
+  // "unreach port" rather than "dest-unreach/port": the lane is narrow and a space folds well
+  if (e.op === 'icmp')
+    return `ICMP ${String(e['icmp'] ?? '?').replace(/^dest-unreach\//, 'unreach ')}${e['mtu'] !== undefined ? ` mtu=${String(e['mtu'])}` : ''}`
+  return packetLabel(e)
+}
+
+/** The options worth showing, compactly ('' for none). */
+function wireOpts(e: ProbeEvent): string {
+  const opts = e['opts'] as Record<string, unknown> | undefined
+  if (e.op === 'icmp' || !opts) return ''
+  const syn = ((e['tcp_flags'] as string[] | undefined) ?? []).includes('SYN')
+  return optsLabel(syn ? opts : Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'ts' && k !== 'tsval' && k !== 'tsecr')))
+}
+
+/** An ICMP error travels back to the sender of the packet it quotes: as a segment from the quoted destination port. */
+const wireEnds = (e: ProbeEvent): ProbeEvent =>
+  e.op === 'icmp' ? { ...e, sport: e['orig_dport'] as number, dport: e['orig_sport'] as number } : e
+
 /** A segment as an arrow between the lanes: `──SYN──▶` or `◀──SYN|ACK──`. */
 export function describePacket(e: ProbeEvent, leftActors: ReadonlySet<string>, owners: ReadonlyMap<number, string>): string {
-  const label = packetLabel(e)
-  return packetFromLeft(e, owners, a => leftActors.has(a)) ? `──${label}──▶` : `◀──${label}──`
+  const label = wireLabel(e)
+  return packetFromLeft(wireEnds(e), owners, a => leftActors.has(a)) ? `──${label}──▶` : `◀──${label}──`
 }
+
+const isWire = (e: ProbeEvent): boolean => e.op === 'packet' || e.op === 'icmp'
 
 /** Gutter of the lane layout: `t (ms)` right-aligned in 10 columns, then two spaces. */
 const TIME_COLUMNS = 12
@@ -85,9 +119,11 @@ interface Layout {
 
 /** Who sends a segment to whom, named: `SYN|ACK server → client`, for the one-lane form. */
 function describePacketBetween(e: ProbeEvent, owners: ReadonlyMap<number, string>): string {
-  const from = owners.get(Number(e['sport']))
-  const to = owners.get(Number(e['dport']))
-  return `${packetLabel(e)} ${from ?? `:${String(e['sport'] ?? '?')}`} → ${to ?? `:${String(e['dport'] ?? '?')}`}`
+  const w = wireEnds(e)
+  const from = owners.get(Number(w['sport']))
+  const to = owners.get(Number(w['dport']))
+  const opts = wireOpts(e)
+  return `${wireName(e)} ${from ?? `:${String(w['sport'] ?? '?')}`} → ${to ?? `:${String(w['dport'] ?? '?')}`}${opts ? ` <${opts}>` : ''}`
 }
 
 function checkLine(c: CheckRow): string {
@@ -129,7 +165,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
     failedBelow.push(failed)
   })
   const laneCount = actors.length
-  const texts = parsed.map(e => terminalText(e.op === 'packet' ? describePacket(e, leftSet, owners) : describeEvent(e)))
+  const texts = parsed.map(e => terminalText(isWire(e) ? describePacket(e, leftSet, owners) : describeEvent(e)))
   // each lane as wide as its longest call (capped), then the widest ones narrowed until the lanes fit
   const natural = actors.map(a => Math.min(MAX_LANE, Math.max(8, textWidth(terminalText(a)))))
   events.forEach((row, i) => {
@@ -138,7 +174,7 @@ export function renderTimeline(events: readonly EventRow[], checks: readonly Che
   })
   const lanes = fitLanes(natural, width - TIME_COLUMNS - (laneCount - 1))
   if (!lanes) {
-    const named = parsed.map((e, i) => (e.op === 'packet' ? terminalText(describePacketBetween(e, owners)) : texts[i]!))
+    const named = parsed.map((e, i) => (isWire(e) ? terminalText(describePacketBetween(e, owners)) : texts[i]!))
     return renderVertical(events, { actors, texts: named, marks, failedBelow }, width, paint)
   }
   return renderLanes(events, { actors, texts, marks, failedBelow }, lanes, width, paint)

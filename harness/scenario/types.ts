@@ -22,6 +22,10 @@ export interface PacketSpec {
   len?: number | string
   nth?: number
   last?: boolean
+  /** TCP options the segment carries: option -> value, comparison, one_of, true (present) or false (absent) */
+  opts?: Record<string, unknown>
+  /** an ICMP/ICMPv6 error instead of a TCP segment: "dest-unreach/port", or "dest-unreach" for any code */
+  icmp?: string | { one_of: string[] }
 }
 
 export interface PacketCount {

@@ -3,6 +3,7 @@
  * expectations, the verdict history, and the latest runs' timelines side by
  * side per variant. Pure: data in, HTML out.
  */
+import { describePacketSpec } from '../expect/packets.js'
 import { html, joinHtml } from './escape.js'
 import type { SafeHtml } from './escape.js'
 import { renderPage } from './layout.js'
@@ -59,6 +60,8 @@ function ordinal(n: number): string {
 /** `the 2nd segment ACK to L, 0 bytes`: a packet spec as a reader says it. */
 export function packetText(p: PacketSpec): string {
   const which = p.last ? 'the last segment' : p.nth !== undefined ? `the ${ordinal(p.nth)} segment` : 'a segment'
+  // an ICMP error, or a segment's options: the matcher's own wording
+  if (p.icmp !== undefined || p.opts !== undefined) return describePacketSpec(p)
   const parts = [which, p.flags ?? 'any flags']
   if (p.from) parts.push(`from ${p.from}`)
   if (p.to) parts.push(`to ${p.to}`)

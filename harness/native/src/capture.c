@@ -3,8 +3,9 @@
  * (PROTOCOL.md, "Capture mode"; DESIGN.md, "Packet timeline").
  *
  * One AF_PACKET/SOCK_DGRAM socket per interface reports every TCP segment
- * the interface transmits, as one JSON event per segment, on the probe's
- * CLOCK_MONOTONIC time line.
+ * the interface transmits (with its decoded options), and every ICMP or
+ * ICMPv6 error it transmits about a TCP or UDP packet, as one JSON event
+ * each, on the probe's CLOCK_MONOTONIC time line.
  *
  * Why "outgoing only": dev_queue_xmit_nit() hands every transmitted skb to
  * packet taps with pkt_type PACKET_OUTGOING; on lo the same segment comes
@@ -138,28 +139,32 @@ static int fail(const char *ifname, const char *msg, int err)
 
 /*
  * Kernel-side filter, so other traffic on a busy interface is dropped
- * before it is queued (and copied) to us: keep PACKET_OUTGOING IPv4 TCP
- * and PACKET_OUTGOING IPv6 whose first next-header is TCP or an extension
- * header (the walk is done in user space), trimmed to SNAPLEN. The same
- * checks are repeated in user space: packets queued between socket() and
- * the filter, and a BPF-less kernel, must not change the output.
+ * before it is queued (and copied) to us: keep PACKET_OUTGOING IPv4 TCP or
+ * ICMP and PACKET_OUTGOING IPv6 whose first next-header is TCP, ICMPv6 or
+ * an extension header (the walk is done in user space), trimmed to
+ * SNAPLEN. ICMP is rare next to TCP; only error messages (which quote the
+ * packet they are about) are reported. The same checks are repeated in
+ * user space: packets queued between socket() and the filter, and a
+ * BPF-less kernel, must not change the output.
  */
 static const struct sock_filter filter_insns[] = {
 	/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
-	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 12),
+	/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 14),
 	/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PROTOCOL),
-	/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 2),
+	/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 3),
 	/* 4 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),             /* ip->protocol */
-	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 7, 8),
-	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 7),
-	/* 7 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),             /* ip6->nexthdr */
-	/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 4, 0),
-	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_HOPOPTS, 3, 0),
-	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ROUTING, 2, 0),
-	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_DSTOPTS, 1, 0),
-	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_FRAGMENT, 0, 1),
-	/* 13 */ BPF_STMT(BPF_RET | BPF_K, SNAPLEN),
-	/* 14 */ BPF_STMT(BPF_RET | BPF_K, 0),
+	/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 9, 0),
+	/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 8, 9),
+	/* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 8),
+	/* 8 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 6),             /* ip6->nexthdr */
+	/* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 5, 0),
+	/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMPV6, 4, 0),
+	/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_HOPOPTS, 3, 0),
+	/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ROUTING, 2, 0),
+	/* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_DSTOPTS, 1, 0),
+	/* 14 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_FRAGMENT, 0, 1),
+	/* 15 */ BPF_STMT(BPF_RET | BPF_K, SNAPLEN),
+	/* 16 */ BPF_STMT(BPF_RET | BPF_K, 0),
 };
 
 /*
@@ -211,84 +216,213 @@ static int open_one(capif_t *c)
 	return 0;
 }
 
-/*
- * Parses an IP packet (p, caplen bytes captured, origlen before trimming)
- * and writes its event. Anything that is not a complete TCP header of a
- * first fragment is skipped silently.
- */
-static void report(const capif_t *c, const unsigned char *p, size_t caplen,
-		   size_t origlen, int64_t t0)
-{
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+/* An IP header as parsed: where the layer-4 header starts and what it is. */
+typedef struct {
 	const char *family;
-	size_t th_off;     /* TCP header offset in p */
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	unsigned proto;    /* IPPROTO_* of the layer-4 header */
+	size_t l4_off;     /* its offset in the packet */
 	long long iplen;   /* IP packet length per its header */
+} iphdr_t;
 
+/*
+ * Parses the IP header of p (caplen bytes present; origlen before
+ * trimming). Returns 0, or -1 for anything that is not a first fragment
+ * whose layer-4 header starts within caplen. Also used on the packet an
+ * ICMP error quotes, which may be cut anywhere after 8 bytes of layer 4.
+ */
+static int parse_ip(const unsigned char *p, size_t caplen, size_t origlen, iphdr_t *ip)
+{
 	if (caplen < 1)
-		return;
+		return -1;
 	if ((p[0] >> 4) == 4) {
 		if (caplen < 20)
-			return;
+			return -1;
 		size_t ihl = (size_t)(p[0] & 15) * 4;
 		unsigned frag = ((unsigned)p[6] << 8 | p[7]) & 0x1fff;
 
-		if (ihl < 20 || p[9] != IPPROTO_TCP || frag != 0)
-			return;
-		th_off = ihl;
-		iplen = (long long)p[2] << 8 | p[3];
+		if (ihl < 20 || frag != 0)
+			return -1;
+		ip->proto = p[9];
+		ip->l4_off = ihl;
+		ip->iplen = (long long)p[2] << 8 | p[3];
 		/* BIG TCP GSO packets over 64 KiB carry tot_len 0. */
-		if (iplen == 0)
-			iplen = (long long)origlen;
-		family = "inet";
-		inet_ntop(AF_INET, p + 12, src, sizeof src);
-		inet_ntop(AF_INET, p + 16, dst, sizeof dst);
+		if (ip->iplen == 0)
+			ip->iplen = (long long)origlen;
+		ip->family = "inet";
+		inet_ntop(AF_INET, p + 12, ip->src, sizeof ip->src);
+		inet_ntop(AF_INET, p + 16, ip->dst, sizeof ip->dst);
 	} else if ((p[0] >> 4) == 6) {
 		if (caplen < 40)
-			return;
+			return -1;
 		unsigned nh = p[6];
 		size_t off = 40;
+		int more = 1;
 
 		/* Minimal extension header walk (RFC 8200 4.1 order; at most
 		 * a few headers fit in SNAPLEN anyway). */
-		for (int i = 0; i < 8 && nh != IPPROTO_TCP; i++) {
-			if (off + 8 > caplen)
-				return;
+		for (int i = 0; i < 8 && more; i++) {
 			switch (nh) {
 			case IPPROTO_HOPOPTS:
 			case IPPROTO_ROUTING:
 			case IPPROTO_DSTOPTS:
+				if (off + 8 > caplen)
+					return -1;
 				nh = p[off];
 				off += ((size_t)p[off + 1] + 1) * 8;
 				break;
 			case IPPROTO_FRAGMENT:
-				/* Only the first fragment holds the TCP header. */
+				if (off + 8 > caplen)
+					return -1;
+				/* Only the first fragment holds the layer-4 header. */
 				if ((((unsigned)p[off + 2] << 8 | p[off + 3]) & 0xfff8) != 0)
-					return;
+					return -1;
 				nh = p[off];
 				off += 8;
 				break;
 			case IPPROTO_AH:
+				if (off + 8 > caplen)
+					return -1;
 				nh = p[off];
 				off += ((size_t)p[off + 1] + 2) * 4;
 				break;
 			default:
-				return;   /* ESP, no next header, not TCP */
+				more = 0;   /* a layer-4 header (or ESP, no next header) */
 			}
 		}
-		if (nh != IPPROTO_TCP)
-			return;
-		th_off = off;
-		iplen = ((long long)p[4] << 8 | p[5]) + 40;
+		if (more)
+			return -1;
+		ip->proto = nh;
+		ip->l4_off = off;
+		ip->iplen = ((long long)p[4] << 8 | p[5]) + 40;
 		/* BIG TCP IPv6 GSO packets (since 6.x without the jumbo
 		 * hop-by-hop header) carry payload_len 0. */
-		if (iplen == 40)
-			iplen = (long long)origlen;
-		family = "inet6";
-		inet_ntop(AF_INET6, p + 8, src, sizeof src);
-		inet_ntop(AF_INET6, p + 24, dst, sizeof dst);
+		if (ip->iplen == 40)
+			ip->iplen = (long long)origlen;
+		ip->family = "inet6";
+		inet_ntop(AF_INET6, p + 8, ip->src, sizeof ip->src);
+		inet_ntop(AF_INET6, p + 24, ip->dst, sizeof ip->dst);
 	} else {
-		return;
+		return -1;
 	}
+	return ip->l4_off < caplen ? 0 : -1;
+}
+
+/* MPTCP option subtypes (RFC 8684 3), by the high nibble of byte 2. */
+static const char *const mptcp_subtypes[] = {
+	"MP_CAPABLE", "MP_JOIN", "DSS", "ADD_ADDR", "REMOVE_ADDR",
+	"MP_PRIO", "MP_FAIL", "MP_FASTCLOSE", "MP_TCPRST",
+};
+
+static unsigned long long be32(const unsigned char *b)
+{
+	return (unsigned long long)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3];
+}
+
+/*
+ * "opts":{...}: the TCP options of o[0..n), decoded as the kernel writes
+ * them (tcp_options_write; parsed like tcp_parse_options). Keys in the
+ * order met; a repeated kind keeps the last value (arrays gather). A
+ * length that runs past the header ends the walk with "bad":"length".
+ */
+static void write_opts(ev_t *e, const unsigned char *o, size_t n)
+{
+	unsigned unknown[40];
+	int nunknown = 0;
+	unsigned mptcp = 0;   /* bit per subtype seen (bit 15: out of range) */
+
+	ev_key(e, "opts");
+	ev_obj_open(e);
+	for (size_t i = 0; i < n;) {
+		unsigned kind = o[i];
+
+		if (kind == 0)   /* end of option list */
+			break;
+		if (kind == 1) { /* NOP */
+			i++;
+			continue;
+		}
+		if (i + 2 > n || o[i + 1] < 2 || i + o[i + 1] > n) {
+			ev_key(e, "bad");
+			ev_str(e, "length");
+			break;
+		}
+		size_t len = o[i + 1];
+		const unsigned char *v = o + i + 2;
+
+		if (kind == 2 && len == 4) {
+			ev_kint(e, "mss", (long long)v[0] << 8 | v[1]);
+		} else if (kind == 3 && len == 3) {
+			ev_kint(e, "wscale", v[0]);
+		} else if (kind == 4 && len == 2) {
+			ev_key(e, "sackOK");
+			ev_bool(e, 1);
+		} else if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+			ev_key(e, "sack");
+			ev_arr_open(e);
+			for (size_t b = 0; b + 8 <= len - 2; b += 8) {
+				ev_arr_open(e);
+				ev_uint(e, be32(v + b));
+				ev_uint(e, be32(v + b + 4));
+				ev_arr_close(e);
+			}
+			ev_arr_close(e);
+		} else if (kind == 8 && len == 10) {
+			ev_key(e, "ts");
+			ev_bool(e, 1);
+			ev_kuint(e, "tsval", be32(v));
+			ev_kuint(e, "tsecr", be32(v + 4));
+		} else if (kind == 34 || (kind == 254 && len >= 4 && v[0] == 0xf9 && v[1] == 0x89)) {
+			/* Fast Open (RFC 7413; 254 with magic 0xF989 is the
+			 * experimental form): the cookie in hex, "" for a request. */
+			const unsigned char *c = kind == 34 ? v : v + 2;
+			size_t clen = len - (size_t)(c - (o + i));
+			char hex[2 * 40 + 1];
+
+			for (size_t k = 0; k < clen; k++)
+				snprintf(hex + 2 * k, 3, "%02x", c[k]);
+			hex[2 * clen] = '\0';
+			ev_kstr(e, kind == 34 ? "tfo" : "tfo_exp", hex);
+		} else if (kind == 30 && len >= 3) {
+			unsigned st = v[0] >> 4;
+
+			mptcp |= 1u << (st < 9 ? st : 15);
+		} else if (kind == 19 && len == 18) {
+			ev_key(e, "md5");
+			ev_bool(e, 1);
+		} else if (kind == 29 && len >= 4) {
+			ev_key(e, "ao");
+			ev_bool(e, 1);
+		} else if (nunknown < 40) {
+			unknown[nunknown++] = kind;
+		}
+		i += len;
+	}
+	if (mptcp) {
+		ev_key(e, "mptcp");
+		ev_arr_open(e);
+		for (unsigned st = 0; st < 9; st++)
+			if (mptcp & (1u << st))
+				ev_str(e, mptcp_subtypes[st]);
+		if (mptcp & (1u << 15))
+			ev_str(e, "unknown");
+		ev_arr_close(e);
+	}
+	if (nunknown) {
+		ev_key(e, "unknown");
+		ev_arr_open(e);
+		for (int k = 0; k < nunknown; k++)
+			ev_int(e, unknown[k]);
+		ev_arr_close(e);
+	}
+	ev_obj_close(e);
+}
+
+/* One TCP segment's event. */
+static void report_tcp(const capif_t *c, const unsigned char *p, size_t caplen,
+		       const iphdr_t *ip, int64_t t0)
+{
+	size_t th_off = ip->l4_off;
 
 	if (th_off + 20 > caplen)
 		return;
@@ -296,7 +430,7 @@ static void report(const capif_t *c, const unsigned char *p, size_t caplen,
 	size_t doff = (size_t)(th[12] >> 4) * 4;
 	if (doff < 20)
 		return;
-	long long len = iplen - (long long)th_off - (long long)doff;
+	long long len = ip->iplen - (long long)th_off - (long long)doff;
 	if (len < 0)
 		len = 0;   /* truncated or lying header: never negative */
 
@@ -304,18 +438,160 @@ static void report(const capif_t *c, const unsigned char *p, size_t caplen,
 	ev_begin(&e, NULL, "packet");
 	ev_kint(&e, "t0", t0);
 	ev_kstr(&e, "if", c->name);
-	ev_kstr(&e, "family", family);
-	ev_kstr(&e, "src", src);
+	ev_kstr(&e, "family", ip->family);
+	ev_kstr(&e, "src", ip->src);
 	ev_kint(&e, "sport", (long long)th[0] << 8 | th[1]);
-	ev_kstr(&e, "dst", dst);
+	ev_kstr(&e, "dst", ip->dst);
 	ev_kint(&e, "dport", (long long)th[2] << 8 | th[3]);
 	ev_key(&e, "tcp_flags");
 	ev_flags(&e, th[13], tcp_flag_names);
-	ev_kuint(&e, "tcp_seq", (unsigned long long)th[4] << 24 | th[5] << 16 | th[6] << 8 | th[7]);
-	ev_kuint(&e, "tcp_ack", (unsigned long long)th[8] << 24 | th[9] << 16 | th[10] << 8 | th[11]);
+	ev_kuint(&e, "tcp_seq", be32(th + 4));
+	ev_kuint(&e, "tcp_ack", be32(th + 8));
 	ev_kint(&e, "win", (long long)th[14] << 8 | th[15]);
 	ev_kint(&e, "len", len);
+	/* Options only when present (most data segments carry just a
+	 * timestamp); a header cut by SNAPLEN is decoded as far as it got. */
+	if (doff > 20) {
+		size_t have = caplen - th_off < doff ? caplen - th_off : doff;
+
+		if (have > 20)
+			write_opts(&e, th + 20, have - 20);
+	}
 	ev_end(&e);   /* exits if stdout is gone */
+}
+
+/*
+ * ICMP error names, one per meaning: where both families have the same
+ * error it has the same name (ICMPv6 "address unreachable" is
+ * dest-unreach/host, as nft's icmpx host-unreachable maps to it), so one
+ * expectation serves a scenario's ipv4 and ipv6 variants. The numbers are
+ * in icmp_type/icmp_code.
+ */
+static const char *icmp4_name(unsigned type, unsigned code, char *buf, size_t n)
+{
+	static const char *const unreach[16] = {
+		"net", "host", "protocol", "port", "frag-needed", "srcroute-failed",
+		"net-unknown", "host-unknown", "host-isolated", "net-prohibited",
+		"host-prohibited", "net-tos", "host-tos", "admin-prohibited",
+		"host-precedence", "precedence-cutoff",
+	};
+
+	switch (type) {
+	case 3:
+		if (code < 16)
+			snprintf(buf, n, "dest-unreach/%s", unreach[code]);
+		else
+			snprintf(buf, n, "dest-unreach/%u", code);
+		return buf;
+	case 4:
+		return "source-quench";
+	case 5:
+		snprintf(buf, n, "redirect/%u", code);
+		return buf;
+	case 11:
+		return code == 0 ? "time-exceeded/ttl" : code == 1 ? "time-exceeded/reassembly" : "time-exceeded";
+	case 12:
+		return "param-problem";
+	default:
+		return NULL;   /* not an error message: not reported */
+	}
+}
+
+static const char *icmp6_name(unsigned type, unsigned code, char *buf, size_t n)
+{
+	static const char *const unreach[8] = {
+		"net", "admin-prohibited", "beyond-scope", "host", "port",
+		"policy-failed", "reject-route", "source-routing-header",
+	};
+
+	switch (type) {
+	case 1:
+		if (code < 8)
+			snprintf(buf, n, "dest-unreach/%s", unreach[code]);
+		else
+			snprintf(buf, n, "dest-unreach/%u", code);
+		return buf;
+	case 2:
+		return "packet-too-big";
+	case 3:
+		return code == 0 ? "time-exceeded/ttl" : code == 1 ? "time-exceeded/reassembly" : "time-exceeded";
+	case 4:
+		return "param-problem";
+	default:
+		return NULL;   /* informational (echo, neighbour discovery) */
+	}
+}
+
+/*
+ * One ICMP or ICMPv6 error message's event: its type and code and the
+ * packet it quotes (RFC 792 / RFC 4443: the offending IP header and at
+ * least 8 bytes of its payload, enough for the ports). Reported only when
+ * the quoted packet is TCP or UDP: the harness files it under the quoted
+ * ports, as it files a segment under its own.
+ */
+static void report_icmp(const capif_t *c, const unsigned char *p, size_t caplen,
+			const iphdr_t *ip, int64_t t0)
+{
+	size_t off = ip->l4_off;
+	char buf[48];
+	iphdr_t q;
+
+	if (off + 8 > caplen)
+		return;
+	unsigned type = p[off], code = p[off + 1];
+	const char *name = ip->proto == IPPROTO_ICMP ? icmp4_name(type, code, buf, sizeof buf)
+						     : icmp6_name(type, code, buf, sizeof buf);
+	if (!name)
+		return;
+	const unsigned char *in = p + off + 8;
+	size_t inlen = caplen - off - 8;
+	if (parse_ip(in, inlen, inlen, &q) < 0 || (q.proto != IPPROTO_TCP && q.proto != IPPROTO_UDP) ||
+	    q.l4_off + 4 > inlen)
+		return;
+	const unsigned char *l4 = in + q.l4_off;
+
+	ev_t e;
+	ev_begin(&e, NULL, "icmp");
+	ev_kint(&e, "t0", t0);
+	ev_kstr(&e, "if", c->name);
+	ev_kstr(&e, "family", ip->family);
+	ev_kstr(&e, "src", ip->src);
+	ev_kstr(&e, "dst", ip->dst);
+	ev_kstr(&e, "icmp", name);
+	ev_kint(&e, "icmp_type", type);
+	ev_kint(&e, "icmp_code", code);
+	/* the next-hop MTU: frag-needed (RFC 1191) and packet-too-big */
+	if (ip->proto == IPPROTO_ICMP && type == 3 && code == 4)
+		ev_kint(&e, "mtu", (long long)p[off + 6] << 8 | p[off + 7]);
+	else if (ip->proto == IPPROTO_ICMPV6 && type == 2)
+		ev_kuint(&e, "mtu", be32(p + off + 4));
+	ev_kstr(&e, "orig_proto", q.proto == IPPROTO_TCP ? "tcp" : "udp");
+	ev_kstr(&e, "orig_src", q.src);
+	ev_kint(&e, "orig_sport", (long long)l4[0] << 8 | l4[1]);
+	ev_kstr(&e, "orig_dst", q.dst);
+	ev_kint(&e, "orig_dport", (long long)l4[2] << 8 | l4[3]);
+	if (q.proto == IPPROTO_TCP && q.l4_off + 8 <= inlen)
+		ev_kuint(&e, "orig_tcp_seq", be32(l4 + 4));
+	ev_end(&e);
+}
+
+/*
+ * Parses an IP packet (p, caplen bytes captured, origlen before trimming)
+ * and writes its event. Anything that is not a complete TCP header of a
+ * first fragment, or an ICMP error quoting TCP or UDP, is skipped silently.
+ */
+static void report(const capif_t *c, const unsigned char *p, size_t caplen,
+		   size_t origlen, int64_t t0)
+{
+	iphdr_t ip;
+
+	if (parse_ip(p, caplen, origlen, &ip) < 0)
+		return;
+	if (ip.proto == IPPROTO_TCP)
+		report_tcp(c, p, caplen, &ip, t0);
+	else if ((ip.proto == IPPROTO_ICMP && strcmp(ip.family, "inet") == 0) ||
+		 (ip.proto == IPPROTO_ICMPV6 && strcmp(ip.family, "inet6") == 0))
+		report_icmp(c, p, caplen, &ip, t0);
 }
 
 /*
@@ -481,6 +757,40 @@ static void print_drops(const capif_t *c)
 			c->name, st.tp_drops);
 }
 
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+		: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/*
+ * "capture --decode HEX...": each argument is one IP packet in hex, decoded
+ * as a captured one would be (its event, or nothing when the capture would
+ * skip it). Reads a packet from tcpdump -x or a bug report without a live
+ * interface, and lets the decoder be tested on packets no kernel sends.
+ */
+static int decode_main(int n, char **hex)
+{
+	static const capif_t c = { .fd = -1, .name = "decode", .ifname = "decode", .nsfd = -1 };
+
+	for (int i = 0; i < n; i++) {
+		unsigned char pkt[SNAPLEN];
+		size_t len = 0, digits = strlen(hex[i]);
+
+		if (digits % 2 || digits / 2 > sizeof pkt)
+			return fail("decode", "a packet is an even number of hex digits, at most 256 bytes", EINVAL);
+		for (size_t k = 0; k < digits; k += 2) {
+			int hi = hexval(hex[i][k]), lo = hexval(hex[i][k + 1]);
+
+			if (hi < 0 || lo < 0)
+				return fail("decode", "not a hex digit", EINVAL);
+			pkt[len++] = (unsigned char)(hi << 4 | lo);
+		}
+		report(&c, pkt, len, len, 0);
+	}
+	return 0;
+}
+
 int capture_main(int nif, char **ifnames)
 {
 	capif_t ifs[MAX_IFS];
@@ -489,6 +799,8 @@ int capture_main(int nif, char **ifnames)
 	size_t line_len = 0;
 	int rc = 0;
 
+	if (nif >= 1 && strcmp(ifnames[0], "--decode") == 0)
+		return decode_main(nif - 1, ifnames + 1);
 	if (nif < 1)
 		return fail(NULL, "usage: sockspec-probe capture <ifname> [<ifname>...]", 0);
 	if (nif > MAX_IFS)

@@ -238,6 +238,12 @@ void ev_uint(ev_t *e, unsigned long long v)
 	putf(e, "%llu", v);
 }
 
+void ev_bool(ev_t *e, int v)
+{
+	sep(e);
+	put(e, v ? "true" : "false", v ? 4 : 5);
+}
+
 void ev_str(ev_t *e, const char *s)
 {
 	sep(e);

@@ -43,6 +43,7 @@ void ev_end(ev_t *e);
 void ev_key(ev_t *e, const char *key);
 void ev_int(ev_t *e, long long v);
 void ev_uint(ev_t *e, unsigned long long v);
+void ev_bool(ev_t *e, int v);
 void ev_str(ev_t *e, const char *s);
 void ev_bytes(ev_t *e, const void *p, size_t n); /* string from raw bytes */
 void ev_obj_open(ev_t *e);
