@@ -12,7 +12,17 @@ import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostSession } from './host.js'
-import { NS_PREFIX, deleteBatch, ipBatchArgv, nftScript, planTopology, sysctlBatch, sysctlPath, topologyBatches } from './topology.js'
+import {
+  NS_PREFIX,
+  deleteBatch,
+  ipBatchArgv,
+  namespaceHosts,
+  nftScript,
+  planTopology,
+  sysctlBatch,
+  sysctlPath,
+  topologyBatches,
+} from './topology.js'
 import type { IpBatch, TopologyPlan } from './topology.js'
 
 let counter = 0
@@ -133,8 +143,11 @@ export interface Topology {
  */
 export async function buildTopology(scenario: Scenario, exec: NetnsExec, tag: string): Promise<Topology | { skip: string }> {
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.sysctl ?? {}]))
-  const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
-  const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
+  const packets = Object.fromEntries(
+    Object.entries(scenario.hosts ?? {}).flatMap(([n, h]) => (h.packet !== undefined ? [[n, h.packet]] : [])),
+  )
+  const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag, packets)
+  const created = [plan.hub, ...namespaceHosts(plan).map(h => h.ns)]
   const sysctls = sysctlBatch(plan)
   try {
     for (const phase of topologyBatches(plan)) {
@@ -190,7 +203,7 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     hostOf: actor => hostOfActor(scenario, actor),
     // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
     captureSpecs: () =>
-      chunks(plan.hosts, 8).map(hosts => ({
+      chunks(namespaceHosts(plan), 8).map(hosts => ({
         host: hosts.map(h => h.name).join(','),
         argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
         hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),

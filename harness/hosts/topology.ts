@@ -10,6 +10,7 @@
  */
 
 import { SockspecError } from '../errors.js'
+import { packetDevice } from '../ops/peer.js'
 import { NET_SYSCTL, SYSCTL_VALUE } from '../scenario/semantics.js'
 
 export const NS_PREFIX = 'sockspec-'
@@ -37,6 +38,8 @@ export interface HostPlan {
   inet: string
   inet6: string
   sysctl: Record<string, string | number>
+  /** a packet host: the host whose namespace holds its TUN device (ns is that host's) */
+  packetOn?: string
 }
 
 export interface TopologyPlan {
@@ -51,20 +54,46 @@ export function planTopology(
   hostNames: readonly string[],
   sysctls: Record<string, Record<string, string | number>>,
   tag: string,
+  packets: Record<string, string> = {},
 ): TopologyPlan {
   for (const [host, values] of Object.entries(sysctls)) for (const [k, v] of Object.entries(values)) checkHostSysctl(host, k, v)
   // names end up as words of ip batch lines: nothing that splits or ends a line
   for (const name of [tag, ...hostNames])
     if (!NAME_WORD.test(name)) throw new SockspecError('E_SCENARIO', `host name '${name}' refused: letters, digits, '.', '_' and '-' only`)
   const hub = `${NS_PREFIX}${tag}-hub`
-  const hosts = hostNames.map((name, i) => ({
+  for (const [name, on] of Object.entries(packets))
+    if (!hostNames.includes(on) || on in packets)
+      throw new SockspecError('E_SCENARIO', `packet host '${name}' must be attached to a host with a namespace, not '${on}'`)
+  const hosts: HostPlan[] = hostNames.map((name, i) => ({
     name,
-    ns: `${NS_PREFIX}${tag}-${name}`,
+    ns: `${NS_PREFIX}${tag}-${packets[name] ?? name}`,
     inet: `198.18.0.${i + 1}`,
     inet6: `fd00:0:0:5::${i + 1}`,
     sysctl: sysctls[name] ?? {},
+    ...(packets[name] !== undefined ? { packetOn: packets[name] } : {}),
   }))
   return { hub, hosts }
+}
+
+/** The hosts that are namespaces of their own (packet hosts live in another host's). */
+export const namespaceHosts = (plan: TopologyPlan): HostPlan[] => plan.hosts.filter(h => h.packetOn === undefined)
+
+/**
+ * A packet host's plumbing, in the namespace of the host it is attached to:
+ * a persistent TUN device (IFF_TUN, no packet information; the peer's probe
+ * attaches to it) and host routes for the peer's addresses through it. The
+ * /32 and /128 win over the attached host's /24 and /64 on eth0; the source
+ * is the attached host's own address. No ARP or NDP on a TUN link.
+ */
+function packetLines(plan: TopologyPlan, host: HostPlan): string[] {
+  return plan.hosts
+    .filter(p => p.packetOn === host.name)
+    .flatMap(p => [
+      `tuntap add dev ${packetDevice(p.inet)} mode tun`,
+      `link set ${packetDevice(p.inet)} up`,
+      `route add ${p.inet}/32 dev ${packetDevice(p.inet)} src ${host.inet}`,
+      `route add ${p.inet6}/128 dev ${packetDevice(p.inet)} src ${host.inet6}`,
+    ])
 }
 
 /**
@@ -92,14 +121,21 @@ export function ipBatchArgv(batch: Pick<IpBatch, 'ns'>, force = false): string[]
  * itself: a batch line takes no `-6`.
  */
 export function topologyBatches(plan: TopologyPlan): IpBatch[][] {
-  const phases: IpBatch[][] = [[{ lines: [plan.hub, ...plan.hosts.map(h => h.ns)].map(ns => `netns add ${ns}`) }]]
+  const own = namespaceHosts(plan)
+  const phases: IpBatch[][] = [[{ lines: [plan.hub, ...own.map(h => h.ns)].map(ns => `netns add ${ns}`) }]]
   const hub = ['link add br0 up type bridge']
-  plan.hosts.forEach((h, i) => hub.push(`link add name p${i} up master br0 type veth peer name eth0 netns ${h.ns}`))
+  own.forEach((h, i) => hub.push(`link add name p${i} up master br0 type veth peer name eth0 netns ${h.ns}`))
   phases.push([{ ns: plan.hub, lines: hub }])
   phases.push(
-    plan.hosts.map(h => ({
+    own.map(h => ({
       ns: h.ns,
-      lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
+      lines: [
+        'link set lo up',
+        'link set eth0 up',
+        `addr add ${h.inet}/24 dev eth0`,
+        `addr add ${h.inet6}/64 dev eth0 nodad`,
+        ...packetLines(plan, h),
+      ],
     })),
   )
   return phases

@@ -14,13 +14,14 @@ import type { CommandContext } from './format.js'
 import { family as gates } from './gates.js'
 import { family as io } from './io.js'
 import { family as options } from './options.js'
+import { family as peer } from './peer.js'
 import { family as readiness } from './readiness.js'
 import { family as sockets } from './sockets.js'
 import type { FieldUse, HandleField, NameTable, OpDef, OpFamily, ProbeCommand } from './types.js'
 import { createdFields } from './types.js'
 import type { Step } from '../scenario/types.js'
 
-const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence]
+const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence, peer]
 
 export const OP_DEFS: readonly OpDef[] = FAMILIES_OF_OPS.flatMap(f => f.ops)
 

@@ -114,6 +114,11 @@ export interface Step {
   within?: { since: string; ms: number }
   with?: 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
   dir?: 'in' | 'out'
+  /** packet_send / packet_expect: the segment (harness/ops/peer.ts SegmentSpec) */
+  segment?: Record<string, unknown>
+  within_ms?: number
+  icmp?: string
+  mtu?: number
   step?: string
   background?: boolean
   limit_ms?: number
@@ -151,6 +156,8 @@ export interface Claim {
 
 export interface HostSpec {
   sysctl?: Record<string, number | string>
+  /** a packet peer: no namespace of its own; its address is routed into a TUN device in this host's namespace */
+  packet?: string
 }
 
 /** An expectation across steps: how many of `steps` answered as `of` says. */

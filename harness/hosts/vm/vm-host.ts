@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { kitRoot } from '../../paths.js'
 import type { HostDriver, HostSession } from '../host.js'
 import { buildTopology, hostOfActor } from '../netns.js'
+import { namespaceHosts } from '../topology.js'
 import type { NetnsExec, NetnsSession, Topology } from '../netns.js'
 import type { Guest } from './guest.js'
 import { guestScratchDir } from './init-script.js'
@@ -57,7 +58,7 @@ export function vmHost(current: Guest | (() => Guest), connector = connectorScri
       }
       const actors = [...new Set(scenario.steps.map(s => s.actor))]
       // one more port per capture: each scenario host's namespace, or the guest's loopback
-      const captureHosts = topo ? topo.plan.hosts : [undefined]
+      const captureHosts = topo ? namespaceHosts(topo.plan) : [undefined]
       let ports: number[]
       try {
         ports = await guest.lease(actors.length + captureHosts.length)
