@@ -414,6 +414,11 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     maximum: 120000,
     description: 'packet_expect: how long to wait for the segment.',
   },
+  skip_retransmits: {
+    type: 'boolean',
+    description:
+      "packet_expect: pass over a repeat (same flags, seq and length) of one of the last 8 segments read that holds a SYN, FIN or data, or of a window probe: a kernel timer's retransmission that raced a slow step. Plain ACKs are never passed over (a duplicate ACK repeats one).",
+  },
   icmp: {
     type: 'string',
     enum: ['port', 'host', 'net', 'proto', 'admin', 'frag'],

@@ -145,7 +145,7 @@ const packetExpect: OpDef = {
   name: 'packet_expect',
   doc: 'Packet peer: the next segment the kernel sends to the peer, within `within_ms`; `segment` names the fields it must have (flags, seq, ack, win, len, options, sack).',
   answers: 'packet_expect',
-  fields: { sock: 'required', segment: 'optional', within_ms: 'required' },
+  fields: { sock: 'required', segment: 'optional', within_ms: 'required', skip_retransmits: 'optional' },
   waits: 'within_ms',
   impliedExpect: step => segmentExpectation(step.segment as SegmentSpec | undefined),
   commands: [
@@ -153,12 +153,15 @@ const packetExpect: OpDef = {
       name: 'packet_expect',
       handler: 'op_packet_expect',
       minArgs: 2,
-      maxArgs: 2,
-      usage: 'packet_expect H <within_ms>',
-      doc: '`poll()`+`read()` on the tun until a TCP segment of the connection arrives; ret 1 and `value` = `{flags, seq, ack, win, len, options, mss, wscale, ts_val, ts_ecr, sack}` (relative numbers), or -1 ETIMEDOUT; an op `packet` event on the wire lane',
+      maxArgs: 3,
+      usage: 'packet_expect H <within_ms> [skip-retransmits]',
+      doc: '`poll()`+`read()` on the tun until a TCP segment of the connection arrives; ret 1 and `value` = `{flags, seq, ack, win, len, options, mss, wscale, ts_val, ts_ecr, sack}` (relative numbers), or -1 ETIMEDOUT; with `skip-retransmits` a repeat of one of the last 8 segments read (SYN, FIN or data; or a window probe) is passed over (`skipped`: how many); an op `packet` event on the wire lane',
     },
   ],
-  format: step => line(['packet_expect', 'op'], [step.sock, 'sock'], [step.within_ms, 'within_ms']),
+  format: step =>
+    step.skip_retransmits
+      ? line(['packet_expect', 'op'], [step.sock, 'sock'], [step.within_ms, 'within_ms'], ['skip-retransmits', 'skip_retransmits'])
+      : line(['packet_expect', 'op'], [step.sock, 'sock'], [step.within_ms, 'within_ms']),
 }
 
 const icmpSend: OpDef = {

@@ -117,6 +117,7 @@ export interface Step {
   /** packet_send / packet_expect: the segment (harness/ops/peer.ts SegmentSpec) */
   segment?: Record<string, unknown>
   within_ms?: number
+  skip_retransmits?: boolean
   icmp?: string
   mtu?: number
   step?: string

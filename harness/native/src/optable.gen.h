@@ -100,7 +100,7 @@ void op_capture(const cmd_t *c);
 	X("mib", op_mib, 1, 2, "mib <mark> [since]") \
 	X("tun_open", op_tun_open, 5, 5, "tun_open H <ifname> <inet|inet6> <peer address> <port>") \
 	X("packet_send", op_packet_send, 1, 9, "packet_send H [flags:F] [seq:N] [ack:N] [win:N] [urg:N] [len:N] [data:TEXT] [opts:mss:1460,sackOK,TS,nop,wscale:7]") \
-	X("packet_expect", op_packet_expect, 2, 2, "packet_expect H <within_ms>") \
+	X("packet_expect", op_packet_expect, 2, 3, "packet_expect H <within_ms> [skip-retransmits]") \
 	X("icmp_send", op_icmp_send, 2, 3, "icmp_send H <port|host|net|proto|admin|frag> [mtu]") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \

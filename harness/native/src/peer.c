@@ -35,6 +35,7 @@
 #define PKT_MAX 65536
 #define PAYLOAD_MAX 4096
 #define OPT_MAX 40
+#define HIST 8
 
 static const flagname_t tcp_flag_names[] = {
 	{ 0x01, "FIN" }, { 0x02, "SYN" }, { 0x04, "RST" }, { 0x08, "PSH" },
@@ -61,6 +62,14 @@ static struct {
 	uint32_t ts_val;          /* the peer's next TS value */
 	uint32_t k_ts;            /* the kernel's latest TS value (our ecr) */
 	unsigned char last[PKT_MAX]; /* the kernel's last segment (ICMP quotes it) */
+	struct seen {             /* the last HIST segments read: a retransmission repeats one */
+		unsigned flags;
+		uint32_t seq;
+		size_t len;
+	} hist[HIST];
+	int nhist;
+	uint32_t k_high;          /* the kernel's highest end sequence number seen */
+	int k_high_set;
 	size_t last_len;
 } P = { .slot = -1 };
 
@@ -278,6 +287,58 @@ static int peer_handle(const cmd_t *c)
 	return slot;
 }
 
+/*
+ * The path is ready when a datagram the kernel sends to the peer's address
+ * comes out of the tun. Until the link watcher has run after the carrier
+ * came on (the attach), the device keeps its noop qdisc and drops what is
+ * sent: a SYN sent then would be lost. So a UDP datagram to the discard
+ * port is sent every 20 ms until one is read back (at most 3 s); returns
+ * how long that took, or -1.
+ */
+static int64_t path_ready(int fd, int family, const unsigned char *paddr)
+{
+	static unsigned char buf[PKT_MAX];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(9);
+		memcpy(&a->sin_addr, paddr, 4);
+		len = sizeof *a;
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(9);
+		memcpy(&a->sin6_addr, paddr, 16);
+		len = sizeof *a;
+	}
+	int u = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (u < 0)
+		return -1;
+	int64_t start = mono_ns(), found = -1;
+	for (int round = 0; round < 150 && found < 0; round++) {
+		(void)sendto(u, "sockspec", 8, MSG_DONTWAIT, (struct sockaddr *)&ss, len);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, 20) <= 0)
+			continue;
+		ssize_t n;
+		while (found < 0 && (n = read(fd, buf, sizeof buf)) > 0) {
+			int udp = family == AF_INET ? n >= 28 && buf[0] >> 4 == 4 && buf[9] == IPPROTO_UDP &&
+					  memcmp(buf + 16, paddr, 4) == 0
+				 : n >= 48 && buf[0] >> 4 == 6 && buf[6] == IPPROTO_UDP && memcmp(buf + 24, paddr, 16) == 0;
+			if (udp)
+				found = mono_ns() - start;
+		}
+	}
+	/* what else came out meanwhile (router solicitations, more datagrams) is not the scenario's */
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	close(u);
+	return found;
+}
+
 /* tun_open H <ifname> <inet|inet6> <peer address> <port> */
 void op_tun_open(const cmd_t *c)
 {
@@ -322,13 +383,24 @@ void op_tun_open(const cmd_t *c)
 		close(fd);
 		fd = -1;
 	}
+	int64_t ready_ns = -1;
+	if (fd >= 0) {
+		P.family = family;
+		ready_ns = path_ready(fd, family, P.paddr);
+		if (ready_ns < 0) {
+			close(fd);
+			fd = -1;
+			err = ETIMEDOUT;
+		}
+	}
 	t1 = mono_ns();
 
 	ev_t e;
 	ev_begin(&e, c->step, "tun_open");
+	if (ready_ns >= 0)
+		ev_kint(&e, "ready_us", ready_ns / 1000);
 	ev_kstr(&e, "if", c->args[1]);
 	if (fd >= 0) {
-		P.family = family;
 		P.pport = (uint16_t)port;
 		P.learned = 0;
 		P.ts_val = 1000;
@@ -533,8 +605,13 @@ void op_packet_send(const cmd_t *c)
 		wire_event(c->step, t0, &s);
 }
 
-/* Reads the next segment for this peer within ms; 0, ETIMEDOUT or errno. */
-static int next_segment(int ms, unsigned char *buf, seg_t *s, int64_t *at)
+/*
+ * Reads the next segment for this peer within ms; 0, ETIMEDOUT or errno.
+ * With skip_retx, a segment that repeats the flags, seq and length of one
+ * of the last HIST read (a timer's retransmission that raced the script) is
+ * passed over and counted.
+ */
+static int next_segment(int ms, int skip_retx, unsigned char *buf, seg_t *s, int64_t *at, int *skipped)
 {
 	int64_t deadline = mono_ns() + (int64_t)ms * 1000000;
 	int fd = handle_fd(P.slot);
@@ -555,6 +632,26 @@ static int next_segment(int ms, unsigned char *buf, seg_t *s, int64_t *at)
 			} else if (!P.learned || get16(s->th) != P.kport) {
 				continue;
 			}
+			/* a repeat of what occupies sequence space (SYN, FIN, data), or of a window
+			 * probe (seq snd_una - 1); never of a plain ACK, which a dup ACK repeats */
+			int repeat = 0;
+			for (int h = 0; h < HIST && h < P.nhist; h++)
+				repeat |= P.hist[h].flags == s->th[13] && P.hist[h].seq == get32(s->th + 4) &&
+					  P.hist[h].len == s->len;
+			int occupies = (s->th[13] & 0x03) || s->len > 0;
+			int probe = P.learned && (int32_t)(get32(s->th + 4) - P.k_high) < 0 && s->len == 0;
+			if (skip_retx && repeat && (occupies || probe)) {
+				(*skipped)++;
+				continue;
+			}
+			{
+				uint32_t end = get32(s->th + 4) + (uint32_t)s->len + ((s->th[13] & 0x03) ? 1U : 0U);
+				if (!P.k_high_set || (int32_t)(end - P.k_high) > 0)
+					P.k_high = end;
+				P.k_high_set = 1;
+			}
+			P.hist[P.nhist % HIST] = (struct seen){ s->th[13], get32(s->th + 4), s->len };
+			P.nhist++;
 			*at = mono_ns();
 			memcpy(P.last, buf, s->iplen);
 			P.last_len = s->iplen;
@@ -571,20 +668,30 @@ static int next_segment(int ms, unsigned char *buf, seg_t *s, int64_t *at)
 	return ETIMEDOUT;
 }
 
-/* packet_expect H <within_ms>: the next segment the kernel sends to the peer, reported field by field. */
+/* packet_expect H <within_ms> [skip-retransmits]: the next segment the kernel sends to the peer, field by field. */
 void op_packet_expect(const cmd_t *c)
 {
 	static unsigned char buf[PKT_MAX];
 	long long ms;
+	int skip = 0, skipped = 0;
 	if (peer_handle(c) < 0 || cmd_int(c, c->args[1], "within_ms", 0, 600000, &ms) < 0)
 		return;
+	if (c->nargs > 2) {
+		if (strcmp(c->args[2], "skip-retransmits") != 0) {
+			cmd_error(c, "unknown packet_expect flag '%.30s'", c->args[2]);
+			return;
+		}
+		skip = 1;
+	}
 	seg_t s;
 	int64_t t0 = mono_ns(), at = 0;
-	int err = next_segment((int)ms, buf, &s, &at);
+	int err = next_segment((int)ms, skip, buf, &s, &at, &skipped);
 	int64_t t1 = mono_ns();
 	ev_t e;
 	ev_begin(&e, c->step, "packet_expect");
 	ev_kstr(&e, "h", c->args[0]);
+	if (skipped)
+		ev_kint(&e, "skipped", skipped);
 	if (!err)
 		segment_value(&e, &s);
 	ev_result(&e, t0, t1, err ? -1 : 1, err);
