@@ -52,6 +52,9 @@ export function vmHost(current: Guest | (() => Guest), connector = connectorScri
       if (scenario.hosts) {
         const why = netnsUnavailable(guest)
         if (why) return { skip: why }
+        // a packet host is a TUN device: built in, or the module loaded at boot
+        if (Object.values(scenario.hosts ?? {}).some(h => h.packet !== undefined) && guest.info.modules['tun'] === 'failed')
+          return { skip: 'a packet host needs the tun module, which did not load in the guest' }
         const built = await buildTopology(scenario, guestExec(guest), `vm-${(++sessions).toString(36)}`)
         if ('skip' in built) return built
         topo = built
