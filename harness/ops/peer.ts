@@ -7,7 +7,7 @@
  * ordinary `value` expectation built from the step's `segment`, so
  * comparisons (`win: ">=1000"`) and `one_of` work as on any value.
  */
-import { CommandError, line, token } from './format.js'
+import { CommandError, line, targetAddress, token } from './format.js'
 import type { OpDef, OpFamily } from './types.js'
 import type { ExpectFields, Step } from '../scenario/types.js'
 
@@ -79,9 +79,9 @@ export const packetDevice = (inet: string): string => `pk${inet.split('.').pop()
 
 const tunOpen: OpDef = {
   name: 'tun_open',
-  doc: "Packet peer: attach to the TUN device of the actor's packet host and answer at its address and `port`; `sock` names it (`to: sock` connects there).",
+  doc: "Packet peer: attach to the TUN device of the actor's packet host and answer at its address and `port`; `sock` names it (`to: sock` connects there). With `to: L` the peer talks to socket L (it sends the SYN).",
   answers: 'tun_open',
-  fields: { sock: 'required', port: 'required' },
+  fields: { sock: 'required', port: 'required', to: 'optional' },
   creates: 'sock',
   reportsAddress: true,
   commands: [
@@ -89,9 +89,9 @@ const tunOpen: OpDef = {
       name: 'tun_open',
       handler: 'op_tun_open',
       minArgs: 5,
-      maxArgs: 5,
-      usage: 'tun_open H <ifname> <inet|inet6> <peer address> <port>',
-      doc: '`open("/dev/net/tun")` + `TUNSETIFF` (IFF_TUN\\|IFF_NO_PI) in the current namespace; `addr` = the peer\'s address and port',
+      maxArgs: 7,
+      usage: 'tun_open H <ifname> <inet|inet6> <peer address> <port> [<kernel address> <kernel port>]',
+      doc: '`open("/dev/net/tun")` + `TUNSETIFF` (IFF_TUN\\|IFF_NO_PI) in the current namespace; `addr` = the peer\'s address and port; with the kernel\'s address and port the peer opens the connection (its ISN is read from the SYN-ACK)',
     },
   ],
   format: (step, ctx) => {
@@ -99,6 +99,7 @@ const tunOpen: OpDef = {
     if (!ctx.defaultAddress) throw new CommandError('tun_open needs a packet host (hosts: { p: { packet: HOST } })')
     const inet = ctx.defaultAddress(step.actor, 'inet')
     ctx.families.set(token(step.sock, 'sock'), family)
+    const kernel = step.to === undefined ? undefined : targetAddress({ ...step, do: 'connect' }, ctx, false)
     return line(
       ['tun_open', 'op'],
       [step.sock, 'sock'],
@@ -106,6 +107,12 @@ const tunOpen: OpDef = {
       [family, 'family'],
       [ctx.defaultAddress(step.actor, family), 'address'],
       [step.port, 'port'],
+      ...(kernel
+        ? ([
+            [kernel.addr, 'to address'],
+            [kernel.port, 'to port'],
+          ] as Array<[string | number | undefined, string]>)
+        : []),
     )
   },
 }

@@ -98,7 +98,7 @@ void op_capture(const cmd_t *c);
 	X("epoll_fdinfo", op_epoll_fdinfo, 1, 1, "epoll_fdinfo E") \
 	X("drop_cap", op_drop_cap, 1, 1, "drop_cap <CAP_BLOCK_SUSPEND>") \
 	X("mib", op_mib, 1, 2, "mib <mark> [since]") \
-	X("tun_open", op_tun_open, 5, 5, "tun_open H <ifname> <inet|inet6> <peer address> <port>") \
+	X("tun_open", op_tun_open, 5, 7, "tun_open H <ifname> <inet|inet6> <peer address> <port> [<kernel address> <kernel port>]") \
 	X("packet_send", op_packet_send, 1, 9, "packet_send H [flags:F] [seq:N] [ack:N] [win:N] [urg:N] [len:N] [data:TEXT] [opts:mss:1460,sackOK,TS,nop,wscale:7]") \
 	X("packet_expect", op_packet_expect, 2, 3, "packet_expect H <within_ms> [skip-retransmits]") \
 	X("icmp_send", op_icmp_send, 2, 3, "icmp_send H <port|host|net|proto|admin|frag> [mtu]") \

@@ -57,7 +57,8 @@ static struct {
 	unsigned char paddr[16];  /* the peer's address (the tun route's destination) */
 	unsigned char kaddr[16];  /* the kernel's address, learned from its SYN */
 	uint16_t pport, kport;
-	int learned;
+	int learned;              /* the kernel's address and port are known */
+	int isn_known;            /* and its ISN (from its SYN or SYN-ACK) */
 	uint32_t k_isn;
 	uint32_t ts_val;          /* the peer's next TS value */
 	uint32_t k_ts;            /* the kernel's latest TS value (our ecr) */
@@ -339,7 +340,11 @@ static int64_t path_ready(int fd, int family, const unsigned char *paddr)
 	return found;
 }
 
-/* tun_open H <ifname> <inet|inet6> <peer address> <port> */
+/*
+ * tun_open H <ifname> <inet|inet6> <peer address> <port> [<kernel address> <kernel port>]
+ * With the kernel's address and port the peer opens the connection itself
+ * (a SYN to a listener); its ISN is then learned from the SYN-ACK.
+ */
 void op_tun_open(const cmd_t *c)
 {
 	struct ifreq ifr;
@@ -369,6 +374,17 @@ void op_tun_open(const cmd_t *c)
 	}
 	if (cmd_int(c, c->args[4], "port", 1, 65535, &port) < 0)
 		return;
+	unsigned char kaddr[16];
+	long long kport = 0;
+	if (c->nargs == 6) {
+		cmd_error(c, "the kernel's address needs its port");
+		return;
+	}
+	if (c->nargs > 6 && (inet_pton(family, c->args[5], kaddr) != 1 || cmd_int(c, c->args[6], "kernel port", 1, 65535, &kport) < 0)) {
+		if (kport == 0 && inet_pton(family, c->args[5], kaddr) != 1)
+			cmd_error(c, "bad %s address", c->args[2]);
+		return;
+	}
 
 	int64_t t0, t1;
 	int fd, err;
@@ -402,7 +418,15 @@ void op_tun_open(const cmd_t *c)
 	ev_kstr(&e, "if", c->args[1]);
 	if (fd >= 0) {
 		P.pport = (uint16_t)port;
-		P.learned = 0;
+		P.learned = kport != 0;
+		P.isn_known = 0;
+		P.k_isn = 0;
+		P.nhist = 0;
+		P.last_len = 0;
+		if (kport) {
+			P.kport = (uint16_t)kport;
+			memcpy(P.kaddr, kaddr, (size_t)alen());
+		}
 		P.ts_val = 1000;
 		snprintf(P.ifname, sizeof P.ifname, "%s", c->args[1]);
 		ev_new_handle(&e, c->args[0], fd);
@@ -510,7 +534,7 @@ void op_packet_send(const cmd_t *c)
 	if (peer_handle(c) < 0)
 		return;
 	if (!P.learned) {
-		cmd_error(c, "the packet peer has not seen the kernel's SYN yet (packet_expect it first)");
+		cmd_error(c, "the packet peer has not seen the kernel's SYN yet (packet_expect it first, or tun_open with `to`)");
 		return;
 	}
 	for (int i = 1; i < c->nargs; i++) {
@@ -564,7 +588,10 @@ void op_packet_send(const cmd_t *c)
 		cmd_error(c, "len and data disagree");
 		return;
 	}
-	(void)have_ack;
+	if (have_ack && (flags & 0x10) && !P.isn_known) {
+		cmd_error(c, "ack is relative to the kernel's ISN, unknown before its SYN or SYN-ACK was read");
+		return;
+	}
 
 	size_t l4 = 20 + olen + len;
 	size_t off = ip_header(pkt, IPPROTO_TCP, l4);
@@ -626,11 +653,16 @@ static int next_segment(int ms, int skip_retx, unsigned char *buf, seg_t *s, int
 			int syn = (s->th[13] & 0x12) == 0x02;
 			if (syn) {
 				P.learned = 1;
+				P.isn_known = 1;
 				P.k_isn = get32(s->th + 4);
 				P.kport = (uint16_t)get16(s->th);
 				memcpy(P.kaddr, P.family == AF_INET ? s->ip + 12 : s->ip + 8, (size_t)alen());
 			} else if (!P.learned || get16(s->th) != P.kport) {
 				continue;
+			} else if (!P.isn_known && (s->th[13] & 0x12) == 0x12) {
+				/* the peer opened: the listener's SYN-ACK carries the kernel's ISN */
+				P.isn_known = 1;
+				P.k_isn = get32(s->th + 4);
 			}
 			/* a repeat of what occupies sequence space (SYN, FIN, data), or of a window
 			 * probe (seq snd_una - 1); never of a plain ACK, which a dup ACK repeats */
