@@ -548,3 +548,25 @@ t.test(
     t.same(namespaces(r.pid), [], 'no namespace left')
   },
 )
+
+t.test('validate: packet peer ops only on a packet host, a packet host only on a host with a namespace', async t => {
+  const file = join(dir, 'peer-bad.yaml')
+  writeFileSync(
+    file,
+    [
+      'title: misplaced peer ops',
+      'sources: [{ url: "https://github.com/google/packetdrill" }]',
+      'hosts: { a: {}, p: { packet: q } }',
+      'actors: { client: { host: a }, peer: { host: p } }',
+      'steps:',
+      '  - { actor: client, do: tun_open, sock: P, port: 9000 }',
+      '  - { actor: peer, do: socket, sock: C }',
+      '',
+    ].join('\n'),
+  )
+  const r = spawnSync(process.execPath, [bin, 'validate', file], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(r.status, 2)
+  t.match(r.stderr, /peer-bad\.yaml:3:\d+: packet host 'p' must be attached to another host/)
+  t.match(r.stderr, /peer-bad\.yaml:6:\d+: tun_open is a packet peer's op: place 'client' on a host with 'packet: HOST'/)
+  t.match(r.stderr, /peer-bad\.yaml:7:\d+: 'peer' is a packet peer: it can only tun_open/)
+})
