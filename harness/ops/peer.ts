@@ -162,7 +162,7 @@ const packetExpect: OpDef = {
       minArgs: 2,
       maxArgs: 3,
       usage: 'packet_expect H <within_ms> [skip-retransmits]',
-      doc: '`poll()`+`read()` on the tun until a TCP segment of the connection arrives; ret 1 and `value` = `{flags, seq, ack, win, len, options, mss, wscale, ts_val, ts_ecr, sack}` (relative numbers), or -1 ETIMEDOUT; with `skip-retransmits` a repeat of one of the last 8 segments read (SYN, FIN or data; or a window probe) is passed over (`skipped`: how many); an op `packet` event on the wire lane',
+      doc: '`poll()`+`read()` on the tun until a TCP segment of the connection arrives; ret 1 and `value` = `{flags, seq, ack, win, len, options, mss, wscale, ts_val, ts_ecr, sack}` (relative numbers), or -1 ETIMEDOUT; with `skip-retransmits` a repeat of one of the last 8 segments read (SYN, FIN or data) or a window/keepalive probe is passed over (`skipped`: how many); an op `packet` event on the wire lane',
     },
   ],
   format: step =>

@@ -634,9 +634,9 @@ void op_packet_send(const cmd_t *c)
 
 /*
  * Reads the next segment for this peer within ms; 0, ETIMEDOUT or errno.
- * With skip_retx, a segment that repeats the flags, seq and length of one
- * of the last HIST read (a timer's retransmission that raced the script) is
- * passed over and counted.
+ * With skip_retx, a timer's segment that raced the script is passed over
+ * and counted: a repeat (flags, seq, length) of a SYN, FIN or data segment
+ * among the last HIST read, or a window/keepalive probe.
  */
 static int next_segment(int ms, int skip_retx, unsigned char *buf, seg_t *s, int64_t *at, int *skipped)
 {
@@ -664,15 +664,17 @@ static int next_segment(int ms, int skip_retx, unsigned char *buf, seg_t *s, int
 				P.isn_known = 1;
 				P.k_isn = get32(s->th + 4);
 			}
-			/* a repeat of what occupies sequence space (SYN, FIN, data), or of a window
-			 * probe (seq snd_una - 1); never of a plain ACK, which a dup ACK repeats */
+			/* a repeat of what occupies sequence space (SYN, FIN, data), or a window or
+			 * keepalive probe (a bare ACK at snd_una - 1, below what was sent); never
+			 * a plain ACK at snd_nxt, which a duplicate ACK repeats */
 			int repeat = 0;
 			for (int h = 0; h < HIST && h < P.nhist; h++)
 				repeat |= P.hist[h].flags == s->th[13] && P.hist[h].seq == get32(s->th + 4) &&
 					  P.hist[h].len == s->len;
 			int occupies = (s->th[13] & 0x03) || s->len > 0;
-			int probe = P.learned && (int32_t)(get32(s->th + 4) - P.k_high) < 0 && s->len == 0;
-			if (skip_retx && repeat && (occupies || probe)) {
+			int probe = P.k_high_set && s->th[13] == 0x10 && s->len == 0 &&
+				    (int32_t)(get32(s->th + 4) - P.k_high) < 0;
+			if (skip_retx && ((repeat && occupies) || probe)) {
 				(*skipped)++;
 				continue;
 			}
