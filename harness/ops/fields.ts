@@ -417,7 +417,7 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
   skip_retransmits: {
     type: 'boolean',
     description:
-      "packet_expect: pass over what a kernel timer sent while a slow step ran: a repeat (same flags, seq and length) of one of the last 8 segments read that holds a SYN, FIN or data, and window or keepalive probes (a bare ACK below what was sent). Other ACKs are never passed over (a duplicate ACK repeats one).",
+      'packet_expect: pass over what a kernel timer sent while a slow step ran: a repeat (same flags, seq and length) of one of the last 8 segments read that holds a SYN, FIN or data, and window or keepalive probes (a bare ACK below what was sent). Other ACKs are never passed over (a duplicate ACK repeats one).',
   },
   icmp: {
     type: 'string',
