@@ -384,21 +384,30 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
         pattern: '^(0|(FIN|SYN|RST|PSH|ACK|URG|ECE|CWR)(\\|(FIN|SYN|RST|PSH|ACK|URG|ECE|CWR))*)$',
         description: 'TCP flags, "SYN|ACK".',
       },
-      seq: { oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' }] },
-      ack: { oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' }] },
+      seq: {
+        description:
+          "Sequence number relative to the sender's ISN (the kernel's: its first SYN; the peer's: 0x5ca1ab1e); packet_expect also takes a comparison.",
+        oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' }],
+      },
+      ack: {
+        description: "Acknowledgment number relative to the other side's ISN (0 when the ACK flag is not set).",
+        oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' }],
+      },
       win: {
+        description: 'The window field as on the wire (not scaled).',
         oneOf: [
           { type: 'integer', minimum: 0, maximum: 65535 },
           { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' },
         ],
       },
       len: {
+        description: 'Payload bytes (packet_send: filler bytes when no data is given).',
         oneOf: [
           { type: 'integer', minimum: 0, maximum: 4096 },
           { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' },
         ],
       },
-      urg: { type: 'integer', minimum: 0, maximum: 65535 },
+      urg: { type: 'integer', minimum: 0, maximum: 65535, description: 'packet_send: the urgent pointer field.' },
       data: { type: 'string', pattern: '^[!-~]{1,4096}$', description: 'packet_send: payload text (no whitespace).' },
       options: {
         type: 'array',

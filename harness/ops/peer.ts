@@ -83,6 +83,7 @@ const tunOpen: OpDef = {
   answers: 'tun_open',
   fields: { sock: 'required', port: 'required', to: 'optional' },
   creates: 'sock',
+  returnsFd: true,
   reportsAddress: true,
   commands: [
     {

@@ -678,7 +678,8 @@ static int next_segment(int ms, int skip_retx, unsigned char *buf, seg_t *s, int
 				(*skipped)++;
 				continue;
 			}
-			{
+			/* a RST's seq is whatever ack it answers, not what the kernel sent */
+			if (!(s->th[13] & 0x04)) {
 				uint32_t end = get32(s->th + 4) + (uint32_t)s->len + ((s->th[13] & 0x03) ? 1U : 0U);
 				if (!P.k_high_set || (int32_t)(end - P.k_high) > 0)
 					P.k_high = end;
