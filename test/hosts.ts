@@ -595,3 +595,120 @@ t.test('default --jobs: the estimates (netns set-up counted) packed beside the l
   t.equal(startGapMs([7500, ...Array<number>(149).fill(100)]), 20, 'starts spread, at most 20 ms apart')
   t.equal(startGapMs(Array<number>(1000).fill(100)), 2, 'at least 2 ms apart')
 })
+
+t.test('a packet host: no namespace of its own, a TUN device and host routes in the namespace it is attached to', async t => {
+  const plan = planTopology(['a', 'p'], {}, 'test-peer', { p: 'a' })
+  const [a, p] = plan.hosts
+  t.equal(p!.ns, a!.ns, "the packet host's actor runs in host a's namespace")
+  t.equal(p!.inet, '198.18.0.2')
+  const phases = topologyBatches(plan)
+  t.same(phases[0]![0]!.lines, [`netns add ${plan.hub}`, `netns add ${a!.ns}`], 'no namespace for the packet host')
+  t.equal(phases[1]![0]!.lines.length, 2, 'the bridge and one veth: the packet host has no link to the hub')
+  t.same(
+    phases[2]![0]!.lines.slice(-4),
+    [
+      'tuntap add dev pk2 mode tun',
+      'link set pk2 up',
+      'route add 198.18.0.2/32 dev pk2 src 198.18.0.1',
+      'route add fd00:0:0:5::2/128 dev pk2 src fd00:0:0:5::1',
+    ],
+    "host a's batch makes the TUN device and routes the peer's addresses into it",
+  )
+  t.throws(() => planTopology(['a', 'p'], {}, 'x', { p: 'p' }), /must be attached to a host with a namespace/)
+  t.throws(() => planTopology(['a', 'p', 'q'], {}, 'x', { p: 'q', q: 'a' }), /must be attached/)
+})
+
+t.test(
+  'the packet peer end to end: crafted segments reach the kernel, its answers reach the peer, both on the wire lane',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const file = join(kitRoot, 'scenarios', 'tcp-peer', 'connect-handshake.yaml')
+    const db = join(dir, 'peer.db')
+    const r = spawnSync(process.execPath, [bin, 'run', file, '--db', db, '--reporter', 'json'], { encoding: 'utf8', timeout: 60_000 })
+    t.equal(r.status, 0, r.stderr)
+    const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string }> }
+    t.same(doc.results.map(x => [x.variant, x.verdict]).sort(), [
+      ['ipv4', 'pass'],
+      ['ipv6', 'pass'],
+    ])
+    const store = new Database(db, { readonly: true })
+    const rows = store.prepare(`SELECT actor, op, details FROM events WHERE actor = 'wire' ORDER BY result_id, idx`).all() as Array<{
+      actor: string
+      op: string
+      details: string
+    }>
+    const segs = rows.map(x => JSON.parse(x.details) as { if: string; family: string; tcp_flags: string[]; sport: number; dport: number })
+    for (const family of ['inet', 'inet6']) {
+      const mine = segs.filter(s => s.family === family)
+      t.same(
+        mine.map(s => s.tcp_flags.join('|')),
+        ['SYN', 'SYN|ACK', 'ACK'],
+        `${family}: the handshake on the wire lane, in order`,
+      )
+      t.ok(
+        mine.every(s => s.if === 'pk2'),
+        `${family}: every segment went through the TUN device`,
+      )
+      t.equal(mine[1]!.sport, 8080, `${family}: the SYN-ACK is the peer's`)
+    }
+    const answers = store.prepare(`SELECT count(*) AS n FROM events WHERE op = 'packet_expect' AND ret = 1`).get() as { n: number }
+    t.equal(answers.n, 4, 'two expected segments per variant')
+    store.close()
+    t.same(namespaces(r.pid), [], 'no namespace left')
+  },
+)
+
+t.test(
+  'a packet peer that expects the wrong segment fails the scenario, with the field that differs',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const file = join(dir, 'peer-wrong.yaml')
+    writeFileSync(
+      file,
+      [
+        'title: the peer expects a SYN-ACK where the kernel sends a SYN',
+        'sources: [{ url: "https://github.com/google/packetdrill" }]',
+        'variants: [ipv4]',
+        'hosts: { a: {}, p: { packet: a } }',
+        'actors: { client: { host: a }, peer: { host: p } }',
+        'steps:',
+        '  - { actor: peer, do: tun_open, sock: P, port: 9000 }',
+        '  - { actor: client, do: socket, sock: C, nonblock: true }',
+        '  - { actor: client, do: connect, sock: C, to: P }',
+        '  - { id: wrong, actor: peer, do: packet_expect, sock: P, within_ms: 1000, segment: { flags: SYN|ACK, seq: 0 } }',
+        '',
+      ].join('\n'),
+    )
+    const r = spawnSync(process.execPath, [bin, 'run', file, '--db', join(dir, 'peer-wrong.db'), '--reporter', 'json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    t.equal(r.status, 1, r.stderr)
+    const doc = JSON.parse(r.stdout) as { results: Array<{ verdict: string; message: string }> }
+    t.equal(doc.results[0]?.verdict, 'fail')
+    t.match(doc.results[0]?.message, /wrong peer value: expected \{"flags":"SYN\|ACK","seq":0\}, got \{"flags":"SYN","seq":0\}/)
+    t.same(namespaces(r.pid), [], 'no namespace left')
+  },
+)
+
+t.test('validate: packet peer ops only on a packet host, a packet host only on a host with a namespace', async t => {
+  const file = join(dir, 'peer-bad.yaml')
+  writeFileSync(
+    file,
+    [
+      'title: misplaced peer ops',
+      'sources: [{ url: "https://github.com/google/packetdrill" }]',
+      'hosts: { a: {}, p: { packet: q } }',
+      'actors: { client: { host: a }, peer: { host: p } }',
+      'steps:',
+      '  - { actor: client, do: tun_open, sock: P, port: 9000 }',
+      '  - { actor: peer, do: socket, sock: C }',
+      '',
+    ].join('\n'),
+  )
+  const r = spawnSync(process.execPath, [bin, 'validate', file], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(r.status, 2)
+  t.match(r.stderr, /peer-bad\.yaml:3:\d+: packet host 'p' must be attached to another host/)
+  t.match(r.stderr, /peer-bad\.yaml:6:\d+: tun_open is a packet peer's op: place 'client' on a host with 'packet: HOST'/)
+  t.match(r.stderr, /peer-bad\.yaml:7:\d+: 'peer' is a packet peer: it can only tun_open/)
+})

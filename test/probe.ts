@@ -13,7 +13,7 @@ import { compileSchemaFile, validatorFile, validatorOrigin } from '../harness/de
 import { offsetOf, parseUncached, parseWithPositions } from '../harness/deps/yaml.js'
 import type { OffsetTree } from '../harness/deps/yaml.js'
 import type { CommandContext } from '../harness/ops/format.js'
-import type { Step } from '../harness/scenario/types.js'
+import type { Scenario, Step } from '../harness/scenario/types.js'
 import { probeBinary, probeStaticBinary, scenarioDir, schemaDir } from '../harness/paths.js'
 import { LineSplitter, ProbeProcess } from '../harness/probe/process.js'
 import type { ProbeEvent, SockAddr } from '../harness/trace/event.js'
@@ -244,6 +244,7 @@ t.test('mib: the namespace counters, and what changed since a mark (a datagram t
 
 t.test('every op of the op table, sent to the real probe, answers with the event op the table says', async t => {
   const { OP_DEFS, buildCommand } = await import('../harness/ops/table.js')
+  const { PEER_OPS } = await import('../harness/ops/peer.js')
   const tmpDir = mkdtempSync(join(tmpdir(), 'sockspec-optable-'))
   t.teardown(() => rmSync(tmpDir, { recursive: true, force: true }))
   const addresses = new Map<string, SockAddr>()
@@ -354,6 +355,55 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     )
     for (const e of outcome.events) if (e.op === 'getsockname' && e.ret === 0 && e.h && e.addr) addresses.set(e.h, e.addr)
     answered.add(step.do)
+  }
+  // The packet peer's ops need a TUN device routed to the peer, so they run
+  // in a namespace of their own: the probe joins it (netns), and a client
+  // socket there connects to the peer so each op has a segment to work on.
+  if (process.getuid?.() === 0) {
+    const { buildTopology } = await import('../harness/hosts/netns.js')
+    const { runCommand } = await import('../harness/deps/process.js')
+    const scenario = { hosts: { a: {}, p: { packet: 'a' } } } as unknown as Scenario
+    const topo = await buildTopology(scenario, runCommand, `${process.pid}.optable`)
+    if ('skip' in topo) throw new Error(topo.skip)
+    t.teardown(() => topo.destroy())
+    const nsOf = topo.plan.hosts.find(h => h.name === 'a')!
+    const peerHost = topo.plan.hosts.find(h => h.name === 'p')!
+    t.equal(last(await call(p, `netns ${nsOf.ns}`)).ret, 0, 'the probe joins the namespace of the packet host')
+    ctx.defaultAddress = (actor, family) => (actor === 'peer' ? (family === 'inet6' ? peerHost.inet6 : peerHost.inet) : nsOf.inet)
+    const peerSamples: Array<Step & { id: string }> = [
+      { actor: 'peer', id: 'q1', do: 'tun_open', sock: 'P', port: 8080 },
+      { actor: 'a', id: 'q2', do: 'socket', sock: 'K', nonblock: true },
+      { actor: 'a', id: 'q3', do: 'connect', sock: 'K', to: 'P' },
+      { actor: 'peer', id: 'q4', do: 'packet_expect', sock: 'P', within_ms: 2000, segment: { flags: 'SYN' } },
+      { actor: 'peer', id: 'q5', do: 'packet_send', sock: 'P', segment: { flags: 'SYN|ACK', ack: 1, win: 1000, options: ['mss 1000'] } },
+      { actor: 'peer', id: 'q6', do: 'packet_expect', sock: 'P', within_ms: 2000, skip_retransmits: true, segment: { flags: 'ACK' } },
+      { actor: 'peer', id: 'q7', do: 'icmp_send', sock: 'P', icmp: 'port' },
+    ]
+    for (const step of peerSamples) {
+      const def = OP_DEFS.find(d => d.name === step.do)!
+      const command = buildCommand(step, ctx)
+      p.send(step.id, command)
+      const outcome = await p.waitStep(step.id, 5000)
+      t.equal(outcome.status, 'done', `${step.do}: done`)
+      t.notOk(
+        outcome.events.some(e => e.error !== undefined),
+        `${step.do}: the probe took the command (${JSON.stringify(outcome.events.find(e => e.error))})`,
+      )
+      t.ok(
+        outcome.events.some(e => e.op === def.answers && (step.do === 'connect' || (e.ret ?? -1) >= 0)),
+        `${step.do} answers with '${def.answers}' and succeeds (got ${JSON.stringify(outcome.events)})`,
+      )
+      for (const e of outcome.events) if (e.op === 'tun_open' && e.new && e.addr) addresses.set(e.new, e.addr)
+      answered.add(step.do)
+    }
+    // the crafted segments and the ICMP error reached the kernel: the SYN-ACK
+    // completed the connection, and the port unreachable quoting the ACK
+    // that answered it is kept as the socket's soft error
+    t.match(last(await call(p, 'getsockopt K tcp TCP_INFO')), { value: { state: 'TCP_ESTABLISHED' } })
+    t.match(last(await call(p, 'getsockopt K socket SO_ERROR')), { value_name: 'ECONNREFUSED' })
+  } else {
+    t.comment('packet peer ops not sent: a TUN device in a namespace needs root')
+    for (const d of OP_DEFS) if (PEER_OPS.has(d.name)) answered.add(d.name)
   }
   // abort: the probe dies on purpose, no answer; the harness ops never reach it
   p.send('oabort', buildCommand({ actor: 'a', do: 'abort' }, ctx))

@@ -830,7 +830,7 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
       table.OP_DEFS.some(d => d.answers === op && d.returnsFd),
       `${op} is the answer of an op`,
     )
-  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'io_uring_setup', 'open', 'socket'])
+  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'io_uring_setup', 'open', 'socket', 'tun_open'])
   t.same(table.CREATES, {
     socket: ['sock'],
     accept4: ['new'],
@@ -841,6 +841,7 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
     open: ['sock'],
     uring_setup: ['ring'],
     uring_accept: ['new'],
+    tun_open: ['sock'],
   })
   // one wait rule: the step limit and the estimate read the same field
   for (const step of [

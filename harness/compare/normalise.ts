@@ -24,6 +24,9 @@
  *   reports only fields within the optlen the kernel returned, zeroed first.
  *   Measured over three runs of four packs on one kernel: exactly the
  *   dropped timing fields, the last_* ages and notsent_bytes varied.
+ * - A packet peer's segments keep every field but the kernel's TS value
+ *   (its clock plus a random per-connection offset); tun_open's set-up time
+ *   and packet_expect's count of passed-over retransmissions are timing.
  * - epoll/poll ready lists are sorted by handle (the kernel's ready-list order
  *   is not part of the contract, see epoll_wait(2)).
  */
@@ -182,6 +185,18 @@ export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: stri
     delete fields['polls']
     const seen = fields['value']
     if (seen && typeof seen === 'object') fields['value'] = { syscall: (seen as Record<string, unknown>)['syscall'] }
+  }
+  // A packet peer: the kernel's TS value is its clock plus a random per-connection
+  // offset (tcp_ts_offset), how long the TUN path took to come up and how many
+  // timer retransmissions a slow step let pass are timing, not behaviour.
+  if (op === 'tun_open') delete fields['ready_us']
+  if (op === 'packet_expect') {
+    delete fields['skipped']
+    if (fields['value'] && typeof fields['value'] === 'object') {
+      const seg = { ...(fields['value'] as Record<string, unknown>) }
+      delete seg['ts_val']
+      fields['value'] = seg
+    }
   }
   if (op === 'mib') {
     // How many counters a kernel has grows with its version, and IP/ND traffic

@@ -18,6 +18,7 @@ import {
   hostnetCommand,
   hostsRoutingViaGateway,
   ipBatchArgv,
+  namespaceHosts,
   nftScript,
   planTopology,
   routeBatches,
@@ -191,8 +192,11 @@ export async function buildTopology(
   const routes = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes]))
   const forRoutes = routeSysctls(routes)
   const hostSysctls = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, { ...forRoutes[n], ...h.sysctl }]))
-  const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag)
-  const created = [plan.hub, ...plan.hosts.map(h => h.ns)]
+  const packets = Object.fromEntries(
+    Object.entries(scenario.hosts ?? {}).flatMap(([n, h]) => (h.packet !== undefined ? [[n, h.packet]] : [])),
+  )
+  const plan = planTopology(Object.keys(scenario.hosts ?? {}), hostSysctls, tag, packets)
+  const created = [plan.hub, ...namespaceHosts(plan).map(h => h.ns)]
   const sysctls = sysctlBatch(plan)
   const viaGateway = hostsRoutingViaGateway(routes)
   const phases = topologyBatches(plan, new Set([...configuredByProbe].filter(h => !viaGateway.has(h))))
@@ -243,9 +247,12 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
   const configurer = new Map<string, string>()
   // except a host routing through a gateway: its batch brings eth0 up before the route (routes pass)
   const viaGateway = hostsRoutingViaGateway(Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes])))
-  for (const s of scenario.steps)
-    if (!configurer.has(hostOfActor(scenario, s.actor)) && !viaGateway.has(hostOfActor(scenario, s.actor)))
-      configurer.set(hostOfActor(scenario, s.actor), s.actor)
+  // and packet hosts (a TUN device in another host's namespace, which its batch sets up with the TUN routes)
+  const packetHosts = Object.entries(scenario.hosts ?? {}).flatMap(([n, h]) => (h.packet !== undefined ? [n, h.packet] : []))
+  for (const s of scenario.steps) {
+    const host = hostOfActor(scenario, s.actor)
+    if (!configurer.has(host) && !viaGateway.has(host) && !packetHosts.includes(host)) configurer.set(host, s.actor)
+  }
   const byProbe = new Set(configurer.keys())
   const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`, byProbe)
   if ('skip' in topo) return topo
@@ -263,13 +270,13 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     hostOf: actor => hostOfActor(scenario, actor),
     // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
     captureSpecs: () =>
-      chunks(plan.hosts, 8).map(hosts => ({
+      chunks(namespaceHosts(plan), 8).map(hosts => ({
         host: hosts.map(h => h.name).join(','),
         argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
         hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
       })),
     setPathGates: topo.setPathGates,
-    close: () => (closed ??= deleteLocalSoon([plan.hub, ...plan.hosts.map(h => h.ns)])),
+    close: () => (closed ??= deleteLocalSoon([plan.hub, ...namespaceHosts(plan).map(h => h.ns)])),
   }
 }
 

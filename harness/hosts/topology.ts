@@ -10,6 +10,7 @@
  */
 
 import { SockspecError } from '../errors.js'
+import { packetDevice } from '../ops/peer.js'
 import { NET_SYSCTL, SYSCTL_VALUE } from '../scenario/semantics.js'
 import type { RouteSpec } from '../scenario/types.js'
 
@@ -38,6 +39,8 @@ export interface HostPlan {
   inet: string
   inet6: string
   sysctl: Record<string, string | number>
+  /** a packet host: the host whose namespace holds its TUN device (ns is that host's) */
+  packetOn?: string
 }
 
 export interface TopologyPlan {
@@ -52,20 +55,50 @@ export function planTopology(
   hostNames: readonly string[],
   sysctls: Record<string, Record<string, string | number>>,
   tag: string,
+  packets: Record<string, string> = {},
 ): TopologyPlan {
   for (const [host, values] of Object.entries(sysctls)) for (const [k, v] of Object.entries(values)) checkHostSysctl(host, k, v)
   // names end up as words of ip batch lines: nothing that splits or ends a line
   for (const name of [tag, ...hostNames])
     if (!NAME_WORD.test(name)) throw new SockspecError('E_SCENARIO', `host name '${name}' refused: letters, digits, '.', '_' and '-' only`)
   const hub = `${NS_PREFIX}${tag}-hub`
-  const hosts = hostNames.map((name, i) => ({
+  for (const [name, on] of Object.entries(packets))
+    if (!hostNames.includes(on) || on in packets)
+      throw new SockspecError('E_SCENARIO', `packet host '${name}' must be attached to a host with a namespace, not '${on}'`)
+  const hosts: HostPlan[] = hostNames.map((name, i) => ({
     name,
-    ns: `${NS_PREFIX}${tag}-${name}`,
+    ns: `${NS_PREFIX}${tag}-${packets[name] ?? name}`,
     inet: `198.18.0.${i + 1}`,
     inet6: `fd00:0:0:5::${i + 1}`,
     sysctl: sysctls[name] ?? {},
+    ...(packets[name] !== undefined ? { packetOn: packets[name] } : {}),
   }))
   return { hub, hosts }
+}
+
+/** The hosts that are namespaces of their own (packet hosts live in another host's). */
+export const namespaceHosts = (plan: TopologyPlan): HostPlan[] => plan.hosts.filter(h => h.packetOn === undefined)
+
+/** Hosts a packet host is attached to: their TUN devices and routes need an ip batch (and their addresses up first). */
+export const hostsWithPackets = (plan: TopologyPlan): Set<string> =>
+  new Set(plan.hosts.flatMap(h => (h.packetOn !== undefined ? [h.packetOn] : [])))
+
+/**
+ * A packet host's plumbing, in the namespace of the host it is attached to:
+ * a persistent TUN device (IFF_TUN, no packet information; the peer's probe
+ * attaches to it) and host routes for the peer's addresses through it. The
+ * /32 and /128 win over the attached host's /24 and /64 on eth0; the source
+ * is the attached host's own address. No ARP or NDP on a TUN link.
+ */
+function packetLines(plan: TopologyPlan, host: HostPlan): string[] {
+  return plan.hosts
+    .filter(p => p.packetOn === host.name)
+    .flatMap(p => [
+      `tuntap add dev ${packetDevice(p.inet)} mode tun`,
+      `link set ${packetDevice(p.inet)} up`,
+      `route add ${p.inet}/32 dev ${packetDevice(p.inet)} src ${host.inet}`,
+      `route add ${p.inet6}/128 dev ${packetDevice(p.inet)} src ${host.inet6}`,
+    ])
 }
 
 /**
@@ -99,18 +132,27 @@ const BRIDGE_INDEX = 10
  * line takes no `-6`.
  */
 export function topologyBatches(plan: TopologyPlan, configuredByProbe: ReadonlySet<string> = new Set()): IpBatch[][] {
-  const lines = [plan.hub, ...plan.hosts.map(h => h.ns)].map(ns => `netns add ${ns}`)
+  const own = namespaceHosts(plan)
+  const lines = [plan.hub, ...own.map(h => h.ns)].map(ns => `netns add ${ns}`)
   lines.push(`link add name br0 index ${BRIDGE_INDEX} netns ${plan.hub} up type bridge`)
-  plan.hosts.forEach((h, i) =>
+  own.forEach((h, i) =>
     lines.push(`link add name p${i} netns ${plan.hub} up master if${BRIDGE_INDEX} type veth peer name eth0 netns ${h.ns}`),
   )
+  // a host with a packet host attached is set up here, never by its probe: the TUN routes need its addresses
+  const withPackets = hostsWithPackets(plan)
   return [
     [{ lines }],
-    plan.hosts
-      .filter(h => !configuredByProbe.has(h.name))
+    own
+      .filter(h => !configuredByProbe.has(h.name) || withPackets.has(h.name))
       .map(h => ({
         ns: h.ns,
-        lines: ['link set lo up', 'link set eth0 up', `addr add ${h.inet}/24 dev eth0`, `addr add ${h.inet6}/64 dev eth0 nodad`],
+        lines: [
+          'link set lo up',
+          'link set eth0 up',
+          `addr add ${h.inet}/24 dev eth0`,
+          `addr add ${h.inet6}/64 dev eth0 nodad`,
+          ...packetLines(plan, h),
+        ],
       })),
   ]
 }

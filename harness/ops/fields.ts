@@ -429,6 +429,72 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     enum: ['in', 'out'],
     description: 'path_gate: filter segments the host receives (in, default) or sends (out).',
   },
+  segment: {
+    type: 'object',
+    additionalProperties: false,
+    description:
+      "packet_send: the segment the peer sends; packet_expect: the fields the next segment from the kernel must have. seq is relative to the sender's ISN, ack to the other side's (as in packetdrill).",
+    properties: {
+      flags: {
+        type: 'string',
+        pattern: '^(0|(FIN|SYN|RST|PSH|ACK|URG|ECE|CWR)(\\|(FIN|SYN|RST|PSH|ACK|URG|ECE|CWR))*)$',
+        description: 'TCP flags, "SYN|ACK".',
+      },
+      seq: {
+        description:
+          "Sequence number relative to the sender's ISN (the kernel's: its first SYN; the peer's: 0x5ca1ab1e); packet_expect also takes a comparison.",
+        oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' }],
+      },
+      ack: {
+        description: "Acknowledgment number relative to the other side's ISN (0 when the ACK flag is not set).",
+        oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' }],
+      },
+      win: {
+        description: 'The window field as on the wire (not scaled).',
+        oneOf: [
+          { type: 'integer', minimum: 0, maximum: 65535 },
+          { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' },
+        ],
+      },
+      len: {
+        description: 'Payload bytes (packet_send: filler bytes when no data is given).',
+        oneOf: [
+          { type: 'integer', minimum: 0, maximum: 4096 },
+          { type: 'string', pattern: '^(>=|<=|>|<|!=|==)-?[0-9]+$' },
+        ],
+      },
+      urg: { type: 'integer', minimum: 0, maximum: 65535, description: 'packet_send: the urgent pointer field.' },
+      data: { type: 'string', pattern: '^[!-~]{1,4096}$', description: 'packet_send: payload text (no whitespace).' },
+      options: {
+        type: 'array',
+        items: { type: 'string', pattern: '^(mss( [0-9]+)?|wscale( [0-9]+)?|sackOK|TS( val [0-9]+ ecr [0-9]+)?|nop|eol)$' },
+        description: 'TCP options in packetdrill\'s words: "mss 1460", "sackOK", "TS", "TS val 100 ecr 0", "nop", "wscale 7"; [] for none.',
+      },
+      sack: { type: 'string', pattern: '^[0-9]+:[0-9]+( [0-9]+:[0-9]+)*$', description: 'packet_expect: SACK blocks, relative.' },
+    },
+  },
+  within_ms: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 120000,
+    description: 'packet_expect: how long to wait for the segment.',
+  },
+  skip_retransmits: {
+    type: 'boolean',
+    description:
+      'packet_expect: pass over what a kernel timer sent while a slow step ran: a repeat (same flags, seq and length) of one of the last 8 segments read that holds a SYN, FIN or data, and window or keepalive probes (a bare ACK below what was sent). Other ACKs are never passed over (a duplicate ACK repeats one).',
+  },
+  icmp: {
+    type: 'string',
+    enum: ['port', 'host', 'net', 'proto', 'admin', 'frag'],
+    description: 'icmp_send: the unreachable code (frag: fragmentation needed / packet too big, with mtu).',
+  },
+  mtu: {
+    type: 'integer',
+    minimum: 68,
+    maximum: 65535,
+    description: 'icmp_send frag: the next-hop MTU.',
+  },
   within: {
     type: 'object',
     additionalProperties: false,

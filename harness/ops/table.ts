@@ -14,6 +14,7 @@ import type { CommandContext } from './format.js'
 import { family as gates } from './gates.js'
 import { family as io } from './io.js'
 import { family as options } from './options.js'
+import { family as peer } from './peer.js'
 import { family as readiness } from './readiness.js'
 import { family as sockets } from './sockets.js'
 import { family as uring } from './uring.js'
@@ -21,7 +22,7 @@ import type { FieldUse, HandleField, NameTable, OpDef, OpFamily, ProbeCommand } 
 import { createdFields } from './types.js'
 import type { Step } from '../scenario/types.js'
 
-const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence, uring]
+const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence, uring, peer]
 
 export const OP_DEFS: readonly OpDef[] = FAMILIES_OF_OPS.flatMap(f => f.ops)
 

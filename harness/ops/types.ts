@@ -7,7 +7,7 @@
  * create a handle) are answered from them (table.ts).
  */
 import type { CommandContext } from './format.js'
-import type { Step } from '../scenario/types.js'
+import type { ExpectFields, Step } from '../scenario/types.js'
 
 /** A named value the probe accepts, with the kernel constant it stands for. */
 export interface TableEntry {
@@ -64,6 +64,8 @@ export interface OpDef {
   runBy?: 'probe' | 'harness'
   /** probe command forms this op is sent as */
   commands?: readonly ProbeCommand[]
+  /** what the step's own fields imply about its answer, checked like `expect` (packet_expect: its `segment`) */
+  impliedExpect?: (step: Step) => ExpectFields
   /** the probe command line; every token goes through format.ts token() */
   format?: (step: Step, ctx: CommandContext) => string
 }

@@ -22,7 +22,10 @@ import type { ProbeRecord } from './process.js'
  */
 export const UNDOABLE_OPS: ReadonlySet<string> = new Set(['drop_cap', 'abort'])
 
-export const undoable = (op: string): boolean => UNDOABLE_OPS.has(op) || op.startsWith('uring_')
+// a packet peer's connection state (learned ISNs, the TUN device) lives in the probe beside its handles: not reused either
+const PEER_OPS: ReadonlySet<string> = new Set(['tun_open', 'packet_send', 'packet_expect', 'icmp_send'])
+
+export const undoable = (op: string): boolean => UNDOABLE_OPS.has(op) || op.startsWith('uring_') || PEER_OPS.has(op)
 
 const RESET_TIMEOUT_MS = 2000
 

@@ -10,7 +10,8 @@ import type { CheckRow, EventRow } from '../store/store.js'
 export function portOwners(rows: readonly EventRow[]): Map<number, string> {
   const owners = new Map<number, string>()
   for (const row of rows) {
-    if (row.op !== 'getsockname') continue
+    // a packet peer's tun_open names the address it answers at
+    if (row.op !== 'getsockname' && row.op !== 'tun_open') continue
     const port = (JSON.parse(row.details) as ProbeEvent).addr?.port
     if (port) owners.set(port, row.actor)
   }

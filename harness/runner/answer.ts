@@ -19,5 +19,7 @@ export function primaryEvent(step: Pick<Step, 'do'>, events: readonly ProbeEvent
 export function learnAddresses(events: readonly ProbeEvent[], into: Map<string, SockAddr>): void {
   for (const e of events) {
     if (e.op === 'getsockname' && e.ret === 0 && e.h && e.addr) into.set(e.h, e.addr)
+    // a packet peer answers at its host's address: `to: P` connects there
+    if (e.op === 'tun_open' && e.ret !== undefined && e.ret >= 0 && e.new && e.addr) into.set(e.new, e.addr)
   }
 }

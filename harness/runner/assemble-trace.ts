@@ -60,7 +60,9 @@ export function assembleTrace(parts: TraceParts): AssembledTrace {
   }
   for (const a of parts.actors) {
     // setup steps are host plumbing (like `ip netns exec` on the machine), not part of the trace
-    for (const event of a.events) if (!event.step?.startsWith(SETUP_STEP)) events.push({ actor: a.actor, event, clock: a.clock })
+    // a packet peer's segments (op packet) are among `packets`, on the wire lane
+    for (const event of a.events)
+      if (!event.step?.startsWith(SETUP_STEP) && event.op !== 'packet') events.push({ actor: a.actor, event, clock: a.clock })
     invalid.push(...a.invalid)
     if (a.stderr) stderr[a.actor] = a.stderr
     if (a.release) kernels[a.actor] = a.release

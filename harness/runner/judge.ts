@@ -14,6 +14,7 @@ import type { InvalidLine } from '../trace/result.js'
 import { resolveExpectation } from '../scenario/expand.js'
 import type { Scenario, Step } from '../scenario/types.js'
 import { learnAddresses, primaryEvent } from './answer.js'
+import { opDef } from '../ops/table.js'
 import type { ClaimOutcome, Verdict } from '../trace/result.js'
 
 /** One entry of a run's log, in the order it happened: a problem, or the events a step answered with. */
@@ -43,6 +44,18 @@ export interface Judgement {
   claim: ClaimOutcome | undefined
   message: string
   checks: Check[]
+}
+
+/** A step's expectation with what its op implies (packet_expect: the fields of its `segment`). */
+function withImplied(step: Step): Step['expect'] {
+  const implied = opDef(step.do).impliedExpect?.(step)
+  if (!implied) return step.expect
+  const own = step.expect
+  const value =
+    implied.value !== undefined && own?.value !== undefined && typeof own.value === 'object'
+      ? { ...(implied.value as object), ...(own.value as object) }
+      : (own?.value ?? implied.value)
+  return { ...implied, ...own, ...(value !== undefined ? { value } : {}) } as Step['expect']
 }
 
 const describe = (c: Check): string => `${c.step} ${c.actor} ${c.field}: expected ${c.expected}, got ${c.observed}`
@@ -84,7 +97,7 @@ export function judge(input: JudgeInput): Judgement {
       return other !== undefined && input.clockOf(other) === input.clockOf(step.actor) ? stepEvents.get(id)?.[0]?.t0 : undefined
     }
     for (const [exp, claim] of [
-      [step.expect, false],
+      [withImplied(step), false],
       [step.claim, true],
     ] as const) {
       const resolved = resolveExpectation(exp, input.kernelRelease, input.variant)

@@ -14,6 +14,7 @@ import type { SourcePosition } from '../errors.js'
 import { UNQUOTABLE, unixPathProblem } from '../ops/format.js'
 import { GENERIC_FIELDS } from '../ops/fields.js'
 import { optionAt } from '../ops/options.js'
+import { PEER_OPS } from '../ops/peer.js'
 import type { ValueKind } from '../ops/options.js'
 import { CREATES, fieldUse, isOp, opDef } from '../ops/table.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
@@ -119,6 +120,11 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
         if (route.type !== undefined) fail([...at, 'type'], `a route has a 'type' (a reject route) or a 'via' gateway, not both`)
       }
     })
+    if (
+      spec.packet !== undefined &&
+      (!hostNames.has(spec.packet) || scenario.hosts?.[spec.packet]?.packet !== undefined || spec.packet === host)
+    )
+      fail(['hosts', host, 'packet'], `packet host '${host}' must be attached to another host of 'hosts' that is not a packet host`)
     for (const [key, value] of Object.entries(spec.sysctl ?? {})) {
       const at = ['hosts', host, 'sysctl', key]
       if (!NET_SYSCTL.test(key))
@@ -216,6 +222,15 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
       )
     }
     for (const [name, sub] of errnoList(step.skip_if?.errno)) checkErrno(name, ['steps', i, 'skip_if', 'errno', ...sub])
+    const onPacketHost = scenario.hosts?.[scenario.actors?.[step.actor]?.host ?? '']?.packet !== undefined
+    if (PEER_OPS.has(step.do) !== onPacketHost && (PEER_OPS.has(step.do) || !['sleep', 'await'].includes(step.do))) {
+      fail(
+        ['steps', i, 'do'],
+        PEER_OPS.has(step.do)
+          ? `${step.do} is a packet peer's op: place '${step.actor}' on a host with 'packet: HOST'`
+          : `'${step.actor}' is a packet peer: it can only tun_open, packet_send, packet_expect, icmp_send, sleep and await`,
+      )
+    }
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
     }

@@ -128,6 +128,12 @@ export interface Step {
   within?: { since: string; ms: number }
   with?: 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
   dir?: 'in' | 'out'
+  /** packet_send / packet_expect: the segment (harness/ops/peer.ts SegmentSpec) */
+  segment?: Record<string, unknown>
+  within_ms?: number
+  skip_retransmits?: boolean
+  icmp?: string
+  mtu?: number
   step?: string
   background?: boolean
   limit_ms?: number
@@ -179,6 +185,8 @@ export interface RouteSpec {
 export interface HostSpec {
   sysctl?: Record<string, number | string>
   routes?: RouteSpec[]
+  /** a packet peer: no namespace of its own; its address is routed into a TUN device in this host's namespace */
+  packet?: string
 }
 
 /** An expectation across steps: how many of `steps` answered as `of` says. */

@@ -14,7 +14,16 @@
  * nf_tables since v5.17, a module before; whether it is one is read from the
  * kernel package, a module absent from it and from modules.builtin is left out).
  */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_console', 'veth', 'bridge', 'nf_tables', 'nft_counter', 'nft_reject_inet'] as const
+export const GUEST_MODULES = [
+  'virtio_pci',
+  'virtio_console',
+  'veth',
+  'bridge',
+  'nf_tables',
+  'nft_counter',
+  'nft_reject_inet',
+  'tun',
+] as const
 /** The modules without which a guest cannot build scenario hosts. */
 export const NETNS_MODULES = ['veth', 'bridge', 'nf_tables', 'nft_counter', 'nft_reject_inet'] as const
 

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { kitRoot } from '../../paths.js'
 import type { HostDriver, HostSession } from '../host.js'
 import { buildTopology, hostOfActor } from '../netns.js'
+import { namespaceHosts } from '../topology.js'
 import type { NetnsExec, NetnsSession, Topology } from '../netns.js'
 import type { Guest } from './guest.js'
 import { guestScratchDir } from './init-script.js'
@@ -53,13 +54,16 @@ export function vmHost(current: Guest | (() => Guest), connector?: string): Host
       if (scenario.hosts) {
         const why = netnsUnavailable(guest)
         if (why) return { skip: why }
+        // a packet host is a TUN device: built in, or the module loaded at boot
+        if (Object.values(scenario.hosts ?? {}).some(h => h.packet !== undefined) && guest.info.modules['tun'] === 'failed')
+          return { skip: 'a packet host needs the tun module, which did not load in the guest' }
         const built = await buildTopology(scenario, guestExec(guest), `vm-${(++sessions).toString(36)}`)
         if ('skip' in built) return built
         topo = built
       }
       const actors = [...new Set(scenario.steps.map(s => s.actor))]
       // one more port per capture: each scenario host's namespace, or the guest's loopback
-      const captureHosts = topo ? topo.plan.hosts : [undefined]
+      const captureHosts = topo ? namespaceHosts(topo.plan) : [undefined]
       let ports: number[]
       try {
         ports = await guest.lease(actors.length + captureHosts.length)

@@ -59,6 +59,10 @@ void op_uring_recv(const cmd_t *c);
 void op_uring_cancel(const cmd_t *c);
 void op_uring_poll_remove(const cmd_t *c);
 void op_uring_wait(const cmd_t *c);
+void op_tun_open(const cmd_t *c);
+void op_packet_send(const cmd_t *c);
+void op_packet_expect(const cmd_t *c);
+void op_icmp_send(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
 void op_hostnet(const cmd_t *c);
@@ -116,6 +120,10 @@ void op_reset(const cmd_t *c);
 	X("uring_cancel", op_uring_cancel, 3, 3, "uring_cancel R <target ud> <ud>") \
 	X("uring_poll_remove", op_uring_poll_remove, 3, 3, "uring_poll_remove R <target ud> <ud>") \
 	X("uring_wait", op_uring_wait, 3, 3, "uring_wait R <ud|-> <timeout_ms>") \
+	X("tun_open", op_tun_open, 5, 7, "tun_open H <ifname> <inet|inet6> <peer address> <port> [<kernel address> <kernel port>]") \
+	X("packet_send", op_packet_send, 1, 9, "packet_send H [flags:F] [seq:N] [ack:N] [win:N] [urg:N] [len:N] [data:TEXT] [opts:mss:1460,sackOK,TS,nop,wscale:7]") \
+	X("packet_expect", op_packet_expect, 2, 3, "packet_expect H <within_ms> [skip-retransmits]") \
+	X("icmp_send", op_icmp_send, 2, 3, "icmp_send H <port|host|net|proto|admin|frag> [mtu]") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \
