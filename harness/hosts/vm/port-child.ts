@@ -1,8 +1,8 @@
 /**
- * The host end of one guest probe, inside this process: what connect.js does
- * as a child process (a unix socket to the virtio-serial port, output before
+ * The host end of one guest probe, inside this process (it used to be a Node
+ * child process per probe): a unix socket to the virtio-serial port, output before
  * the probe's hello dropped, the init's guest-stderr/guest-exit frames turned
- * into stderr and an exit code), shaped as a LongLivedChild so ProbeProcess
+ * into stderr and an exit code, shaped as a LongLivedChild so ProbeProcess
  * drives it like any probe. Under emulation a Node child per probe cost
  * about as much host CPU as the guest's own work for that probe.
  */

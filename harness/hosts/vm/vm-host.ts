@@ -8,8 +8,6 @@
  * control port; each probe joins its host's namespace with the probe's
  * `netns` command before the first step (the guest's init starts the probes).
  */
-import { join } from 'node:path'
-import { kitRoot } from '../../paths.js'
 import type { HostDriver, HostSession } from '../host.js'
 import { buildTopology, hostOfActor } from '../netns.js'
 import { namespaceHosts } from '../topology.js'
@@ -20,7 +18,6 @@ import { NETNS_MODULES } from './module-deps.js'
 import { GUEST_PORT_PROGRAM } from './port-child.js'
 
 /** The connector as a program of its own (a child per probe); vmHost connects in this process unless given one. */
-export const connectorScript = join(kitRoot, 'dist', 'harness', 'hosts', 'vm', 'connect.js')
 
 /** Why this guest cannot build scenario hosts, or undefined when it can. */
 export function netnsUnavailable(guest: Pick<Guest, 'info'>): string | undefined {
