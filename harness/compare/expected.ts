@@ -43,26 +43,33 @@ export function kernelDependentSteps(body: Record<string, unknown> | undefined, 
   return steps
 }
 
-/** `actor\0step` of every step whose normalised events differ between two traces (a step on one side only differs too). */
-export function differingSteps(a: readonly EventRow[], b: readonly EventRow[]): Set<string> {
-  const byStep = (events: readonly EventRow[]): Map<string, string[]> => {
+/** The keys whose lists of texts differ between two sides (a key on one side only differs too). */
+function differingKeys<T>(a: Iterable<T>, b: Iterable<T>, entry: (x: T) => [key: string, text: string]): Set<string> {
+  const group = (items: Iterable<T>): Map<string, string[]> => {
     const map = new Map<string, string[]>()
-    for (const e of normaliseTrace(events)) {
-      const step = typeof e.fields['step'] === 'string' ? e.fields['step'] : ''
-      const key = `${e.actor}\0${step}`
+    for (const x of items) {
+      const [key, text] = entry(x)
       const list = map.get(key)
-      if (list) list.push(e.key)
-      else map.set(key, [e.key])
+      if (list) list.push(text)
+      else map.set(key, [text])
     }
     return map
   }
-  const ma = byStep(a)
-  const mb = byStep(b)
+  const ma = group(a)
+  const mb = group(b)
   const out = new Set<string>()
   for (const key of new Set([...ma.keys(), ...mb.keys()])) {
     if ((ma.get(key) ?? []).join('\n') !== (mb.get(key) ?? []).join('\n')) out.add(key)
   }
   return out
+}
+
+/** `actor\0step` of every step whose normalised events differ between two traces (a step on one side only differs too). */
+export function differingSteps(a: readonly EventRow[], b: readonly EventRow[]): Set<string> {
+  return differingKeys(normaliseTrace(a), normaliseTrace(b), e => [
+    `${e.actor}\0${typeof e.fields['step'] === 'string' ? e.fields['step'] : ''}`,
+    e.key,
+  ])
 }
 
 /**
@@ -71,24 +78,7 @@ export function differingSteps(a: readonly EventRow[], b: readonly EventRow[]): 
  * window are the same answer).
  */
 export function differingCheckSteps(a: readonly CheckRow[], b: readonly CheckRow[]): Set<string> {
-  const byStep = (checks: readonly CheckRow[]): Map<string, string[]> => {
-    const map = new Map<string, string[]>()
-    for (const c of checks) {
-      const key = `${c.actor}\0${c.step}`
-      const text = canonicalJson([c.field, c.expected, c.verdict, c.claim])
-      const list = map.get(key)
-      if (list) list.push(text)
-      else map.set(key, [text])
-    }
-    return map
-  }
-  const ma = byStep(a)
-  const mb = byStep(b)
-  const out = new Set<string>()
-  for (const key of new Set([...ma.keys(), ...mb.keys()])) {
-    if ((ma.get(key) ?? []).join('\n') !== (mb.get(key) ?? []).join('\n')) out.add(key)
-  }
-  return out
+  return differingKeys(a, b, c => [`${c.actor}\0${c.step}`, canonicalJson([c.field, c.expected, c.verdict, c.claim])])
 }
 
 /** True when the traces differ and every differing step (events or checks) is one the scenario expects to differ between these kernels. */
