@@ -8,19 +8,21 @@ import type { BundleResult, BundleRun, BundleScenario, RunBundle } from '../stor
 import type { CheckRow, EventRow, RunRow } from '../store/store.js'
 import type { ClaimOutcome, ScenarioResult, Verdict } from '../trace/result.js'
 
-export interface OutcomeRun {
-  uuid: string
-  host: string
-  host_kind: string
-  kernel_release: string
-  kernel_version: string
-  arch: string
-  distro: string | null
-  kit_version: string
-  kit_commit: string | null
-  started_at: string
-  finished_at: string | null
-}
+/** The run facts the outputs print: the store's own run columns. */
+export type OutcomeRun = Pick<
+  RunRow,
+  | 'uuid'
+  | 'host'
+  | 'host_kind'
+  | 'kernel_release'
+  | 'kernel_version'
+  | 'arch'
+  | 'distro'
+  | 'kit_version'
+  | 'kit_commit'
+  | 'started_at'
+  | 'finished_at'
+>
 
 export interface Outcome {
   /** `pack/name` */
