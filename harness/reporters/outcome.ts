@@ -138,17 +138,7 @@ export function byPack(outcomes: readonly Outcome[]): Array<[string, Outcome[]]>
     list.push(o)
     packs.set(o.pack, list)
   }
-  const order = (a: Outcome, b: Outcome): number =>
-    a.scenario < b.scenario
-      ? -1
-      : a.scenario > b.scenario
-        ? 1
-        : a.variant < b.variant
-          ? -1
-          : a.variant > b.variant
-            ? 1
-            : a.attempt - b.attempt
-  return [...packs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, list]) => [p, list.sort(order)])
+  return [...packs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, list]) => [p, list.sort(resultOrder)])
 }
 
 /** Name of a result inside its pack: `einprogress ipv4`, `#2` for a repeat. */
