@@ -103,6 +103,7 @@ void op_wait_blocked(const cmd_t *c)
 	char stat[1024], sys[256], wchan[128], state = '?', nrbuf[24];
 	const char *name = "running";
 	long long polls = 0;
+	int unnamed = 0;  /* blocked samples in a row whose wchan read "0" */
 	int ret = -1, err = ETIMEDOUT;
 	int64_t t0 = mono_ns(), t1 = t0, until = t0 + timeout_ms * 1000000LL;
 	wchan[0] = '\0';
@@ -140,6 +141,12 @@ void op_wait_blocked(const cmd_t *c)
 		} else {
 			name = "running";
 		}
+		/* stat, syscall and wchan are three reads: a task caught going to
+		 * sleep is already S but still on its CPU, and its wchan reads "0".
+		 * Take the next sample then; only a kernel that never names the
+		 * wait channel (20 samples in a row) is believed without it. */
+		if (blocked && (!wchan[0] || strcmp(wchan, "0") == 0) && ++unnamed < 20)
+			blocked = 0;
 		t1 = mono_ns();
 		if (blocked) {
 			ret = 0;
