@@ -145,15 +145,23 @@ void op_wait_blocked(const cmd_t *c)
 		 * sleep is already S but still on its CPU, and its wchan reads "0".
 		 * Take the next sample then; only a kernel that never names the
 		 * wait channel (20 samples in a row) is believed without it. */
+		int held = 0;
 		if (blocked && (!wchan[0] || strcmp(wchan, "0") == 0) && ++unnamed < 20)
-			blocked = 0;
+			blocked = 0, held = 1;
 		t1 = mono_ns();
 		if (blocked) {
 			ret = 0;
 			err = 0;
 			break;
 		}
-		if (t1 >= until)
+		/* a deadline that falls inside a run of unnamed samples waits for
+		 * the run's end (at most 20 samples): with timeout 0 a kernel that
+		 * never names it (5.10 in a Debian guest: x86's get_wchan walked
+		 * frame pointers only, so an ORC-unwinder kernel reads "0", until
+		 * "x86: Fix get_wchan() to support the ORC unwinder" in 5.16)
+		 * would otherwise never be believed; unnamed only grows, so this
+		 * adds at most 19 samples */
+		if (t1 >= until && !held)
 			break;
 		struct timespec ts = { 0, 1000000L };
 		nanosleep(&ts, NULL);
