@@ -184,6 +184,19 @@ t.test("judge: skip_if turns the kernel's refusal into skip with the reason; ano
     ),
   )
   t.equal(broken.verdict, 'error')
+  // a failure judged before the refusal is not hidden by the skip
+  const sock = step({ id: 's0', do: 'socket', sock: 'c', expect: { ret: 3 } })
+  const failedFirst = judge(
+    input(
+      [sock, setup],
+      [
+        { step: sock, events: [ev({ op: 'socket', t0: 0, ret: 4 })] },
+        { step: setup, events: [ev({ op: 'io_uring_setup', t0: 1, ret: -1, errno: 'ENOSYS' })] },
+      ],
+    ),
+  )
+  t.equal(failedFirst.verdict, 'fail')
+  t.match(failedFirst.message, /^s0 client ret: expected 3, got 4; then skipped: no io_uring here \(step s1: ENOSYS\)$/)
 })
 
 t.test('judge: problems keep the order of the run; a refusal is one; a dead probe is named once', async t => {

@@ -72,6 +72,8 @@ export function judge(input: JudgeInput): Judgement {
   const deferred: Array<(ctx: Pick<PacketContext, 'packets' | 'portOf'>) => Check[]> = []
 
   let skipped: string | undefined
+  // checks judged before the skipping step: a failure among them is not hidden by the skip
+  let judgedBeforeSkip = 0
   for (const entry of log) {
     if ('problem' in entry) {
       problems.push(entry.problem)
@@ -88,6 +90,7 @@ export function judge(input: JudgeInput): Judgement {
       const base = { step: step.id, actor: step.actor, claim: false, stepStart: () => undefined }
       if (matchStep(answer, event, base).every(c => c.ok)) {
         skipped = `${why} (step ${step.id}: ${event.errno ?? `ret ${String(event.ret)}`})`
+        judgedBeforeSkip = checks.length
         break
       }
     }
@@ -113,6 +116,7 @@ export function judge(input: JudgeInput): Judgement {
   }
   const portOf = (handle: string): number | undefined => addresses.get(handle)?.port
   for (const judgePackets of deferred) checks.push(...judgePackets({ packets: input.packets, portOf }))
+  if (skipped !== undefined) judgedBeforeSkip = checks.length
   // expectations across steps need every step's answer: judged after the walk too
   if (scenario.across) {
     const stepById = new Map(scenario.steps.map(s => [s.id, s]))
@@ -131,7 +135,13 @@ export function judge(input: JudgeInput): Judgement {
   }
   if (input.invalid.length) problems.push(`${input.invalid.length} invalid probe output line(s), first: ${input.invalid[0]!.problem}`)
 
-  if (skipped !== undefined && !problems.length) return { verdict: 'skip', claim: undefined, message: skipped, checks }
+  if (skipped !== undefined && !problems.length) {
+    // steps after the skipping one were not judged, nor expectations across steps
+    const judged = checks.slice(0, judgedBeforeSkip)
+    const earlier = judged.filter(c => !c.ok && !c.claim)
+    if (!earlier.length) return { verdict: 'skip', claim: undefined, message: skipped, checks: judged }
+    return { verdict: 'fail', claim: undefined, message: `${earlier.map(describe).join('; ')}; then skipped: ${skipped}`, checks: judged }
+  }
   const failed = checks.filter(c => !c.ok && !c.claim)
   const refuted = checks.filter(c => !c.ok && c.claim)
   const verdict = problems.length ? 'error' : failed.length ? 'fail' : 'pass'
