@@ -14,7 +14,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseKernelSpec } from '../hosts/vm/kernel-spec.js'
+import { chooseKernel, parseKernelSpec } from '../hosts/vm/kernel-spec.js'
 import type { DebianSpec } from '../hosts/vm/kernel-spec.js'
 import { TraceStore } from '../store/store.js'
 import type { RunRow } from '../store/store.js'
@@ -58,16 +58,14 @@ export function pinnedSpec(build: Pick<GuestBuild, 'package'>): DebianSpec | und
   }
 }
 
-/** What the kit would fetch for a spec now: a version, or why it cannot tell (offline: the child and the check after it decide). */
-export type BuildResolver = (spec: DebianSpec, log: (line: string) => void) => Promise<{ version: string } | { unknown: string }>
-
-/** The version of the package the kit's Debian indexes list now (kernel-fetch.ts picks the same one). */
-export const resolveFromIndexes: BuildResolver = async (spec, log) => {
-  const [{ debianKernels }, { cacheRoot }, { chooseKernel }] = await Promise.all([
-    import('../hosts/vm/kernel-fetch.js'),
-    import('../hosts/vm/cache-dir.js'),
-    import('../hosts/vm/kernel-spec.js'),
-  ])
+/**
+ * The version of the package the kit would fetch now: the one its Debian
+ * indexes list (kernel-fetch.ts picks the same), or why it cannot tell
+ * (offline: the child run and the check of what it booted decide).
+ */
+async function buildToFetch(spec: DebianSpec, log: (line: string) => void): Promise<{ version: string } | { unknown: string }> {
+  // loaded only when a guest run is re-run: the apt and fetch modules are not compare's
+  const [{ debianKernels }, { cacheRoot }] = await Promise.all([import('../hosts/vm/kernel-fetch.js'), import('../hosts/vm/cache-dir.js')])
   try {
     const k = chooseKernel(spec, await debianKernels(cacheRoot(), log))
     return k ? { version: k.version } : { unknown: `${spec.name} is not in the kit's Debian indexes` }
@@ -86,9 +84,6 @@ export interface GuestComparison {
 
 export interface GuestRerunContext extends RerunContext {
   log: (line: string) => void
-  resolve?: BuildResolver
-  /** The limit of one child (its boot included); default sized from the results it runs. */
-  guestTimeoutMs?: number
 }
 
 /** A guest boot under emulation is 10-20 s; the run boots once more when the first misses its limit, and after a panic. */
@@ -174,7 +169,7 @@ function rerunBatch(batch: Batch, ctx: GuestRerunContext): number {
       files.push(file)
     }
     const results = [...batch.scenarios.values()].reduce((sum, s) => sum + s.variants.size, 0) * ctx.times
-    const timeoutMs = ctx.guestTimeoutMs ?? BOOT_ALLOWANCE_MS + results * PER_RESULT_MS
+    const timeoutMs = BOOT_ALLOWANCE_MS + results * PER_RESULT_MS
     ctx.log(
       `re-running ${batch.pairs.length} pair(s) of ${batch.runs.join('; ')} in one guest: ${spec.name} (${build.version}), ${results / ctx.times} scenario variant(s) ${ctx.times}x each`,
     )
@@ -224,11 +219,14 @@ function rerunBatch(batch: Batch, ctx: GuestRerunContext): number {
  * per kernel build, one guest at a time. Returns the pairs re-run.
  */
 export async function rerunInGuests(items: readonly GuestComparison[], ctx: GuestRerunContext): Promise<number> {
-  const resolve = ctx.resolve ?? resolveFromIndexes
   let n = 0
   for (const batch of batchesOf(items, ctx)) {
-    const now = await resolve(batch.spec, ctx.log)
-    if ('version' in now && now.version !== batch.build.version) {
+    const now = await buildToFetch(batch.spec, ctx.log)
+    if ('unknown' in now)
+      ctx.log(
+        `which build of ${batch.build.package} the kit would fetch is not known (${now.unknown}): the build the re-run records decides`,
+      )
+    else if (now.version !== batch.build.version) {
       ctx.log(
         `not re-run: ${batch.runs.join('; ')} booted ${batch.build.package} ${batch.build.version}; the kit would now fetch ${now.version}, a different build, not the same kernel; ${batch.pairs.length} pair(s) stand as recorded`,
       )
