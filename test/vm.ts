@@ -6,10 +6,12 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { kitRoot, probeStaticBinary } from '../harness/paths.js'
+import { kitRoot, probeStaticBinary, schemaDir } from '../harness/paths.js'
+import { compileSchemaFile } from '../harness/deps/ajv.js'
 import { cpioNewc } from '../harness/hosts/vm/cpio.js'
 import { closure, loadOrder } from '../harness/hosts/vm/module-deps.js'
 import { compareDebianVersions, installable, kernelsInIndex, newestPerSeries, parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
@@ -24,6 +26,9 @@ import { guestEscape } from '../harness/hosts/vm/init-script.js'
 import type { Reporter } from '../harness/reporters/reporter.js'
 import { loadScenarios } from '../harness/scenario/load.js'
 import { TraceStore } from '../harness/store/store.js'
+import type { CompareDocument } from '../harness/compare/render-json.js'
+import { renderComparison } from '../harness/compare/render-text.js'
+import type { Pair } from '../harness/compare/types.js'
 
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-vm-test-'))
@@ -546,6 +551,124 @@ t.test(
       hellos.length > 0 && hellos.every(k => k.startsWith('6.1.')),
       `every probe said hello from the guest kernel (${[...new Set(hellos)].join(', ')})`,
     )
+    t.same(
+      qemuPids().filter(p => !before.includes(p)),
+      [],
+      'no qemu left running',
+    )
+  },
+)
+t.test(
+  'compare --rerun on a guest run: its kernel build booted once for every pair; an edited answer is flaky, a real 6.1 difference stands',
+  { skip: missing.length > 0 && `missing ${missing.join(', ')}` },
+  async t => {
+    const fx = join(dir, 'rerun-fx', 'rerun')
+    mkdirSync(fx, { recursive: true })
+    writeFileSync(
+      join(fx, 'so-error.yaml'),
+      'title: A fresh TCP socket has no pending error\nsources: [{ man: socket(7) SO_ERROR }]\nsteps:\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n  - { actor: client, do: getsockopt, sock: C, level: socket, opt: SO_ERROR, expect: { ret: 0, value: "0" } }\n',
+    )
+    // SO_PASSPIDFD came in 6.5 (5e2ff6704a27); no per-kernel case here, so 6.1's ENOPROTOOPT is a regression against the host
+    writeFileSync(
+      join(fx, 'passpidfd.yaml'),
+      'title: SO_PASSPIDFD is a known socket option\nsources: [{ kernel: net/core/sock.c sk_getsockopt SO_PASSPIDFD }]\nsteps:\n  - { actor: app, do: socketpair, sock: A, new: B, type: stream, expect: { ret: 0 } }\n  - { actor: app, do: getsockopt, sock: A, level: socket, opt: SO_PASSPIDFD, expect: { ret: 0, value: 0 } }\n',
+    )
+    const db = join(dir, 'rerun.db')
+    // the CLI's guests keep their sockets under dir (TMPDIR): qemuPids sees only this test's
+    const cli = (args: string[], timeout = 240_000) =>
+      spawnSync(process.execPath, [bin, ...args], {
+        cwd: kitRoot,
+        env: { ...process.env, TMPDIR: dir },
+        encoding: 'utf8',
+        timeout,
+        maxBuffer: 64 * 1024 * 1024,
+      })
+    const before = qemuPids()
+    const made = cli(['run', fx, '--kernel', 'host', '--kernel', 'debian:6.1', '--db', db])
+    t.equal(made.status, 1, `the guest fails passpidfd: ${made.stderr.slice(-300)}`)
+    const rows = new Database(db, { readonly: true })
+    const runs = rows.prepare(`SELECT uuid, host_kind FROM runs ORDER BY id`).all() as Array<{ uuid: string; host_kind: string }>
+    rows.close()
+    const host = runs.find(r => r.host_kind !== 'vm')!.uuid
+    const guest = runs.find(r => r.host_kind === 'vm')!.uuid
+    // b's answer made to differ from what 6.1 gives: SO_ERROR reads ECONNREFUSED on a fresh socket (ipv4 only)
+    type Bundle = {
+      run: { uuid: string; host_kind: string; kernel_release: string; hosts: Record<string, Record<string, unknown>> }
+      results: Array<{
+        scenario: string
+        variant: string
+        verdict: string
+        message: string
+        events: Array<{ op: string; details: Record<string, unknown> }>
+        checks: Array<{ field: string; observed: string; verdict: string }>
+      }>
+    }
+    const exported = cli(['export', guest, '--db', db])
+    t.equal(exported.status, 0, exported.stderr)
+    const bundle = (edit: (b: Bundle) => void): string => {
+      const b = JSON.parse(exported.stdout) as Bundle
+      b.run.uuid = randomUUID()
+      const r = b.results.find(x => x.scenario === 'rerun/so-error' && x.variant === 'ipv4')!
+      Object.assign(r.events.find(e => e.op === 'getsockopt')!.details, { value: 111, value_name: 'ECONNREFUSED' })
+      Object.assign(
+        r.checks.find(c => c.field === 'value')!,
+        { observed: 'ECONNREFUSED', verdict: 'fail' },
+      )
+      Object.assign(r, { verdict: 'fail', message: 's2 value: expected 0, observed ECONNREFUSED' })
+      edit(b)
+      const file = join(dir, `${b.run.uuid}.json`)
+      writeFileSync(file, JSON.stringify(b))
+      t.equal(cli(['import', file, '--db', db]).status, 0)
+      return b.run.uuid
+    }
+    const edited = bundle(() => {})
+    // the package recorded as a version the kit would not fetch now: another build, not re-run
+    const older = bundle(b => void (b.run.hosts['guest']!['packageVersion'] = '6.1.1-1'))
+    // made with an ssh host: not re-run here
+    const viaSsh = bundle(b => {
+      b.run.hosts = {
+        peer: { kind: 'ssh', address: 'root@10.9.0.2:22', kernelRelease: b.run.kernel_release, kernelVersion: '#1', arch: 'x86_64' },
+      }
+      b.run.host_kind = 'loopback'
+    })
+    const started = Date.now()
+    const r = cli(['compare', '--db', db, '--baseline', host, guest, edited, older, viaSsh, '--rerun', '2', '--reporter', 'json'], 400_000)
+    t.comment(`compare --rerun 2 took ${((Date.now() - started) / 1000).toFixed(1)} s; ${r.stderr.trim().split('\n').join(' / ')}`)
+    t.equal(r.status, 1, 'the real difference is still a regression: exit 1')
+    const doc = JSON.parse(r.stdout) as CompareDocument
+    const validate = compileSchemaFile(join(schemaDir, 'compare.schema.json'))
+    t.same(validate(doc) ? [] : validate.errors, [], 'valid against compare.schema.json')
+    const by = (uuid: string): Record<string, Pair> =>
+      Object.fromEntries(doc.comparisons.find(c => c.b.uuid === uuid)!.pairs.map(p => [`${p.scenario} [${p.variant}]`, p]))
+    t.match(by(guest)['rerun/passpidfd [default]'], { label: 'regression', rerun: { runs: 2, asB: 2, asA: 0, verdicts: ['fail', 'fail'] } })
+    t.equal(by(guest)['rerun/so-error [ipv4]']!.label, 'same')
+    t.match(by(edited)['rerun/so-error [ipv4]'], {
+      label: 'flaky',
+      rerun: { runs: 2, asB: 0, asA: 2, verdicts: ['pass', 'pass'] },
+    })
+    t.equal(by(edited)['rerun/so-error [ipv6]']!.label, 'same', 'the variant left alone is not re-run')
+    // the text reporter renders the same comparison objects (one more boot for a text run would say nothing new)
+    t.match(
+      renderComparison(
+        doc.comparisons.find(c => c.b.uuid === edited)!,
+        { showSame: false },
+      ),
+      /flaky rerun\/so-error \[ipv4\]: pass -> fail\n(?:.*\n)*?\s+re-run 2x on b's kernel: 0 answered as b, 2 as a \(pass, pass\): not reproduced every time/,
+    )
+    t.match(by(edited)['rerun/passpidfd [default]'], { label: 'regression', rerun: { runs: 2, asB: 2 } })
+    t.match(by(older)['rerun/so-error [ipv4]'], { label: 'regression', rerun: null })
+    t.match(by(viaSsh)['rerun/so-error [ipv4]'], { label: 'regression', rerun: null })
+    t.same(doc.totals.flaky, 1)
+    t.same(doc.totals.regression, 6, "the older build's and the ssh run's stand as recorded")
+    const booted = r.stderr.match(/re-running \d+ pair\(s\) of .* in one guest/g) ?? []
+    t.equal(booted.length, 1, 'one guest for both runs made on that build')
+    t.match(
+      r.stderr,
+      /re-running 3 pair\(s\) of .* in one guest: debian:linux-image-6\.1\.\S+ \(6\.1\.\S+\), 2 scenario variant\(s\) 2x each/,
+    )
+    t.match(r.stderr, /re-ran 3 pair\(s\) on debian:linux-image-6\.1\.\S+ in [\d.]+ s \(booted in [\d.]+ s/)
+    t.match(r.stderr, /not re-run: .* booted linux-image-6\.1\.\S+ 6\.1\.1-1; the kit would now fetch 6\.1\.\S+, a different build/)
+    t.match(r.stderr, /not re-run: .* used ssh hosts \(peer \(root@10\.9\.0\.2:22\)\)/)
     t.same(
       qemuPids().filter(p => !before.includes(p)),
       [],

@@ -2,17 +2,21 @@
  * `sockspec compare`: align two runs (or every run against a baseline) by
  * (scenario, variant), label each pair, print text or JSON. Exit 1 when a
  * pair is a regression (pass -> fail), so CI can gate on it. With --rerun,
- * regressions and differences of runs on this machine's kernel are re-run
- * first; those not reproduced every time are flaky, not regressions.
+ * regressions and differences are re-run first on b's kernel: this
+ * machine's, or a guest's build booted again (once per compare for all its
+ * pairs); those not reproduced every time are flaky, not regressions. Runs
+ * with ssh hosts or from other machines are not re-run, and that is said.
  */
 import os from 'node:os'
 import { compareRuns, emptyCounts } from '../compare/compare-runs.js'
 import { runLoader, summariseRun } from '../compare/load-run.js'
 import { streamCompareDocument } from '../compare/render-json.js'
 import { addCounts, describeRun, renderBaselineHeader, renderComparison, renderTotals } from '../compare/render-text.js'
-import { RERUN_LABELS, onThisKernel, rerunComparison } from '../compare/rerun.js'
+import { RERUN_LABELS, onThisKernel, rerunComparison, sshHostsOf } from '../compare/rerun.js'
+import { guestBuildOf, rerunInGuests } from '../compare/rerun-guest.js'
+import type { GuestComparison } from '../compare/rerun-guest.js'
 import { selectRun } from '../compare/select-run.js'
-import type { PairLabel, RunTraces } from '../compare/types.js'
+import type { Comparison, PairLabel, RunTraces } from '../compare/types.js'
 import { SockspecError } from '../errors.js'
 import { TraceStore, withStoreErrors } from '../store/store.js'
 import type { RunRow } from '../store/store.js'
@@ -22,7 +26,7 @@ export interface CompareOptions {
   baseline?: string
   reporter: 'text' | 'json'
   all?: boolean
-  /** Re-run b's regressions and differences this many times on b's kernel (true: 3); see compare/rerun.ts. */
+  /** Re-run b's regressions and differences this many times on b's kernel (true: 3); see compare/rerun.ts and rerun-guest.ts. */
   rerun?: boolean | string | number
 }
 
@@ -37,16 +41,21 @@ function rerunTimes(v: CompareOptions['rerun']): number {
   return n
 }
 
-export function compareCommand(refs: string[], opts: CompareOptions): number {
+export async function compareCommand(refs: string[], opts: CompareOptions): Promise<number> {
   const store = TraceStore.open(opts.db, { readonly: true, mustExist: true })
   try {
-    return withStoreErrors(opts.db, () => compare(store, refs, opts))
+    // store failures become one line naming the file, also those after an await
+    return await compare(store, refs, opts).catch((err: unknown) =>
+      withStoreErrors(opts.db, () => {
+        throw err
+      }),
+    )
   } finally {
     store.close()
   }
 }
 
-function compare(store: TraceStore, refs: string[], opts: CompareOptions): number {
+async function compare(store: TraceStore, refs: string[], opts: CompareOptions): Promise<number> {
   const reruns = rerunTimes(opts.rerun)
   const resolve = (ref: string): RunRow => {
     const { run, matched } = selectRun(store, ref)
@@ -88,23 +97,37 @@ function compare(store: TraceStore, refs: string[], opts: CompareOptions): numbe
   }
   // one body reader for every comparison: compareRuns caches the bodies it read per reader
   const scenarioBody = (id: number): Record<string, unknown> | undefined => store.scenarioBody(id)
-  const comparisons = (function* () {
-    for (const [a, b] of pairs) {
-      const c = compareRuns(traces(a), traces(b), loader.read, { scenarioBody })
-      if (reruns && c.pairs.some(p => RERUN_LABELS.has(p.label))) {
-        // host runs only: a guest's kernel would have to be booted again
-        if (onThisKernel(c)) rerunComparison(c, { times: reruns, read: loader.read, scenarioBody })
-        else
-          process.stderr.write(
-            `sockspec: not re-run: ${describeRun(c.b)} is not on this machine's kernel (${os.release()}); its differences stand as recorded\n`,
-          )
-      }
-      yield c
+  const compared = function* (): Generator<Comparison> {
+    for (const [a, b] of pairs) yield compareRuns(traces(a), traces(b), loader.read, { scenarioBody })
+  }
+  const log = (line: string): void => void process.stderr.write(`sockspec: ${line}\n`)
+  let comparisons: Iterable<Comparison> = compared()
+  if (reruns) {
+    // all comparisons first: a guest is booted once for the pairs of every run made on its build
+    const list = [...comparisons]
+    const guests: GuestComparison[] = []
+    list.forEach((c, i) => {
+      if (!c.pairs.some(p => RERUN_LABELS.has(p.label))) return
+      const b = pairs[i]![1]
+      const name = describeRun(c.b)
+      const ssh = sshHostsOf(b)
+      const build = ssh.length ? undefined : guestBuildOf(b)
+      if (ssh.length)
+        log(`not re-run: ${name} used ssh hosts (${ssh.join(', ')}), which a re-run here would not have; its differences stand as recorded`)
+      else if (build) guests.push({ comparison: c, build, name })
+      else if (build === null)
+        log(`not re-run: ${name} was made in a guest that did not record its kernel package; its differences stand as recorded`)
+      else if (onThisKernel(c)) rerunComparison(c, { times: reruns, read: loader.read, scenarioBody })
+      else log(`not re-run: ${name} is not on this machine's kernel (${os.release()}) nor in a guest; its differences stand as recorded`)
+    })
+    if (guests.length) {
+      await rerunInGuests(guests, { times: reruns, read: loader.read, scenarioBody, log })
     }
-  })()
+    comparisons = list
+  }
   const baseSummary = baseline ? summariseRun(baseline) : null
   const write = (text: string): void => void process.stdout.write(text)
-  // written one comparison at a time: memory stays that of one pair of runs
+  // written one comparison at a time: memory stays that of one pair of runs (--rerun holds every comparison first: pairs, not traces)
   let totals: Record<PairLabel, number>
   if (opts.reporter === 'json') totals = streamCompareDocument(comparisons, baseSummary, write)
   else {

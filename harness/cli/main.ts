@@ -167,11 +167,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--all', 'text output: also list pairs that are the same')
     .option(
       '--rerun [n]',
-      "re-run regressions and differences N times (default 3) on b's kernel (runs on this machine); not reproduced every time: flaky",
+      "re-run regressions and differences N times (default 3) on b's kernel (this machine's, or a guest's build booted again); not reproduced every time: flaky",
     )
     .action(async (runs: string[], opts) => {
       const { compareCommand } = await import('./compare.js')
-      exitCode = compareCommand(runs, opts)
+      exitCode = await compareCommand(runs, opts)
     })
 
   program

@@ -3,9 +3,10 @@
  * b's scenario (as the store holds it) run again N times on b's kernel, in a
  * child `sockspec run` into a temp store. Only when every re-run answers as
  * b did (same verdict, same answer: compare-runs.ts sameAnswer) does the
- * label stand; otherwise the pair is `flaky`. b's kernel must be the one
- * this process runs on (same uname -r and -v): runs from guests or other
- * machines are left as they are and said so.
+ * label stand; otherwise the pair is `flaky`. Here: runs on the kernel this
+ * process runs on (same uname -r and -v), one child per pair; runs made in a
+ * guest are booted again in rerun-guest.ts; runs from other machines or with
+ * ssh hosts are left as they are and said so.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -13,6 +14,7 @@ import os, { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { kitRoot } from '../paths.js'
 import { TraceStore } from '../store/store.js'
+import type { RunRow } from '../store/store.js'
 import { bodyOf, sameAnswer } from './compare-runs.js'
 import type { Comparison, Pair, PairLabel, RerunOutcome, TraceReader, Verdict } from './types.js'
 
@@ -23,6 +25,22 @@ export function onThisKernel(c: Pick<Comparison, 'b'>): boolean {
   return c.b.kernelRelease === os.release() && c.b.kernelVersion === os.version()
 }
 
+/** The ssh hosts a run used (its `hosts` facts): re-running without those machines would answer another question. */
+export function sshHostsOf(run: Pick<RunRow, 'hosts'>): string[] {
+  return Object.entries(hostFacts(run))
+    .filter(([, f]) => f['kind'] === 'ssh')
+    .map(([name, f]) => (typeof f['address'] === 'string' ? `${name} (${f['address']})` : name))
+}
+
+export function hostFacts(run: Pick<RunRow, 'hosts'>): Record<string, Record<string, unknown>> {
+  try {
+    const v = JSON.parse(run.hosts) as unknown
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, Record<string, unknown>>) : {}
+  } catch {
+    return {}
+  }
+}
+
 export interface RerunContext {
   times: number
   read: TraceReader
@@ -31,12 +49,68 @@ export interface RerunContext {
   timeoutMs?: number
 }
 
+/** A child `sockspec run` into `db`; its exit status (null: killed at the limit), stderr. */
+export function runChild(args: string[], db: string, timeoutMs: number): { status: number | null; signal: string | null; stderr: string } {
+  const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+  const r = spawnSync(process.execPath, [bin, 'run', ...args, '--db', db, '--reporter', 'tap'], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  return { status: r.status, signal: r.signal, stderr: r.stderr ?? '' }
+}
+
+/** A re-run result: its id in the child's store and its verdict. */
+export interface RerunResult {
+  id: number
+  verdict: Verdict
+}
+
+/** The child store's results of one (scenario, variant), in attempt order. */
+export function rerunResults(store: TraceStore, scenario: string, variant: string): RerunResult[] {
+  return store.db
+    .prepare(
+      `SELECT r.id, r.verdict FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE s.scenario = ? AND r.variant = ? ORDER BY r.attempt`,
+    )
+    .all(scenario, variant) as RerunResult[]
+}
+
+/**
+ * How the re-runs answered, against both sides: as b (b's verdict and b's
+ * answer) or as a. Null when b's scenario is not in the store.
+ */
+export function judgeReruns(p: Pair, results: readonly RerunResult[], rerunStore: TraceStore, ctx: RerunContext): RerunOutcome | null {
+  if (!p.a || !p.b) return null
+  const body = bodyOf(ctx.scenarioBody, p.b.hash, p.b.resultId)
+  if (!body) return null
+  const taken = results.slice(0, ctx.times)
+  const ta = ctx.read(p.a.resultId)
+  const tb = ctx.read(p.b.resultId)
+  let asA = 0
+  let asB = 0
+  for (const res of taken) {
+    const tr = rerunStore.trace(res.id)
+    if (res.verdict === p.b.verdict && sameAnswer(body, tb, tr)) asB++
+    else if (res.verdict === p.a.verdict && sameAnswer(body, ta, tr)) asA++
+  }
+  return { runs: taken.length, asA, asB, verdicts: taken.map(x => x.verdict) }
+}
+
+/** Record the outcome on the pair; one not reproduced every time becomes flaky. */
+export function applyRerun(c: Comparison, p: Pair, outcome: RerunOutcome): void {
+  p.rerun = outcome
+  if (outcome.runs === 0 || outcome.asB < outcome.runs) {
+    c.counts[p.label]--
+    p.label = 'flaky'
+    c.counts.flaky++
+  }
+}
+
 /** Re-run b's side of one pair; null when its scenario is not in the store. */
 export function rerunPair(p: Pair, ctx: RerunContext): RerunOutcome | null {
   if (!p.a || !p.b) return null
   const doc = ctx.scenarioBody(p.b.resultId)
-  const body = bodyOf(ctx.scenarioBody, p.b.hash, p.b.resultId)
-  if (!doc || !body) return null
+  if (!doc || !bodyOf(ctx.scenarioBody, p.b.hash, p.b.resultId)) return null
   const dir = mkdtempSync(join(tmpdir(), 'sockspec-rerun-'))
   try {
     // the id comes from the body; the file's place only has to be a pack directory
@@ -45,32 +119,12 @@ export function rerunPair(p: Pair, ctx: RerunContext): RerunOutcome | null {
     const file = join(dir, pack, `${name}.json`)
     writeFileSync(file, JSON.stringify(doc))
     const db = join(dir, 'rerun.db')
-    const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
-    const r = spawnSync(
-      process.execPath,
-      [bin, 'run', file, '--db', db, '--variant', p.variant, '--repeat', String(ctx.times), '--reporter', 'tap'],
-      { encoding: 'utf8', timeout: ctx.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 },
-    )
+    const r = runChild([file, '--variant', p.variant, '--repeat', String(ctx.times)], db, ctx.timeoutMs ?? 120_000)
     if (r.status !== 0 && r.status !== 1)
       throw new Error(`re-running ${p.scenario} [${p.variant}] failed (${r.status ?? r.signal}): ${r.stderr.slice(-400)}`)
     const store = TraceStore.open(db, { readonly: true, mustExist: true })
     try {
-      const results = (
-        store.db.prepare(`SELECT id, verdict FROM results WHERE variant = ? ORDER BY attempt`).all(p.variant) as Array<{
-          id: number
-          verdict: Verdict
-        }>
-      ).slice(0, ctx.times)
-      const ta = ctx.read(p.a.resultId)
-      const tb = ctx.read(p.b.resultId)
-      let asA = 0
-      let asB = 0
-      for (const res of results) {
-        const tr = store.trace(res.id)
-        if (res.verdict === p.b.verdict && sameAnswer(body, tb, tr)) asB++
-        else if (res.verdict === p.a.verdict && sameAnswer(body, ta, tr)) asA++
-      }
-      return { runs: results.length, asA, asB, verdicts: results.map(x => x.verdict) }
+      return judgeReruns(p, rerunResults(store, p.scenario, p.variant), store, ctx)
     } finally {
       store.close()
     }
@@ -87,12 +141,7 @@ export function rerunComparison(c: Comparison, ctx: RerunContext): number {
     const outcome = rerunPair(p, ctx)
     if (!outcome) continue
     n++
-    p.rerun = outcome
-    if (outcome.runs === 0 || outcome.asB < outcome.runs) {
-      c.counts[p.label]--
-      p.label = 'flaky'
-      c.counts.flaky++
-    }
+    applyRerun(c, p, outcome)
   }
   return n
 }
