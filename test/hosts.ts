@@ -4,7 +4,7 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
@@ -662,6 +662,113 @@ t.test(
     t.equal(answers.n, 4, 'two expected segments per variant')
     store.close()
     t.same(namespaces(r.pid), [], 'no namespace left')
+  },
+)
+
+t.test(
+  "the packet peer's ICMP error is a wire event: stored in the capture's shape, drawn, matched by packet expectations, and compare sees a changed one",
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const db = join(dir, 'peer-icmp.db')
+    const file = join(kitRoot, 'scenarios', 'tcp-peer', 'icmp-host-unreachable-syn-sent.yaml')
+    const run = (path: string, ...more: string[]) =>
+      spawnSync(process.execPath, [bin, 'run', path, '--db', db, '--reporter', 'json', ...more], { encoding: 'utf8', timeout: 60_000 })
+    const r = run(file)
+    t.equal(r.status, 0, r.stderr)
+    const doc = JSON.parse(r.stdout) as { results: Array<{ variant: string; verdict: string }> }
+    // the scenario's after_packet and packets expectations name the ICMP: a pass means they found it
+    t.same(doc.results.map(x => [x.variant, x.verdict]).sort(), [
+      ['ipv4', 'pass'],
+      ['ipv6', 'pass'],
+    ])
+    const store = new Database(db, { readonly: true })
+    const rows = store
+      .prepare(`SELECT r.variant, e.actor, e.op, e.details FROM events e JOIN results r ON r.id = e.result_id ORDER BY e.result_id, e.idx`)
+      .all() as Array<{ variant: string; actor: string; op: string; details: string }>
+    store.close()
+    for (const [variant, type, code, peer] of [
+      ['ipv4', 3, 1, '198.18.0.2'],
+      ['ipv6', 1, 3, 'fd00:0:0:5::2'],
+    ] as const) {
+      const mine = rows.filter(x => x.variant === variant)
+      const wire = mine.filter(x => x.actor === 'wire')
+      t.same(
+        wire.map(x => x.op),
+        ['packet', 'icmp'],
+        `${variant}: the SYN, then the ICMP, on the wire lane (not on the peer's)`,
+      )
+      t.notOk(
+        mine.some(x => x.actor === 'peer' && x.op === 'icmp'),
+        `${variant}: the peer's lane keeps only its step`,
+      )
+      const syn = JSON.parse(wire[0]!.details) as { sport: number; tcp_seq: number; src: string }
+      const icmp = JSON.parse(wire[1]!.details) as Record<string, unknown>
+      t.match(
+        icmp,
+        {
+          if: 'pk2',
+          src: peer,
+          dst: syn.src,
+          icmp: 'dest-unreach/host',
+          icmp_type: type,
+          icmp_code: code,
+          orig_proto: 'tcp',
+          orig_src: syn.src,
+          orig_sport: syn.sport,
+          orig_dst: peer,
+          orig_dport: 8080,
+          orig_tcp_seq: syn.tcp_seq,
+        },
+        `${variant}: the capture's shape, quoting the kernel's own SYN`,
+      )
+      const step = mine.find(x => x.op === 'icmp_send')
+      t.match(
+        JSON.parse(step!.details),
+        { icmp: 'dest-unreach/host', icmp_type: type, icmp_code: code },
+        `${variant}: the step names what it sent`,
+      )
+    }
+    const shown = spawnSync(
+      process.execPath,
+      [bin, 'show', 'tcp-peer/icmp-host-unreachable-syn-sent', '--db', db, '--variant', 'ipv4', '--width', '140'],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    )
+    t.equal(shown.status, 0, shown.stderr)
+    t.match(shown.stdout, /ICMP unreach host/, 'drawn on the wire lane like a segment')
+    // the same scenario with another ICMP: compare names the step and the field that changed
+    const other = join(dir, 'icmp-other', 'tcp-peer')
+    mkdirSync(other, { recursive: true })
+    writeFileSync(
+      join(other, 'icmp-host-unreachable-syn-sent.yaml'),
+      readFileSync(file, 'utf8')
+        .replace('icmp: host }', 'icmp: net }')
+        .replaceAll('dest-unreach/host', 'dest-unreach/net')
+        .replace('value: EHOSTUNREACH }', 'value: ENETUNREACH }'),
+    )
+    const r2 = run(join(other, 'icmp-host-unreachable-syn-sent.yaml'), '--variant', 'ipv4')
+    // its after_packet and packets now name dest-unreach/net: a pass means the peer's net unreachable matched them
+    t.equal(r2.status, 0, r2.stderr)
+    const cmp = spawnSync(process.execPath, [bin, 'compare', '1', '2', '--db', db, '--reporter', 'json'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    t.equal(cmp.status, 0, cmp.stderr)
+    const pairs = (JSON.parse(cmp.stdout) as { comparisons: Array<{ pairs: Array<Record<string, unknown>> }> }).comparisons[0]!.pairs
+    const pair = pairs.find(x => x['variant'] === 'ipv4')
+    t.equal(pair?.['label'], 'differs', 'the changed ICMP is a difference')
+    t.match(
+      pair?.['firstDifference'],
+      {
+        kind: 'event',
+        actor: 'peer',
+        b: { event: { op: 'icmp_send', icmp: 'dest-unreach/net', icmp_code: 0 } },
+        changed: ['icmp', 'icmp_code'],
+      },
+      'at the icmp_send step, naming the new error',
+    )
   },
 )
 

@@ -486,8 +486,9 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
   },
   icmp: {
     type: 'string',
-    enum: ['port', 'host', 'net', 'proto', 'admin', 'frag'],
-    description: 'icmp_send: the unreachable code (frag: fragmentation needed / packet too big, with mtu).',
+    enum: ['port', 'host', 'net', 'proto', 'admin', 'frag', 'beyond-scope', 'policy', 'reject-route', 'ttl', 'param', 'quench'],
+    description:
+      'icmp_send: the error. Destination unreachable: port, host (ICMPv6 address unreachable), net (ICMPv6 no route), proto (IPv4 only), admin (administratively prohibited), beyond-scope, policy and reject-route (ICMPv6 codes 2, 5, 6); frag: fragmentation needed / packet too big, with mtu; ttl: time exceeded in transit; param: parameter problem; quench: source quench (IPv4 only).',
   },
   mtu: {
     type: 'integer',

@@ -174,7 +174,7 @@ const packetExpect: OpDef = {
 
 const icmpSend: OpDef = {
   name: 'icmp_send',
-  doc: "Packet peer: an ICMP/ICMPv6 error from the peer's address quoting the last segment the kernel sent (`icmp`: port, host, net, proto, admin, frag with `mtu`).",
+  doc: "Packet peer: an ICMP/ICMPv6 error from the peer's address quoting the last segment the kernel sent (`icmp`: port, host, net, proto, admin, frag with `mtu`, beyond-scope, policy, reject-route, ttl, param, quench); an `icmp` event on the wire lane, matched like a captured one.",
   answers: 'icmp_send',
   fields: { sock: 'required', icmp: 'required', mtu: 'optional' },
   commands: [
@@ -183,8 +183,8 @@ const icmpSend: OpDef = {
       handler: 'op_icmp_send',
       minArgs: 2,
       maxArgs: 3,
-      usage: 'icmp_send H <port|host|net|proto|admin|frag> [mtu]',
-      doc: "`write()` of a destination-unreachable (or packet-too-big) message to the tun, quoting the kernel's last segment",
+      usage: 'icmp_send H <port|host|net|proto|admin|frag|beyond-scope|policy|reject-route|ttl|param|quench> [mtu]',
+      doc: "`write()` of an ICMP error (destination unreachable, packet too big, time exceeded, parameter problem, source quench) to the tun, quoting the kernel's last segment; `icmp` names it as the capture does; an op `icmp` event in the capture's shape on the wire lane",
     },
   ],
   format: (step: Step) =>

@@ -60,9 +60,10 @@ export function assembleTrace(parts: TraceParts): AssembledTrace {
   }
   for (const a of parts.actors) {
     // setup steps are host plumbing (like `ip netns exec` on the machine), not part of the trace
-    // a packet peer's segments (op packet) are among `packets`, on the wire lane
+    // a packet peer's segments and ICMP errors (op packet, icmp) are among `packets`, on the wire lane
     for (const event of a.events)
-      if (!event.step?.startsWith(SETUP_STEP) && event.op !== 'packet') events.push({ actor: a.actor, event, clock: a.clock })
+      if (!event.step?.startsWith(SETUP_STEP) && event.op !== 'packet' && event.op !== 'icmp')
+        events.push({ actor: a.actor, event, clock: a.clock })
     invalid.push(...a.invalid)
     if (a.stderr) stderr[a.actor] = a.stderr
     if (a.release) kernels[a.actor] = a.release

@@ -163,7 +163,7 @@ export async function tearDown(stage: Stage): Promise<{ packets: ProbeEvent[]; r
   const packets = await stopCaptures(stage.captures, scenarioPorts(all))
   if (!stage.session.scratchDir) rmSync(stage.tmpDir, { recursive: true, force: true })
   await stage.session.close()
-  // a packet peer reports what it sent and read in the captured shape: on the wire with the rest
-  const peer = all.filter(e => e.op === 'packet')
+  // a packet peer reports what it sent and read (segments, ICMP errors) in the captured shape: on the wire with the rest
+  const peer = all.filter(e => e.op === 'packet' || e.op === 'icmp')
   return { packets: peer.length ? [...packets, ...peer].sort((a, b) => a.t0 - b.t0) : packets, records }
 }

@@ -467,7 +467,7 @@ static void report_tcp(const capif_t *c, const unsigned char *p, size_t caplen,
  * expectation serves a scenario's ipv4 and ipv6 variants. The numbers are
  * in icmp_type/icmp_code.
  */
-static const char *icmp4_name(unsigned type, unsigned code, char *buf, size_t n)
+const char *icmp4_name(unsigned type, unsigned code, char *buf, size_t n)
 {
 	static const char *const unreach[16] = {
 		"net", "host", "protocol", "port", "frag-needed", "srcroute-failed",
@@ -497,7 +497,7 @@ static const char *icmp4_name(unsigned type, unsigned code, char *buf, size_t n)
 	}
 }
 
-static const char *icmp6_name(unsigned type, unsigned code, char *buf, size_t n)
+const char *icmp6_name(unsigned type, unsigned code, char *buf, size_t n)
 {
 	static const char *const unreach[8] = {
 		"net", "admin-prohibited", "beyond-scope", "host", "port",

@@ -123,7 +123,7 @@ void op_reset(const cmd_t *c);
 	X("tun_open", op_tun_open, 5, 7, "tun_open H <ifname> <inet|inet6> <peer address> <port> [<kernel address> <kernel port>]") \
 	X("packet_send", op_packet_send, 1, 9, "packet_send H [flags:F] [seq:N] [ack:N] [win:N] [urg:N] [len:N] [data:TEXT] [opts:mss:1460,sackOK,TS,nop,wscale:7]") \
 	X("packet_expect", op_packet_expect, 2, 3, "packet_expect H <within_ms> [skip-retransmits]") \
-	X("icmp_send", op_icmp_send, 2, 3, "icmp_send H <port|host|net|proto|admin|frag> [mtu]") \
+	X("icmp_send", op_icmp_send, 2, 3, "icmp_send H <port|host|net|proto|admin|frag|beyond-scope|policy|reject-route|ttl|param|quench> [mtu]") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \

@@ -14,6 +14,7 @@
  * either direction is also reported as an op "packet" event shaped like a
  * captured one, so the trace draws it on the wire lane.
  */
+#include "capture.h"
 #include "handles.h"
 #include "ops.h"
 
@@ -735,19 +736,63 @@ void op_packet_expect(const cmd_t *c)
 		wire_event(c->step, at, &s);
 }
 
-/* ICMP kinds: IPv4 type/code, IPv6 type/code. */
+/*
+ * ICMP kinds: IPv4 type/code, IPv6 type/code (-1: no such message in that
+ * family). tcp_v4_err and tcp_v6_err differ in what they act on: IPv4
+ * ignores source quench and unreachable codes above 15, IPv6 takes every
+ * error type through icmpv6_err_convert, and ICMPv6 packet too big below
+ * 1280 is dropped while IPv4 clamps a small MTU to ip_rt_min_pmtu.
+ */
 static const struct {
 	const char *name;
 	int t4, c4, t6, c6;
 } icmp_kinds[] = {
-	{ "port", 3, 3, 1, 4 },        /* port unreachable */
-	{ "host", 3, 1, 1, 3 },        /* host / address unreachable */
-	{ "net", 3, 0, 1, 0 },         /* net unreachable / no route */
-	{ "proto", 3, 2, -1, -1 },     /* protocol unreachable (IPv4 only) */
-	{ "admin", 3, 13, 1, 1 },      /* administratively prohibited */
-	{ "frag", 3, 4, 2, 0 },        /* fragmentation needed / packet too big: the mtu argument */
+	{ "port", 3, 3, 1, 4 },          /* port unreachable */
+	{ "host", 3, 1, 1, 3 },          /* host / address unreachable */
+	{ "net", 3, 0, 1, 0 },           /* net unreachable / no route */
+	{ "proto", 3, 2, -1, -1 },       /* protocol unreachable (IPv4 only) */
+	{ "admin", 3, 13, 1, 1 },        /* administratively prohibited */
+	{ "frag", 3, 4, 2, 0 },          /* fragmentation needed / packet too big: the mtu argument */
+	{ "beyond-scope", -1, -1, 1, 2 }, /* beyond scope of source address (IPv6 only) */
+	{ "policy", -1, -1, 1, 5 },      /* source address failed ingress/egress policy (IPv6 only) */
+	{ "reject-route", -1, -1, 1, 6 }, /* reject route to destination (IPv6 only) */
+	{ "ttl", 11, 0, 3, 0 },          /* time exceeded in transit */
+	{ "param", 12, 0, 4, 0 },        /* parameter problem (pointer 0) */
+	{ "quench", 4, 0, -1, -1 },      /* source quench (IPv4 only, RFC 6633 deprecated it) */
 	{ NULL, 0, 0, 0, 0 },
 };
+
+/* The ICMP message as a captured one (capture.c's shape): on the wire lane, matchable by `icmp`. */
+static void icmp_wire_event(const char *step, int64_t t, int v4, int type, int code, uint32_t mtu, const unsigned char *quoted)
+{
+	char name_buf[48], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], osrc[INET6_ADDRSTRLEN], odst[INET6_ADDRSTRLEN];
+	const char *name = v4 ? icmp4_name((unsigned)type, (unsigned)code, name_buf, sizeof name_buf)
+			      : icmp6_name((unsigned)type, (unsigned)code, name_buf, sizeof name_buf);
+	size_t ql4 = v4 ? (size_t)(quoted[0] & 15) * 4 : 40;
+	inet_ntop(P.family, P.paddr, src, sizeof src);
+	inet_ntop(P.family, P.kaddr, dst, sizeof dst);
+	inet_ntop(P.family, v4 ? quoted + 12 : quoted + 8, osrc, sizeof osrc);
+	inet_ntop(P.family, v4 ? quoted + 16 : quoted + 24, odst, sizeof odst);
+	ev_t e;
+	ev_begin(&e, step, "icmp");
+	ev_kint(&e, "t0", t);
+	ev_kstr(&e, "if", P.ifname);
+	ev_kstr(&e, "family", v4 ? "inet" : "inet6");
+	ev_kstr(&e, "src", src);
+	ev_kstr(&e, "dst", dst);
+	ev_kstr(&e, "icmp", name ? name : "unknown");
+	ev_kint(&e, "icmp_type", type);
+	ev_kint(&e, "icmp_code", code);
+	if ((v4 && type == 3 && code == 4) || (!v4 && type == 2))
+		ev_kuint(&e, "mtu", mtu);
+	ev_kstr(&e, "orig_proto", "tcp");
+	ev_kstr(&e, "orig_src", osrc);
+	ev_kint(&e, "orig_sport", get16(quoted + ql4));
+	ev_kstr(&e, "orig_dst", odst);
+	ev_kint(&e, "orig_dport", get16(quoted + ql4 + 2));
+	ev_kuint(&e, "orig_tcp_seq", get32(quoted + ql4 + 4));
+	ev_end(&e);
+}
 
 /* icmp_send H <kind> [mtu]: an ICMP error from the peer's address quoting the kernel's last segment. */
 void op_icmp_send(const cmd_t *c)
@@ -760,17 +805,22 @@ void op_icmp_send(const cmd_t *c)
 	for (k = 0; icmp_kinds[k].name && strcmp(icmp_kinds[k].name, c->args[1]) != 0; k++)
 		;
 	if (!icmp_kinds[k].name) {
-		cmd_error(c, "unknown ICMP kind '%.20s' (port, host, net, proto, admin, frag)", c->args[1]);
+		cmd_error(c, "unknown ICMP kind '%.20s' (port, host, net, proto, admin, frag, beyond-scope, policy, reject-route, ttl, param, quench)",
+			  c->args[1]);
 		return;
 	}
 	int v4 = P.family == AF_INET;
 	int type = v4 ? icmp_kinds[k].t4 : icmp_kinds[k].t6, code = v4 ? icmp_kinds[k].c4 : icmp_kinds[k].c6;
 	if (type < 0) {
-		cmd_error(c, "ICMP kind '%s' has no IPv6 form", c->args[1]);
+		cmd_error(c, "ICMP kind '%s' has no %s form", c->args[1], v4 ? "IPv4" : "IPv6");
 		return;
 	}
 	if (c->nargs > 2 && cmd_int(c, c->args[2], "mtu", 68, 65535, &mtu) < 0)
 		return;
+	if (mtu && strcmp(c->args[1], "frag") != 0) {
+		cmd_error(c, "mtu goes with frag only");
+		return;
+	}
 	if (!P.last_len) {
 		cmd_error(c, "the kernel has sent no segment to quote yet");
 		return;
@@ -796,10 +846,16 @@ void op_icmp_send(const cmd_t *c)
 	int err = tun_write(pkt, off + l4);
 	int64_t t1 = mono_ns();
 	ev_t e;
+	char name_buf[48];
+	const char *name = v4 ? icmp4_name((unsigned)type, (unsigned)code, name_buf, sizeof name_buf)
+			      : icmp6_name((unsigned)type, (unsigned)code, name_buf, sizeof name_buf);
 	ev_begin(&e, c->step, "icmp_send");
 	ev_kstr(&e, "h", c->args[0]);
+	ev_kstr(&e, "icmp", name ? name : "unknown");
 	ev_kint(&e, "icmp_type", type);
 	ev_kint(&e, "icmp_code", code);
 	ev_result(&e, t0, t1, err ? -1 : (long long)(off + l4), err);
 	ev_end(&e);
+	if (!err)
+		icmp_wire_event(c->step, t0, v4, type, code, (uint32_t)mtu, P.last);
 }
