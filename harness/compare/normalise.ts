@@ -175,6 +175,8 @@ export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: stri
   fields['op'] = op
   if (FD_RETURNING.has(op) && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
   if ((op === 'share' || op === 'pidfd_getfd') && typeof fields['fd'] === 'number') fields['fd'] = 'fd'
+  // the pidfd a receiver opens on its way to pidfd_getfd is a descriptor number too
+  if (op === 'pidfd_open' && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
   if (fields['addr'] !== undefined) fields['addr'] = normaliseAddr(fields['addr'], ports)
   if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
   if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])
