@@ -917,7 +917,7 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
       table.OP_DEFS.some(d => d.answers === op && d.returnsFd),
       `${op} is the answer of an op`,
     )
-  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'io_uring_setup', 'open', 'socket', 'tun_open'])
+  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'io_uring_setup', 'open', 'pidfd_getfd', 'socket', 'tun_open'])
   t.same(table.CREATES, {
     socket: ['sock'],
     accept4: ['new'],
@@ -929,6 +929,7 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
     uring_setup: ['ring'],
     uring_accept: ['new'],
     tun_open: ['sock'],
+    pidfd_getfd: ['new'],
   })
   // one wait rule: the step limit and the estimate read the same field
   for (const step of [
