@@ -504,6 +504,25 @@ t.test('share and actors: expanded at load into one step per actor, every mistak
   // the same mistakes as one actor's, at the written step
   const bad = (steps: string, policy?: ScenarioPolicy, extra = ''): string[] =>
     problems(`title: t\n${extra}steps:\n  - { actor: w1, do: socket, sock: L }\n${steps}`, policy)
+  const waits = parseScenario(
+    'title: t\nsteps:\n  - { actor: a, do: sleep, ms: 1 }\n  - { actor: b, do: sleep, ms: 1 }\n  - { id: wb, actor: c, do: wait_blocked, target: [a, b], timeout_ms: 10 }\n',
+    'w.yaml',
+  )
+  t.same(
+    waits.steps.slice(2).map(x => `${x.id} ${x.actor} ${x.target}`),
+    ['wb-a c a', 'wb-b c b'],
+    'wait_blocked on a list: one wait per target',
+  )
+  t.match(
+    problems('title: t\nsteps:\n  - { actor: a, do: sleep, ms: 1 }\n  - { actor: c, do: wait_blocked, target: [a, zz], timeout_ms: 10 }\n'),
+    [/^h\.yaml:4:\d+: wait_blocked: 'zz' is not an actor/],
+  )
+  t.match(
+    problems(
+      'title: t\nsteps:\n  - { actor: a, do: uring_setup, ring: R }\n  - { actor: a, do: uring_cancel, ring: R, target: [x], user_data: U }\n',
+    ),
+    [/^h\.yaml:4:\d+: uring_cancel: 'target' takes one name here/],
+  )
   t.match(bad('  - { actor: w1, do: share, sock: L, with: [w1] }\n'), [/^h\.yaml:4:\d+: share: 'w1' already holds 'L'/])
   t.match(bad('  - { actor: w1, do: share, sock: Q, with: [w2] }\n').join('\n'), /^h\.yaml:4:\d+: handle 'Q' is not open/m)
   t.match(bad('  - { actor: w1, do: share, sock: L, with: tcp-reset }\n'), [/^h\.yaml:4:\d+: share: 'with' is the list of actors/])

@@ -369,10 +369,12 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
       'uring_*: the tag of the request (its SQE user_data); uring_wait: the tag whose next completion to wait for (default: any).',
   },
   target: {
-    type: 'string',
-    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
     description:
-      'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel. wait_blocked: the actor whose blocking call to wait for (on the same machine).',
+      'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel. wait_blocked: the actor whose blocking call to wait for (on the same machine), or a list of actors: one wait per actor, in order, with id `<id>-<actor>`. pidfd_getfd: the actor holding the descriptor.',
+    oneOf: [
+      { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$' },
+      { type: 'array', items: ACTOR_NAME, minItems: 1, maxItems: 32, uniqueItems: true },
+    ],
   },
   multishot: {
     type: 'boolean',

@@ -8,6 +8,8 @@
  * - `share` with `with: [w2, w3]`: the holder's step (it reports the
  *   descriptor), then one `pidfd_getfd` step per receiver, `<id>-<receiver>`,
  *   which takes the same open file under the same handle name.
+ * - wait_blocked with `target: [w1, w2, w3]`: one wait per target, in that
+ *   order, with id `<id>-<target>` (all three asleep before the connect).
  *
  * The group's id names all its members where a list of steps makes sense:
  * `across` counts over them; `await` and `time.since` pick the member of
@@ -19,8 +21,8 @@ import type { AcrossExpectation, Expectation, Step, WrittenStep } from './types.
 /** Where an expanded step comes from: the written step, and for a member the position of its actor in the list. */
 export interface StepOrigin {
   index: number
-  /** `actors` (a group member) or `with` (a share's receiver) */
-  via?: 'actors' | 'with'
+  /** `actors` (a group member), `with` (a share's receiver) or `target` (one of wait_blocked's targets) */
+  via?: 'actors' | 'with' | 'target'
   member?: number
 }
 
@@ -67,17 +69,28 @@ export function expandSteps(written: readonly WrittenStep[], across: readonly Ac
   }
   written.forEach((w, index) => {
     const id = w.id ?? `s${index + 1}`
-    const { actors, ...rest } = w
+    const { actors, target, ...rest } = w
     if (actors !== undefined) {
       const members = actors.map((actor, member) => {
-        steps.push(refs({ ...rest, actor, id: memberId(id, actor) }))
+        steps.push(refs({ ...rest, ...(target !== undefined ? { target: target as string } : {}), actor, id: memberId(id, actor) }))
         origins.push({ index, via: 'actors', member })
         return memberId(id, actor)
       })
       groups.set(id, members)
       return
     }
-    const step = refs({ ...rest, actor: w.actor ?? '', id })
+    if (Array.isArray(target) && w.do === 'wait_blocked') {
+      // wait until each of these blocks: one wait per target, in order
+      const members = target.map((t, member) => {
+        steps.push(refs({ ...rest, target: t, actor: w.actor ?? '', id: memberId(id, t) }))
+        origins.push({ index, via: 'target', member })
+        return memberId(id, t)
+      })
+      groups.set(id, members)
+      return
+    }
+    // a list anywhere else stays a list: the checks refuse it at its position
+    const step = refs({ ...rest, ...(target !== undefined ? { target: target as string } : {}), actor: w.actor ?? '', id })
     if (step.do === 'share' && Array.isArray(step.with)) {
       const { expect, claim, ...holder } = step
       steps.push(holder)
@@ -121,6 +134,7 @@ export function writtenPath(path: ReadonlyArray<string | number>, origins: reado
   const at: Array<string | number> = ['steps', o.index]
   if (field === undefined) return at
   if (o.via === 'actors' && field === 'actor') return [...at, 'actors', o.member!]
+  if (o.via === 'target' && field === 'target') return [...at, 'target', o.member!]
   if (o.via === 'with') {
     if (field === 'actor') return [...at, 'with', o.member!]
     if (field === 'target') return [...at, 'actor']

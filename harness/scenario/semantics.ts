@@ -244,7 +244,9 @@ export function checkSemantics(
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
     }
-    if (step.do === 'wait_blocked' && step.target !== undefined) {
+    if (Array.isArray(step.target as unknown))
+      fail(['steps', i, 'target'], `${step.do}: 'target' takes one name here (a list of actors is for wait_blocked)`)
+    else if (step.do === 'wait_blocked' && step.target !== undefined) {
       const target = step.target
       if (!actorNames.has(target)) fail(['steps', i, 'target'], `wait_blocked: '${target}' is not an actor of this scenario`)
       else if (target === step.actor) fail(['steps', i, 'target'], `wait_blocked: an actor cannot wait for itself to block`)

@@ -145,8 +145,8 @@ export interface Step {
 
 export type GateReject = 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
 
-/** A step as written in a file: one `actor`, or `actors` making the same call (expanded at load, groups.ts). */
-export type WrittenStep = Omit<Step, 'actor'> & { actor?: string; actors?: string[] }
+/** A step as written in a file: one `actor`, or `actors` making the same call; wait_blocked's `target` may list several (expanded at load, groups.ts). */
+export type WrittenStep = Omit<Step, 'actor' | 'target'> & { actor?: string; actors?: string[]; target?: string | string[] }
 
 export interface SkipIf {
   ret?: number | string
