@@ -16,6 +16,7 @@ import type { CommandContext } from '../harness/ops/format.js'
 import type { Scenario, Step } from '../harness/scenario/types.js'
 import { probeBinary, probeStaticBinary, scenarioDir, schemaDir } from '../harness/paths.js'
 import { LineSplitter, ProbeProcess } from '../harness/probe/process.js'
+import { learnSharedFds } from '../harness/runner/answer.js'
 import type { ProbeEvent, SockAddr } from '../harness/trace/event.js'
 import { checkedHash } from '../harness/scenario/checked-cache.js'
 import { contentHash, findScenarioFiles, parseScenario } from '../harness/scenario/load.js'
@@ -159,6 +160,85 @@ t.test('sendfd/recvfd: a listener handed to a second probe over a unix socket is
   t.same([...a.invalid, ...b.invalid], [], 'every line was a valid event')
 })
 
+t.test("share/pidfd_getfd: a second probe holds the same open file; a close in one leaves the other's open", async t => {
+  const a = new ProbeProcess([probeBinary], 'a')
+  const b = new ProbeProcess([probeBinary], 'b')
+  t.teardown(() => {
+    a.kill()
+    b.kill()
+  })
+  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  const pidA = a.hello!.pid!
+  await call(a, 'socket L inet stream tcp nonblock')
+  const port = last(await call(a, 'bind L inet 127.0.0.1 0')).addr?.port
+  await call(a, 'listen L 8')
+  t.match(last(await call(a, 'share NOPE')), { error: /NOPE/ }, 'an unknown handle is refused before any syscall')
+  const shared = last(await call(a, 'share L'))
+  t.match(shared, { op: 'share', h: 'L', ret: 0, fd: Number, ino: Number })
+  const fd = shared['fd'] as number
+  const got = await call(b, `pidfd_getfd L ${pidA} ${fd}`)
+  t.same(
+    got.map(e => e.op),
+    ['pidfd_open', 'pidfd_getfd'],
+    'one event per syscall',
+  )
+  t.match(got[0], { pid: pidA, ret: Number })
+  t.match(last(got), { op: 'pidfd_getfd', fd, new: 'L', ret: Number })
+  t.equal(last(got)['ino'], shared['ino'], 'the same inode from both probes: one socket')
+  t.match(last(await call(b, `pidfd_getfd L ${pidA} ${fd}`)), { error: /already exists/ }, 'a taken name is refused')
+  // the file, not a copy: the flag a set is b's too, and a connection queued on a's listener is accepted through b's
+  t.match(last(await call(b, 'fcntl L getfl')), { ret: Number, flags: ['O_NONBLOCK', 'O_RDWR'] }, "O_NONBLOCK set by a's socket()")
+  await call(a, 'socket C inet stream tcp 0')
+  t.match(last(await call(a, `connect C inet 127.0.0.1 ${port}`)), { ret: 0 })
+  // a drops its descriptor: the listener stays open through b's
+  t.match(last(await call(a, 'close L')), { ret: 0 })
+  t.match(last(await call(b, 'accept4 L S 0')), { ret: Number, new: 'S' }, "b accepts after a's close")
+  t.match(last(await call(b, 'getsockopt L socket SO_ACCEPTCONN')), { ret: 0, value: 1 }, 'still listening')
+  // errors are the kernel's: a descriptor a does not have, a process that is gone
+  t.match(last(await call(b, `pidfd_getfd X ${pidA} ${fd}`)), { op: 'pidfd_getfd', ret: -1, errno: 'EBADF' }, "a's fd is closed")
+  const gone = await call(b, 'pidfd_getfd X 4194304 3')
+  t.match(last(gone), { op: 'pidfd_open', ret: -1, errno: 'ESRCH' }, 'no such process: pidfd_open fails, no pidfd_getfd')
+  t.equal(gone.length, 1)
+  await Promise.all([a.stop(), b.stop()])
+  t.same([...a.invalid, ...b.invalid], [], 'every line was a valid event')
+})
+
+t.test('a shared epoll instance: a registration made by another probe is named after the same-named handle here', async t => {
+  const a = new ProbeProcess([probeBinary], 'a')
+  const b = new ProbeProcess([probeBinary], 'b')
+  t.teardown(() => {
+    a.kill()
+    b.kill()
+  })
+  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  const pidA = a.hello!.pid!
+  await call(a, 'socket L inet stream tcp nonblock')
+  await call(a, 'bind L inet 127.0.0.1 0')
+  await call(a, 'listen L 8')
+  await call(a, 'socket M inet stream tcp nonblock')
+  await call(a, 'epoll_create1 E 0')
+  await call(a, 'epoll_ctl E add L in')
+  await call(a, 'epoll_ctl E add M out')
+  const fdOf = async (h: string): Promise<number> => last(await call(a, `share ${h}`))['fd'] as number
+  await call(b, `pidfd_getfd E ${pidA} ${await fdOf('E')}`)
+  await call(b, `pidfd_getfd L ${pidA} ${await fdOf('L')}`)
+  // b has L (the same socket) but no M: M's registration has no name here
+  const seen = last(await call(b, 'epoll_fdinfo E'))
+  t.same(
+    (seen.registered ?? []).map(r => r.h.replace(/^#\d+$/, '#n')).sort(),
+    ['#n', 'L'],
+    'L by its name; M, which b does not hold, as #<slot,gen>',
+  )
+  const own = last(await call(a, 'epoll_fdinfo E'))
+  t.same((own.registered ?? []).map(r => r.h).sort(), ['L', 'M'], "a's own tokens: its own handles")
+  const waited = last(await call(b, 'epoll_wait E 8 0'))
+  t.same(
+    waited.ready?.map(r => r.h.replace(/^#\d+$/, '#n')),
+    ['#n'],
+    'a fresh TCP socket is writable (M): reported, unnamed in b',
+  )
+})
+
 t.test('a probe that dies mid-step and one that hangs are reported, not awaited forever', async t => {
   const p = new ProbeProcess([probeBinary], 'solo')
   await p.waitHello(5000)
@@ -256,7 +336,9 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     uniqueSuffix: `t${process.pid}`,
     owners: new Map(),
     passing: [],
-    probePid: target => (target === 'b' ? sleeper.pid : undefined),
+    // wait_blocked's target is a sleeping process; pidfd_getfd takes a descriptor from this very probe ('a')
+    probePid: target => (target === 'b' ? sleeper.pid : target === 'a' ? p.hello?.pid : undefined),
+    sharedFds: new Map(),
   }
   // wait_blocked's target: a process asleep in nanosleep
   const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' })
@@ -328,6 +410,8 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'wait_blocked', target: 'b', timeout_ms: 2000 },
     { do: 'socket', sock: 'D3', type: 'dgram', proto: 'udp' },
     { do: 'bind', sock: 'D3', like: 'D' },
+    { do: 'share', sock: 'L', with: ['b'] },
+    { do: 'pidfd_getfd', target: 'a', sock: 'L', new: 'L3' },
     { do: 'shutdown', sock: 'C', how: 'wr' },
     { do: 'close', sock: 'C' },
   ].map((s, i) => ({ ...a, id: `o${i + 1}`, ...s }) as Step & { id: string })
@@ -359,6 +443,7 @@ t.test('every op of the op table, sent to the real probe, answers with the event
       `${step.do} answers with '${def.answers}' (got ${outcome.events.map(e => e.op).join(', ')})`,
     )
     for (const e of outcome.events) if (e.op === 'getsockname' && e.ret === 0 && e.h && e.addr) addresses.set(e.h, e.addr)
+    learnSharedFds(step.actor, outcome.events, ctx.sharedFds!)
     answered.add(step.do)
   }
   // The packet peer's ops need a TUN device routed to the peer, so they run

@@ -461,6 +461,112 @@ t.test('wait_blocked, bind like and host routes: each mistake refused at its fil
   t.equal(buildCommand(like, bound), 'bind S inet 0.0.0.0 4000', 'the very address, the wildcard kept')
 })
 
+t.test('share and actors: expanded at load into one step per actor, every mistake at its file:line:col', async t => {
+  const text = [
+    'title: t',
+    'steps:',
+    '  - { actor: w1, do: socket, sock: L }',
+    '  - { id: sh, actor: w1, do: share, sock: L, with: [w2, w3] }',
+    '  - { id: acc, actors: [w1, w2, w3], do: accept4, sock: L, new: S, background: true }',
+    '  - { actors: [w1, w2, w3], do: await, step: acc }',
+    '  - { actor: w2, do: close, sock: L }',
+    '  - { actor: w3, do: listen, sock: L, backlog: 1, note: "still held by w3" }',
+    'across:',
+    '  - { steps: [acc], of: { ret: ">=0" }, count: 1 }',
+  ].join('\n')
+  const s = parseScenario(text, 'g.yaml')
+  t.same(
+    s.steps.map(x => `${x.id} ${x.actor} ${x.do}`),
+    [
+      's1 w1 socket',
+      'sh w1 share',
+      'sh-w2 w2 pidfd_getfd',
+      'sh-w3 w3 pidfd_getfd',
+      'acc-w1 w1 accept4',
+      'acc-w2 w2 accept4',
+      'acc-w3 w3 accept4',
+      's4-w1 w1 await',
+      's4-w2 w2 await',
+      's4-w3 w3 await',
+      's5 w2 close',
+      's6 w3 listen',
+    ],
+  )
+  t.match(s.steps[2], { target: 'w1', sock: 'L', new: 'L', expect: { ret: '>=0' } }, "a receiver takes the holder's L under its name")
+  t.same(
+    s.steps.filter(x => x.do === 'await').map(x => x.step),
+    ['acc-w1', 'acc-w2', 'acc-w3'],
+    'each actor awaits its own member',
+  )
+  t.same(s.across?.[0]?.steps, ['acc-w1', 'acc-w2', 'acc-w3'], 'across counts over the group')
+  t.same(s.stepPositions[3], s.stepPositions[2], "a receiver's position is its share step's")
+  t.equal(s.stepPositions[6]!.line, 5)
+  // the same mistakes as one actor's, at the written step
+  const bad = (steps: string, policy?: ScenarioPolicy, extra = ''): string[] =>
+    problems(`title: t\n${extra}steps:\n  - { actor: w1, do: socket, sock: L }\n${steps}`, policy)
+  const waits = parseScenario(
+    'title: t\nsteps:\n  - { actor: a, do: sleep, ms: 1 }\n  - { actor: b, do: sleep, ms: 1 }\n  - { id: wb, actor: c, do: wait_blocked, target: [a, b], timeout_ms: 10 }\n',
+    'w.yaml',
+  )
+  t.same(
+    waits.steps.slice(2).map(x => `${x.id} ${x.actor} ${x.target}`),
+    ['wb-a c a', 'wb-b c b'],
+    'wait_blocked on a list: one wait per target',
+  )
+  t.match(
+    problems('title: t\nsteps:\n  - { actor: a, do: sleep, ms: 1 }\n  - { actor: c, do: wait_blocked, target: [a, zz], timeout_ms: 10 }\n'),
+    [/^h\.yaml:4:\d+: wait_blocked: 'zz' is not an actor/],
+  )
+  t.match(
+    problems(
+      'title: t\nsteps:\n  - { actor: a, do: uring_setup, ring: R }\n  - { actor: a, do: uring_cancel, ring: R, target: [x], user_data: U }\n',
+    ),
+    [/^h\.yaml:4:\d+: uring_cancel: 'target' takes one name here/],
+  )
+  t.match(bad('  - { actor: w1, do: share, sock: L, with: [w1] }\n'), [/^h\.yaml:4:\d+: share: 'w1' already holds 'L'/])
+  t.match(bad('  - { actor: w1, do: share, sock: Q, with: [w2] }\n').join('\n'), /^h\.yaml:4:\d+: handle 'Q' is not open/m)
+  t.match(bad('  - { actor: w1, do: share, sock: L, with: tcp-reset }\n'), [/^h\.yaml:4:\d+: share: 'with' is the list of actors/])
+  t.match(bad('  - { actor: w1, do: share, sock: L, with: [w2], background: true }\n'), [/share is not a background step/])
+  t.match(bad('  - { actors: [w1, w2], do: share, sock: L, with: [w3] }\n').join('\n'), /share: one holder per step/)
+  t.match(bad('  - { actor: w2, do: listen, sock: L, backlog: 1 }\n'), [/^h\.yaml:4:\d+: handle 'L' belongs to actor 'w1', not 'w2'/])
+  t.match(
+    bad('  - { actor: w1, do: share, sock: L, with: [w2] }\n  - { actor: w2, do: socket, sock: L }\n'),
+    [/^h\.yaml:5:\d+: handle 'L' is already open \(actor 'w1', 'w2'\)/],
+    'a shared name is not created again',
+  )
+  t.match(
+    bad('  - { actor: w2, do: socket, sock: L }\n'),
+    [/handle 'L' is already open \(actor 'w1'\)/],
+    'one name, one socket, outside groups',
+  )
+  t.match(bad('  - { actors: [w1, w2], do: listen, sock: L, backlog: 1 }\n'), [
+    /^h\.yaml:4:\d+: handle 'L' belongs to actor 'w1', not 'w2'/,
+  ])
+  t.match(bad('  - { actor: w2, do: pidfd_getfd, target: w1, sock: Q, new: Q }\n'), [/pidfd_getfd: handle 'Q' is not open in actor 'w1'/])
+  t.match(bad('  - { actor: w1, do: pidfd_getfd, target: w1, sock: L, new: L2 }\n'), [/cannot take a descriptor from itself/])
+  t.match(
+    bad('  - { actor: w1, do: socket, sock: M, actors: [w2] }\n').join('\n'),
+    /^h\.yaml:4:\d+: /,
+    'actor and actors: one or the other',
+  )
+  t.match(bad('  - { do: sleep, ms: 1 }\n').join('\n'), /missing required property 'actor'/)
+  t.match(problems('title: t\nsteps:\n  - { id: a, actors: [w1], do: sleep, ms: 1 }\nacross:\n  - { steps: [a], of: { ret: 0 } }\n'), [
+    /^h\.yaml:5:\d+: across: counting over one step/,
+  ])
+  // another machine: a descriptor cannot cross it (exit 2 at the share's receiver)
+  const placed = 'hosts: { x: {}, y: {} }\nactors: { w1: { host: x }, w2: { host: y } }\n'
+  const share = '  - { actor: w1, do: share, sock: L, with: [w2] }\n'
+  t.same(bad(share, undefined, placed), [], 'two namespaces of this machine')
+  t.match(bad(share, { remoteHosts: ['y'] }, placed), [/^h\.yaml:6:\d+: share: actor 'w2' runs on host 'y', another machine than 'w1'/])
+  // at run time: the holder's pid and descriptor come from the context
+  const take: Step = { actor: 'w2', do: 'pidfd_getfd', target: 'w1', sock: 'L', new: 'L' }
+  t.throws(() => buildCommand(take, ctxFor(dir)), /actor 'w1' has no probe on the machine of actor 'w2'/)
+  const withPid = { ...ctxFor(dir), probePid: (a: string) => (a === 'w1' ? 4242 : undefined) }
+  t.throws(() => buildCommand(take, withPid), /actor 'w1' has not reported a descriptor for 'L'/)
+  t.equal(buildCommand(take, { ...withPid, sharedFds: new Map([['w1/L', 7]]) }), 'pidfd_getfd L 4242 7')
+  t.equal(buildCommand({ actor: 'w1', do: 'share', sock: 'L', with: ['w2'] }, ctxFor(dir)), 'share L')
+})
+
 t.test('buildCommand throws on a token it cannot quote; no value reaches netns or capture', async t => {
   const ctx = ctxFor(dir)
   const throws = (step: Partial<Step>, why: RegExp | typeof CommandError, msg: string): void => {
@@ -830,7 +936,7 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
       table.OP_DEFS.some(d => d.answers === op && d.returnsFd),
       `${op} is the answer of an op`,
     )
-  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'io_uring_setup', 'open', 'socket', 'tun_open'])
+  t.same([...table.FD_RETURNING].sort(), ['accept4', 'dup', 'epoll_create1', 'io_uring_setup', 'open', 'pidfd_getfd', 'socket', 'tun_open'])
   t.same(table.CREATES, {
     socket: ['sock'],
     accept4: ['new'],
@@ -842,6 +948,7 @@ t.test('the op table: generated files are fresh, derived answers are consistent'
     uring_setup: ['ring'],
     uring_accept: ['new'],
     tun_open: ['sock'],
+    pidfd_getfd: ['new'],
   })
   // one wait rule: the step limit and the estimate read the same field
   for (const step of [

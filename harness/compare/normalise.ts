@@ -49,7 +49,8 @@ export interface NormalisedEvent {
   text: string
 }
 
-const DROPPED = new Set(['seq', 't0', 't1', 'pid', 'uname'])
+// ino: share and pidfd_getfd report the socket's inode, a number the run picks (their `fd` is the descriptor number, like ret)
+const DROPPED = new Set(['seq', 't0', 't1', 'pid', 'uname', 'ino'])
 const TCP_INFO_KEPT = [
   'state',
   'ca_state',
@@ -173,6 +174,9 @@ export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: stri
   for (const k in raw) if (!DROPPED.has(k) && raw[k] !== undefined) fields[k] = raw[k]
   fields['op'] = op
   if (FD_RETURNING.has(op) && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
+  if ((op === 'share' || op === 'pidfd_getfd') && typeof fields['fd'] === 'number') fields['fd'] = 'fd'
+  // the pidfd a receiver opens on its way to pidfd_getfd is a descriptor number too
+  if (op === 'pidfd_open' && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
   if (fields['addr'] !== undefined) fields['addr'] = normaliseAddr(fields['addr'], ports)
   if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
   if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])

@@ -103,10 +103,14 @@ const expectation = (description: string): Record<string, unknown> => ({
   properties: EXPECTATION_FIELDS,
 })
 
+/** An actor's name: one probe process. */
+const ACTOR_NAME = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,30}$' }
+
 /** Fields every step may have, whatever its op. */
 export const GENERIC_FIELDS: ReadonlySet<string> = new Set([
   'id',
   'actor',
+  'actors',
   'do',
   'background',
   'limit_ms',
@@ -123,9 +127,17 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     description: 'Name of the step, for `await` and `time.since` references. Default s<N> (1-based index).',
   },
   actor: {
-    type: 'string',
-    pattern: '^[a-z][a-z0-9_-]{0,30}$',
+    ...ACTOR_NAME,
     description: 'The actor (one probe process) that makes the call: client, server, ...',
+  },
+  actors: {
+    type: 'array',
+    items: ACTOR_NAME,
+    minItems: 1,
+    maxItems: 32,
+    uniqueItems: true,
+    description:
+      "Instead of `actor`: the same call made by each of these actors, as one step per actor, in this order, with id `<id>-<actor>` (background: all sent before any is waited for). `await`, `across` and `time.since` may name the group by its id: `await` then waits for each actor's own member, `across` counts over all of them.",
   },
   // filled in by the generator: the op names and their docs
   do: { type: 'string' },
@@ -357,10 +369,12 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
       'uring_*: the tag of the request (its SQE user_data); uring_wait: the tag whose next completion to wait for (default: any).',
   },
   target: {
-    type: 'string',
-    pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$',
     description:
-      'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel. wait_blocked: the actor whose blocking call to wait for (on the same machine).',
+      'uring_cancel/uring_poll_remove: the user_data tag of the request to cancel. wait_blocked: the actor whose blocking call to wait for (on the same machine), or a list of actors: one wait per actor, in order, with id `<id>-<actor>`. pidfd_getfd: the actor holding the descriptor.',
+    oneOf: [
+      { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]{0,30}$' },
+      { type: 'array', items: ACTOR_NAME, minItems: 1, maxItems: 32, uniqueItems: true },
+    ],
   },
   multishot: {
     type: 'boolean',
@@ -420,9 +434,14 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     description: 'path_gate: segment classes answered with a reject (see `with`) instead of being delivered.',
   },
   with: {
-    type: 'string',
-    enum: ['tcp-reset', 'icmp-port-unreachable', 'icmp-host-unreachable', 'icmp-net-unreachable', 'icmp-admin-prohibited'],
-    description: 'path_gate: how rejected segments are answered (default tcp-reset).',
+    description: 'path_gate: how rejected segments are answered (default tcp-reset). share: the actors the socket is shared with.',
+    oneOf: [
+      {
+        type: 'string',
+        enum: ['tcp-reset', 'icmp-port-unreachable', 'icmp-host-unreachable', 'icmp-net-unreachable', 'icmp-admin-prohibited'],
+      },
+      { type: 'array', items: ACTOR_NAME, minItems: 1, maxItems: 32, uniqueItems: true },
+    ],
   },
   dir: {
     type: 'string',

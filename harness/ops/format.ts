@@ -44,6 +44,8 @@ export interface CommandContext {
   passing: Array<'inet' | 'inet6' | 'unix'>
   /** pid of actor `target`'s probe, as the probe of actor `from` sees it: undefined on another machine (wait_blocked) */
   probePid?: (target: string, from: string) => number | undefined
+  /** descriptor number of each shared handle in its holder (`actor/handle`), from the holder's `share` events */
+  sharedFds?: Map<string, number>
 }
 
 export class CommandError extends Error {}

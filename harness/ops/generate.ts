@@ -76,9 +76,11 @@ export function stepSchema(): Record<string, unknown> {
   return {
     type: 'object',
     additionalProperties: false,
-    required: ['actor', 'do'],
+    required: ['do'],
     description: STEP_DESCRIPTION,
     properties,
+    // one actor, or a group making the same call (expanded at load, scenario/groups.ts)
+    oneOf: [{ required: ['actor'] }, { required: ['actors'] }],
     allOf,
   }
 }

@@ -16,13 +16,14 @@ import { family as io } from './io.js'
 import { family as options } from './options.js'
 import { family as peer } from './peer.js'
 import { family as readiness } from './readiness.js'
+import { family as share } from './share.js'
 import { family as sockets } from './sockets.js'
 import { family as uring } from './uring.js'
 import type { FieldUse, HandleField, NameTable, OpDef, OpFamily, ProbeCommand } from './types.js'
 import { createdFields } from './types.js'
 import type { Step } from '../scenario/types.js'
 
-const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence, uring, peer]
+const FAMILIES_OF_OPS: readonly OpFamily[] = [sockets, io, options, epoll, gates, control, dgram, readiness, evidence, uring, peer, share]
 
 export const OP_DEFS: readonly OpDef[] = FAMILIES_OF_OPS.flatMap(f => f.ops)
 

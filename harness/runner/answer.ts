@@ -6,6 +6,7 @@
 import type { ProbeEvent, SockAddr } from '../trace/event.js'
 import type { Step } from '../scenario/types.js'
 import { primaryOp } from './command.js'
+import { sharedKey } from '../ops/share.js'
 
 /** The event that answers a step: the last one of the op the table names, else the probe's refusal, else none. */
 export function primaryEvent(step: Pick<Step, 'do'>, events: readonly ProbeEvent[]): ProbeEvent | undefined {
@@ -22,4 +23,10 @@ export function learnAddresses(events: readonly ProbeEvent[], into: Map<string, 
     // a packet peer answers at its host's address: `to: P` connects there
     if (e.op === 'tun_open' && e.ret !== undefined && e.ret >= 0 && e.new && e.addr) into.set(e.new, e.addr)
   }
+}
+
+/** Record the descriptor number behind each handle an actor reported with `share` (pidfd_getfd asks for it). */
+export function learnSharedFds(actor: string, events: readonly ProbeEvent[], into: Map<string, number>): void {
+  for (const e of events)
+    if (e.op === 'share' && e.ret === 0 && e.h && typeof e['fd'] === 'number') into.set(sharedKey(actor, e.h), e['fd'])
 }

@@ -12,7 +12,7 @@ import type { ProbeEvent, SockAddr } from '../trace/event.js'
 import type { ProbeProcess, StepOutcome } from '../probe/process.js'
 import type { VariantPlan } from '../scenario/expand.js'
 import type { Scenario, Step } from '../scenario/types.js'
-import { learnAddresses, primaryEvent } from './answer.js'
+import { learnAddresses, learnSharedFds, primaryEvent } from './answer.js'
 import { CommandError, buildCommand, stepLimitMs } from './command.js'
 import type { CommandContext } from './command.js'
 import type { LogEntry } from './judge.js'
@@ -54,7 +54,10 @@ function pathGates(session: HostSession): (step: IdStep) => Promise<StepOutcome>
       const gates =
         step.do === 'path_ungate'
           ? []
-          : [...(installed.get(host) ?? []), { dir: step.dir ?? 'in', drop: step.drop, reject: step.reject, with: step.with }]
+          : [
+              ...(installed.get(host) ?? []),
+              { dir: step.dir ?? 'in', drop: step.drop, reject: step.reject, with: typeof step.with === 'string' ? step.with : undefined },
+            ]
       result = await session.setPathGates(host, gates)
       if (result.ok) installed.set(host, gates)
     }
@@ -85,6 +88,7 @@ export async function driveSteps(o: DriveOptions): Promise<Driven> {
     troubled = true
   }
   const addresses = new Map<string, SockAddr>()
+  const sharedFds = new Map<string, number>()
   const ctx: CommandContext = {
     variant: o.variant,
     addresses,
@@ -92,6 +96,7 @@ export async function driveSteps(o: DriveOptions): Promise<Driven> {
     owners: new Map(),
     passing: [],
     tmpDir: o.tmpDir,
+    sharedFds,
     uniqueSuffix: randomBytes(4).toString('hex'),
     defaultAddress: session.defaultAddress ? (actor, family) => session.defaultAddress!(actor, family) : undefined,
     // a pid means something only on the machine where it was reported (one clock, one machine)
@@ -100,6 +105,7 @@ export async function driveSteps(o: DriveOptions): Promise<Driven> {
   }
   const answered = (step: IdStep, outcome: StepOutcome): void => {
     learnAddresses(outcome.events, addresses)
+    learnSharedFds(step.actor, outcome.events, sharedFds)
     if (outcome.status === 'timeout') problem(`step ${step.id} (${step.actor} ${step.do}) did not finish within ${stepLimitMs(step)} ms`)
     if (outcome.status === 'exit') {
       const p = probes.get(step.actor)

@@ -16,7 +16,8 @@ import { findJsonSyntaxError } from './json-syntax.js'
 import { checkedHash, rememberChecked } from './checked-cache.js'
 import { checkSemantics } from './semantics.js'
 import type { ScenarioPolicy } from './semantics.js'
-import type { Scenario, ScenarioDoc, Step } from './types.js'
+import { expandSteps, writtenPath } from './groups.js'
+import type { Scenario, ScenarioDoc, WrittenStep } from './types.js'
 import { canonicalJson } from '../trace/canonical-json.js'
 
 const SCENARIO_EXTENSIONS = new Set(['.json', '.yaml', '.yml'])
@@ -173,13 +174,15 @@ export function parseScenario(text: string, file: string, policy?: ScenarioPolic
     hash = contentHash(parsed.value)
     rememberChecked(text, hash)
   }
-  const doc = parsed.value as ScenarioDoc
+  const doc = parsed.value as Omit<ScenarioDoc, 'steps'> & { steps: WrittenStep[] }
   const pack = basename(dirname(resolve(file)))
   const id = doc.id ?? `${pack}/${basename(file, extname(file))}`
-  const steps = doc.steps.map((s: Step, i) => ({ ...s, id: s.id ?? `s${i + 1}` }))
-  const stepPositions = doc.steps.map((_, i) => parsed.positionOf(['steps', i]))
-  const scenario: Scenario = { ...doc, id, pack, file, hash, steps, stepPositions }
-  checkSemantics(scenario, (path: Array<string | number>) => ({ file, ...parsed.positionOf(path) }), policy)
+  // steps of several actors (actors:, share with:) become one step per actor here
+  const { steps, origins, across } = expandSteps(doc.steps, doc.across)
+  const stepPositions = origins.map(o => parsed.positionOf(['steps', o.index]))
+  const scenario: Scenario = { ...doc, id, pack, file, hash, steps, stepPositions, ...(across ? { across } : {}) }
+  const positionOf = (path: Array<string | number>) => ({ file, ...parsed.positionOf(writtenPath(path, origins)) })
+  checkSemantics(scenario, positionOf, policy, origins)
   return scenario
 }
 

@@ -20,6 +20,7 @@ import { CREATES, fieldUse, isOp, opDef } from '../ops/table.js'
 import { ERRNO_ALIASES, errnoNames } from './errno-names.js'
 import { kernelRangeProblem } from './kernel-range.js'
 import { variantsOf } from './expand.js'
+import type { StepOrigin } from './groups.js'
 import type { ErrnoExpectation, Scenario, VariantName } from './types.js'
 
 type PositionOf = (path: Array<string | number>) => SourcePosition
@@ -82,24 +83,33 @@ function errnoList(e: ErrnoExpectation | undefined): Array<[string, Array<string
   return typeof not === 'string' ? [[not, ['not']]] : not.map((n, j) => [n, ['not', j]])
 }
 
-export function checkSemantics(scenario: Scenario, positionOf: PositionOf, policy: ScenarioPolicy = {}): void {
+/** The probe's limit on a step token (harness/native/src/command.h STEP_MAX): a group member's id is longer than its group's. */
+const STEP_TOKEN_MAX = 63
+
+export function checkSemantics(
+  scenario: Scenario,
+  positionOf: PositionOf,
+  policy: ScenarioPolicy = {},
+  origins: readonly StepOrigin[] = [],
+): void {
   const errors: SockspecError[] = []
   const fail = (path: Array<string | number>, message: string): void => {
     errors.push(new SockspecError('E_SCENARIO', message, positionOf(path)))
   }
   const stepIndex = new Map<string, number>()
-  /** handle name -> owning actor, for handles currently open */
-  const owner = new Map<string, string>()
+  /** handle name -> the actors holding it, for handles currently open (a shared socket, or one name per actor of a group) */
+  const owner = new Map<string, Set<string>>()
+  const holders = (name: string): ReadonlySet<string> => owner.get(name) ?? new Set()
   const everCreated = new Set<string>()
   const pendingBackground = new Map<string, string>() // step id -> actor
   const acceptedInto = new Set<string>()
 
   const useHandle = (i: number, field: string, name: string, actor: string, path?: Array<string | number>): void => {
-    const who = owner.get(name)
+    const who = holders(name)
     const at = path ?? ['steps', i, field]
-    if (who === undefined)
+    if (who.size === 0)
       fail(at, `handle '${name}' is not open for actor '${actor}' at this step (create it with socket/accept4/recv_fd/epoll_create1 first)`)
-    else if (who !== actor) fail(at, `handle '${name}' belongs to actor '${who}', not '${actor}'`)
+    else if (!who.has(actor)) fail(at, `handle '${name}' belongs to actor ${[...who].map(a => `'${a}'`).join(', ')}, not '${actor}'`)
   }
 
   const hostNames = new Set(Object.keys(scenario.hosts ?? {}))
@@ -234,7 +244,9 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     if ((step.do === 'path_gate' || step.do === 'path_ungate') && hostNames.size === 0) {
       fail(['steps', i, 'do'], `${step.do} needs simulated hosts: declare 'hosts' (and place actors with 'actors')`)
     }
-    if (step.do === 'wait_blocked' && step.target !== undefined) {
+    if (Array.isArray(step.target as unknown))
+      fail(['steps', i, 'target'], `${step.do}: 'target' takes one name here (a list of actors is for wait_blocked)`)
+    else if (step.do === 'wait_blocked' && step.target !== undefined) {
       const target = step.target
       if (!actorNames.has(target)) fail(['steps', i, 'target'], `wait_blocked: '${target}' is not an actor of this scenario`)
       else if (target === step.actor) fail(['steps', i, 'target'], `wait_blocked: an actor cannot wait for itself to block`)
@@ -246,6 +258,30 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
         )
       if (step.timeout_ms !== undefined && step.timeout_ms < 0)
         fail(['steps', i, 'timeout_ms'], `wait_blocked: timeout_ms must be 0 or more (the wait is always bounded)`)
+    }
+    if (step.id.length > STEP_TOKEN_MAX)
+      fail(['steps', i, 'id'], `step id '${step.id}' is longer than ${STEP_TOKEN_MAX} characters (a group member's id is '<id>-<actor>')`)
+    const origin = origins[i]
+    if (step.do === 'share') {
+      if (origin?.via === 'actors') fail(['steps', i, 'do'], `share: one holder per step (give it 'actor', not 'actors')`)
+      else if (!Array.isArray(step.with)) fail(['steps', i, 'with'], `share: 'with' is the list of actors to share '${step.sock}' with`)
+      else if (step.with.includes(step.actor)) fail(['steps', i, 'with'], `share: '${step.actor}' already holds '${step.sock}'`)
+      if (step.background) fail(['steps', i, 'background'], `share is not a background step (its receivers run right after it)`)
+    }
+    if ((step.do === 'path_gate' || step.do === 'path_ungate') && Array.isArray(step.with))
+      fail(['steps', i, 'with'], `${step.do}: 'with' is how rejected segments are answered (tcp-reset, icmp-...), not a list of actors`)
+    if (step.do === 'pidfd_getfd' && step.target !== undefined) {
+      const target = step.target
+      if (!actorNames.has(target)) fail(['steps', i, 'target'], `pidfd_getfd: '${target}' is not an actor of this scenario`)
+      else if (target === step.actor) fail(['steps', i, 'target'], `pidfd_getfd: '${target}' cannot take a descriptor from itself`)
+      else if (hostOf(target) !== hostOf(step.actor) && (remoteHosts.has(hostOf(target)) || remoteHosts.has(hostOf(step.actor))))
+        // a pid means something only on its own machine, and a descriptor cannot cross machines at all
+        fail(
+          ['steps', i, 'target'],
+          `${origin?.via === 'with' ? 'share' : 'pidfd_getfd'}: actor '${step.actor}' runs on host '${hostOf(step.actor)}', another machine than '${target}' (host '${hostOf(target)}'); a socket is shared only between processes of one machine`,
+        )
+      else if (step.sock !== undefined && !holders(step.sock).has(target))
+        fail(['steps', i, 'sock'], `pidfd_getfd: handle '${step.sock}' is not open in actor '${target}' at this step`)
     }
     if (step.like !== undefined && !everCreated.has(step.like)) fail(['steps', i, 'like'], `'like': no earlier socket named '${step.like}'`)
     if (stepIndex.has(step.id)) fail(['steps', i, 'id'], `duplicate step id '${step.id}'`)
@@ -287,7 +323,8 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     const creates = CREATES[step.do] ?? []
     for (const field of ['sock', 'ep', 'ring'] as const) {
       const name = step[field]
-      if (name === undefined || creates.includes(field)) continue
+      // pidfd_getfd's sock is the target's handle, checked above
+      if (name === undefined || creates.includes(field) || (field === 'sock' && step.do === 'pidfd_getfd')) continue
       useHandle(i, field, name, step.actor)
     }
     if (step.to !== undefined && !everCreated.has(step.to)) fail(['steps', i, 'to'], `'to': no earlier socket named '${step.to}'`)
@@ -311,24 +348,32 @@ export function checkSemantics(scenario: Scenario, positionOf: PositionOf, polic
     for (const field of creates) {
       const name = step[field]
       if (name !== undefined) {
-        const who = owner.get(name)
+        const who = holders(name)
         // An accept4 may fail (EAGAIN) and be retried into the same name.
-        if (who !== undefined && !(step.do === 'accept4' && acceptedInto.has(name))) {
-          fail(['steps', i, field], `handle '${name}' is already open (actor '${who}'); close it first or pick another name`)
+        const retry = step.do === 'accept4' && acceptedInto.has(name)
+        // One name in several actors: the members of a group, or a shared socket under its own name; nothing else.
+        const sameName = origin?.via === 'actors' || (step.do === 'pidfd_getfd' && name === step.sock)
+        if ((who.has(step.actor) || (who.size > 0 && !sameName)) && !retry) {
+          const list = [...who].map(a => `'${a}'`).join(', ')
+          fail(['steps', i, field], `handle '${name}' is already open (actor ${list}); close it first or pick another name`)
         }
         if (step.do === 'accept4') acceptedInto.add(name)
         else acceptedInto.delete(name)
-        owner.set(name, step.actor)
+        owner.set(name, new Set([...(sameName || retry ? who : []), step.actor]))
         everCreated.add(name)
       }
     }
-    if (step.do === 'close' && step.sock !== undefined && owner.get(step.sock) === step.actor) owner.delete(step.sock)
+    // a close drops this actor's descriptor only: the other holders keep theirs
+    if (step.do === 'close' && step.sock !== undefined) owner.get(step.sock)?.delete(step.actor)
     if (step.background) pendingBackground.set(step.id, step.actor)
   })
-  scenario.across?.forEach((entry, i) =>
-    entry.steps.forEach((id, j) => {
-      if (!stepIndex.has(id)) fail(['across', i, 'steps', j], `across: '${id}' is not a step of this scenario`)
-    }),
-  )
+  scenario.across?.forEach((entry, i) => {
+    // a group's id was expanded into its members already: an id left over that is no step names nothing
+    entry.steps.forEach(id => {
+      if (!stepIndex.has(id)) fail(['across', i, 'steps'], `across: '${id}' is not a step of this scenario`)
+    })
+    if (entry.steps.length < 2)
+      fail(['across', i, 'steps'], `across: counting over one step says no more than its own expect (name two or more, or a group)`)
+  })
   if (errors.length) throw errors.length === 1 ? errors[0]! : new InputErrors(errors)
 }

@@ -126,7 +126,8 @@ export interface Step {
   reject?: string[]
   /** path gates: must be in place within ms of when step `since` was sent, else the result is an error */
   within?: { since: string; ms: number }
-  with?: 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
+  /** path_gate: the reject's answer; share: the actors the socket is shared with */
+  with?: GateReject | string[]
   dir?: 'in' | 'out'
   /** packet_send / packet_expect: the segment (harness/ops/peer.ts SegmentSpec) */
   segment?: Record<string, unknown>
@@ -141,6 +142,11 @@ export interface Step {
   claim?: Expectation
   note?: string
 }
+
+export type GateReject = 'tcp-reset' | 'icmp-port-unreachable' | 'icmp-host-unreachable' | 'icmp-net-unreachable' | 'icmp-admin-prohibited'
+
+/** A step as written in a file: one `actor`, or `actors` making the same call; wait_blocked's `target` may list several (expanded at load, groups.ts). */
+export type WrittenStep = Omit<Step, 'actor' | 'target'> & { actor?: string; actors?: string[]; target?: string | string[] }
 
 export interface SkipIf {
   ret?: number | string

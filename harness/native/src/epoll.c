@@ -112,12 +112,13 @@ void op_epoll_wait(const cmd_t *c)
 			if (slot >= 0) {
 				ev_kstr(&e, "h", handle_name(slot));
 			} else {
-				/* Cannot happen (a closed fd leaves the set when
-				 * its file is released): "#<data>". */
+				/* A registration of no live handle here (another
+				 * probe's, in a shared instance, under a name this
+				 * probe does not have): "#<slot and generation>". */
 				char tmp[32];
 
 				snprintf(tmp, sizeof tmp, "#%llu",
-					 (unsigned long long)evs[i].data.u64);
+					 HANDLE_TOKEN_SHOWN(evs[i].data.u64));
 				ev_kstr(&e, "h", tmp);
 			}
 			ev_key(&e, "events");

@@ -79,19 +79,52 @@ const char *handle_name(int slot)
 	return table[slot].name;
 }
 
+/*
+ * Token layout (epoll_event.data): bits 63-40 a hash of the handle's name,
+ * 39-24 this process's tag (its pid, truncated), 23-8 the slot's
+ * generation, 7-0 the slot. The tag tells a registration made by this
+ * probe from one made by another probe holding the same epoll instance (a
+ * shared epoll fd); the name hash lets that other registration be named
+ * after the handle of the same name here, the shared socket.
+ */
+static uint32_t name_hash24(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h & 0xffffff;
+}
+
+static uint32_t process_tag(void)
+{
+	static uint32_t tag;
+
+	if (!tag)
+		tag = ((uint32_t)getpid() & 0xffff) | 0x10000; /* bit 16 set: never 0 once known */
+	return tag & 0xffff;
+}
+
 uint64_t handle_token(int slot)
 {
-	return ((uint64_t)table[slot].gen << 32) | (uint32_t)slot;
+	return ((uint64_t)name_hash24(table[slot].name) << 40) | ((uint64_t)process_tag() << 24) |
+	       ((uint64_t)(table[slot].gen & 0xffff) << 8) | (uint32_t)slot;
 }
 
 int handle_from_token(uint64_t token)
 {
-	uint32_t slot = (uint32_t)token;
+	uint32_t slot = (uint32_t)(token & 0xff);
+	uint32_t gen = (uint32_t)((token >> 8) & 0xffff);
+	uint32_t hash = (uint32_t)(token >> 40);
 
-	if (slot >= HANDLE_MAX || !table[slot].name[0] ||
-	    table[slot].gen != (uint32_t)(token >> 32))
-		return -1;
-	return (int)slot;
+	if (((token >> 24) & 0xffff) == process_tag())
+		/* ours: that incarnation of the slot, or gone */
+		return table[slot].name[0] && (table[slot].gen & 0xffff) == gen ? (int)slot : -1;
+	/* another probe's registration in a shared epoll instance: the handle of the same name here */
+	for (int i = 0; i < HANDLE_MAX; i++)
+		if (table[i].name[0] && name_hash24(table[i].name) == hash)
+			return i;
+	return -1;
 }
 
 int handles_close_all(void)

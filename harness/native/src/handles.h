@@ -25,10 +25,16 @@ void handle_forget(int slot);
 int handle_fd(int slot);
 const char *handle_name(int slot);
 /* A token for epoll_event.data naming the slot *and* its incarnation, so an
- * event for a closed and re-created name can never be misattributed. */
+ * event for a closed and re-created name can never be misattributed; and
+ * the probe that made it with the handle's name, so a registration another
+ * probe made in a shared epoll instance is reported under the same name. */
 uint64_t handle_token(int slot);
-/* Slot for a token, or -1 if that incarnation is gone. */
+/* Slot for a token: this probe's, -1 if that incarnation is gone; another
+ * probe's, the live handle of the same name here, or -1. */
 int handle_from_token(uint64_t token);
+/* The token as "#<n>" shows it when it names no handle: the slot and
+ * generation only, so the text is the same from run to run. */
+#define HANDLE_TOKEN_SHOWN(token) ((unsigned long long)((token) & 0xffffff))
 /* close() every live handle (quit / EOF / reset), silently; returns how
  * many were closed. */
 int handles_close_all(void);

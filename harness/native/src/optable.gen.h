@@ -63,6 +63,8 @@ void op_tun_open(const cmd_t *c);
 void op_packet_send(const cmd_t *c);
 void op_packet_expect(const cmd_t *c);
 void op_icmp_send(const cmd_t *c);
+void op_share(const cmd_t *c);
+void op_pidfd_getfd(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
 void op_hostnet(const cmd_t *c);
@@ -124,6 +126,8 @@ void op_reset(const cmd_t *c);
 	X("packet_send", op_packet_send, 1, 9, "packet_send H [flags:F] [seq:N] [ack:N] [win:N] [urg:N] [len:N] [data:TEXT] [opts:mss:1460,sackOK,TS,nop,wscale:7]") \
 	X("packet_expect", op_packet_expect, 2, 3, "packet_expect H <within_ms> [skip-retransmits]") \
 	X("icmp_send", op_icmp_send, 2, 3, "icmp_send H <port|host|net|proto|admin|frag|beyond-scope|policy|reject-route|ttl|param|quench> [mtu]") \
+	X("share", op_share, 1, 1, "share H") \
+	X("pidfd_getfd", op_pidfd_getfd, 3, 3, "pidfd_getfd NEW <pid> <fd>") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \

@@ -149,7 +149,7 @@ static void ev_ready(ev_t *e, const struct epoll_event *evs, int n)
 		if (slot >= 0) {
 			ev_kstr(e, "h", handle_name(slot));
 		} else {
-			snprintf(tmp, sizeof tmp, "#%llu", (unsigned long long)evs[i].data.u64);
+			snprintf(tmp, sizeof tmp, "#%llu", HANDLE_TOKEN_SHOWN(evs[i].data.u64));
 			ev_kstr(e, "h", tmp);
 		}
 		ev_key(e, "events");
@@ -315,7 +315,7 @@ void op_epoll_fdinfo(const cmd_t *c)
 			if (slot >= 0) {
 				ev_kstr(&e, "h", handle_name(slot));
 			} else {
-				snprintf(tmp, sizeof tmp, "#%llu", data);
+				snprintf(tmp, sizeof tmp, "#%llu", HANDLE_TOKEN_SHOWN(data));
 				ev_kstr(&e, "h", tmp);
 			}
 			/* tfd is left out: descriptor numbers differ between
