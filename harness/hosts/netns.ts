@@ -11,6 +11,7 @@ import { runCommand } from '../deps/process.js'
 import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
+import type { SharedCapture } from '../probe/capture.js'
 import type { HostSession } from './host.js'
 import {
   NS_PREFIX,
@@ -240,7 +241,12 @@ export async function buildTopology(
 const chunks = <T>(xs: readonly T[], n: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n))
 
-export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
+/**
+ * `wire`: the run's capture of namespaces (`capture --empty`), which each
+ * scenario's interfaces join for its window; without it each scenario starts
+ * a capture process of its own.
+ */
+export async function openNetns(scenario: Scenario, probeBinary: string, wire?: SharedCapture): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
   await ensureBeacon()
   // the first actor on each host configures it from inside (one probe command instead of one ip process per host)
@@ -268,13 +274,27 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     },
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
-    // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
     captureSpecs: () =>
-      chunks(namespaceHosts(plan), 8).map(hosts => ({
-        host: hosts.map(h => h.name).join(','),
-        argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
-        hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
-      })),
+      wire
+        ? [
+            {
+              host: namespaceHosts(plan)
+                .map(h => h.name)
+                .join(','),
+              argv: [...wire.argv],
+              shared: wire,
+              add: {
+                interfaces: namespaceHosts(plan).flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`]),
+                hostOfNs: Object.fromEntries(namespaceHosts(plan).map(h => [h.ns, h.name])),
+              },
+            },
+          ]
+        : // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
+          chunks(namespaceHosts(plan), 8).map(hosts => ({
+            host: hosts.map(h => h.name).join(','),
+            argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
+            hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
+          })),
     setPathGates: topo.setPathGates,
     close: () => (closed ??= deleteLocalSoon([plan.hub, ...namespaceHosts(plan).map(h => h.ns)])),
   }
