@@ -20,7 +20,7 @@ import { probeBinary } from '../paths.js'
 import { SharedCapture } from '../probe/capture.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostDriver, HostSession } from './host.js'
-import { openNetns } from './netns.js'
+import { closeHostHelpers, openNetns } from './netns.js'
 import { openSsh, scenarioUsesRemote } from './ssh.js'
 import type { RemoteInfo, SshOptions, SshTarget } from './ssh.js'
 
@@ -83,7 +83,7 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   return {
     kind: remotes?.targets.size ? 'ssh' : 'loopback',
     close: async () => {
-      await Promise.all([wire?.close(), nsWire?.close()])
+      await Promise.all([wire?.close(), nsWire?.close(), closeHostHelpers()])
     },
     open: async (scenario, variant) => {
       if (remotes && scenarioUsesRemote(scenario, remotes.targets))
