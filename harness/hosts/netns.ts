@@ -161,6 +161,22 @@ export class HostHelper {
     return { ok: e.ret === 0, message: e.ret === 0 ? '' : String(e.error ?? e.errno ?? 'failed') }
   }
 
+  /**
+   * Run an ip batch's lines over rtnetlink in the helper, shaped as ip's
+   * answer (stderr names the failed line); undefined when the helper cannot
+   * (a line it does not know, no helper): then ip runs the batch.
+   */
+  async batch(batch: IpBatch): Promise<CommandResult | undefined> {
+    const text = (batch.helperLines ?? batch.lines).join('\n') + '\n'
+    const events = await this.run(`ip ${batch.ns ?? '-'} ${Buffer.byteLength(text)}\n${text}`)
+    const e = events?.find(x => x.op === 'ip')
+    if (!e || (e.ret !== 0 && e.errno === 'EOPNOTSUPP')) return undefined
+    const error = String(e.error ?? e.errno ?? '')
+    // a sysctl's failure as the shell writer reports it: its marker line, then why
+    const stderr = e.ret === 0 ? '' : error.replace(/^line \d+: (sysctl-failed [^\s:]+): /, '$1\n')
+    return { exitCode: e.ret === 0 ? 0 : 1, stdout: '', stderr, failed: e.ret !== 0 }
+  }
+
   /** Delete namespaces (a missing one is no failure); false when the helper could not. */
   async del(names: readonly string[]): Promise<boolean> {
     if (!names.length) return true
@@ -201,8 +217,10 @@ export async function closeHostHelpers(): Promise<void> {
   await Promise.all([...helpers.values()].map(h => h.close()))
 }
 
-/** Run one ip batch; a failed line throws (or, with `force`, is only reported in the result). */
-async function runBatch(exec: NetnsExec, batch: IpBatch, force = false): Promise<CommandResult> {
+/** Run one ip batch, through the host helper when there is one that knows its lines; stops at a failed line (or, with `force`, only reports it). */
+async function runBatch(exec: NetnsExec, batch: IpBatch, force = false, helper?: HostHelper): Promise<CommandResult> {
+  const done = force ? undefined : await helper?.batch(batch)
+  if (done) return done
   return exec(ipBatchArgv(batch, force), { input: batch.lines.join('\n') + '\n', timeoutMs: 10_000 })
 }
 
@@ -301,15 +319,19 @@ export async function buildTopology(
   const sysctls = sysctlBatch(plan)
   const viaGateway = hostsRoutingViaGateway(routes)
   const phases = topologyBatches(plan, new Set([...configuredByProbe].filter(h => !viaGateway.has(h))))
-  if (sysctls) phases[0]![0]!.lines.push(...sysctls.batch.lines)
+  if (sysctls) {
+    const first = phases[0]![0]!
+    first.helperLines = [...first.lines, ...sysctls.helperLines]
+    first.lines.push(...sysctls.batch.lines)
+  }
   // the routes pass, once every host is up (a route through a gateway needs its eth0 and addresses)
   const routePhase = routeBatches(plan, routes)
   if (routePhase.length) phases.push(routePhase)
   try {
     for (const phase of phases) {
-      const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b) })))
+      const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b, false, helper) })))
       const bad = results.find(x => x.r.exitCode !== 0)
-      const path = bad && sysctls ? /sysctl-failed (\S+)/.exec(bad.r.stderr)?.[1] : undefined
+      const path = bad && sysctls ? /sysctl-failed ([^\s:]+)/.exec(bad.r.stderr)?.[1] : undefined
       if (sysctls && bad && path) {
         await deleteNamespaces(exec, created, false, helper)
         const key = sysctls.hostOfLine.flatMap(h => Object.keys(h.sysctl)).find(k => sysctlPath(k) === path)
