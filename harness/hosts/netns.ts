@@ -177,20 +177,24 @@ export class HostHelper {
     return { exitCode: e.ret === 0 ? 0 : 1, stdout: '', stderr, failed: e.ret !== 0 }
   }
 
-  /** Delete namespaces (a missing one is no failure); false when the helper could not. */
-  async del(names: readonly string[]): Promise<boolean> {
-    if (!names.length) return true
+  /**
+   * Delete namespaces (a missing one is no failure). Returns the names it
+   * could not delete (all of them when the helper is not there): the caller
+   * gives those to ip.
+   */
+  async del(names: readonly string[]): Promise<string[]> {
+    const failed: string[] = []
     for (let i = 0; i < names.length; i += 32) {
-      const events = await this.run(`del ${names.slice(i, i + 32).join(' ')}`)
-      if (!events) return false
-      const bad = events.find(e => e.op !== 'netns_del' || (e.ret !== 0 && e.errno !== 'ENOENT'))
-      if (bad)
-        throw new SockspecError(
-          'E_PROBE',
-          `deleting namespace ${String(bad.netns ?? '')}: ${String(bad.error ?? '')} ${String(bad.errno ?? '')}`,
-        )
+      const chunk = names.slice(i, i + 32)
+      const events = await this.run(`del ${chunk.join(' ')}`)
+      if (!events) failed.push(...chunk)
+      else
+        for (const ns of chunk) {
+          const e = events.find(x => x.op === 'netns_del' && x.netns === ns)
+          if (!e || (e.ret !== 0 && e.errno !== 'ENOENT')) failed.push(ns)
+        }
     }
-    return true
+    return failed
   }
 
   async close(): Promise<void> {
@@ -263,8 +267,8 @@ async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killF
           // gone already
         }
       }
-  if (helper && (await helper.del(names))) return
-  await runBatch(exec, deleteBatch(names), true)
+  const left = helper ? await helper.del(names) : names
+  if (left.length) await runBatch(exec, deleteBatch(left), true)
 }
 
 /** A session on simulated hosts: it always has path gates. */
