@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
 import { runCommand, spawnCounts } from '../harness/deps/process.js'
-import { buildTopology, cleanupNamespaces, hostHelper, openNetns, pidsInNamespace } from '../harness/hosts/netns.js'
+import { buildTopology, cleanupNamespaces, closeHostHelpers, hostHelper, openNetns, pidsInNamespace } from '../harness/hosts/netns.js'
 import { SharedCapture } from '../harness/probe/capture.js'
 import { probeBinary } from '../harness/paths.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
@@ -30,6 +30,8 @@ import type { Scenario } from '../harness/scenario/types.js'
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
 const notRoot = process.getuid?.() !== 0
+// the run's host helper lingers after its last command; a run closes it at its end, so does this file
+t.teardown(closeHostHelpers)
 
 /** The kit's namespaces (of the run with that pid: other runs on a shared machine make theirs too). */
 function namespaces(pid?: number): string[] {

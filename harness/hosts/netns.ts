@@ -99,7 +99,7 @@ const localExec: NetnsExec = runCommand
  * path gate (libnftables inside the namespace, what `ip netns exec NS nft
  * -f -` did with two execs per gate) and deletes every namespace (what `ip
  * netns del` does) of the run's local scenarios. Started on first use;
- * stopped after a second without work, or by close(). Where it cannot do a
+ * stopped after 5 s without work, or by close() at the end of the run. Where it cannot do a
  * thing (no libnftables, it did not start) the caller falls back to `ip`
  * and `nft`.
  */
@@ -114,7 +114,7 @@ export class HostHelper {
 
   constructor(
     readonly binary: string,
-    private readonly lingerMs = 1000,
+    private readonly lingerMs = 5000,
   ) {}
 
   /** Run one command; its events, or undefined when the helper is not there. */
@@ -173,7 +173,12 @@ export class HostHelper {
     if (!e || (e.ret !== 0 && e.errno === 'EOPNOTSUPP')) return undefined
     const error = String(e.error ?? e.errno ?? '')
     // a sysctl's failure as the shell writer reports it: its marker line, then why
-    const stderr = e.ret === 0 ? '' : error.replace(/^line \d+: (sysctl-failed [^\s:]+): /, '$1\n')
+    const stderr =
+      e.ret === 0
+        ? ''
+        : /^line \d+: sysctl-failed /.test(error)
+          ? error.replace(/^line \d+: (sysctl-failed [^\s:]+): /, '$1\n')
+          : `host helper: ${error}`
     return { exitCode: e.ret === 0 ? 0 : 1, stdout: '', stderr, failed: e.ret !== 0 }
   }
 
