@@ -106,6 +106,8 @@ static int addr_add(int fd, int ifindex, int fam, const char *cidr, unsigned seq
 	return talk(fd, &r, seq);
 }
 
+static int wait_local(int fd, int ifindex, const char *cidr);
+
 void op_hostnet(const cmd_t *c)
 {
 	int64_t t0 = mono_ns(), t1;
@@ -127,6 +129,8 @@ void op_hostnet(const cmd_t *c)
 		what = "inet address";
 	else if ((ret = addr_add(fd, ifindex, AF_INET6, c->args[2], 4)) < 0)
 		what = "inet6 address";
+	else if ((ret = wait_local(fd, ifindex, c->args[2])) < 0)
+		what = "inet6 address not yet local";
 	if (fd >= 0)
 		close(fd);
 	t1 = mono_ns();
@@ -351,6 +355,65 @@ static void nl_nest_end(struct nlmsg *m, struct rtattr *nest)
 	nest->rta_len = (unsigned short)((char *)m + m->nh.nlmsg_len - (char *)nest);
 }
 
+/*
+ * Waits (at most ~2 s) until the IPv6 address cidr routes as local. Even
+ * without DAD (and without the tentative flag) the kernel adds an address's
+ * local route later, in a worker (addrconf_dad_work): a connect to the
+ * host's own address before that goes out eth0 to neighbour discovery and
+ * fails 3 s later with "address unreachable" (seen under load). Asks what
+ * `ip route get ADDR` asks. Returns 0, or -ETIMEDOUT.
+ */
+static int wait_local(int fd, int ifindex, const char *cidr)
+{
+	unsigned char want[16];
+	char text[64];
+	const char *slash = strchr(cidr, '/');
+
+	(void)ifindex;
+	if (!slash || (size_t)(slash - cidr) >= sizeof text)
+		return 0;
+	memcpy(text, cidr, (size_t)(slash - cidr));
+	text[slash - cidr] = '\0';
+	if (inet_pton(AF_INET6, text, want) != 1)
+		return 0;
+	for (int round = 0; round < 2000; round++) {
+		struct nlmsg m;
+		struct rtmsg r = { .rtm_family = AF_INET6, .rtm_dst_len = 128 };
+		char buf[4096];
+		int local = 0, answered = 0;
+
+		memset(&m, 0, sizeof m);
+		m.nh.nlmsg_len = NLMSG_HDRLEN;
+		m.nh.nlmsg_type = RTM_GETROUTE;
+		m.nh.nlmsg_flags = NLM_F_REQUEST;
+		m.nh.nlmsg_seq = 1000u + (unsigned)round;
+		nl_put(&m, &r, sizeof r);
+		nl_attr(&m, RTA_DST, want, 16);
+		if (send(fd, &m, m.nh.nlmsg_len, 0) < 0)
+			return 0;
+		while (!answered) {
+			ssize_t n = recv(fd, buf, sizeof buf, 0);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return 0;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+				if (h->nlmsg_seq != m.nh.nlmsg_seq)
+					continue;
+				answered = 1;
+				if (h->nlmsg_type == RTM_NEWROUTE)
+					local = ((struct rtmsg *)NLMSG_DATA(h))->rtm_type == RTN_LOCAL;
+			}
+		}
+		if (local)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
 static int nl_talk(struct nlmsg *m)
 {
 	static unsigned seq = 100;
@@ -548,6 +611,8 @@ static int addr_line(char **w, int n, int exec, const char **what)
 	if ((fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)) < 0)
 		return *what = "socket", -errno;
 	ret = addr_add(fd, ifindex, fam, w[2], 50);
+	if (ret == 0 && fam == AF_INET6 && (ret = wait_local(fd, ifindex, w[2])) < 0)
+		*what = "inet6 address not yet local";
 	close(fd);
 	if (ret < 0)
 		*what = "RTM_NEWADDR";
