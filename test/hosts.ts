@@ -4,13 +4,14 @@
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
 import { runCommand, spawnCounts } from '../harness/deps/process.js'
-import { buildTopology, openNetns } from '../harness/hosts/netns.js'
+import { buildTopology, cleanupNamespaces, closeHostHelpers, hostHelper, openNetns, pidsInNamespace } from '../harness/hosts/netns.js'
+import { SharedCapture } from '../harness/probe/capture.js'
 import { probeBinary } from '../harness/paths.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
 import {
@@ -29,6 +30,8 @@ import type { Scenario } from '../harness/scenario/types.js'
 const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
 const dir = mkdtempSync(join(tmpdir(), 'sockspec-hosts-'))
 const notRoot = process.getuid?.() !== 0
+// the run's host helper lingers after its last command; a run closes it at its end, so does this file
+t.teardown(closeHostHelpers)
 
 /** The kit's namespaces (of the run with that pid: other runs on a shared machine make theirs too). */
 function namespaces(pid?: number): string[] {
@@ -489,7 +492,7 @@ t.test(
 )
 
 t.test(
-  'a local session: one ip call builds it; the first actor on each host sets the host up from inside (hostnet); a host without actors gets its own batch',
+  'a local session: the host helper builds it; the first actor on each host sets the host up from inside (hostnet); a host without actors gets its own batch',
   { skip: notRoot && 'needs root' },
   async t => {
     const { ProbeProcess } = await import('../harness/probe/process.js')
@@ -504,7 +507,9 @@ t.test(
     const session = await openNetns(scenario, probeBinary)
     if ('skip' in session) throw new Error(session.skip)
     t.teardown(() => session.close())
-    t.same(Object.fromEntries(spawnCounts(true)), { ip: 2 }, 'one batch for namespaces and links, one for the host without actors')
+    const counts = spawnCounts(true)
+    t.notOk(counts.has('ip'), `built by the host helper, no ip process: ${JSON.stringify(Object.fromEntries(counts))}`)
+    t.ok((counts.get('sockspec-probe') ?? 0) <= 1, 'at most the helper was started')
     t.same(
       ['x', 'y', 'z'].map(a => session.probeSetup!(a).map(l => l.split(' ')[0])),
       [['netns', 'hostnet'], ['netns', 'hostnet'], ['netns']],
@@ -513,7 +518,7 @@ t.test(
     const [a, b, idle] = session.plan.hosts
     // operstate follows IFF_UP through linkwatch, up to a second later: UNKNOWN until then
     const addrOf = (ns: string): string => spawnSync('ip', ['-n', ns, '-br', 'addr', 'show'], { encoding: 'utf8' }).stdout
-    t.match(addrOf(idle!.ns), /eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.3\/24 fd00:0:0:5::3\/64/, 'the idle host by ip')
+    t.match(addrOf(idle!.ns), /eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.3\/24 fd00:0:0:5::3\/64/, 'the idle host by its batch')
     t.notMatch(addrOf(a!.ns), /198\.18/, 'host a not yet')
     for (const actor of ['x', 'y']) {
       const p = new ProbeProcess([probeBinary], actor)
@@ -521,6 +526,8 @@ t.test(
       t.equal(await p.runSetup(session.probeSetup!(actor), 'setup.', 5000), undefined, `${actor}: setup ran`)
       await p.stop()
     }
+    // the link watcher marks eth0 up a moment after both veth ends are up (the helper is quicker than ip was)
+    for (let i = 0; i < 100 && /eth0@\S+\s+DOWN/.test(addrOf(a!.ns)); i++) await new Promise(r => setTimeout(r, 20))
     t.match(
       addrOf(a!.ns),
       /lo\s+UNKNOWN\s+127\.0\.0\.1\/8[\s\S]*eth0@\S+\s+(?:UP|UNKNOWN)\s+198\.18\.0\.1\/24 fd00:0:0:5::1\/64/,
@@ -531,7 +538,7 @@ t.test(
 )
 
 t.test(
-  'sessions closing together remove their namespaces in one ip call, each gone when its close resolves',
+  'sessions closing together remove their namespaces through the host helper, no ip process, each gone when its close resolves',
   { skip: notRoot && 'needs root' },
   async t => {
     const scenario = {
@@ -553,7 +560,9 @@ t.test(
     )
     spawnCounts(true)
     await Promise.all(sessions.map(s => ('skip' in s ? Promise.resolve() : s.close())))
-    t.same(Object.fromEntries(spawnCounts(true)), { ip: 1 }, 'one ip call for all three')
+    const counts = spawnCounts(true)
+    t.notOk(counts.has('ip'), `no ip process: ${JSON.stringify(Object.fromEntries(counts))}`)
+    t.ok((counts.get('sockspec-probe') ?? 0) <= 1, 'at most the helper was started')
     t.notOk(
       namespaces().some(n => names.includes(n)),
       'nothing left',
@@ -826,3 +835,181 @@ t.test('validate: packet peer ops only on a packet host, a packet host only on a
   t.match(r.stderr, /peer-bad\.yaml:6:\d+: tun_open is a packet peer's op: place 'client' on a host with 'packet: HOST'/)
   t.match(r.stderr, /peer-bad\.yaml:7:\d+: 'peer' is a packet peer: it can only tun_open/)
 })
+
+t.test(
+  'the host helper applies path gates inside the namespace and deletes namespaces, without ip or nft',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const ns = `sockspec-helper-test-${process.pid}`
+    spawnSync('ip', ['netns', 'add', ns])
+    t.teardown(() => void spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }))
+    const helper = hostHelper(probeBinary)
+    spawnCounts(true)
+    const gate =
+      'table inet sockspec\ndelete table inet sockspec\ntable inet sockspec {\n  chain input {\n    type filter hook input priority -10; policy accept;\n    tcp flags & (syn | ack) == syn counter drop\n  }\n}\n'
+    t.same(await helper.nft(ns, gate), { ok: true, message: '' })
+    const rules = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'sockspec'], { encoding: 'utf8' }).stdout
+    t.match(rules, /tcp flags syn \/ syn,ack counter packets 0 bytes 0 drop/, 'the rule is in that namespace')
+    t.notMatch(spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' }).stdout, /inet sockspec/, 'and not in this one')
+    const bad = await helper.nft(ns, 'table inet sockspec { chain x { bogus } }\n')
+    t.equal(bad?.ok, false)
+    t.match(bad?.message, /syntax error/, "nft's own message")
+    t.same(await helper.nft(`${ns}-missing`, gate), { ok: false, message: 'no such namespace' })
+    spawnCounts(true)
+    t.same(await helper.del([ns, `${ns}-missing`]), [], 'a missing namespace is no failure')
+    t.notOk(existsSync(`/run/netns/${ns}`), 'gone')
+    const counts = spawnCounts(true)
+    t.same(
+      [...counts.keys()].filter(k => k !== 'sockspec-probe'),
+      [],
+      'no ip, no nft',
+    )
+    await helper.close()
+  },
+)
+
+t.test(
+  'cleanup finds leftovers and what runs in them from /run/netns and /proc, and removes them without ip',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const dead = `sockspec-999997.dead${process.pid.toString(16)}-z-hub`
+    spawnSync('ip', ['netns', 'add', dead])
+    const sleeper = spawn('ip', ['netns', 'exec', dead, 'sleep', '60'], { stdio: 'ignore' })
+    t.teardown(() => {
+      sleeper.kill('SIGKILL')
+      spawnSync('ip', ['netns', 'del', dead], { stdio: 'ignore' })
+    })
+    let pids: number[] = []
+    for (let i = 0; i < 50 && !pids.length; i++) {
+      await new Promise(r => setTimeout(r, 20))
+      pids = pidsInNamespace(dead)
+    }
+    t.same(pids, [sleeper.pid], 'the process inside, by its namespace inode')
+    const exited = new Promise(resolve => sleeper.on('exit', resolve))
+    spawnCounts(true)
+    const removed = await cleanupNamespaces()
+    t.ok(removed.includes(dead), "the dead run's namespace is a leftover")
+    await exited
+    t.notOk(existsSync(`/run/netns/${dead}`), 'removed')
+    t.notOk(spawnCounts(true).has('ip'), 'no ip process')
+  },
+)
+
+t.test(
+  'one capture serves many namespaces: each window adds its interfaces, gets only their segments, and drops them',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const nss = [1, 2].map(i => `sockspec-capture-test-${process.pid}-${i}`)
+    for (const ns of nss) {
+      spawnSync('ip', ['netns', 'add', ns])
+      spawnSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+    }
+    t.teardown(() => {
+      for (const ns of nss) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
+    })
+    const wire = new SharedCapture([probeBinary, 'capture', '--empty'], 'netns')
+    t.teardown(() => wire.close())
+    spawnCounts(true)
+    const windows = await Promise.all(nss.map((ns, i) => wire.join(5000, { interfaces: [`${ns}:lo`], hostOfNs: { [ns]: `h${i}` } })))
+    t.same(Object.fromEntries(spawnCounts(true)), { 'sockspec-probe': 1 }, 'one capture process for both')
+    // a SYN to a closed port and its RST, in each namespace
+    for (const ns of nss)
+      spawnSync('ip', ['netns', 'exec', ns, process.execPath, '-e', 'require("net").connect(9, "127.0.0.1").on("error", () => {})'])
+    const pid = windows[0]!.capture!.process.pid!
+    const sockets = (): number =>
+      readdirSync(`/proc/${pid}/fd`).filter(fd => readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')).length
+    const open = sockets()
+    const seen = await Promise.all(windows.map(w => wire.leave(w.capture!)))
+    t.equal(sockets(), open - 2, 'leaving closed the packet sockets of both windows')
+    seen.forEach((events, i) => {
+      t.same(new Set(events.map(e => e.if)), new Set([`${nss[i]}:lo`]), `window ${i}: its own namespace only`)
+      t.same(
+        events.filter(e => e.op === 'packet').map(e => (e.tcp_flags as string[]).join('|')),
+        ['SYN', 'RST|ACK'],
+        `window ${i}: the SYN and the RST`,
+      )
+    })
+    const missing = await wire.join(5000, { interfaces: ['sockspec-no-such-ns:lo'], hostOfNs: { 'sockspec-no-such-ns': 'x' } })
+    t.notOk(missing.capture)
+    t.match(missing.problem, /packet capture on netns did not start: sockspec-no-such-ns:lo unknown network namespace/)
+    for (const ns of nss) spawnSync('ip', ['netns', 'del', ns])
+    const again = await wire.join(5000)
+    t.ok(again.capture, 'the capture still serves')
+    await wire.leave(again.capture!)
+  },
+)
+
+t.test(
+  'the host helper builds what the ip batches build: gateway and reject routes, a TUN device, sysctls; an unknown line goes to ip',
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const calls: string[] = []
+    const counting: NetnsExec = (argv, opts) => {
+      calls.push(argv.join(' '))
+      return runCommand(argv, opts)
+    }
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: {
+        c: { routes: [{ to: 's', via: 'g' }] },
+        g: { routes: [{ to: 's', type: 'prohibit' }], sysctl: { 'net.core.somaxconn': 11 } },
+        s: {},
+        p: { packet: 's' },
+      },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const helper = hostHelper(probeBinary)
+    const topo = await buildTopology(scenario, counting, `test-helper-${process.pid}`, new Set(), helper)
+    if ('skip' in topo) throw new Error(topo.skip)
+    t.teardown(() => topo.destroy())
+    t.same(calls, [], 'no ip process')
+    const [c, g, s, p] = topo.plan.hosts
+    const ipIn = (ns: string, ...args: string[]): string => spawnSync('ip', ['-n', ns, ...args], { encoding: 'utf8' }).stdout
+    t.match(
+      ipIn(c!.ns, 'route'),
+      new RegExp(`${s!.inet.replace(/\./g, '\\.')} via ${g!.inet.replace(/\./g, '\\.')} dev eth0`),
+      'c routes s through g',
+    )
+    t.match(ipIn(c!.ns, '-6', 'route'), new RegExp(`${s!.inet6} via ${g!.inet6} dev eth0`), 'and over IPv6')
+    t.match(ipIn(g!.ns, 'route'), new RegExp(`prohibit ${s!.inet.replace(/\./g, '\\.')}`), 'g prohibits s')
+    t.match(ipIn(g!.ns, '-6', 'route'), new RegExp(`prohibit ${s!.inet6}`))
+    t.match(
+      ipIn(s!.ns, '-d', 'link', 'show'),
+      /pk\d+: <[\s\S]*tun type tun pi off vnet_hdr off persist on/,
+      'a persistent TUN device without packet information',
+    )
+    t.match(
+      ipIn(s!.ns, 'route'),
+      new RegExp(`${p!.inet.replace(/\./g, '\\.')} dev \\S+ scope link src ${s!.inet.replace(/\./g, '\\.')}`),
+      "the packet host's route",
+    )
+    t.equal(
+      spawnSync('ip', ['netns', 'exec', g!.ns, 'cat', '/proc/sys/net/core/somaxconn'], { encoding: 'utf8' }).stdout.trim(),
+      '11',
+      "g's sysctl, in its namespace",
+    )
+    t.equal(
+      spawnSync('ip', ['netns', 'exec', g!.ns, 'cat', '/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).stdout.trim(),
+      '1',
+      'the gateway forwards',
+    )
+    t.equal(await helper.batch({ lines: ['link add foo type dummy'] }), undefined, 'a line the helper does not know: ip runs the batch')
+    const skip = await buildTopology(
+      { ...scenario, hosts: { a: { sysctl: { 'net.ipv4.no_such_key': 1 } } } } as unknown as Scenario,
+      counting,
+      `test-helper-nokey-${process.pid}`,
+      new Set(),
+      helper,
+    )
+    t.match(
+      (skip as { skip: string }).skip,
+      /^sysctl net\.ipv4\.no_such_key cannot be set in a network namespace here: No such file or directory/,
+    )
+    t.same(calls, [], 'still no ip process')
+    t.notOk(
+      namespaces().some(n => n.includes(`test-helper-nokey-${process.pid}`)),
+      'nothing left of the skipped one',
+    )
+  },
+)

@@ -20,7 +20,7 @@ import { probeBinary } from '../paths.js'
 import { SharedCapture } from '../probe/capture.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostDriver, HostSession } from './host.js'
-import { openNetns } from './netns.js'
+import { closeHostHelpers, openNetns } from './netns.js'
 import { openSsh, scenarioUsesRemote } from './ssh.js'
 import type { RemoteInfo, SshOptions, SshTarget } from './ssh.js'
 
@@ -73,6 +73,8 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   }
   // one capture of lo for the whole run: every loopback scenario's segments cross it
   const wire = uid === 0 ? new SharedCapture([binary, 'capture', 'lo'], 'local') : undefined
+  // one capture for the run's namespaces too: each netns scenario adds its interfaces for its window
+  const nsWire = uid === 0 ? new SharedCapture([binary, 'capture', '--empty'], 'netns') : undefined
   const shared: HostSession = {
     probeArgv: () => [binary],
     ...(wire ? { captureSpecs: () => [{ host: 'local', argv: [...wire.argv], shared: wire }] } : {}),
@@ -80,11 +82,13 @@ export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0
   }
   return {
     kind: remotes?.targets.size ? 'ssh' : 'loopback',
-    close: async () => wire?.close(),
+    close: async () => {
+      await Promise.all([wire?.close(), nsWire?.close(), closeHostHelpers()])
+    },
     open: async (scenario, variant) => {
       if (remotes && scenarioUsesRemote(scenario, remotes.targets))
         return openSsh(scenario, variant, remotes.targets, remotes.prepared, remotes.options, binary)
-      if (scenario.hosts) return openNetns(scenario, binary)
+      if (scenario.hosts) return openNetns(scenario, binary, nsWire)
       return uid !== 0 && scenarioUsesGates(scenario) ? privateNamespace(binary) : shared
     },
   }

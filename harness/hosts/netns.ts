@@ -5,12 +5,17 @@
  * killed run). Root only. The machine's own namespace is never touched.
  */
 import { randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import type { Server } from 'node:net'
 import { runCommand } from '../deps/process.js'
 import type { CommandResult } from '../deps/process.js'
 import { SockspecError } from '../errors.js'
 import type { Scenario } from '../scenario/types.js'
+import type { SharedCapture } from '../probe/capture.js'
+import { ProbeProcess } from '../probe/process.js'
+import { probeBinary as kitProbe } from '../paths.js'
+import type { ProbeEvent } from '../trace/event.js'
 import type { HostSession } from './host.js'
 import {
   NS_PREFIX,
@@ -89,65 +94,186 @@ export type NetnsExec = (argv: readonly string[], opts?: { input?: string; timeo
 
 const localExec: NetnsExec = runCommand
 
-/** Run one ip batch; a failed line throws (or, with `force`, is only reported in the result). */
-async function runBatch(exec: NetnsExec, batch: IpBatch, force = false): Promise<CommandResult> {
+/**
+ * The run's host helper (`sockspec-probe hosts`): one process applies every
+ * path gate (libnftables inside the namespace, what `ip netns exec NS nft
+ * -f -` did with two execs per gate) and deletes every namespace (what `ip
+ * netns del` does) of the run's local scenarios. Started on first use;
+ * stopped after 5 s without work, or by close() at the end of the run. Where it cannot do a
+ * thing (no libnftables, it did not start) the caller falls back to `ip`
+ * and `nft`.
+ */
+export class HostHelper {
+  private proc: ProbeProcess | undefined
+  private started: Promise<boolean> | undefined
+  private busy = 0
+  private idle: NodeJS.Timeout | undefined
+  private token = 0
+  /** no libnftables here: gates go through nft */
+  private nftMissing = false
+
+  constructor(
+    readonly binary: string,
+    private readonly lingerMs = 5000,
+  ) {}
+
+  /** Run one command; its events, or undefined when the helper is not there. */
+  private async run(command: string, timeoutMs = 10_000): Promise<ProbeEvent[] | undefined> {
+    this.busy++
+    if (this.idle) clearTimeout(this.idle)
+    this.idle = undefined
+    try {
+      if (!this.proc || this.proc.exit) {
+        this.proc = new ProbeProcess([this.binary, 'hosts'], 'hosts')
+        this.started = this.proc.waitHello(5000)
+      }
+      const proc = this.proc
+      if (!(await this.started)) {
+        if (this.proc === proc) this.proc = undefined
+        proc.kill()
+        return undefined
+      }
+      const step = `h${++this.token}`
+      proc.send(step, command)
+      const outcome = await proc.waitStep(step, timeoutMs)
+      // the helper keeps no events between commands
+      proc.events = []
+      return outcome.status === 'done' ? outcome.events : undefined
+    } finally {
+      if (--this.busy === 0 && this.proc) {
+        this.idle = setTimeout(() => void this.close(), this.lingerMs)
+        this.idle.unref()
+      }
+    }
+  }
+
+  /** Apply an nft script inside namespace ns; undefined: not done here (no libnftables, no helper). */
+  async nft(ns: string, script: string): Promise<{ ok: boolean; message: string } | undefined> {
+    if (this.nftMissing) return undefined
+    // the script's bytes follow the line (the blank line after them is skipped)
+    const events = await this.run(`nft ${ns} ${Buffer.byteLength(script)}\n${script}`)
+    const e = events?.find(x => x.op === 'nft')
+    if (!e) return undefined
+    if (e.ret !== 0 && e.errno === 'ENOSYS') {
+      this.nftMissing = true
+      return undefined
+    }
+    return { ok: e.ret === 0, message: e.ret === 0 ? '' : String(e.error ?? e.errno ?? 'failed') }
+  }
+
+  /**
+   * Run an ip batch's lines over rtnetlink in the helper, shaped as ip's
+   * answer (stderr names the failed line); undefined when the helper cannot
+   * (a line it does not know, no helper): then ip runs the batch.
+   */
+  async batch(batch: IpBatch): Promise<CommandResult | undefined> {
+    const text = (batch.helperLines ?? batch.lines).join('\n') + '\n'
+    const events = await this.run(`ip ${batch.ns ?? '-'} ${Buffer.byteLength(text)}\n${text}`)
+    const e = events?.find(x => x.op === 'ip')
+    if (!e || (e.ret !== 0 && e.errno === 'EOPNOTSUPP')) return undefined
+    const error = String(e.error ?? e.errno ?? '')
+    // a sysctl's failure as the shell writer reports it: its marker line, then why
+    const stderr =
+      e.ret === 0
+        ? ''
+        : /^line \d+: sysctl-failed /.test(error)
+          ? error.replace(/^line \d+: (sysctl-failed [^\s:]+): /, '$1\n')
+          : `host helper: ${error}`
+    return { exitCode: e.ret === 0 ? 0 : 1, stdout: '', stderr, failed: e.ret !== 0 }
+  }
+
+  /**
+   * Delete namespaces (a missing one is no failure). Returns the names it
+   * could not delete (all of them when the helper is not there): the caller
+   * gives those to ip.
+   */
+  async del(names: readonly string[]): Promise<string[]> {
+    const failed: string[] = []
+    for (let i = 0; i < names.length; i += 32) {
+      const chunk = names.slice(i, i + 32)
+      const events = await this.run(`del ${chunk.join(' ')}`)
+      if (!events) failed.push(...chunk)
+      else
+        for (const ns of chunk) {
+          const e = events.find(x => x.op === 'netns_del' && x.netns === ns)
+          if (!e || (e.ret !== 0 && e.errno !== 'ENOENT')) failed.push(ns)
+        }
+    }
+    return failed
+  }
+
+  async close(): Promise<void> {
+    if (this.idle) clearTimeout(this.idle)
+    this.idle = undefined
+    const proc = this.proc
+    this.proc = undefined
+    if (proc && this.busy === 0) await proc.stop()
+    else if (proc) this.proc = proc
+  }
+}
+
+const helpers = new Map<string, HostHelper>()
+
+/** The host helper of this process for a probe binary. */
+export function hostHelper(binary: string): HostHelper {
+  let h = helpers.get(binary)
+  if (!h) helpers.set(binary, (h = new HostHelper(binary)))
+  return h
+}
+
+/** Stop every host helper now (end of a run). */
+export async function closeHostHelpers(): Promise<void> {
+  await Promise.all([...helpers.values()].map(h => h.close()))
+}
+
+/** Run one ip batch, through the host helper when there is one that knows its lines; stops at a failed line (or, with `force`, only reports it). */
+async function runBatch(exec: NetnsExec, batch: IpBatch, force = false, helper?: HostHelper): Promise<CommandResult> {
+  const done = force ? undefined : await helper?.batch(batch)
+  if (done) return done
   return exec(ipBatchArgv(batch, force), { input: batch.lines.join('\n') + '\n', timeoutMs: 10_000 })
 }
 
-/**
- * Delete namespaces in one batch. With `killFirst`, first kill what still
- * runs in each (a killed run's leftovers); a session's own teardown skips
- * that, because its probes and captures have all exited by then (they are
- * our children and were waited for).
- */
-async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killFirst = false): Promise<void> {
-  if (!names.length) return
-  if (killFirst) {
-    await Promise.all(
-      names.map(async ns => {
-        const pids = (await exec(['ip', 'netns', 'pids', ns], { timeoutMs: 5000 })).stdout.split(/\s+/).filter(p => /^\d+$/.test(p))
-        // the shell's builtin kill: there may be no kill(1) binary
-        if (pids.length) await exec(['sh', '-c', 'kill -9 "$@" 2>/dev/null; true', 'sh', ...pids], { timeoutMs: 5000 })
-      }),
-    )
+/** Pids of processes in namespace `ns` (/run/netns/NS), read from /proc: the same namespace is the same nsfs inode. */
+export function pidsInNamespace(ns: string): number[] {
+  let target: { dev: number; ino: number }
+  try {
+    target = statSync(`/run/netns/${ns}`)
+  } catch {
+    return []
   }
-  await runBatch(exec, deleteBatch(names), true)
-}
-
-/**
- * Namespaces of local sessions that close within a short window go in one
- * `ip -batch` (a run tears down many results at about the same time); each
- * close still resolves only once its namespaces are gone.
- */
-const DELETE_WINDOW_MS = 100
-const DELETE_MAX = 32
-interface DeleteBatch {
-  names: string[]
-  done: Promise<void>
-  flush(): void
-}
-let openDeletes: DeleteBatch | undefined
-
-function deleteLocalSoon(names: readonly string[]): Promise<void> {
-  if (!openDeletes) {
-    let start!: () => void
-    const started = new Promise<void>(resolve => (start = resolve))
-    const timer = setTimeout(() => batch.flush(), DELETE_WINDOW_MS)
-    const batch: DeleteBatch = {
-      names: [],
-      done: started.then(() => deleteNamespaces(localExec, batch.names)),
-      flush: () => {
-        clearTimeout(timer)
-        if (openDeletes === batch) openDeletes = undefined
-        start()
-      },
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const st = statSync(`/proc/${name}/ns/net`)
+      if (st.ino === target.ino && st.dev === target.dev) pids.push(Number(name))
+    } catch {
+      // exited meanwhile, or a kernel thread without one
     }
-    openDeletes = batch
   }
-  const batch = openDeletes
-  batch.names.push(...names)
-  if (batch.names.length >= DELETE_MAX) batch.flush()
-  return batch.done
+  return pids
+}
+
+/**
+ * Delete namespaces: through the host helper when given (no process per
+ * call), else one `ip -force -batch` (a vm guest's, or no helper here).
+ * With `killFirst`, first kill what still runs in each (a killed run's
+ * leftovers; on this machine only): a session's own teardown skips that,
+ * because its probes have all exited or gone home by then.
+ */
+async function deleteNamespaces(exec: NetnsExec, names: readonly string[], killFirst = false, helper?: HostHelper): Promise<void> {
+  if (!names.length) return
+  if (killFirst)
+    for (const ns of names)
+      for (const pid of pidsInNamespace(ns)) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone already
+        }
+      }
+  const left = helper ? await helper.del(names) : names
+  if (left.length) await runBatch(exec, deleteBatch(left), true)
 }
 
 /** A session on simulated hosts: it always has path gates. */
@@ -188,6 +314,8 @@ export async function buildTopology(
   tag: string,
   /** hosts whose links and addresses a probe sets up from inside (`hostnet`): they get no batch of their own */
   configuredByProbe: ReadonlySet<string> = new Set(),
+  /** this machine's host helper: path gates and deletion without a process each */
+  helper?: HostHelper,
 ): Promise<Topology | { skip: string }> {
   const routes = Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes]))
   const forRoutes = routeSysctls(routes)
@@ -200,17 +328,21 @@ export async function buildTopology(
   const sysctls = sysctlBatch(plan)
   const viaGateway = hostsRoutingViaGateway(routes)
   const phases = topologyBatches(plan, new Set([...configuredByProbe].filter(h => !viaGateway.has(h))))
-  if (sysctls) phases[0]![0]!.lines.push(...sysctls.batch.lines)
+  if (sysctls) {
+    const first = phases[0]![0]!
+    first.helperLines = [...first.lines, ...sysctls.helperLines]
+    first.lines.push(...sysctls.batch.lines)
+  }
   // the routes pass, once every host is up (a route through a gateway needs its eth0 and addresses)
   const routePhase = routeBatches(plan, routes)
   if (routePhase.length) phases.push(routePhase)
   try {
     for (const phase of phases) {
-      const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b) })))
+      const results = await Promise.all(phase.map(async b => ({ b, r: await runBatch(exec, b, false, helper) })))
       const bad = results.find(x => x.r.exitCode !== 0)
-      const path = bad && sysctls ? /sysctl-failed (\S+)/.exec(bad.r.stderr)?.[1] : undefined
+      const path = bad && sysctls ? /sysctl-failed ([^\s:]+)/.exec(bad.r.stderr)?.[1] : undefined
       if (sysctls && bad && path) {
-        await deleteNamespaces(exec, created)
+        await deleteNamespaces(exec, created, false, helper)
         const key = sysctls.hostOfLine.flatMap(h => Object.keys(h.sysctl)).find(k => sysctlPath(k) === path)
         const why = bad.r.stderr.replace(/^sysctl-failed .*$/m, '').trim()
         return { skip: `sysctl ${key ?? path} cannot be set in a network namespace here: ${why}` }
@@ -218,7 +350,7 @@ export async function buildTopology(
       if (bad) throw new SockspecError('E_PROBE', `${ipBatchArgv(bad.b).join(' ')}: ${bad.r.stderr.trim() || `exit ${bad.r.exitCode}`}`)
     }
   } catch (err) {
-    await deleteNamespaces(exec, created)
+    await deleteNamespaces(exec, created, false, helper)
     throw err
   }
   const byHost = new Map(plan.hosts.map(h => [h.name, h]))
@@ -229,18 +361,26 @@ export async function buildTopology(
     setPathGates: async (host, gates) => {
       const h = byHost.get(host)
       if (!h) return { ok: false, message: `no host '${host}'` }
-      // one nft -f per change set: the script replaces the kit's whole table atomically
-      const r = await exec(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], { input: nftScript(gates), timeoutMs: 10_000 })
+      // one script per change set: it replaces the kit's whole table atomically
+      const script = nftScript(gates)
+      const done = await helper?.nft(h.ns, script)
+      if (done) return done
+      const r = await exec(['ip', 'netns', 'exec', h.ns, 'nft', '-f', '-'], { input: script, timeoutMs: 10_000 })
       return { ok: r.exitCode === 0, message: r.exitCode === 0 ? '' : r.stderr.trim() }
     },
-    destroy: () => (destroyed ??= deleteNamespaces(exec, created)),
+    destroy: () => (destroyed ??= deleteNamespaces(exec, created, false, helper)),
   }
 }
 
 const chunks = <T>(xs: readonly T[], n: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n))
 
-export async function openNetns(scenario: Scenario, probeBinary: string): Promise<NetnsSession | { skip: string }> {
+/**
+ * `wire`: the run's capture of namespaces (`capture --empty`), which each
+ * scenario's interfaces join for its window; without it each scenario starts
+ * a capture process of its own.
+ */
+export async function openNetns(scenario: Scenario, probeBinary: string, wire?: SharedCapture): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
   await ensureBeacon()
   // the first actor on each host configures it from inside (one probe command instead of one ip process per host)
@@ -254,7 +394,13 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     if (!configurer.has(host) && !viaGateway.has(host) && !packetHosts.includes(host)) configurer.set(host, s.actor)
   }
   const byProbe = new Set(configurer.keys())
-  const topo = await buildTopology(scenario, localExec, `${process.pid}.${runToken}-${(++counter).toString(36)}`, byProbe)
+  const topo = await buildTopology(
+    scenario,
+    localExec,
+    `${process.pid}.${runToken}-${(++counter).toString(36)}`,
+    byProbe,
+    hostHelper(probeBinary),
+  )
   if ('skip' in topo) return topo
   const { plan, hostPlan } = topo
   let closed: Promise<void> | undefined
@@ -268,24 +414,41 @@ export async function openNetns(scenario: Scenario, probeBinary: string): Promis
     },
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
-    // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
     captureSpecs: () =>
-      chunks(namespaceHosts(plan), 8).map(hosts => ({
-        host: hosts.map(h => h.name).join(','),
-        argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
-        hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
-      })),
+      wire
+        ? [
+            {
+              host: namespaceHosts(plan)
+                .map(h => h.name)
+                .join(','),
+              argv: [...wire.argv],
+              shared: wire,
+              add: {
+                interfaces: namespaceHosts(plan).flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`]),
+                hostOfNs: Object.fromEntries(namespaceHosts(plan).map(h => [h.ns, h.name])),
+              },
+            },
+          ]
+        : // one capture process for up to 8 hosts (16 interfaces): it opens each host's sockets inside that host's namespace
+          chunks(namespaceHosts(plan), 8).map(hosts => ({
+            host: hosts.map(h => h.name).join(','),
+            argv: [probeBinary, 'capture', ...hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`])],
+            hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
+          })),
     setPathGates: topo.setPathGates,
-    close: () => (closed ??= deleteLocalSoon([plan.hub, ...namespaceHosts(plan).map(h => h.ns)])),
+    close: () => (closed ??= topo.destroy()),
   }
 }
 
-/** Namespaces a kit process created: the pid that created them and, since the beacon, its token. */
-export async function kitNamespaces(): Promise<Array<{ name: string; pid: number; token?: string }>> {
-  const r = await runCommand(['ip', 'netns', 'list'], { timeoutMs: 5000 })
-  return r.stdout
-    .split('\n')
-    .map(l => l.trim().split(/\s+/)[0] ?? '')
+/** Namespaces a kit process created: the pid that created them and, since the beacon, its token. Read from /run/netns, as `ip netns list` does. */
+export function kitNamespaces(): Array<{ name: string; pid: number; token?: string }> {
+  let names: string[]
+  try {
+    names = readdirSync('/run/netns')
+  } catch {
+    return [] // no namespace was ever named here
+  }
+  return names
     .filter(n => n.startsWith(NS_PREFIX))
     .map(name => {
       const m = /^sockspec-(\d+)(?:\.([0-9a-f]+))?-/.exec(name)
@@ -308,11 +471,16 @@ function pidAlive(pid: number): boolean {
  * A name with a token is judged by its beacon only; one without (made by hand
  * or by an older kit) by its pid.
  */
-export async function cleanupNamespaces(force = false): Promise<string[]> {
-  const all = await kitNamespaces()
+export async function cleanupNamespaces(force = false, probeBinary: string = kitProbe): Promise<string[]> {
+  const all = kitNamespaces()
   const tokens = [...new Set(all.flatMap(n => (n.token ? [n.token] : [])))]
   const liveTokens = new Set((await Promise.all(tokens.map(async t => ((await beaconAlive(t)) ? t : '')))).filter(Boolean))
   const leftovers = all.filter(n => force || !(n.token ? liveTokens.has(n.token) : pidAlive(n.pid))).map(n => n.name)
-  await deleteNamespaces(localExec, leftovers, true)
+  const helper = leftovers.length && existsSync(probeBinary) ? hostHelper(probeBinary) : undefined
+  try {
+    await deleteNamespaces(localExec, leftovers, true, helper)
+  } finally {
+    await helper?.close()
+  }
   return leftovers
 }

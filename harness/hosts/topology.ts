@@ -110,6 +110,8 @@ export interface IpBatch {
   /** the namespace the batch runs in (`ip -n NS`); absent: the namespace of the caller */
   ns?: string
   lines: string[]
+  /** the same batch for the host helper, where its lines differ (sysctls are written by the helper, not by sh) */
+  helperLines?: string[]
 }
 
 /** argv of one batch; stdin carries its lines. `force` keeps going past a failed line (teardown). */
@@ -175,7 +177,7 @@ const SYSCTL_WRITER = 'while [ -n "$1" ]; do printf "%s" "$1" > "$2" || { echo "
  * it. Each key is checked again here, next to the line that writes it; the
  * checked values hold no blank or quote, so they survive ip's word splitting.
  */
-export function sysctlBatch(plan: TopologyPlan): { batch: IpBatch; hostOfLine: HostPlan[] } | undefined {
+export function sysctlBatch(plan: TopologyPlan): { batch: IpBatch; hostOfLine: HostPlan[]; helperLines: string[] } | undefined {
   const hosts = plan.hosts.filter(h => Object.keys(h.sysctl).length > 0)
   if (!hosts.length) return undefined
   const lines = hosts.map(h => {
@@ -185,7 +187,11 @@ export function sysctlBatch(plan: TopologyPlan): { batch: IpBatch; hostOfLine: H
     })
     return `netns exec ${h.ns} sh -c '${SYSCTL_WRITER}' sh ${args.join(' ')}`
   })
-  return { batch: { lines }, hostOfLine: hosts }
+  // the host helper's form: one `sysctl NS PATH VALUE` line per key, written from inside NS
+  const helperLines = hosts.flatMap(h =>
+    Object.entries(h.sysctl).map(([key, value]) => `sysctl ${h.ns} ${sysctlPath(key)} ${String(value)}`),
+  )
+  return { batch: { lines }, hostOfLine: hosts, helperLines }
 }
 
 /** The batch that deletes namespaces (run with `force`, so one missing namespace does not keep the others). */

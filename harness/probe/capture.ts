@@ -27,6 +27,8 @@ export interface CaptureSpec {
   capture?: string[]
   /** A run-wide capture to join instead of starting one (argv is then unused). */
   shared?: SharedCapture
+  /** With `shared`: the interfaces this scenario adds to it for its window (its namespaces') */
+  add?: CaptureAdd
   /**
    * One process for several namespaces (interfaces given as NS:IFNAME): the
    * scenario host of each namespace. A segment then gets its namespace's host
@@ -62,16 +64,40 @@ interface Lease {
   sinceNs: number
   invalidFrom: number
   stderrFrom: number
+  /** the namespaces this window added to the capture (`add`): its events are theirs, and `drop` ends it */
+  namespaces?: Set<string>
 }
+
+/** What a window adds to a run-wide capture of namespaces: NS:IFNAME interfaces, and the scenario host of each namespace. */
+export interface CaptureAdd {
+  interfaces: string[]
+  hostOfNs: Record<string, string>
+}
+
+/** The namespace of an `if` field (`NS:IFNAME`), or undefined for a bare interface. */
+const nsOfIf = (at: unknown): string | undefined => {
+  const s = String(at ?? '')
+  const colon = s.lastIndexOf(':')
+  return colon > 0 ? s.slice(0, colon) : undefined
+}
+
+/** Interfaces per `add` line (the capture takes at most 32 words after the command). */
+const ADD_CHUNK = 16
 
 let syncCounter = 0
 
 /**
- * One capture process shared by the scenarios running at once on one
- * interface set: a single reader for all of them, so packets parsed grow with
- * the traffic, not with traffic x --jobs, and one process per run instead of
- * one per result. Started when the first scenario joins; stopped when the
- * last one leaves and nobody joins within `lingerMs`, or on close().
+ * One capture process shared by the scenarios running at once: a single
+ * reader for all of them, so packets parsed grow with the traffic, not with
+ * traffic x --jobs, and one process per run instead of one per result.
+ * Started when the first scenario joins; stopped when the last one leaves
+ * and nobody joins within `lingerMs`, or on close().
+ *
+ * Two kinds of window: on a shared interface set (the machine's `lo`) a
+ * window is the time from join to a `sync` after the last step; a window
+ * that brings interfaces of its own (a scenario's namespaces, started as
+ * `capture --empty`) adds them on join and drops them on leave, and its
+ * events are exactly those of its namespaces.
  */
 export class SharedCapture {
   private current: SharedState | undefined
@@ -84,7 +110,7 @@ export class SharedCapture {
   ) {}
 
   /** Join: the window starts now. A capture that cannot start is reported and retried by the next scenario. */
-  async join(timeoutMs: number): Promise<{ capture?: RunningCapture; problem?: string }> {
+  async join(timeoutMs: number, add?: CaptureAdd): Promise<{ capture?: RunningCapture; problem?: string }> {
     if (this.idle) clearTimeout(this.idle)
     this.idle = undefined
     if (!this.current || this.current.process.exit) {
@@ -105,20 +131,40 @@ export class SharedCapture {
       sinceNs: Number(process.hrtime.bigint()),
       invalidFrom: cur.process.invalid.length,
       stderrFrom: cur.process.stderr.length,
+      ...(add ? { namespaces: new Set(Object.keys(add.hostOfNs)) } : {}),
     }
     cur.holders.add(lease)
-    return { capture: { host: this.host, process: cur.process, lease, stderr: '', invalid: [] } }
+    const capture: RunningCapture = { host: this.host, process: cur.process, lease, hostOfNs: add?.hostOfNs, stderr: '', invalid: [] }
+    if (add) {
+      for (let i = 0; i < add.interfaces.length; i += ADD_CHUNK) {
+        const token = `add.${++syncCounter}`
+        cur.process.send(token, `add ${add.interfaces.slice(i, i + ADD_CHUNK).join(' ')}`)
+        const outcome = await cur.process.waitStep(token, timeoutMs)
+        const err = outcome.events.find(e => e.error !== undefined)
+        if (outcome.status !== 'done' || err) {
+          // what was added is taken out again; the window ends empty
+          await this.leave(capture, timeoutMs)
+          return {
+            problem: `packet capture on ${this.host} did not start${err ? `: ${String(err.if ?? '')} ${err.error}` : ` (${outcome.status})`}`,
+          }
+        }
+      }
+    }
+    return { capture }
   }
 
   /** End a window: sync, then this window's events; the capture stops when idle. */
   async leave(c: RunningCapture, timeoutMs = 2000): Promise<ProbeEvent[]> {
     const lease = c.lease!
     const cur = lease.state
-    const token = `sync.${++syncCounter}`
-    c.process.send(token, 'sync')
+    const ns = lease.namespaces
+    const token = `${ns ? 'drop' : 'sync'}.${++syncCounter}`
+    // drop: report what the window's interfaces still hold, then close them (before their namespaces go)
+    c.process.send(token, ns ? `drop ${[...ns].join(' ')}` : 'sync')
     const outcome = await c.process.waitStep(token, timeoutMs)
     const events = cur.process.events
-    const mine = events.slice(Math.max(0, lease.from - cur.base)).filter(e => e.t0 >= lease.sinceNs)
+    const since = events.slice(Math.max(0, lease.from - cur.base))
+    const mine = ns ? since.filter(e => e.step === undefined && ns.has(nsOfIf(e.if) ?? '')) : since.filter(e => e.t0 >= lease.sinceNs)
     c.invalid = cur.process.invalid.slice(lease.invalidFrom)
     c.stderr = cur.process.stderr.slice(lease.stderrFrom)
     if (outcome.status !== 'done') c.stderr += `packet capture on ${this.host}: no answer to sync (${outcome.status})\n`
@@ -162,7 +208,7 @@ export async function startCaptures(
   await Promise.all(
     specs.map(async spec => {
       if (spec.shared) {
-        const joined = await spec.shared.join(timeoutMs)
+        const joined = await spec.shared.join(timeoutMs, spec.add)
         if (joined.capture) running.push(joined.capture)
         if (joined.problem) problems.push(joined.problem)
         return

@@ -64,11 +64,21 @@ static const flagname_t tcp_flag_names[] = {
 
 typedef struct {
 	int fd;
-	const char *name;     /* as given: IFNAME or NS:IFNAME */
-	const char *ifname;   /* the interface part */
+	char name[256];       /* as given: IFNAME or NS:IFNAME */
+	const char *ifname;   /* the interface part (in name) */
 	int nsfd;             /* NS:IFNAME: the namespace, else -1 (where we started) */
 	unsigned ifindex;
 } capif_t;
+
+/* Interfaces captured now: those of the command line, then those added by
+ * `TOKEN add` (a run-wide capture serving many scenarios' namespaces). */
+#define MAX_LIVE 512
+static capif_t live[MAX_LIVE];
+static int nlive;
+
+/* The step token of the command being answered (`add`), so its error
+ * events belong to it; NULL otherwise (capture mode runs no steps). */
+static const char *cur_step;
 
 /*
  * "NS:IFNAME" names an interface of another network namespace
@@ -77,21 +87,27 @@ typedef struct {
  * ':' splits. An AF_PACKET socket stays bound to the namespace it was made
  * in, so the process only needs to be in it while resolving and opening.
  */
-static int split_ns(capif_t *c, char *arg)
+static int split_ns(capif_t *c, const char *arg)
 {
-	char *colon = strrchr(arg, ':');
+	char *colon;
 	char path[256];
 
-	c->name = arg;
+	c->fd = -1;
 	c->nsfd = -1;
-	c->ifname = arg;
+	if (strlen(arg) >= sizeof c->name) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(c->name, arg);
+	colon = strrchr(c->name, ':');
+	c->ifname = c->name;
 	if (!colon)
 		return 0;
-	if (colon == arg || memchr(arg, '/', (size_t)(colon - arg)) || colon - arg > 200) {
+	if (colon == c->name || memchr(c->name, '/', (size_t)(colon - c->name)) || colon - c->name > 200) {
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(path, sizeof path, "/run/netns/%.*s", (int)(colon - arg), arg);
+	snprintf(path, sizeof path, "/run/netns/%.*s", (int)(colon - c->name), c->name);
 	c->ifname = colon + 1;
 	c->nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	return c->nsfd < 0 ? -1 : 0;
@@ -120,7 +136,7 @@ static void cap_error(const char *ifname, const char *msg, int err)
 	char buf[16];
 	ev_t e;
 
-	ev_begin(&e, NULL, "capture");
+	ev_begin(&e, cur_step, "capture");
 	ev_kint(&e, "t0", mono_ns());
 	if (ifname)
 		ev_kstr(&e, "if", ifname);
@@ -689,59 +705,6 @@ static void drain(capif_t *c, int max)
 	}
 }
 
-/* Reads everything queued on every interface. */
-static void drain_all(capif_t *ifs, int nif)
-{
-	for (int i = 0; i < nif; i++)
-		drain(&ifs[i], -1);
-}
-
-/*
- * Reads what stdin has. Returns 1 at EOF or on a "quit" line, else 0.
- * "TOKEN sync" drains every queue and answers {"done":"TOKEN",...}: every
- * segment handed to a device before the line was written is reported before
- * that answer (a run-wide capture shared by many scenarios uses it as the
- * end of one scenario's window). Other lines are answered with an error
- * event.
- */
-static int read_stdin(char *line, size_t *len, size_t cap, capif_t *ifs, int nif)
-{
-	char buf[512];
-	ssize_t n = read(0, buf, sizeof buf);
-
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 : 1;
-	if (n == 0)
-		return 1;
-	for (ssize_t i = 0; i < n; i++) {
-		if (buf[i] != '\n') {
-			if (*len < cap - 1)
-				line[(*len)++] = buf[i];
-			continue;
-		}
-		line[*len] = '\0';
-		/* trim blanks (and a '\r') around the words */
-		char *s = line, *end = line + *len;
-		while (*s == ' ' || *s == '\t')
-			s++;
-		while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-			*--end = '\0';
-		*len = 0;
-		if (strcmp(s, "quit") == 0)
-			return 1;
-		char *sp = strchr(s, ' ');
-		if (sp && sp > s && strcmp(sp + 1, "sync") == 0) {
-			*sp = '\0';
-			drain_all(ifs, nif);
-			ev_done(s, 0);
-			continue;
-		}
-		if (*s)
-			cap_error(NULL, "capture mode takes only 'TOKEN sync', 'quit' (or EOF) on stdin", 0);
-	}
-	return 0;
-}
-
 static void print_drops(const capif_t *c)
 {
 	struct tpacket_stats st;
@@ -755,6 +718,192 @@ static void print_drops(const capif_t *c)
 	if (st.tp_drops)
 		fprintf(stderr, "sockspec-probe capture: %s: %u packets dropped (receive buffer full)\n",
 			c->name, st.tp_drops);
+}
+
+/* Reads everything queued on every interface. */
+static void drain_all(void)
+{
+	for (int i = 0; i < nlive; i++)
+		drain(&live[i], -1);
+}
+
+/* The namespace part of "NS:IFNAME" equals ns (len bytes)? */
+static int in_ns(const capif_t *c, const char *ns, size_t len)
+{
+	const char *colon = strrchr(c->name, ':');
+
+	return colon && (size_t)(colon - c->name) == len && memcmp(c->name, ns, len) == 0;
+}
+
+/* Closes live[from..nlive) (a failed add) or one entry (drop, compacting). */
+static void close_one(capif_t *c, int report_drops)
+{
+	if (c->nsfd >= 0)
+		close(c->nsfd);
+	c->nsfd = -1;
+	if (c->fd < 0)
+		return;
+	if (report_drops)
+		print_drops(c);
+	if (close(c->fd) < 0)
+		perror("sockspec-probe capture: close");
+	c->fd = -1;
+}
+
+/*
+ * Opens names[0..n) as live[nlive..]: every name is resolved before any
+ * socket is opened (a typo fails first), then each socket is made inside
+ * its namespace, and the process goes back to *home (opened here when first
+ * needed). On failure one error event was written, whatever this call
+ * opened is closed again and 3 is returned; nlive is then unchanged.
+ */
+static int open_set(int n, char **names, int *home)
+{
+	int first = nlive, rc = 0, i;
+
+	if (n > MAX_LIVE - nlive)
+		return fail(NULL, "too many interfaces", E2BIG);
+	for (i = 0; i < n; i++) {
+		capif_t *c = &live[first + i];
+
+		nlive = first + i + 1;
+		if (split_ns(c, names[i]) < 0) {
+			rc = fail(names[i], "unknown network namespace", errno);
+			goto out;
+		}
+		if (c->nsfd >= 0 && *home < 0 && (*home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+			rc = fail(names[i], "open(/proc/self/ns/net)", errno);
+			goto out;
+		}
+	}
+	for (i = first; i < nlive; i++) {
+		if (enter_ns(&live[i], *home) < 0) {
+			rc = fail(live[i].name, "setns", errno);
+			goto out;
+		}
+		errno = 0;
+		live[i].ifindex = if_nametoindex(live[i].ifname);
+		if (live[i].ifindex == 0) {
+			rc = fail(live[i].name, "unknown interface", errno ? errno : ENODEV);
+			goto out;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(live[j].name, live[i].name) == 0 ||
+			    (live[j].ifindex == live[i].ifindex && !strchr(live[j].name, ':') &&
+			     !strchr(live[i].name, ':'))) {
+				rc = fail(live[i].name, "interface listed twice", EINVAL);
+				goto out;
+			}
+	}
+	for (i = first; i < nlive; i++) {
+		if (enter_ns(&live[i], *home) < 0) {
+			rc = fail(live[i].name, "setns", errno);
+			goto out;
+		}
+		if (open_one(&live[i]) != 0) {
+			rc = 3;
+			goto out;
+		}
+	}
+out:
+	if (*home >= 0 && setns(*home, CLONE_NEWNET) < 0 && !rc)
+		rc = fail(NULL, "setns (back)", errno);
+	/* the namespace handles were needed only to open the sockets (a socket
+	 * keeps its namespace); holding them would pin deleted namespaces */
+	for (i = first; i < nlive; i++) {
+		if (live[i].nsfd >= 0)
+			close(live[i].nsfd);
+		live[i].nsfd = -1;
+		if (rc)
+			close_one(&live[i], 0);
+	}
+	if (rc)
+		nlive = first;
+	return rc;
+}
+
+/*
+ * `drop NS...`: reports what the interfaces of those namespaces still have
+ * queued, then closes their sockets (before the harness deletes the
+ * namespaces: an open packet socket would keep a deleted one alive).
+ */
+static void drop_ns(int n, char **nss)
+{
+	for (int i = 0; i < nlive;) {
+		int match = 0;
+
+		for (int k = 0; k < n && !match; k++)
+			match = in_ns(&live[i], nss[k], strlen(nss[k]));
+		if (!match) {
+			i++;
+			continue;
+		}
+		drain(&live[i], -1);
+		close_one(&live[i], 1);
+		live[i] = live[--nlive];
+	}
+}
+
+/*
+ * Reads what stdin has. Returns 1 at EOF or on a "quit" line, else 0.
+ * "TOKEN sync" drains every queue and answers {"done":"TOKEN",...}: every
+ * segment handed to a device before the line was written is reported before
+ * that answer (a run-wide capture shared by many scenarios uses it as the
+ * end of one scenario's window). "TOKEN add NS:IF..." starts capturing more
+ * interfaces and answers once their sockets are bound (an error event with
+ * the token and nothing added, if one cannot be); "TOKEN drop NS..."
+ * reports and closes every interface of those namespaces, then answers: a
+ * run-wide capture serves each scenario's namespaces that way. Other lines
+ * are answered with an error event.
+ */
+#define MAX_WORDS 34
+static int read_stdin(char *line, size_t *len, size_t cap, int *home)
+{
+	char buf[4096];
+	ssize_t n = read(0, buf, sizeof buf);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : 1;
+	if (n == 0)
+		return 1;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (*len < cap - 1)
+				line[(*len)++] = buf[i];
+			continue;
+		}
+		line[*len] = '\0';
+		*len = 0;
+		/* words, split at blanks (a '\r' before the newline is one) */
+		char *w[MAX_WORDS];
+		int nw = 0;
+		for (char *tok = strtok(line, " \t\r"); tok && nw < MAX_WORDS; tok = strtok(NULL, " \t\r"))
+			w[nw++] = tok;
+		if (nw == 1 && strcmp(w[0], "quit") == 0)
+			return 1;
+		if (nw == 2 && strcmp(w[1], "sync") == 0) {
+			drain_all();
+			ev_done(w[0], 0);
+			continue;
+		}
+		if (nw >= 3 && strcmp(w[1], "add") == 0) {
+			unsigned long long before = ev_count();
+
+			cur_step = w[0];
+			(void)open_set(nw - 2, w + 2, home);
+			cur_step = NULL;
+			ev_done(w[0], ev_count() - before);
+			continue;
+		}
+		if (nw >= 3 && strcmp(w[1], "drop") == 0) {
+			drop_ns(nw - 2, w + 2);
+			ev_done(w[0], 0);
+			continue;
+		}
+		if (nw)
+			cap_error(NULL, "capture mode takes only 'TOKEN sync', 'TOKEN add NS:IF...', 'TOKEN drop NS...', 'quit' (or EOF) on stdin", 0);
+	}
+	return 0;
 }
 
 static int hexval(char ch)
@@ -771,7 +920,9 @@ static int hexval(char ch)
  */
 static int decode_main(int n, char **hex)
 {
-	static const capif_t c = { .fd = -1, .name = "decode", .ifname = "decode", .nsfd = -1 };
+	static capif_t c = { .fd = -1, .name = "decode", .nsfd = -1 };
+
+	c.ifname = c.name;
 
 	for (int i = 0; i < n; i++) {
 		unsigned char pkt[SNAPLEN];
@@ -791,81 +942,44 @@ static int decode_main(int n, char **hex)
 	return 0;
 }
 
+/*
+ * `capture IFNAME...`, or `capture --empty` for a capture that starts with
+ * no interface and is given them with `add` (a run-wide capture of the
+ * scenarios' namespaces).
+ */
 int capture_main(int nif, char **ifnames)
 {
-	capif_t ifs[MAX_IFS];
-	struct pollfd pfd[2 + MAX_IFS];
-	static char line[256];
+	static struct pollfd pfd[2 + MAX_LIVE];
+	static char line[8192];
 	size_t line_len = 0;
-	int rc = 0;
+	int rc = 0, home = -1, empty = 0;
 
 	if (nif >= 1 && strcmp(ifnames[0], "--decode") == 0)
 		return decode_main(nif - 1, ifnames + 1);
-	if (nif < 1)
-		return fail(NULL, "usage: sockspec-probe capture <ifname> [<ifname>...]", 0);
-	if (nif > MAX_IFS)
+	if (nif == 1 && strcmp(ifnames[0], "--empty") == 0)
+		empty = 1;
+	else if (nif < 1)
+		return fail(NULL, "usage: sockspec-probe capture <ifname> [<ifname>...] | --empty", 0);
+	else if (nif > MAX_IFS)
 		return fail(NULL, "too many interfaces (at most 16)", E2BIG);
 
-	/* Resolve every name first: a typo fails before any socket exists. */
-	int home = -1;
-	for (int i = 0; i < nif; i++)
-		ifs[i].fd = ifs[i].nsfd = -1;
-	for (int i = 0; i < nif; i++) {
-		if (split_ns(&ifs[i], ifnames[i]) < 0) {
-			rc = fail(ifnames[i], "unknown network namespace", errno);
-			goto out;
-		}
-		if (ifs[i].nsfd >= 0 && home < 0 &&
-		    (home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
-			rc = fail(ifnames[i], "open(/proc/self/ns/net)", errno);
-			goto out;
-		}
-	}
-	for (int i = 0; i < nif; i++) {
-		if (enter_ns(&ifs[i], home) < 0) {
-			rc = fail(ifnames[i], "setns", errno);
-			goto out;
-		}
-		errno = 0;
-		ifs[i].ifindex = if_nametoindex(ifs[i].ifname);
-		if (ifs[i].ifindex == 0) {
-			rc = fail(ifnames[i], "unknown interface", errno ? errno : ENODEV);
-			goto out;
-		}
-		for (int j = 0; j < i; j++)
-			if (strcmp(ifs[j].name, ifs[i].name) == 0 ||
-			    (ifs[j].ifindex == ifs[i].ifindex && ifs[j].nsfd < 0 && ifs[i].nsfd < 0)) {
-				rc = fail(ifnames[i], "interface listed twice", EINVAL);
-				goto out;
-			}
-	}
-	for (int i = 0; i < nif; i++) {
-		if (enter_ns(&ifs[i], home) < 0) {
-			rc = fail(ifnames[i], "setns", errno);
-			goto out;
-		}
-		if (open_one(&ifs[i]) != 0) {
-			rc = 3;
-			goto out;
-		}
-	}
-	if (home >= 0 && setns(home, CLONE_NEWNET) < 0) {
-		rc = fail(NULL, "setns (back)", errno);
+	if (!empty && (rc = open_set(nif, ifnames, &home)) != 0)
 		goto out;
-	}
 
-	ev_hello(nif, ifnames);
-
-	/* stdin: quit/EOF. stdout with no events asked: poll still reports
-	 * POLLERR (pipe without reader) or POLLHUP (socket), so a vanished
-	 * runner is noticed even when no packet is written. */
-	pfd[0] = (struct pollfd){ .fd = 0, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = 1, .events = 0 };
-	for (int i = 0; i < nif; i++)
-		pfd[2 + i] = (struct pollfd){ .fd = ifs[i].fd, .events = POLLIN };
+	ev_hello(empty ? 0 : nif, ifnames);
 
 	for (;;) {
-		if (poll(pfd, (nfds_t)(2 + nif), -1) < 0) {
+		/* stdin: commands, quit/EOF. stdout with no events asked: poll
+		 * still reports POLLERR (pipe without reader) or POLLHUP
+		 * (socket), so a vanished runner is noticed even when no packet
+		 * is written. The set changes with add and drop. */
+		int n = nlive;
+
+		pfd[0] = (struct pollfd){ .fd = 0, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = 1, .events = 0 };
+		for (int i = 0; i < n; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = live[i].fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)(2 + n), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("sockspec-probe capture: poll");
@@ -873,9 +987,9 @@ int capture_main(int nif, char **ifnames)
 			goto out;
 		}
 		/* Packets first: what arrived before quit/EOF is reported. */
-		for (int i = 0; i < nif; i++)
+		for (int i = 0; i < n; i++)
 			if (pfd[2 + i].revents)
-				drain(&ifs[i], DRAIN_BATCH);
+				drain(&live[i], DRAIN_BATCH);
 		if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 			rc = 1;   /* nobody reads us any more */
 			goto out;
@@ -885,11 +999,11 @@ int capture_main(int nif, char **ifnames)
 			break;
 		}
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    read_stdin(line, &line_len, sizeof line, ifs, nif))
+		    read_stdin(line, &line_len, sizeof line, &home))
 			break;
 	}
 	/* quit/EOF: whatever is still queued is part of the timeline. */
-	drain_all(ifs, nif);
+	drain_all();
 	/* The last line: everything captured is written (a runner that cannot
 	 * read past its own EOF, such as a vm guest's port, waits for this). */
 	{
@@ -902,15 +1016,8 @@ int capture_main(int nif, char **ifnames)
 out:
 	if (home >= 0)
 		close(home);
-	for (int i = 0; i < nif; i++) {
-		if (ifs[i].nsfd >= 0)
-			close(ifs[i].nsfd);
-		if (ifs[i].fd < 0)
-			continue;
-		if (rc == 0)
-			print_drops(&ifs[i]);
-		if (close(ifs[i].fd) < 0)
-			perror("sockspec-probe capture: close");
-	}
+	for (int i = 0; i < nlive; i++)
+		close_one(&live[i], rc == 0);
+	nlive = 0;
 	return rc;
 }

@@ -26,6 +26,8 @@
 /* capture.c: "sockspec-probe capture <ifname>..." (PROTOCOL.md, "Capture
  * mode"); a separate argv mode that reads no commands. */
 #include "capture.h"
+/* hostnet.c: "sockspec-probe hosts", the run's host helper (PROTOCOL.md). */
+#include "hostnet.h"
 
 typedef struct {
 	const char *name;
@@ -254,6 +256,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "capture") == 0)
 		return capture_main(argc - 2, argv + 2);
+	if (argc == 2 && strcmp(argv[1], "hosts") == 0)
+		return hosts_main();
 
 	keep_home_ns();
 	/* Descriptors inherited from whoever started us are none of the
