@@ -50,7 +50,14 @@ t.test('a change inside one case is not expected', async t => {
   t.same(same.expected, [], 'both kernels in the same case')
   t.same(same.unexpected, ['s12', 's15', 'packets'], 'every changed facet listed as not expected')
   const stepless = explainChange(scenario, k('7.2.13'), k('7.3.4'), [{ key: 'packets', step: null }])
-  t.same(stepless.unexpected, ['packets'], 'segment counts alone are not explained by any step')
+  t.same(stepless.unexpected, ['packets'], 'segment counts alone, both kernels in one case: not expected')
+  const counts = explainChange(scenario, k('6.12.118'), k('6.16.12'), [{ key: 'packets', step: null }])
+  t.same(counts.unexpected, [], 'segment counts alone, the kernels in different cases: expected')
+  t.same(
+    counts.expected.map(e => e.step),
+    ['s12', 's14', 's15', 's17', 's18'],
+    'by every step whose cases put the kernels apart',
+  )
   const noCases = explainChange(scenario, k('6.12.118'), k('6.16.12'), [{ key: 's9', step: 's9' }])
   t.same(noCases.unexpected, ['s9'], 'a step without per-kernel cases explains nothing')
   t.same(

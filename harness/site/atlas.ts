@@ -119,11 +119,28 @@ function caseIndex(e: Expectation | undefined, kernel: string): number {
   })
 }
 
+/** The step's expectation (or claim) whose kernel cases put the two kernels apart, as the atlas shows it; undefined when none does. */
+function differingCase(st: BodyStep | undefined, step: string, from: string, to: string): AtlasExpected | undefined {
+  for (const e of [st?.expect, st?.claim]) {
+    const a = caseIndex(e, from)
+    const b = caseIndex(e, to)
+    if (a === b) continue
+    const cases = e?.kernels ?? []
+    const side = (i: number): { range: string | null; source?: string } =>
+      i < 0 ? { range: null } : { range: cases[i]!.range, ...(cases[i]!.source ? { source: cases[i]!.source } : {}) }
+    const [x, y] = [side(a), side(b)]
+    return { step, fromRange: x.range, toRange: y.range, sources: [...new Set([x.source, y.source].filter((v): v is string => !!v))] }
+  }
+  return undefined
+}
+
 /**
  * Which changed facets the scenario's per-kernel expectations account for:
  * a facet of a step whose expectation (or claim) resolves to different
  * cases on the two kernels. A facet of no step (the segment counts) goes
- * with the steps: expected when some step's change is.
+ * with the steps: expected when some step's cases put the two kernels
+ * apart (a changed step's, else any step's: the SYN schedule of 6.5
+ * changes how many SYNs a timer-bound wait sees, not its time).
  */
 export function explainChange(
   s: ReportScenario | undefined,
@@ -143,27 +160,19 @@ export function explainChange(
       stepless.push(f.key)
       continue
     }
-    let hit: AtlasExpected | undefined
-    for (const e of [st?.expect, st?.claim]) {
-      const a = caseIndex(e, from.upstream)
-      const b = caseIndex(e, to.upstream)
-      if (a === b) continue
-      const cases = e?.kernels ?? []
-      const side = (i: number): { range: string | null; source?: string } =>
-        i < 0 ? { range: null } : { range: cases[i]!.range, ...(cases[i]!.source ? { source: cases[i]!.source } : {}) }
-      const [x, y] = [side(a), side(b)]
-      hit = {
-        step: f.step,
-        fromRange: x.range,
-        toRange: y.range,
-        sources: [...new Set([x.source, y.source].filter((v): v is string => !!v))],
-      }
-      break
-    }
+    const hit = differingCase(st, f.step, from.upstream, to.upstream)
     if (hit) expected.set(f.step, expected.get(f.step) ?? hit)
     else unexpected.push(f.key)
   }
-  if (!expected.size) unexpected.push(...stepless)
+  if (stepless.length && !expected.size) {
+    // segment counts follow from the steps: any step whose cases differ between the two kernels accounts for them
+    steps.forEach((st, i) => {
+      const id = typeof st?.id === 'string' ? st.id : `s${i + 1}`
+      const hit = differingCase(st, id, from.upstream, to.upstream)
+      if (hit) expected.set(id, hit)
+    })
+    if (!expected.size) unexpected.push(...stepless)
+  }
   return { expected: [...expected.values()], unexpected }
 }
 
