@@ -5,7 +5,9 @@
  * where the answer changed. Pure apart from the trace reader it is given.
  */
 import { answerSummary, changedFacets } from './answer-summary.js'
-import type { AnswerSummary } from './answer-summary.js'
+import type { AnswerFacet, AnswerSummary } from './answer-summary.js'
+import { kernelInRange } from '../scenario/kernel-range.js'
+import type { Expectation } from '../scenario/types.js'
 import type { ReportResult, ReportRun, ReportScenario, TraceSource } from './model.js'
 import { kernelKey } from './model.js'
 
@@ -29,10 +31,24 @@ export interface AtlasCell {
   previous: AtlasKernel | null
 }
 
+/** A step whose per-kernel expectation puts the two kernels of a change in different cases: the scenario's account of it. */
+export interface AtlasExpected {
+  step: string
+  /** The case in force on each side: its range, or null for the step's base expectation (no case matched). */
+  fromRange: string | null
+  toRange: string | null
+  /** The `source` of each side's case. */
+  sources: string[]
+}
+
 export interface AtlasChange {
   from: AtlasKernel
   to: AtlasKernel
   facets: string[]
+  /** Changed steps the scenario expects to differ between these kernels. */
+  expected: AtlasExpected[]
+  /** Changed facets no per-kernel expectation accounts for: timing noise, or a change not located yet. */
+  unexpected: string[]
 }
 
 export interface AtlasRow {
@@ -87,6 +103,77 @@ function sourcesOf(s: ReportScenario | undefined): string[] {
   for (const step of list(s.doc.steps))
     for (const e of [step?.expect, step?.claim]) for (const k of list(e?.kernels)) if (k?.source) out.push(`${k.range}: ${k.source}`)
   return [...new Set(out)]
+}
+
+type BodyStep = { id?: unknown; expect?: Expectation; claim?: Expectation }
+
+/** Index of the first kernel case matching `kernel` (-1: the base expectation); a range that cannot be read never matched in a run either. */
+function caseIndex(e: Expectation | undefined, kernel: string): number {
+  const list = Array.isArray(e?.kernels) ? e.kernels : []
+  return list.findIndex(k => {
+    try {
+      return typeof k?.range === 'string' && kernelInRange(kernel, k.range)
+    } catch {
+      return false
+    }
+  })
+}
+
+/** The step's expectation (or claim) whose kernel cases put the two kernels apart, as the atlas shows it; undefined when none does. */
+function differingCase(st: BodyStep | undefined, step: string, from: string, to: string): AtlasExpected | undefined {
+  for (const e of [st?.expect, st?.claim]) {
+    const a = caseIndex(e, from)
+    const b = caseIndex(e, to)
+    if (a === b) continue
+    const cases = e?.kernels ?? []
+    const side = (i: number): { range: string | null; source?: string } =>
+      i < 0 ? { range: null } : { range: cases[i]!.range, ...(cases[i]!.source ? { source: cases[i]!.source } : {}) }
+    const [x, y] = [side(a), side(b)]
+    return { step, fromRange: x.range, toRange: y.range, sources: [...new Set([x.source, y.source].filter((v): v is string => !!v))] }
+  }
+  return undefined
+}
+
+/**
+ * Which changed facets the scenario's per-kernel expectations account for:
+ * a facet of a step whose expectation (or claim) resolves to different
+ * cases on the two kernels. A facet of no step (the segment counts) goes
+ * with the steps: expected when some step's cases put the two kernels
+ * apart (a changed step's, else any step's: the SYN schedule of 6.5
+ * changes how many SYNs a timer-bound wait sees, not its time).
+ */
+export function explainChange(
+  s: ReportScenario | undefined,
+  from: Pick<AtlasKernel, 'upstream'>,
+  to: Pick<AtlasKernel, 'upstream'>,
+  facets: readonly Pick<AnswerFacet, 'key' | 'step'>[],
+): { expected: AtlasExpected[]; unexpected: string[] } {
+  const steps: BodyStep[] = Array.isArray(s?.doc.steps) ? (s.doc.steps as BodyStep[]) : []
+  const byId = new Map<string, BodyStep>()
+  steps.forEach((st, i) => byId.set(typeof st?.id === 'string' ? st.id : `s${i + 1}`, st))
+  const expected = new Map<string, AtlasExpected>()
+  const unexpected: string[] = []
+  const stepless: string[] = []
+  for (const f of facets) {
+    const st = f.step === null ? undefined : byId.get(f.step)
+    if (f.step === null) {
+      stepless.push(f.key)
+      continue
+    }
+    const hit = differingCase(st, f.step, from.upstream, to.upstream)
+    if (hit) expected.set(f.step, expected.get(f.step) ?? hit)
+    else unexpected.push(f.key)
+  }
+  if (stepless.length && !expected.size) {
+    // segment counts follow from the steps: any step whose cases differ between the two kernels accounts for them
+    steps.forEach((st, i) => {
+      const id = typeof st?.id === 'string' ? st.id : `s${i + 1}`
+      const hit = differingCase(st, id, from.upstream, to.upstream)
+      if (hit) expected.set(id, hit)
+    })
+    if (!expected.size) unexpected.push(...stepless)
+  }
+  return { expected: [...expected.values()], unexpected }
 }
 
 const answered = (r: ReportResult): boolean => r.verdict === 'pass' || r.verdict === 'fail'
@@ -158,8 +245,21 @@ export function atlasModel(
         cell.changed = changedFacets(prev.summary, cell.summary)
         if (cell.changed.length) {
           // named as the cell reads them (`s24 getsockopt SO_ERROR`), not by key alone
-          const names = new Map([...prev.summary.facets, ...cell.summary.facets].map(f => [f.key, f.text.split(':')[0]!]))
-          row.changes.push({ from: prev.kernel, to: kernel, facets: cell.changed.map(k => names.get(k) ?? k) })
+          const all = new Map([...prev.summary.facets, ...cell.summary.facets].map(f => [f.key, f]))
+          const name = (k: string): string => all.get(k)?.text.split(':')[0] ?? k
+          const why = explainChange(
+            scenarios.get(row.scenario),
+            prev.kernel,
+            kernel,
+            cell.changed.map(k => all.get(k) ?? { key: k, step: null }),
+          )
+          row.changes.push({
+            from: prev.kernel,
+            to: kernel,
+            facets: cell.changed.map(name),
+            expected: why.expected,
+            unexpected: why.unexpected.map(name),
+          })
         }
       }
       prev = { kernel, summary: cell.summary }

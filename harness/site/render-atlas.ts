@@ -7,7 +7,7 @@
  */
 import { html, joinHtml } from './escape.js'
 import type { SafeHtml } from './escape.js'
-import type { AtlasCell, AtlasKernel, AtlasModel, AtlasRow } from './atlas.js'
+import type { AtlasCell, AtlasChange, AtlasKernel, AtlasModel, AtlasRow } from './atlas.js'
 import { renderPage } from './layout.js'
 import { FILTER_SCRIPT } from './matrix-filter.js'
 import { legend, verdictBadge } from './render-bits.js'
@@ -26,6 +26,25 @@ function kernelName(k: AtlasKernel): string {
 
 function changeText(row: AtlasRow): string[] {
   return row.changes.map(c => `changed between ${c.from.upstream} and ${c.to.upstream}`)
+}
+
+const caseName = (range: string | null): string => (range === null ? 'the default expectation' : `"${range}"`)
+
+/** The scenario's account of a change (its per-kernel cases and their sources), and what it does not account for. */
+function expectedText(c: AtlasChange): SafeHtml {
+  const expected = c.expected.map(
+    e =>
+      html`<li class="expected-step">${e.step}: ${caseName(e.fromRange)} on ${c.from.upstream}, ${caseName(e.toRange)} on ${c.to.upstream}${
+        e.sources.length ? html` <span class="muted">(${e.sources.join('; ')})</span>` : html` <span class="muted">(no source given)</span>`
+      }</li>`,
+  )
+  return html`${
+    expected.length ? html`<div class="change-expected">expected by the scenario: <ul class="changes">${joinHtml(expected)}</ul></div>` : ''
+  }${
+    c.unexpected.length
+      ? html`<div class="change-unexpected"><span class="tag">not expected</span> by any per-kernel case: ${c.unexpected.join(', ')} <span class="muted">(timing noise, or a change not yet located)</span></div>`
+      : ''
+  }`
 }
 
 function cell(row: AtlasRow, kernel: AtlasKernel, c: AtlasCell | undefined, href: (r: ReportResult) => string): SafeHtml {
@@ -52,18 +71,19 @@ function cell(row: AtlasRow, kernel: AtlasKernel, c: AtlasCell | undefined, href
 export function renderAtlas(m: AtlasPageModel): string {
   const packs = [...new Set(m.rows.map(r => r.pack))]
   const differing = m.rows.filter(r => r.changes.length).length
+  const unexplained = m.rows.filter(r => r.changes.some(c => c.unexpected.length)).length
   const groups = packs.map(pack => {
     const trs = m.rows
       .filter(r => r.pack === pack)
       .map(row => {
         const changes = changeText(row)
-        const search = `${row.scenario} ${row.variant} ${row.title} ${changes.join(' ')}`
-        return html`<tr data-row="${row.key}" data-scenario="${row.scenario}" data-variant="${row.variant}" data-differs="${row.changes.length ? '1' : '0'}" data-search="${search}">
+        const search = `${row.scenario} ${row.variant} ${row.title} ${changes.join(' ')}${row.changes.some(c => c.unexpected.length) ? ' not expected' : ''}`
+        return html`<tr data-row="${row.key}" data-scenario="${row.scenario}" data-variant="${row.variant}" data-differs="${row.changes.length ? '1' : '0'}" data-unexpected="${row.changes.some(c => c.unexpected.length) ? '1' : '0'}" data-search="${search}">
 <th class="row" scope="row"><a href="${scenarioPage(row.scenario)}">${row.scenario}</a> <span class="muted">${row.variant}</span><div class="atlas-title">${row.title}</div>${
           changes.length
             ? html`<ul class="changes">${row.changes.map(
                 (c, i) =>
-                  html`<li class="change" data-from="${c.from.key}" data-to="${c.to.key}"><span class="change-mark">${CHANGE_SYMBOL}</span> ${changes[i]} <span class="muted">(${c.facets.join(', ')})</span></li>`,
+                  html`<li class="change" data-from="${c.from.key}" data-to="${c.to.key}" data-expected="${c.expected.length}" data-unexpected="${c.unexpected.length}"><span class="change-mark">${CHANGE_SYMBOL}</span> ${changes[i]} <span class="muted">(${c.facets.join(', ')})</span>${expectedText(c)}</li>`,
               )}</ul>${
                 row.sources.length
                   ? html`<ul class="atlas-sources">${row.sources.map(s => html`<li>${s}</li>`)}</ul>`
@@ -82,7 +102,7 @@ ${joinHtml(m.kernels.map(k => cell(row, k, row.cells.get(k.key), m.resultHref)))
   )
   const body = html`<h1>Atlas: what each kernel answers</h1>
 <p>For each behaviour (scenario × variant), the latest answer of each kernel, oldest kernel left: the return value and errno of every checked step, the masks of the waits, the time of timer-bound steps in units of the scenario's timers, the TCP_INFO fields the scenario reads and the handshake and teardown segments per direction (→ towards the listener, ← back). A cell marked <span class="change-mark">${CHANGE_SYMBOL}</span> answers differently from the kernel before it that answered; the facets that changed are highlighted. Skipped and errored results show their reason and are not compared.</p>
-<p>${m.kernels.length} kernels${m.omittedKernels ? html` (${m.omittedKernels} older ones left out)` : ''}, ${m.rows.length} behaviours, <strong>${differing}</strong> answer differently on some kernel.</p>
+<p>${m.kernels.length} kernels${m.omittedKernels ? html` (${m.omittedKernels} older ones left out)` : ''}, ${m.rows.length} behaviours, <strong>${differing}</strong> answer differently on some kernel: <strong>${differing - unexplained}</strong> only where their per-kernel expectations say the kernels differ (each change with its range and source), <strong>${unexplained}</strong> with a change no per-kernel case accounts for (marked <em>not expected</em>: timing noise, or a change still to be located).</p>
 ${legend()}<p class="legend"><span><span class="change-mark">${CHANGE_SYMBOL}</span> answers differently from the kernel before it</span><span><span class="facet-sample changed">a changed facet</span></span></p>
 <form id="filters" class="filters" hidden>
 <label>search <input type="search" name="q" placeholder="scenario, title, kernel" autocomplete="off"></label>
