@@ -86,7 +86,7 @@ const probeOnly: ProbeCommand[] = [
     minArgs: 3,
     maxArgs: 3,
     usage: 'hostnet IFNAME ADDR4/LEN ADDR6/LEN',
-    doc: "in the probe's current namespace (after `netns`), over rtnetlink: `lo` and IFNAME up, IFNAME gets both addresses (the IPv6 one without duplicate address detection). One event, op `hostnet` with `if`; on failure `ret` -1, `errno` and `error` naming the request that failed. How a simulated host is configured without an `ip` process of its own",
+    doc: "in the probe's current namespace (after `netns`), over rtnetlink: `lo` and IFNAME up, IFNAME gets both addresses (the IPv6 one without duplicate address detection), then it waits (bounded) until the IPv6 address routes as local, which the kernel adds in a worker. One event, op `hostnet` with `if`; on failure `ret` -1, `errno` and `error` naming the request that failed. How a simulated host is configured without an `ip` process of its own",
   },
   {
     name: 'reset',
