@@ -156,6 +156,53 @@ export function encodeEvents(rows: ReadonlyArray<Omit<EventRow, 'details'> & { d
   )
 }
 
+/**
+ * A result's events as schema-5 text ([actor, event] entries, [actor, event, clock] for each further clock),
+ * when reading that text back gives exactly these rows: idx their position, every derived column (t_ns,
+ * dur_ns, sockets, mask, ...) what the event yields. Otherwise undefined, and encodeEvents writes the rows
+ * as they are. A bundle carries no clock names: events whose t0 - t_ns agree share a clock.
+ */
+export function encodeEntries(rows: ReadonlyArray<Omit<EventRow, 'details'> & { details: unknown }>): string | undefined {
+  const clocks = new Map<number, string>()
+  const entries: EventEntry[] = []
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!
+    const e = r.details as ProbeEvent | null
+    if (r.idx !== i || !e || typeof e !== 'object' || typeof e.t0 !== 'number') return undefined
+    const origin = e.t0 - r.t_ns
+    let clock = clocks.get(origin)
+    if (clock === undefined) {
+      clock = clocks.size ? `clock-${clocks.size}` : 'local'
+      clocks.set(origin, clock)
+    }
+    entries.push(clock === 'local' ? [r.actor, e] : [r.actor, e, clock])
+  }
+  let back: EventRow[]
+  try {
+    back = rowsOfEntries(entries)
+  } catch {
+    return undefined
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!
+    const b = back[i]!
+    if (
+      b.actor !== r.actor ||
+      b.seq !== r.seq ||
+      b.step !== r.step ||
+      b.t_ns !== r.t_ns ||
+      b.dur_ns !== r.dur_ns ||
+      b.op !== r.op ||
+      b.sockets !== r.sockets ||
+      b.ret !== r.ret ||
+      b.errno !== r.errno ||
+      b.mask !== r.mask
+    )
+      return undefined
+  }
+  return JSON.stringify(entries)
+}
+
 export function encodeChecks(rows: readonly CheckRow[]): string {
   return JSON.stringify(rows.map((c): CheckTuple => [c.idx, c.step, c.actor, c.field, c.expected, c.observed, c.verdict, c.claim]))
 }
