@@ -18,7 +18,6 @@ import type { RunBundle } from '../harness/store/run-bundle.js'
 import { loadRunTraces } from '../harness/compare/load-run.js'
 import { firstDifference } from '../harness/compare/first-difference.js'
 import { signatureOfRows } from '../harness/compare/signature.js'
-import { PAGE_SIZE } from '../harness/deps/sqlite.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/trace/result.js'
@@ -106,21 +105,7 @@ t.test('a new store is migrated to the current version, in WAL mode', async t =>
   store.close()
   const again = TraceStore.open(file)
   t.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION, 're-opening does not migrate twice')
-  t.equal(again.db.pragma('page_size', { simple: true }), PAGE_SIZE, 'a new store has the larger pages')
   again.close()
-  // a store made with SQLite's default pages keeps them, and still takes results
-  const old = join(dir, 'small-pages.db')
-  const raw = new Database(old)
-  raw.pragma('journal_mode = WAL')
-  raw.exec('CREATE TABLE x (a)')
-  raw.exec('DROP TABLE x')
-  raw.close()
-  const kept = TraceStore.open(old)
-  t.equal(kept.db.pragma('page_size', { simple: true }), 4096)
-  const { id: runId } = kept.beginRun(runInfo)
-  kept.recordResult(runId, result('pass'))
-  t.equal(kept.events(1).length, 3)
-  kept.close()
 })
 
 t.test('round trip: run, result, events, checks', async t => {

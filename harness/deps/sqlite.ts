@@ -18,9 +18,6 @@ import type { Database as DatabaseType } from 'better-sqlite3'
 
 export type SqliteDatabase = DatabaseType
 
-/** Page size of new store files (SQLite's default is 4096). */
-export const PAGE_SIZE = 16_384
-
 /** How long a writer waits for another one (a whole result of a long run is one short transaction). */
 export const BUSY_TIMEOUT_MS = 30_000
 
@@ -64,10 +61,6 @@ function openPlain(path: string, opts: { readonly?: boolean; mustExist?: boolean
   const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.mustExist ?? false, timeout: BUSY_TIMEOUT_MS })
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
-    // A new file gets 16 KiB pages (a no-op on a file that has any, and the WAL switch below fixes it): a
-    // result's trace row (a few KiB of event lines) mostly fits one page instead of a chain of overflow
-    // pages, so a commit writes fewer WAL frames; about a sixth less store CPU per event measured.
-    if (!opts.readonly) db.pragma(`page_size = ${PAGE_SIZE}`)
     // the WAL switch needs a moment of exclusive access: another opener may hold it
     if (!opts.readonly) retryBusy(() => db.pragma('journal_mode = WAL'))
     // WAL with synchronous NORMAL: a commit is not fsynced, the WAL is at checkpoints. A killed or crashed
