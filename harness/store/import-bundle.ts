@@ -13,7 +13,7 @@ import { SockspecError } from '../errors.js'
 import { schemaDir } from '../paths.js'
 import { BUNDLE_FORMAT, BUNDLE_VERSION } from './run-bundle.js'
 import type { RunBundle } from './run-bundle.js'
-import { encodeChecks, encodeEvents } from './store.js'
+import { encodeChecks, encodeEntries, encodeEvents } from './store.js'
 import { signatureOf } from '../compare/signature.js'
 
 export interface ImportStats {
@@ -241,7 +241,8 @@ export function importRunBundle(db: SqliteDatabase, bundle: RunBundle): ImportSt
         ).lastInsertRowid,
       )
       stats.resultsAdded++
-      insertTrace.run(resultId, encodeChecks(checks), encodeEvents(events))
+      // schema 5 when the events read back the same from it (every bundle the kit exports), else the rows as they are
+      insertTrace.run(resultId, encodeChecks(checks), encodeEntries(events) ?? encodeEvents(events))
       stats.eventsAdded += r.events.length
       stats.checksAdded += r.checks.length
     }

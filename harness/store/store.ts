@@ -21,8 +21,7 @@ import type { ScenarioResult } from '../trace/result.js'
 import type { Scenario } from '../scenario/types.js'
 import { listeningBeacons, thisLiveness } from './liveness.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
-import { signatureOf } from '../compare/signature.js'
-import type { CheckSignatureFields } from '../compare/signature.js'
+import { SignatureBuilder } from '../compare/signature.js'
 
 /**
  * A failure of the store as one line naming the file (exit 2): SQLite errors
@@ -155,6 +154,53 @@ export function encodeEvents(rows: ReadonlyArray<Omit<EventRow, 'details'> & { d
   return JSON.stringify(
     rows.map((e): EventTuple => [e.idx, e.actor, e.seq, e.step, e.t_ns, e.dur_ns, e.op, e.sockets, e.ret, e.errno, e.mask, e.details]),
   )
+}
+
+/**
+ * A result's events as schema-5 text ([actor, event] entries, [actor, event, clock] for each further clock),
+ * when reading that text back gives exactly these rows: idx their position, every derived column (t_ns,
+ * dur_ns, sockets, mask, ...) what the event yields. Otherwise undefined, and encodeEvents writes the rows
+ * as they are. A bundle carries no clock names: events whose t0 - t_ns agree share a clock.
+ */
+export function encodeEntries(rows: ReadonlyArray<Omit<EventRow, 'details'> & { details: unknown }>): string | undefined {
+  const clocks = new Map<number, string>()
+  const entries: EventEntry[] = []
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!
+    const e = r.details as ProbeEvent | null
+    if (r.idx !== i || !e || typeof e !== 'object' || typeof e.t0 !== 'number') return undefined
+    const origin = e.t0 - r.t_ns
+    let clock = clocks.get(origin)
+    if (clock === undefined) {
+      clock = clocks.size ? `clock-${clocks.size}` : 'local'
+      clocks.set(origin, clock)
+    }
+    entries.push(clock === 'local' ? [r.actor, e] : [r.actor, e, clock])
+  }
+  let back: EventRow[]
+  try {
+    back = rowsOfEntries(entries)
+  } catch {
+    return undefined
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!
+    const b = back[i]!
+    if (
+      b.actor !== r.actor ||
+      b.seq !== r.seq ||
+      b.step !== r.step ||
+      b.t_ns !== r.t_ns ||
+      b.dur_ns !== r.dur_ns ||
+      b.op !== r.op ||
+      b.sockets !== r.sockets ||
+      b.ret !== r.ret ||
+      b.errno !== r.errno ||
+      b.mask !== r.mask
+    )
+      return undefined
+  }
+  return JSON.stringify(entries)
 }
 
 export function encodeChecks(rows: readonly CheckRow[]): string {
@@ -674,28 +720,28 @@ export class TraceStore {
   private writeResult(runId: number, result: ScenarioResult): number {
     const st = this.prepared()
     const scenarioId = this.scenarioId(result.scenario)
-    // t_ns counts from the first event of the same clock (machines do not share one)
     // Each event as [actor, its probe line] ([actor, line, clock] off this machine's clock; migrations.ts, 5):
     // the line written as the probe wrote it (trace/raw-line.ts), nothing derived, nothing encoded again.
-    // This runs for every event a run records.
-    const events = new Array<string>(result.events.length)
-    const forSignature = new Array<{ actor: string; op: string; raw: Record<string, unknown> }>(result.events.length)
+    // The signature is fed in the same pass. This runs for every event a run records.
+    const sig = new SignatureBuilder()
+    let events = '['
     for (let idx = 0; idx < result.events.length; idx++) {
-      const { actor, event: e, clock = 'local' } = result.events[idx]!
+      const { actor, event: e, clock } = result.events[idx]!
+      const head = this.quotedActor(actor)
       const details = rawLineOf(e) ?? JSON.stringify(e)
-      events[idx] =
-        clock === 'local' ? `[${JSON.stringify(actor)},${details}]` : `[${JSON.stringify(actor)},${details},${JSON.stringify(clock)}]`
-      forSignature[idx] = { actor, op: e.op, raw: e as unknown as Record<string, unknown> }
+      if (idx) events += ','
+      events += clock === undefined || clock === 'local' ? `${head}${details}]` : `${head}${details},${JSON.stringify(clock)}]`
+      sig.event(actor, e.op, e as unknown as Record<string, unknown>)
     }
-    const checks: CheckTuple[] = []
-    const checkFields: CheckSignatureFields[] = []
+    events += ']'
+    const checks = new Array<CheckTuple>(result.checks.length)
     let failed = 0
     for (let idx = 0; idx < result.checks.length; idx++) {
       const c = result.checks[idx]!
       const verdict = c.ok ? 'pass' : 'fail'
       if (!c.ok) failed++
-      checks.push([idx, c.step, c.actor, c.field, c.expected, c.observed, verdict, c.claim ? 1 : 0])
-      checkFields.push({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, verdict })
+      checks[idx] = [idx, c.step, c.actor, c.field, c.expected, c.observed, verdict, c.claim ? 1 : 0]
+      sig.check({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, verdict })
     }
     const resultId = Number(
       st.insertResult.run(
@@ -710,12 +756,23 @@ export class TraceStore {
         JSON.stringify(result.stderr),
         JSON.stringify(result.kernels),
         JSON.stringify(result.invalid),
-        signatureOf(forSignature, checkFields),
+        sig.digest(),
         failed,
       ).lastInsertRowid,
     )
-    st.insertTrace.run(resultId, JSON.stringify(checks), `[${events.join(',')}]`)
+    st.insertTrace.run(resultId, JSON.stringify(checks), events)
     return resultId
+  }
+
+  private readonly actorHeads = new Map<string, string>()
+  /** `["actor",`: a run has a handful of actors, each quoted once. */
+  private quotedActor(actor: string): string {
+    let head = this.actorHeads.get(actor)
+    if (head === undefined) {
+      head = `[${JSON.stringify(actor)},`
+      if (this.actorHeads.size < 1024) this.actorHeads.set(actor, head)
+    }
+    return head
   }
 
   runs(): RunRow[] {
