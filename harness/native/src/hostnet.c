@@ -874,12 +874,13 @@ int hosts_main(void)
 			continue;
 		if (nw == 1 && strcmp(w[0], "quit") == 0)
 			break;
-		if (nw == 4 && strcmp(w[1], "nft") == 0) {
+		if (nw == 4 && (strcmp(w[1], "nft") == 0 || strcmp(w[1], "ip") == 0)) {
+			/* `TOKEN nft NS BYTES` and `TOKEN ip NS|- BYTES`: BYTES of script follow the line */
 			char *end;
 			long len = strtol(w[3], &end, 10);
 
 			if (*end || len < 0 || len > SCRIPT_MAX) {
-				ev_error(w[0], "nft", "bad script length '%.20s'", w[3]);
+				ev_error(w[0], w[1], "bad %s length '%.20s'", w[1][0] == 'n' ? "script" : "batch", w[3]);
 				ev_done(w[0], ev_count() - before);
 				/* the script's bytes cannot be skipped: stop reading */
 				break;
@@ -889,22 +890,10 @@ int hosts_main(void)
 			if (!script || fread(script, 1, (size_t)len, stdin) != (size_t)len)
 				break;
 			script[len] = '\0';
-			helper_nft(w[0], w[2], script, home);
-		} else if (nw == 4 && strcmp(w[1], "ip") == 0) {
-			char *end;
-			long len = strtol(w[3], &end, 10);
-
-			if (*end || len < 0 || len > SCRIPT_MAX) {
-				ev_error(w[0], "ip", "bad batch length '%.20s'", w[3]);
-				ev_done(w[0], ev_count() - before);
-				break;
-			}
-			free(script);
-			script = malloc((size_t)len + 1);
-			if (!script || fread(script, 1, (size_t)len, stdin) != (size_t)len)
-				break;
-			script[len] = '\0';
-			helper_ip(w[0], w[2], script, home);
+			if (w[1][0] == 'n')
+				helper_nft(w[0], w[2], script, home);
+			else
+				helper_ip(w[0], w[2], script, home);
 		} else if (nw >= 3 && strcmp(w[1], "del") == 0) {
 			for (int i = 2; i < nw; i++)
 				helper_del(w[0], w[i]);
