@@ -2,6 +2,7 @@
 // events per syscall with errno and mask names, completion frames, gates,
 // bad input answered without crashing, and crash/hang detection.
 import t from 'tap'
+import type { Test } from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -32,6 +33,18 @@ async function call(p: ProbeProcess, command: string, limit = 5000): Promise<Pro
   return outcome.events
 }
 const last = (events: ProbeEvent[]): ProbeEvent => events[events.length - 1]!
+
+/** Two probes 'a' and 'b' that said hello, killed at the test's end. */
+async function twoProbes(t: Test): Promise<[ProbeProcess, ProbeProcess]> {
+  const a = new ProbeProcess([probeBinary], 'a')
+  const b = new ProbeProcess([probeBinary], 'b')
+  t.teardown(() => {
+    a.kill()
+    b.kill()
+  })
+  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  return [a, b]
+}
 
 for (const [name, binary] of [
   ['dynamic', probeBinary],
@@ -120,13 +133,7 @@ t.test('gates: a listener that drops pure ACKs stays unreadable while the client
 })
 
 t.test('sendfd/recvfd: a listener handed to a second probe over a unix socket is the same socket there', async t => {
-  const a = new ProbeProcess([probeBinary], 'a')
-  const b = new ProbeProcess([probeBinary], 'b')
-  t.teardown(() => {
-    a.kill()
-    b.kill()
-  })
-  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  const [a, b] = await twoProbes(t)
   const name = `@sockspec-test-${process.pid}`
   await call(a, 'socket L inet stream tcp nonblock')
   const port = last(await call(a, 'bind L inet 127.0.0.1 0')).addr?.port
@@ -161,13 +168,7 @@ t.test('sendfd/recvfd: a listener handed to a second probe over a unix socket is
 })
 
 t.test("share/pidfd_getfd: a second probe holds the same open file; a close in one leaves the other's open", async t => {
-  const a = new ProbeProcess([probeBinary], 'a')
-  const b = new ProbeProcess([probeBinary], 'b')
-  t.teardown(() => {
-    a.kill()
-    b.kill()
-  })
-  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  const [a, b] = await twoProbes(t)
   const pidA = a.hello!.pid!
   await call(a, 'socket L inet stream tcp nonblock')
   const port = last(await call(a, 'bind L inet 127.0.0.1 0')).addr?.port
@@ -204,13 +205,7 @@ t.test("share/pidfd_getfd: a second probe holds the same open file; a close in o
 })
 
 t.test('a shared epoll instance: a registration made by another probe is named after the same-named handle here', async t => {
-  const a = new ProbeProcess([probeBinary], 'a')
-  const b = new ProbeProcess([probeBinary], 'b')
-  t.teardown(() => {
-    a.kill()
-    b.kill()
-  })
-  await Promise.all([a.waitHello(5000), b.waitHello(5000)])
+  const [a, b] = await twoProbes(t)
   const pidA = a.hello!.pid!
   await call(a, 'socket L inet stream tcp nonblock')
   await call(a, 'bind L inet 127.0.0.1 0')
