@@ -75,6 +75,14 @@ const twoHosts = [
   '',
 ].join('\n')
 
+/** runCommand that notes each argv it runs in `calls`: how many ip/nft processes a set-up cost. */
+const countingExec =
+  (calls: string[]): NetnsExec =>
+  (argv, opts) => {
+    calls.push(argv.join(' '))
+    return runCommand(argv, opts)
+  }
+
 t.test('routes pass: reject routes and gateway routes as ip batch lines, in the host they belong to', async t => {
   const routes = { c: [{ to: 's', via: 'g' }], g: [{ to: 's', type: 'prohibit' as const }], s: undefined }
   const plan = planTopology(['c', 'g', 's'], {}, 'test-routes')
@@ -459,10 +467,7 @@ t.test(
   { skip: notRoot && 'needs root' },
   async t => {
     const calls: string[] = []
-    const counting: NetnsExec = (argv, opts) => {
-      calls.push(argv.join(' '))
-      return runCommand(argv, opts)
-    }
+    const counting = countingExec(calls)
     const scenario = {
       id: 'x',
       title: 't',
@@ -944,10 +949,7 @@ t.test(
   { skip: notRoot && 'needs root' },
   async t => {
     const calls: string[] = []
-    const counting: NetnsExec = (argv, opts) => {
-      calls.push(argv.join(' '))
-      return runCommand(argv, opts)
-    }
+    const counting = countingExec(calls)
     const scenario = {
       id: 'x',
       title: 't',
