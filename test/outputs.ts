@@ -16,6 +16,8 @@ import { kitRoot, schemaDir } from '../harness/paths.js'
 import type { RunBundle } from '../harness/store/run-bundle.js'
 import type { TraceEventDocument } from '../harness/reporters/trace-event.js'
 import { bin, sockspecAsync } from './fixtures/cli.js'
+import { answerSummary } from '../harness/compare/answer-summary.js'
+import { TraceStore } from '../harness/store/store.js'
 
 const require = createRequire(import.meta.url)
 // tap-parser is tap's own parser (installed with tap)
@@ -453,6 +455,24 @@ t.test("ICMP: a packet peer's errors are in the pcap (tcpdump decodes them) and 
       `${String(q['orig_dst'])}:${String(q['orig_dport'])} > ${String(q['orig_src'])}:${String(q['orig_sport'])}`,
       `${label}: on the flow back to the quoted packet's sender`,
     )
+  }
+  // the atlas's packets facet counts the errors by type, so a kernel sending another one is a difference
+  const store = TraceStore.open(idb, { readonly: true, mustExist: true })
+  t.teardown(() => store.close())
+  const rows = store.db
+    .prepare(`SELECT r.id, s.body, s.scenario FROM results r JOIN scenarios s ON s.id = r.scenario_id ORDER BY s.scenario, r.variant`)
+    .all() as Array<{ id: number; body: string; scenario: string }>
+  const facets = rows.map(r => {
+    const trace = store.trace(r.id)
+    const summary = answerSummary((JSON.parse(r.body) as { steps: Parameters<typeof answerSummary>[0] }).steps, trace.events, trace.checks)
+    return summary?.facets.find(f => f.kind === 'packets')
+  })
+  t.equal(facets.length, 4)
+  for (const [i, f] of facets.entries()) {
+    const name = rows[i]!.scenario.includes('frag') ? /packet-too-big|dest-unreach\/frag-needed/ : /dest-unreach\/port/
+    t.match(f?.text, /^→ 1 SYN.* · ICMP 1 /, `${rows[i]!.scenario}: one SYN, one ICMP error`)
+    t.match(f?.text, name)
+    t.match(f?.compared, / ICMP 1 /)
   }
 })
 
