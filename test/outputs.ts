@@ -456,6 +456,15 @@ t.test("ICMP: a packet peer's errors are in the pcap (tcpdump decodes them) and 
       `${label}: on the flow back to the quoted packet's sender`,
     )
   }
+  // GitLab's file on an exported testcase: a store keeps no paths, the packaged scenario of the id is the file
+  const gitlab = await sockspecAsync(['export', uuid, '--db', idb, '--format', 'junit', '--junit-flavour', 'gitlab'])
+  t.equal(gitlab.code, 0, gitlab.stderr)
+  t.match(
+    gitlab.stdout,
+    /<testcase classname="tcp-peer" name="icmp-frag-needed-pmtu ipv4" time="[\d.]+" file="[^"]*scenarios\/tcp-peer\/icmp-frag-needed-pmtu\.yaml">/,
+  )
+  const outpack = await sockspecAsync(['export', jsonDoc.run.uuid, '--db', db, '--format', 'junit', '--junit-flavour', 'gitlab'])
+  t.notMatch(outpack.stdout, / file="/, 'a scenario that is not packaged has no file to name')
   // the atlas's packets facet counts the errors by type, so a kernel sending another one is a difference
   const store = TraceStore.open(idb, { readonly: true, mustExist: true })
   t.teardown(() => store.close())
