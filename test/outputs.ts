@@ -16,6 +16,8 @@ import { kitRoot, schemaDir } from '../harness/paths.js'
 import type { RunBundle } from '../harness/store/run-bundle.js'
 import type { TraceEventDocument } from '../harness/reporters/trace-event.js'
 import { bin, sockspecAsync } from './fixtures/cli.js'
+import { answerSummary } from '../harness/compare/answer-summary.js'
+import { TraceStore } from '../harness/store/store.js'
 
 const require = createRequire(import.meta.url)
 // tap-parser is tap's own parser (installed with tap)
@@ -400,6 +402,87 @@ t.test('trace events: parsed, in time order, every stored event once, a process 
   }
   const threads = doc.traceEvents.filter(e => e.name === 'thread_name').map(e => `${names.get(e.pid)}/${String(e.args['name'])}`)
   t.ok(threads.includes('client/C') && threads.includes('server/L') && threads.includes('server/S'), threads.join(' '))
+})
+
+t.test("ICMP: a packet peer's errors are in the pcap (tcpdump decodes them) and in the trace events, on the quoted flow", async t => {
+  // real runs of two packaged tcp-peer scenarios: port unreachable in SYN_SENT, and frag-needed / packet-too-big with an MTU
+  const idb = join(dir, 'icmp.db')
+  const scen = ['icmp-port-unreachable-syn-sent', 'icmp-frag-needed-pmtu'].map(n => join(kitRoot, 'scenarios', 'tcp-peer', `${n}.yaml`))
+  const run = await sockspecAsync(['run', ...scen, '--db', idb, '--reporter', 'json'])
+  t.equal(run.code, 0, run.stderr)
+  const uuid = (JSON.parse(run.stdout) as ResultsDoc).run.uuid
+  const bundle = JSON.parse((await sockspecAsync(['export', uuid, '--db', idb])).stdout) as RunBundle
+  const want: Record<string, RegExp> = {
+    'port ipv4': /^ {4}198\.18\.0\.2 > 198\.18\.0\.1: ICMP 198\.18\.0\.2 tcp port (\d+) unreachable, length 36$/m,
+    'port ipv6': /\[icmp6 sum ok\] ICMP6, destination unreachable, unreachable port, \S+ tcp port (\d+)$/m,
+    'frag ipv4': /ICMP 198\.18\.0\.2 unreachable - need to frag \(mtu (\d+)\), length 36$/m,
+    'frag ipv6': /\[icmp6 sum ok\] ICMP6, packet too big, mtu (\d+)$/m,
+  }
+  for (const [label, re] of Object.entries(want)) {
+    const [kind, variant] = label.split(' ') as [string, string]
+    const scenario = kind === 'port' ? 'icmp-port-unreachable' : 'icmp-frag-needed'
+    const result = bundle.results.find(r => r.scenario.includes(scenario) && r.variant === variant)!
+    const icmp = result.events.filter(e => e.op === 'icmp').map(e => e.details as Record<string, unknown>)
+    t.equal(icmp.length, 1, `${label}: the peer's error is a wire event`)
+    const file = join(dir, `icmp-${kind}-${variant}.pcap`)
+    const r = await sockspecAsync(['export', uuid, '--db', idb, '--pcap', scenario, '--variant', variant, '--out', file])
+    t.equal(r.code, 0, r.stderr)
+    const dump = exec('tcpdump', ['-nn', '-vv', '-r', file])
+    t.equal(dump.status, 0, dump.stderr)
+    const m = re.exec(dump.stdout)
+    t.ok(m, `${label}: tcpdump shows the ICMP message\n${dump.stdout}`)
+    // the quoted port is the peer's listening port; the MTU is the one the peer sent
+    t.equal(Number(m?.[1]), kind === 'port' ? Number(icmp[0]!['orig_dport']) : Number(icmp[0]!['mtu']), `${label}: port or MTU`)
+    t.notMatch(dump.stdout, /wrong icmp cksum|bad cksum|incorrect/, `${label}: checksums`)
+    t.equal(
+      dump.stdout.split('\n').filter(l => / Flags \[/.test(l)).length,
+      result.events.filter(e => e.op === 'packet').length,
+      'and every segment',
+    )
+
+    const te = await sockspecAsync(['export', uuid, '--db', idb, '--trace-event', scenario, '--variant', variant])
+    const doc = JSON.parse(te.stdout) as TraceEventDocument
+    const entry = doc.traceEvents.find(e => e.cat === 'icmp')
+    t.match(entry, {
+      ph: 'i',
+      name: `ICMP ${String(icmp[0]!['icmp'])}`,
+      args: { type: icmp[0]!['icmp_type'], code: icmp[0]!['icmp_code'] },
+    })
+    const threads = new Map(doc.traceEvents.filter(e => e.name === 'thread_name').map(e => [e.tid, String(e.args['name'])]))
+    const q = icmp[0]!
+    t.equal(
+      threads.get(entry?.tid ?? -1),
+      `${String(q['orig_dst'])}:${String(q['orig_dport'])} > ${String(q['orig_src'])}:${String(q['orig_sport'])}`,
+      `${label}: on the flow back to the quoted packet's sender`,
+    )
+  }
+  // GitLab's file on an exported testcase: a store keeps no paths, the packaged scenario of the id is the file
+  const gitlab = await sockspecAsync(['export', uuid, '--db', idb, '--format', 'junit', '--junit-flavour', 'gitlab'])
+  t.equal(gitlab.code, 0, gitlab.stderr)
+  t.match(
+    gitlab.stdout,
+    /<testcase classname="tcp-peer" name="icmp-frag-needed-pmtu ipv4" time="[\d.]+" file="[^"]*scenarios\/tcp-peer\/icmp-frag-needed-pmtu\.yaml">/,
+  )
+  const outpack = await sockspecAsync(['export', jsonDoc.run.uuid, '--db', db, '--format', 'junit', '--junit-flavour', 'gitlab'])
+  t.notMatch(outpack.stdout, / file="/, 'a scenario that is not packaged has no file to name')
+  // the atlas's packets facet counts the errors by type, so a kernel sending another one is a difference
+  const store = TraceStore.open(idb, { readonly: true, mustExist: true })
+  t.teardown(() => store.close())
+  const rows = store.db
+    .prepare(`SELECT r.id, s.body, s.scenario FROM results r JOIN scenarios s ON s.id = r.scenario_id ORDER BY s.scenario, r.variant`)
+    .all() as Array<{ id: number; body: string; scenario: string }>
+  const facets = rows.map(r => {
+    const trace = store.trace(r.id)
+    const summary = answerSummary((JSON.parse(r.body) as { steps: Parameters<typeof answerSummary>[0] }).steps, trace.events, trace.checks)
+    return summary?.facets.find(f => f.kind === 'packets')
+  })
+  t.equal(facets.length, 4)
+  for (const [i, f] of facets.entries()) {
+    const name = rows[i]!.scenario.includes('frag') ? /packet-too-big|dest-unreach\/frag-needed/ : /dest-unreach\/port/
+    t.match(f?.text, /^→ 1 SYN.* · ICMP 1 /, `${rows[i]!.scenario}: one SYN, one ICMP error`)
+    t.match(f?.text, name)
+    t.match(f?.compared, / ICMP 1 /)
+  }
 })
 
 t.test('a closed stdout: each new output ends quietly with the code it would have had', async t => {

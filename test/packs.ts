@@ -240,6 +240,11 @@ t.test('the packed tarball installs into an empty directory and runs scenarios f
     files.some(f => f.startsWith('test/') || f.startsWith('.ci/') || (f.startsWith('harness/') && f.endsWith('.ts'))),
     'no tests, CI or TypeScript sources',
   )
+  // a source map points at TypeScript the package does not ship: dead weight
+  t.notOk(
+    files.some(f => f.endsWith('.map')),
+    'no source maps',
+  )
   const app = join(where, 'app')
   mkdirSync(app)
   writeFileSync(join(app, 'package.json'), '{ "name": "app", "private": true }\n')

@@ -5,7 +5,8 @@
  * result's captured segments as a pcap file, `--trace-event SCENARIO` its
  * timeline as Trace Event JSON (chrome://tracing, Perfetto).
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { selectRun } from '../compare/select-run.js'
 import { SockspecError } from '../errors.js'
 import { junitXml } from '../reporters/junit.js'
@@ -17,6 +18,7 @@ import { outcomeRun, outcomesOfBundle } from '../reporters/outcome.js'
 import type { Outcome } from '../reporters/outcome.js'
 import { pcapFile, segmentsOf } from '../reporters/pcap.js'
 import { traceEventDocument } from '../reporters/trace-event.js'
+import { scenarioDir } from '../paths.js'
 import { exportRunBundle } from '../store/export-bundle.js'
 import { validExport } from '../store/merge.js'
 import type { RunBundle } from '../store/run-bundle.js'
@@ -82,13 +84,25 @@ function render(bundle: RunBundle, opts: ExportOptions): string | Buffer {
       return `${JSON.stringify(kcidbReport(run, outcomesOfBundle(bundle)), null, 2)}\n`
     case 'ktap':
       return ktapDocument(run, outcomesOfBundle(bundle), bundle.run.status === 'interrupted')
-    case 'junit':
-      return junitXml(run, outcomesOfBundle(bundle), opts.junitFlavour)
+    case 'junit': {
+      const outcomes = outcomesOfBundle(bundle)
+      if (opts.junitFlavour === 'gitlab') for (const o of outcomes) o.file ??= packagedFile(o.scenario)
+      return junitXml(run, outcomes, opts.junitFlavour)
+    }
     case 'json':
       return `${JSON.stringify(runDocument(run, outcomesOfBundle(bundle), bundle.run.status === 'interrupted'), null, 2)}\n`
     default:
       return `${JSON.stringify(validExport(opts.db, bundle))}\n`
   }
+}
+
+/**
+ * A store keeps a scenario's body, not its path: GitLab's `file` of an
+ * exported result is the packaged scenario of that id, where there is one
+ * (a scenario from elsewhere gets none, as before).
+ */
+function packagedFile(id: string): string | undefined {
+  return ['.yaml', '.yml', '.json'].map(ext => join(scenarioDir, `${id}${ext}`)).find(f => existsSync(f))
 }
 
 /** A result by scenario id (exact, else the one scenario containing the text), variant, latest attempt. */

@@ -144,15 +144,23 @@ function segmentClass(flags: readonly string[]): (typeof CONTROL)[number] | null
  * Captured segments per direction until the last step ended: towards the
  * endpoints the SYNs went to (→) and back (←). Only SYN, SYN|ACK, FIN and
  * RST are compared: how many pure ACKs and data segments appear depends on
- * delayed-ACK timers even on one kernel.
+ * delayed-ACK timers even on one kernel. ICMP errors are counted by type
+ * (whichever way they went: one kernel answering with an RST where another
+ * sends port unreachable is the difference that matters).
  */
 function packetFacet(events: readonly EventRow[]): AnswerFacet | null {
   const segments: Segment[] = []
+  const icmp = new Map<string, number>()
   // the probes close what is left when the steps are done: that teardown races the end of the capture
   let stepsEnd = 0
   for (const e of events) if (e.actor !== 'wire') stepsEnd = Math.max(stepsEnd, e.t_ns + (e.dur_ns ?? 0))
   for (const e of events) {
-    if (e.actor !== 'wire' || e.op !== 'packet' || e.t_ns > stepsEnd) continue
+    if (e.actor !== 'wire' || e.t_ns > stepsEnd) continue
+    if (e.op === 'icmp') {
+      const name = String(details(e)['icmp'] ?? '?')
+      icmp.set(name, (icmp.get(name) ?? 0) + 1)
+    }
+    if (e.op !== 'packet') continue
     const d = details(e) as { src?: string; sport?: number; dst?: string; dport?: number; tcp_flags?: string[]; len?: number }
     segments.push({
       flags: Array.isArray(d.tcp_flags) ? d.tcp_flags : [],
@@ -161,7 +169,20 @@ function packetFacet(events: readonly EventRow[]): AnswerFacet | null {
       len: d.len ?? 0,
     })
   }
-  if (!segments.length) return null
+  if (!segments.length && !icmp.size) return null
+  const icmpText = [...icmp].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, n]) => `${n} ${name}`)
+  const icmpPart = icmp.size
+    ? { text: ` · ICMP ${icmpText.join(', ')}`, compared: ` ICMP ${icmpText.join(',')}` }
+    : { text: '', compared: '' }
+  if (!segments.length)
+    return {
+      key: 'packets',
+      kind: 'packets',
+      step: null,
+      text: icmpPart.text.slice(3),
+      compared: icmpPart.compared.slice(1),
+      detail: 'no segments during the steps',
+    }
   const servers = new Set(segments.filter(s => segmentClass(s.flags) === 'SYN').map(s => s.dst))
   if (!servers.size) servers.add(segments[0]!.dst)
   const dirs = { '→': segments.filter(s => servers.has(s.dst)), '←': segments.filter(s => servers.has(s.src) && !servers.has(s.dst)) }
@@ -177,8 +198,8 @@ function packetFacet(events: readonly EventRow[]): AnswerFacet | null {
     key: 'packets',
     kind: 'packets',
     step: null,
-    text: `${out.text} · ${back.text}`,
-    compared: `${out.compared} ${back.compared}`,
+    text: `${out.text} · ${back.text}${icmpPart.text}`,
+    compared: `${out.compared} ${back.compared}${icmpPart.compared}`,
     detail: `${out.total} → / ${back.total} ← segments in all during the steps`,
   }
 }

@@ -2,8 +2,9 @@
  * A result's timeline in the Trace Event Format that chrome://tracing and
  * Perfetto's UI open: one process per actor (and one for the wire), one
  * thread per handle (per flow on the wire), a syscall as a complete event
- * (`ph: X`, its duration when the probe timed it), a segment or an untimed
- * event as an instant (`ph: i`); `ts` and `dur` in microseconds from the
+ * (`ph: X`, its duration when the probe timed it), a segment, an ICMP error
+ * or an untimed event as an instant (`ph: i`); an ICMP error sits on the
+ * flow back to the sender of the packet it quotes, beside that flow's replies; `ts` and `dur` in microseconds from the
  * first event of the trace. Every stored event appears once, in time order,
  * after the metadata events that name the processes and threads.
  */
@@ -77,6 +78,20 @@ export function traceEventDocument(events: readonly EventRow[], about: Record<st
         pid,
         tid: tidOf(pid, flow),
         args: { idx: row.idx, seq: e.tcp_seq, ack: e.tcp_ack, win: e.win, len: e.len, if: e.if },
+      })
+      continue
+    }
+    if (row.op === 'icmp') {
+      const flow = `${String(e['orig_dst'] ?? '?')}:${String(e['orig_dport'] ?? '?')} > ${String(e['orig_src'] ?? '?')}:${String(e['orig_sport'] ?? '?')}`
+      timed.push({
+        name: `ICMP ${String(e['icmp'] ?? '?')}`,
+        cat: 'icmp',
+        ph: 'i',
+        s: 't',
+        ts: us(row.t_ns),
+        pid,
+        tid: tidOf(pid, flow),
+        args: { idx: row.idx, from: e.src, to: e.dst, type: e['icmp_type'], code: e['icmp_code'], mtu: e['mtu'], if: e.if },
       })
       continue
     }
