@@ -8,7 +8,7 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawn, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
@@ -355,7 +355,8 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its shell steps 
   t.match(String(upload.with!['path']), /traces-\$\{\{ matrix\.leg \}\}\.db\*/)
   t.equal(download.with!['pattern'], 'traces-*', 'the download pattern matches every leg artifact')
   t.equal(qemu.steps.find(s => s.uses?.startsWith('actions/upload-artifact'))!.with!['name'], 'traces-qemu', 'and the qemu store')
-  t.ok(run.steps.some(s => /sudo .*npx sockspec run --db "traces-\$LEG\.db" --reporter junit/.test(s.run ?? '')))
+  t.ok(run.steps.some(s => /sudo .*\bsockspec run --db "traces-\$LEG\.db" --reporter junit/.test(s.run ?? '')))
+  t.notMatch(text, /npx sockspec/, "no npx: inside the clone it would copy the package into npm's cache and build it again")
   t.ok(
     qemu.steps.some(s => /npm run matrix/.test(s.run ?? '')),
     'a leg runs the qemu kernel matrix',
@@ -392,7 +393,9 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its shell steps 
   t.match(save.if, /schedule/)
   t.notMatch(save.if, /pull_request|push/, 'a pull request never moves last week')
   // every sockspec command the workflow calls exists
-  const commands = new Set([...JSON.stringify(wf).matchAll(/npx sockspec (\w+)/g)].map(m => m[1]!))
+  const runs = [run, qemu, compare].flatMap(j => j.steps.map(st => st.run ?? '')).join('\n')
+  const commands = new Set([...runs.matchAll(/(?<![\w"/-])sockspec (\w+)/g)].map(m => m[1]!))
+  t.ok(commands.has('run') && commands.has('compare'), 'the commands are found')
   for (const cmd of commands) t.equal(sockspec([cmd, '--help']).code, 0, `sockspec ${cmd} exists`)
 
   // run the compare job's shell steps, in order, with npx -> this build, on two leg stores and the
@@ -411,11 +414,6 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its shell steps 
     join(work, 'history', 'legs.tsv'),
     `${otherLeg}\t${runUuid(aDb)}\n${baselineLeg}\t${runUuid(aDb)}\nretired-leg\t${randomUUID()}\n`,
   )
-  writeFileSync(
-    join(work, 'shim', 'npx'),
-    `#!/bin/sh\n[ "$1" = sockspec ] || exit 127\nshift\nexec ${quote(process.execPath)} ${quote(bin)} "$@"\n`,
-  )
-  chmodSync(join(work, 'shim', 'npx'), 0o755)
   const githubEnv = join(work, 'github-env')
   const summary = join(work, 'step-summary.md')
   writeFileSync(githubEnv, '')
@@ -439,11 +437,26 @@ t.test('the kernels workflow: valid YAML, consistent job graph, its shell steps 
         ...extraEnv,
         GITHUB_ENV: githubEnv,
         GITHUB_STEP_SUMMARY: summary,
-        PATH: `${join(work, 'shim')}:${process.env['PATH'] ?? ''}`,
+        PATH: `${join(work, 'shim', 'bin')}:${process.env['PATH'] ?? ''}`,
       },
     })
   }
-  const steps = compare.steps.filter(s => s.run && s.run !== 'npm ci')
+  // the job's own step puts this build on PATH as `sockspec` (run from the kit's root, as the job runs in its checkout)
+  const onPath = compare.steps.find(s => s.name === 'sockspec on PATH')!
+  t.ok(
+    run.steps.some(s => s.name === 'sockspec on PATH'),
+    'the legs put sockspec on PATH too',
+  )
+  const githubPath = join(work, 'github-path')
+  const made = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', onPath.run!], {
+    cwd: kitRoot,
+    encoding: 'utf8',
+    env: { ...process.env, RUNNER_TEMP: join(work, 'shim'), GITHUB_PATH: githubPath },
+  })
+  t.equal(made.status, 0, made.stderr)
+  const binDir = readFileSync(githubPath, 'utf8').trim()
+  t.equal(spawnSync(join(binDir, 'sockspec'), ['--version'], { encoding: 'utf8' }).status, 0, 'the sockspec it made runs')
+  const steps = compare.steps.filter(s => s.run && s.run !== 'npm ci' && s !== onPath)
   const outcomes = steps.map(step => {
     const r = runStep(compare, step)
     return { name: step.name ?? step.run!, code: r.status ?? -1, stderr: r.stderr }

@@ -13,10 +13,11 @@
  * network namespace per host (hosts/netns.ts, root only).
  */
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { SockspecError } from '../errors.js'
 import { spawnLongLived } from '../deps/process.js'
-import { probeBinary } from '../paths.js'
+import { kitRoot, probeBinary } from '../paths.js'
 import { SharedCapture } from '../probe/capture.js'
 import type { Scenario } from '../scenario/types.js'
 import type { HostDriver, HostSession } from './host.js'
@@ -69,7 +70,8 @@ export interface RemoteHosts {
 
 export function loopbackHost(binary = probeBinary, uid = process.getuid?.() ?? 0, remotes?: RemoteHosts): HostDriver {
   if (!existsSync(binary)) {
-    throw new SockspecError('E_PROBE', `probe binary not found: ${binary} (run 'npm run build' or 'make -C harness/native')`)
+    // the absolute directory: an installed package has no `npm run build` (no tsc) and the reader's cwd is anywhere
+    throw new SockspecError('E_PROBE', `probe binary not found: ${binary} (build it with 'make -C ${join(kitRoot, 'harness', 'native')}')`)
   }
   // one capture of lo for the whole run: every loopback scenario's segments cross it
   const wire = uid === 0 ? new SharedCapture([binary, 'capture', 'lo'], 'local') : undefined
