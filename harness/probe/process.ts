@@ -33,7 +33,12 @@ interface Waiter {
 
 interface Pending {
   step: string
-  events: ProbeEvent[]
+  /**
+   * Made with the first event as `[event]` (a step has one event mostly;
+   * a push onto `[]` reserves 17 slots), or empty when an outcome hands it
+   * out first: later events still reach the array the outcome holds.
+   */
+  events: ProbeEvent[] | undefined
   done: boolean
   /** Created by the first waitStep: most steps of a pipelined batch are never awaited one by one. */
   waiters: Waiter[] | undefined
@@ -335,7 +340,9 @@ export class ProbeProcess {
     this.events.push(event)
     if (event.step !== undefined) {
       const cur = this.current()
-      ;(cur?.step === event.step ? cur : this.pending(event.step)).events.push(event)
+      const p = cur?.step === event.step ? cur : this.pending(event.step)
+      if (p.events) p.events.push(event)
+      else p.events = [event]
     }
     if (event.op === 'capture_end') for (const w of this.endWaiters.splice(0)) w()
   }
@@ -343,7 +350,7 @@ export class ProbeProcess {
   private pending(step: string): Pending {
     let p = this.steps.get(step)
     if (!p) {
-      p = { step, events: [], done: false, waiters: undefined, plain: plainStep(step) }
+      p = { step, events: undefined, done: false, waiters: undefined, plain: plainStep(step) }
       this.steps.set(step, p)
     }
     return p
@@ -389,8 +396,8 @@ export class ProbeProcess {
   /** Wait until the probe reports the step done, the limit passes or the probe exits. */
   waitStep(step: string, timeoutMs: number): Promise<StepOutcome> {
     const p = this.pending(step)
-    if (p.done) return Promise.resolve({ events: p.events, status: 'done' })
-    if (this.exit) return Promise.resolve({ events: p.events, status: 'exit' })
+    if (p.done) return Promise.resolve({ events: (p.events ??= []), status: 'done' })
+    if (this.exit) return Promise.resolve({ events: (p.events ??= []), status: 'exit' })
     return new Promise(resolve => {
       const deadline = performance.now() + Math.max(0, timeoutMs)
       ;(p.waiters ??= []).push({ deadline, resolve })
@@ -405,7 +412,8 @@ export class ProbeProcess {
     this.timed.delete(p)
     const waiters = p.waiters
     p.waiters = undefined
-    for (const w of waiters) w.resolve({ events: p.events, status })
+    const events = (p.events ??= [])
+    for (const w of waiters) w.resolve({ events, status })
     // The timer stays armed: re-arming per step is what this avoids. If it
     // fires for nobody it simply stops; it is unref'd and dropped at exit.
   }
@@ -434,7 +442,7 @@ export class ProbeProcess {
     for (const p of [...this.timed]) {
       const keep: Waiter[] = []
       for (const w of p.waiters ?? []) {
-        if (w.deadline <= now) w.resolve({ events: p.events, status: 'timeout' })
+        if (w.deadline <= now) w.resolve({ events: (p.events ??= []), status: 'timeout' })
         else {
           keep.push(w)
           next = Math.min(next, w.deadline)
