@@ -292,7 +292,8 @@ export class ProbeProcess {
     let p = this.order[this.head]
     while (p?.done) p = this.order[++this.head]
     if (!p && this.head) {
-      this.order = []
+      // all answered: start over (a sequential run empties it every step)
+      this.order.length = 0
       this.head = 0
     }
     return p
