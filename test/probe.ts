@@ -5,9 +5,9 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import { compileSchemaFile, validatorFile, validatorOrigin } from '../harness/deps/ajv.js'
@@ -601,6 +601,27 @@ t.test('pipelined: answers find their steps in order, also steps that are escape
   p.detach()
   t.match(last(await call(p, 'getsockopt L socket SO_TYPE')), { value: 1 })
   t.same(p.invalid, [])
+  await p.stop()
+})
+
+t.test('bench baseline: the C driver runs the probe over pipes or a socketpair; a harness probe talks over sockets', async t => {
+  const rtt = join(dirname(probeBinary), 'pipe-rtt')
+  for (const transport of ['pipe', 'socketpair']) {
+    const [seq, pipelined] = execFileSync(rtt, [probeBinary, '200', transport], { encoding: 'utf8', timeout: 10_000 })
+      .trim()
+      .split(' ')
+      .map(Number)
+    t.ok(seq! > 0 && pipelined! > 0, `${transport}: ns per step, sequential and pipelined`)
+    const only = execFileSync(rtt, [probeBinary, '200', transport, 'pipelined'], { encoding: 'utf8', timeout: 10_000 }).trim().split(' ')
+    t.equal(only[0], '0', `${transport}: only the pipelined figure when asked`)
+  }
+  t.equal(spawnSync(rtt, [probeBinary, '10', 'carrier-pigeon']).status, 2, 'an unknown transport is a usage error')
+  // what the socketpair figure stands for: Node (libuv) gives a child's stdio 'pipe' as AF_UNIX sockets
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  await p.waitHello(5000)
+  t.match(readlinkSync(`/proc/${p.pid}/fd/0`), /^socket:/)
+  t.match(readlinkSync(`/proc/${p.pid}/fd/1`), /^socket:/)
   await p.stop()
 })
 
