@@ -5,9 +5,9 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import { compileSchemaFile, validatorFile, validatorOrigin } from '../harness/deps/ajv.js'
@@ -553,6 +553,76 @@ t.test('line splitter: lines across chunks, UTF-8 split mid-character, CRLF, a l
   t2.end()
   t.same(lines, ['é€', 'x€', '\ufffdA'])
   t.same(overlong, ['0123456789abcdefXYZ'], 'the overlong line is reported once (its head), then dropped up to its newline')
+})
+
+t.test('pipelined: answers find their steps in order, also steps that are escaped, repeated or never sent', async t => {
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  await p.waitHello(5000)
+  // awaited before it is sent: the step exists before the probe answers it
+  const early = p.waitStep('e5', 5000)
+  const sent: Array<[string, string]> = [
+    ['e1', 'socket L inet stream tcp 0'],
+    ['e2', 'bind L inet 127.0.0.1 0'], // two events: bind and its getsockname
+    ['q"1', 'getsockopt L socket SO_TYPE'], // the probe escapes '"' in both lines
+    ['b\\2', 'getsockopt L socket SO_TYPE'],
+    ['d\x7f3', 'getsockopt L socket SO_TYPE'], // not printable: escaped as \u007f (non-ASCII steps do not come back: bytes are escaped one by one)
+    ['e4', 'nosuchop'], // an error event, no syscall
+    ['rep', 'getsockopt L socket SO_TYPE'],
+    ['rep', 'getsockopt L socket SO_RCVBUF'], // the same token twice: one step with both answers, as before
+    ['e5', 'getsockopt L socket SO_TYPE'],
+  ]
+  for (const [step, command] of sent) p.send(step, command)
+  const never = p.waitStep('never-sent', 200)
+  const outcomes = await Promise.all([...new Set(sent.map(([s]) => s))].map(async s => [s, await p.waitStep(s, 5000)] as const))
+  for (const [step, o] of outcomes) {
+    t.equal(o.status, 'done', `${step}: done`)
+    t.ok(
+      o.events.every(e => e.step === step),
+      `${step}: only its own events`,
+    )
+  }
+  const of = new Map(outcomes)
+  t.same(
+    of.get('e2')!.events.map(e => e.op),
+    ['bind', 'getsockname'],
+  )
+  t.match(of.get('e4')!.events, [{ op: 'nosuchop', error: String }])
+  t.match(of.get('rep')!.events, [{ opt: 'SO_TYPE' }, { opt: 'SO_RCVBUF' }])
+  for (const s of ['q"1', 'b\\2', 'd\x7f3', 'e5']) t.match(of.get(s)!.events, [{ op: 'getsockopt', value: 1 }], `${s}: its answer`)
+  t.equal((await early).status, 'done', 'a wait begun before the send')
+  t.equal((await never).status, 'timeout', 'a step never sent is never done')
+  t.same(
+    p.events.map(e => e.step),
+    ['e1', 'e2', 'e2', 'q"1', 'b\\2', 'd\x7f3', 'e4', 'rep', 'rep', 'e5'],
+    'every event once, in the order written',
+  )
+  // a result's record taken in the middle: what follows is matched afresh
+  p.detach()
+  t.match(last(await call(p, 'getsockopt L socket SO_TYPE')), { value: 1 })
+  t.same(p.invalid, [])
+  await p.stop()
+})
+
+t.test('bench baseline: the C driver runs the probe over pipes or a socketpair; a harness probe talks over sockets', async t => {
+  const rtt = join(dirname(probeBinary), 'pipe-rtt')
+  for (const transport of ['pipe', 'socketpair']) {
+    const [seq, pipelined] = execFileSync(rtt, [probeBinary, '200', transport], { encoding: 'utf8', timeout: 10_000 })
+      .trim()
+      .split(' ')
+      .map(Number)
+    t.ok(seq! > 0 && pipelined! > 0, `${transport}: ns per step, sequential and pipelined`)
+    const only = execFileSync(rtt, [probeBinary, '200', transport, 'pipelined'], { encoding: 'utf8', timeout: 10_000 }).trim().split(' ')
+    t.equal(only[0], '0', `${transport}: only the pipelined figure when asked`)
+  }
+  t.equal(spawnSync(rtt, [probeBinary, '10', 'carrier-pigeon']).status, 2, 'an unknown transport is a usage error')
+  // what the socketpair figure stands for: Node (libuv) gives a child's stdio 'pipe' as AF_UNIX sockets
+  const p = new ProbeProcess([probeBinary], 'solo')
+  t.teardown(() => p.kill())
+  await p.waitHello(5000)
+  t.match(readlinkSync(`/proc/${p.pid}/fd/0`), /^socket:/)
+  t.match(readlinkSync(`/proc/${p.pid}/fd/1`), /^socket:/)
+  await p.stop()
 })
 
 const strace = '/usr/bin/strace'

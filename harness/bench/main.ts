@@ -5,7 +5,10 @@
  * the same run (a C driver of the same probe, a raw better-sqlite3 loop of
  * the same rows), so they need no other machine.
  *
- *   npm run bench [-- --only startup,probe,default,store,report] [--matrix [all]]
+ *   npm run bench [-- --only startup,probe,default,store,report] [--rounds N] [--matrix [all]]
+ *
+ * --rounds sets the probe round trip's rounds (default 9; `--only probe
+ * --rounds 25` is the quick look at that figure alone).
  *
  * --matrix adds the kernel matrix (host + debian:6.1 + debian:6.12 in qemu,
  * minutes under software emulation), which is left out by default: without
@@ -44,6 +47,11 @@ const wanted = new Set<Section>(onlyArg ? (onlyArg.split(',') as Section[]) : SE
 if (args.includes('--matrix')) wanted.add('matrix')
 // `--matrix all`: every kernel of `npm run matrix` instead of host + 6.1 + 6.12
 const matrixAll = args.includes('--matrix') && args[args.indexOf('--matrix') + 1] === 'all'
+const roundsArg = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : 9
+if (!Number.isInteger(roundsArg) || roundsArg < 1) {
+  process.stderr.write('bench: --rounds takes a positive integer\n')
+  process.exit(2)
+}
 for (const s of wanted) {
   if (!SECTIONS.includes(s)) {
     process.stderr.write(`bench: unknown section '${s}' (${SECTIONS.join(', ')})\n`)
@@ -156,24 +164,61 @@ function startup(): void {
 
 // ---- probe round trip ----------------------------------------------------------
 
-interface RoundTrip {
-  cSeqUs: number
-  cPipeUs: number
-  nodeFloorUs: number
-  seqUs: number
+/** One pipelined batch of the harness, bracketed by C driver runs. */
+interface PipeSample {
   pipeUs: number
   /** CPU of this process per pipelined step (all threads, so the collector too): what the machine's load does not change much */
   pipeCpuUs: number
+  /** C pipelined over pipes: the mean of the run just before the harness's batch and the one just after, so both sides meet the same load */
+  cPipeUs: number
+  /** C pipelined over a socketpair, the probe's stdio as Node gives it (libuv's stdio 'pipe' is a socketpair) */
+  cSockPipeUs: number
 }
 
-/** The least Node can do per step: write the line, wake on the answer, find the done frame. No parsing. */
-async function nodeFloor(n: number): Promise<number> {
+interface RoundTrip {
+  cSeqUs: number
+  nodeFloorUs: number
+  /** Node's floor pipelined: every command in one write, the answers' bytes only counted for done frames */
+  nodeFloorPipeUs: number
+  nodeFloorPipeCpuUs: number
+  /** the C pipelined run just before the floor's, which it is compared with */
+  floorCPipeUs: number
+  seqUs: number
+  pipes: PipeSample[]
+}
+
+/** Pipelined batches per round: each is short (tens of ms), so a round takes several and the median sees more of them. */
+const PIPE_BATCHES = 3
+
+/** C driver: [sequential, pipelined] ns per step over pipes or a socketpair; sequential 0 when only pipelined. */
+function cRound(n: number, transport: 'pipe' | 'socketpair', pipelinedOnly: boolean): [number, number] {
+  const argv = [probeBinary, String(n), transport, ...(pipelinedOnly ? ['pipelined'] : [])]
+  return execFileSync(join(nativeBuild, 'pipe-rtt'), argv, { encoding: 'utf8' }).trim().split(' ').map(Number) as [number, number]
+}
+
+/**
+ * The least Node can do per step: write the line, wake on the answer, find
+ * the done frame. No parsing. Then pipelined: every command in one write,
+ * each chunk of answers only searched for done frames.
+ */
+async function nodeFloor(n: number): Promise<{ seqUs: number; pipeUs: number; pipeCpuUs: number }> {
   const child = spawnLongLived([probeBinary])
   let want = ''
   let wake: (() => void) | undefined
   let buf = ''
+  /** pipelined: done frames still to come; the answers are then counted, not kept */
+  let frames = 0
+  /** the end of the last chunk, in case a frame's start is split across two */
+  let tail = ''
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (c: string) => {
+    if (frames > 0) {
+      const text = tail + c
+      for (let i = text.indexOf('{"done"'); i >= 0; i = text.indexOf('{"done"', i + 7)) frames--
+      tail = text.slice(-6)
+      if (frames <= 0) wake!()
+      return
+    }
     buf += c
     if (wake && buf.includes(want)) {
       buf = ''
@@ -192,43 +237,72 @@ async function nodeFloor(n: number): Promise<number> {
     })
   child.stdin.write('b0 socket C inet stream tcp 0\n')
   await wait('b0')
-  const t0 = performance.now()
+  let t0 = performance.now()
   for (let i = 1; i <= n; i++) {
     child.stdin.write(`b${i} getsockopt C socket SO_TYPE\n`)
     await wait(`b${i}`)
   }
-  const us = ((performance.now() - t0) * 1000) / n
+  const seqUs = ((performance.now() - t0) * 1000) / n
+  let commands = ''
+  for (let i = 1; i <= n; i++) commands += `p${i} getsockopt C socket SO_TYPE\n`
+  const cpu0 = process.cpuUsage()
+  t0 = performance.now()
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bench: the pipelined floor got no answer in 30 s')), 30_000)
+    wake = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    frames = n
+    child.stdin.write(commands)
+  })
+  const pipeUs = ((performance.now() - t0) * 1000) / n
+  const cpu = process.cpuUsage(cpu0)
   child.stdin.end()
   await child.exited
-  return us
+  return { seqUs, pipeUs, pipeCpuUs: (cpu.user + cpu.system) / n }
 }
 
 async function probeRound(n: number): Promise<RoundTrip> {
-  const [cSeqNs, cPipeNs] = execFileSync(join(nativeBuild, 'pipe-rtt'), [probeBinary, String(n)], { encoding: 'utf8' })
-    .trim()
-    .split(' ')
-    .map(Number) as [number, number]
-  const nodeFloorUs = await nodeFloor(n)
+  const [cSeqNs, cPipeNs] = cRound(n, 'pipe', false)
+  const floor = await nodeFloor(n)
   const p = new ProbeProcess([probeBinary], 'bench')
   await p.waitHello(5000)
   p.send('b0', 'socket C inet stream tcp 0')
   await p.waitStep('b0', 5000)
-  let t0 = performance.now()
+  const t0 = performance.now()
   for (let i = 1; i <= n; i++) {
     p.send(`b${i}`, 'getsockopt C socket SO_TYPE')
     await p.waitStep(`b${i}`, 5000)
   }
   const seqUs = ((performance.now() - t0) * 1000) / n
-  const cpu0 = process.cpuUsage()
-  t0 = performance.now()
-  for (let i = 1; i <= n; i++) p.send(`p${i}`, 'getsockopt C socket SO_TYPE')
-  await p.waitStep(`p${n}`, 30_000)
-  const pipeUs = ((performance.now() - t0) * 1000) / n
-  const cpu = process.cpuUsage(cpu0)
-  const pipeCpuUs = (cpu.user + cpu.system) / n
+  const pipes: PipeSample[] = []
+  let cBefore = cRound(n, 'pipe', true)[1]
+  for (let k = 0; k < PIPE_BATCHES; k++) {
+    const cpu0 = process.cpuUsage()
+    const t1 = performance.now()
+    for (let i = 1; i <= n; i++) p.send(`p${k}.${i}`, 'getsockopt C socket SO_TYPE')
+    const o = await p.waitStep(`p${k}.${n}`, 30_000)
+    const pipeUs = ((performance.now() - t1) * 1000) / n
+    const cpu = process.cpuUsage(cpu0)
+    if (o.status !== 'done') throw new Error(`bench: the pipelined batch ended with ${o.status}`)
+    p.detach() // the next batch starts from an empty record, as the next result would
+    const cAfter = cRound(n, 'pipe', true)[1]
+    const cSock = cRound(n, 'socketpair', true)[1]
+    pipes.push({ pipeUs, pipeCpuUs: (cpu.user + cpu.system) / n, cPipeUs: (cBefore + cAfter) / 2000, cSockPipeUs: cSock / 1000 })
+    cBefore = cAfter
+  }
   await p.stop()
   if (p.invalid.length) throw new Error(`bench: the probe wrote invalid lines: ${p.invalid[0]!.problem}`)
-  return { cSeqUs: cSeqNs / 1000, cPipeUs: cPipeNs / 1000, nodeFloorUs, seqUs, pipeUs, pipeCpuUs }
+  return {
+    cSeqUs: cSeqNs / 1000,
+    nodeFloorUs: floor.seqUs,
+    nodeFloorPipeUs: floor.pipeUs,
+    nodeFloorPipeCpuUs: floor.pipeCpuUs,
+    floorCPipeUs: cPipeNs / 1000,
+    seqUs,
+    pipes,
+  }
 }
 
 /** Line splitting and event validation alone, per event (no I/O). */
@@ -246,15 +320,27 @@ function parseCost(): { splitValidateUs: number } {
 }
 
 async function probeRoundTrip(): Promise<void> {
-  // Rounds alternate the C driver and Node, so load on the machine hits both sides alike; medians of the per-round ratios.
+  // Rounds alternate the C driver and Node, so load on the machine hits both sides alike; medians of the per-round
+  // (pipelined: per-batch) ratios.
   const n = 5000
   const rounds: RoundTrip[] = []
   await probeRound(1000) // warm-up, not counted: the JIT compiles the hot path on the first steps
-  for (let r = 0; r < 9; r++) rounds.push(await probeRound(n))
+  for (let r = 0; r < roundsArg; r++) rounds.push(await probeRound(n))
   const seqRatio = median(rounds.map(r => r.seqUs / r.cSeqUs))
-  const pipeRatio = median(rounds.map(r => r.pipeUs / r.cPipeUs))
+  const pipes = rounds.flatMap(r => r.pipes)
+  const pipeRatios = pipes.map(x => x.pipeUs / x.cPipeUs)
+  const pipeRatio = median(pipeRatios)
+  const sockRatio = median(pipes.map(x => x.pipeUs / x.cSockPipeUs))
+  const transportRatio = median(pipes.map(x => x.cSockPipeUs / x.cPipeUs))
   const floorRatio = median(rounds.map(r => r.nodeFloorUs / r.cSeqUs))
-  const m = (k: keyof RoundTrip): string => median(rounds.map(r => r[k])).toFixed(1)
+  const floorPipeRatio = median(rounds.map(r => r.nodeFloorPipeUs / r.floorCPipeUs))
+  type Scalar = Exclude<keyof RoundTrip, 'pipes'>
+  const m = (k: Scalar): string => median(rounds.map(r => r[k])).toFixed(1)
+  const mp = (k: keyof PipeSample): string => median(pipes.map(x => x[k])).toFixed(1)
+  const quartiles = (xs: number[]): string => {
+    const q = [...xs].sort((a, b) => a - b)
+    return `${q[Math.floor((q.length - 1) / 4)]!.toFixed(2)}-${q[Math.ceil(((q.length - 1) * 3) / 4)]!.toFixed(2)}x`
+  }
   line(
     'probe step round trip, sequential (harness)',
     `${m('seqUs')} us/step (median of ${rounds.length} rounds x ${n} steps, after a warm-up round)`,
@@ -262,10 +348,23 @@ async function probeRoundTrip(): Promise<void> {
   line('  raw C pipe round trip, same probe and step', `${m('cSeqUs')} us/step`)
   line("  Node's floor (write, wake, find the frame)", `${m('nodeFloorUs')} us/step = ${floorRatio.toFixed(2)}x C`)
   line('  ratio harness / C', `${seqRatio.toFixed(2)}x (per round: ${rounds.map(r => (r.seqUs / r.cSeqUs).toFixed(2)).join(' ')})`)
-  line('probe step, pipelined (harness)', `${m('pipeUs')} us/step`)
-  line('  raw C, pipelined', `${m('cPipeUs')} us/step`)
-  line('  harness CPU per pipelined step', `${m('pipeCpuUs')} us (the probe runs beside it on another core when one is free)`)
-  line('  ratio harness / C', `${pipeRatio.toFixed(2)}x (per round: ${rounds.map(r => (r.pipeUs / r.cPipeUs).toFixed(2)).join(' ')})`)
+  line('probe step, pipelined (harness)', `${mp('pipeUs')} us/step (median of ${pipes.length} batches, ${PIPE_BATCHES} a round)`)
+  line('  raw C, pipelined', `${mp('cPipeUs')} us/step (mean of the runs just before and just after each batch)`)
+  line(
+    '  raw C, pipelined over a socketpair',
+    `${mp('cSockPipeUs')} us/step = ${transportRatio.toFixed(2)}x the pipes (Node's child stdio)`,
+  )
+  line(
+    "  Node's floor, pipelined (count frames only)",
+    `${m('nodeFloorPipeUs')} us/step = ${floorPipeRatio.toFixed(2)}x C, CPU ${m('nodeFloorPipeCpuUs')} us/step`,
+  )
+  line('  harness CPU per pipelined step', `${mp('pipeCpuUs')} us (the probe runs beside it on another core when one is free)`)
+  line('  ratio harness / C', `${pipeRatio.toFixed(2)}x (middle half of the batches ${quartiles(pipeRatios)})`)
+  line('    per batch', pipeRatios.map(x => x.toFixed(2)).join(' '))
+  line(
+    '  ratio harness / C over a socketpair',
+    `${sockRatio.toFixed(2)}x (middle half ${quartiles(pipes.map(x => x.pipeUs / x.cSockPipeUs))})`,
+  )
   const { splitValidateUs } = parseCost()
   line('  line splitting alone', `${(splitValidateUs * 1000).toFixed(0)} ns/line`)
   // the plain syscall, for scale: what a step costs inside the kernel
@@ -280,9 +379,10 @@ async function probeRoundTrip(): Promise<void> {
   })
   figure({
     figure: 'same, pipelined',
-    measured: `${m('pipeUs')} / ${m('cPipeUs')} us = ${pipeRatio.toFixed(2)}x`,
+    measured: `${mp('pipeUs')} / ${mp('cPipeUs')} us = ${pipeRatio.toFixed(2)}x`,
     goal: '<= 1.2x',
     ratio: pipeRatio / 1.2,
+    note: `middle half of ${pipes.length} batches ${quartiles(pipeRatios)}; C over a socketpair as Node's stdio: ${sockRatio.toFixed(2)}x, the transport alone ${transportRatio.toFixed(2)}x`,
   })
 }
 

@@ -32,13 +32,47 @@ interface Waiter {
 }
 
 interface Pending {
-  events: ProbeEvent[]
+  step: string
+  /**
+   * Made with the first event as `[event]` (a step has one event mostly;
+   * a push onto `[]` reserves 17 slots), or empty when an outcome hands it
+   * out first: later events still reach the array the outcome holds.
+   */
+  events: ProbeEvent[] | undefined
   done: boolean
-  waiters: Waiter[]
+  /** Created by the first waitStep: most steps of a pipelined batch are never awaited one by one. */
+  waiters: Waiter[] | undefined
+  /** The step is printable ASCII without '"' or '\\': its done frame and its events carry it as written, no escapes. */
+  plain: boolean
 }
 
 /** The probe's completion frame, as it writes it: printable ASCII step without '"' or '\\' (anything else goes through JSON.parse). */
 const DONE_FRAME = /^\{"done":"([\x20\x21\x23-\x5b\x5d-\x7e]*)","events":\d+\}$/
+const DONE_HEAD = '{"done":"'
+const DONE_TAIL = '","events":'
+
+/** Printable ASCII without '"' and '\\': the characters DONE_FRAME takes in a step. */
+function plainStep(step: string): boolean {
+  for (let i = 0; i < step.length; i++) {
+    const c = step.charCodeAt(i)
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false
+  }
+  return true
+}
+
+/** True when `line` is exactly DONE_FRAME with this step: '{"done":"STEP","events":N}', N digits. */
+function isDoneFrameOf(line: string, step: string): boolean {
+  const tail = DONE_HEAD.length + step.length
+  if (!line.startsWith(DONE_HEAD) || !line.startsWith(step, DONE_HEAD.length) || !line.startsWith(DONE_TAIL, tail)) return false
+  const last = line.length - 1
+  const digits = tail + DONE_TAIL.length
+  if (last <= digits || line.charCodeAt(last) !== 125) return false
+  for (let i = digits; i < last; i++) {
+    const c = line.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
+}
 
 const STDERR_LIMIT = 64 * 1024
 /** A line longer than this is garbage, not an event: it is dropped as invalid instead of growing without bound. */
@@ -144,6 +178,15 @@ export class ProbeProcess {
   exit: { code: number | undefined; signal: string | undefined } | undefined
   private readonly child: LongLivedChild
   private readonly steps = new Map<string, Pending>()
+  /**
+   * The steps sent and not yet done, in the order sent. The probe answers
+   * in that order, so a line's step is almost always the one at `head`:
+   * a string compare instead of slicing the step out and hashing it for
+   * the map. Anything else (a step never sent, a lost frame) goes through
+   * the map as before.
+   */
+  private order: Pending[] = []
+  private head = 0
   private helloWaiters: Array<(ok: boolean) => void> = []
   private endWaiters: Array<() => void> = []
   private readonly validate = compileSchemaFile(join(schemaDir, 'event.schema.json'))
@@ -199,6 +242,8 @@ export class ProbeProcess {
     this.invalid = []
     this.stderr = ''
     this.steps.clear()
+    this.order = []
+    this.head = 0
     this.timed.clear()
     return record
   }
@@ -242,14 +287,31 @@ export class ProbeProcess {
     })
   }
 
+  /** The step the probe answers now (the oldest sent that is not done), if any. */
+  private current(): Pending | undefined {
+    let p = this.order[this.head]
+    while (p?.done) p = this.order[++this.head]
+    if (!p && this.head) {
+      // all answered: start over (a sequential run empties it every step)
+      this.order.length = 0
+      this.head = 0
+    }
+    return p
+  }
+
   private onLine(line: string): void {
     // Half the lines are done frames: read the probe's exact form without JSON.parse (events start '{"seq"', never '{"d').
-    const frame = line.charCodeAt(2) === 100 ? DONE_FRAME.exec(line) : null
-    if (frame) {
-      const p = this.pending(frame[1]!)
-      p.done = true
-      this.settle(p, 'done')
-      return
+    if (line.charCodeAt(2) === 100) {
+      const cur = this.current()
+      if (cur?.plain && isDoneFrameOf(line, cur.step)) {
+        this.finish(cur)
+        return
+      }
+      const frame = DONE_FRAME.exec(line)
+      if (frame) {
+        this.finish(this.pending(frame[1]!))
+        return
+      }
     }
     if (!line.trim()) return
     let obj: unknown
@@ -260,10 +322,7 @@ export class ProbeProcess {
       return
     }
     if (obj && typeof obj === 'object' && 'done' in obj && !('seq' in obj)) {
-      const step = String((obj as { done: unknown }).done)
-      const p = this.pending(step)
-      p.done = true
-      this.settle(p, 'done')
+      this.finish(this.pending(String((obj as { done: unknown }).done)))
       return
     }
     if (!this.validate(obj)) {
@@ -280,22 +339,32 @@ export class ProbeProcess {
       return
     }
     this.events.push(event)
-    if (event.step !== undefined) this.pending(event.step).events.push(event)
+    if (event.step !== undefined) {
+      const cur = this.current()
+      const p = cur?.step === event.step ? cur : this.pending(event.step)
+      if (p.events) p.events.push(event)
+      else p.events = [event]
+    }
     if (event.op === 'capture_end') for (const w of this.endWaiters.splice(0)) w()
   }
 
   private pending(step: string): Pending {
     let p = this.steps.get(step)
     if (!p) {
-      p = { events: [], done: false, waiters: [] }
+      p = { step, events: undefined, done: false, waiters: undefined, plain: plainStep(step) }
       this.steps.set(step, p)
     }
     return p
   }
 
+  private finish(p: Pending): void {
+    p.done = true
+    this.settle(p, 'done')
+  }
+
   /** Send one command line (without the step token, which is prepended). */
   send(step: string, command: string): void {
-    this.pending(step)
+    this.order.push(this.pending(step))
     // Commands sent in one tick (pipelined, or several actors' setup) leave in one write.
     if (this.outgoing === undefined) {
       this.outgoing = ''
@@ -328,11 +397,11 @@ export class ProbeProcess {
   /** Wait until the probe reports the step done, the limit passes or the probe exits. */
   waitStep(step: string, timeoutMs: number): Promise<StepOutcome> {
     const p = this.pending(step)
-    if (p.done) return Promise.resolve({ events: p.events, status: 'done' })
-    if (this.exit) return Promise.resolve({ events: p.events, status: 'exit' })
+    if (p.done) return Promise.resolve({ events: (p.events ??= []), status: 'done' })
+    if (this.exit) return Promise.resolve({ events: (p.events ??= []), status: 'exit' })
     return new Promise(resolve => {
       const deadline = performance.now() + Math.max(0, timeoutMs)
-      p.waiters.push({ deadline, resolve })
+      ;(p.waiters ??= []).push({ deadline, resolve })
       this.timed.add(p)
       if (deadline < this.timerAt) this.arm(deadline)
     })
@@ -340,10 +409,12 @@ export class ProbeProcess {
 
   /** Resolve every waiter of a step (done or exit) and forget it for the timer. */
   private settle(p: Pending, status: 'done' | 'exit'): void {
+    if (!p.waiters) return
     this.timed.delete(p)
-    if (!p.waiters.length) return
-    const waiters = p.waiters.splice(0)
-    for (const w of waiters) w.resolve({ events: p.events, status })
+    const waiters = p.waiters
+    p.waiters = undefined
+    const events = (p.events ??= [])
+    for (const w of waiters) w.resolve({ events, status })
     // The timer stays armed: re-arming per step is what this avoids. If it
     // fires for nobody it simply stops; it is unref'd and dropped at exit.
   }
@@ -371,14 +442,14 @@ export class ProbeProcess {
     let next = Infinity
     for (const p of [...this.timed]) {
       const keep: Waiter[] = []
-      for (const w of p.waiters) {
-        if (w.deadline <= now) w.resolve({ events: p.events, status: 'timeout' })
+      for (const w of p.waiters ?? []) {
+        if (w.deadline <= now) w.resolve({ events: (p.events ??= []), status: 'timeout' })
         else {
           keep.push(w)
           next = Math.min(next, w.deadline)
         }
       }
-      p.waiters = keep
+      p.waiters = keep.length ? keep : undefined
       if (!keep.length) this.timed.delete(p)
     }
     if (next < Infinity) this.arm(next)

@@ -2,10 +2,17 @@
  * Baseline for `npm run bench`: the probe step round trip driven from C.
  * Starts the real probe on two pipes, then sends the same step the Node
  * bench sends (getsockopt SO_TYPE) and reads until its done frame, first
- * one step at a time, then all steps written ahead (pipelined). What is
- * left between this and the Node figure is the harness's own cost.
+ * one step at a time, then all steps written ahead (pipelined).
  *
- *   pipe-rtt PROBE N   prints "<sequential ns/step> <pipelined ns/step>"
+ *   pipe-rtt PROBE N [pipe|socketpair] [pipelined]
+ *
+ * prints "<sequential ns/step> <pipelined ns/step>" (sequential 0 when only
+ * `pipelined` was asked). The probe's stdin and stdout are pipes by default;
+ * `socketpair` gives it AF_UNIX stream sockets instead, which is what Node's
+ * child_process (libuv) gives every child it spawns with stdio 'pipe', so
+ * the harness's probes always talk over sockets. What is left between the
+ * socketpair figure and the Node one is the harness's own cost; between the
+ * two C figures, the transport's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,11 +88,20 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	long n = atol(argv[2]);
+	int sockets = argc > 3 && strcmp(argv[3], "socketpair") == 0;
+	int only_pipelined = argc > 4 && strcmp(argv[4], "pipelined") == 0;
 	int a[2], b[2];
 	char cmd[128], done[64];
 
 	signal(SIGPIPE, SIG_IGN);
-	if (n <= 0 || pipe(a) < 0 || pipe(b) < 0)
+	if (argc > 3 && !sockets && strcmp(argv[3], "pipe") != 0)
+		return 2;
+	if (n <= 0)
+		return 2;
+	/* a[0] and b[1] become the probe's stdin and stdout: for a socketpair
+	 * both ends are bidirectional, used one way as libuv's are. */
+	if (sockets ? socketpair(AF_UNIX, SOCK_STREAM, 0, a) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, b) < 0
+		    : pipe(a) < 0 || pipe(b) < 0)
 		die("pipe");
 	pid_t pid = fork();
 	if (pid < 0)
@@ -108,14 +125,14 @@ int main(int argc, char **argv)
 		die("b0");
 
 	long long t0 = now_ns();
-	for (long i = 1; i <= n; i++) {
+	for (long i = 1; i <= (only_pipelined ? 0 : n); i++) {
 		int len = snprintf(cmd, sizeof cmd, "b%ld getsockopt C socket SO_TYPE\n", i);
 		write_all(cmd, (size_t)len);
 		snprintf(done, sizeof done, "{\"done\":\"b%ld\"", i);
 		if (!read_until(done))
 			die("sequential step");
 	}
-	long long seq_ns = (now_ns() - t0) / n;
+	long long seq_ns = only_pipelined ? 0 : (now_ns() - t0) / n;
 
 	/* Pipelined: the commands go out in as few writes as the pipe takes,
 	 * answers are read as they come; never blocking on a full pipe in
