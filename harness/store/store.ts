@@ -728,10 +728,11 @@ export class TraceStore {
     for (let idx = 0; idx < result.events.length; idx++) {
       const { actor, event: e, clock } = result.events[idx]!
       const head = this.quotedActor(actor)
-      const details = rawLineOf(e) ?? JSON.stringify(e)
+      const line = rawLineOf(e)
+      const details = line ?? JSON.stringify(e)
       if (idx) events += ','
       events += clock === undefined || clock === 'local' ? `${head}${details}]` : `${head}${details},${JSON.stringify(clock)}]`
-      sig.event(actor, e.op, e as unknown as Record<string, unknown>)
+      sig.probeEvent(actor, e, line)
     }
     events += ']'
     const checks = new Array<CheckTuple>(result.checks.length)
