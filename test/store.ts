@@ -5,7 +5,18 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -581,6 +592,37 @@ process.exit(0)
   const d = new Database(exitDb, { readonly: true })
   t.equal((d.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n, 5, 'process.exit: every queued result is in the store')
   d.close()
+})
+
+t.test('a burst of results is checkpointed by the worker while the run goes on, and close leaves no WAL', async t => {
+  const file = join(dir, 'burst.db')
+  const store = TraceStore.open(file)
+  const { id: runId } = store.beginRun(runInfo)
+  const data = 'x'.repeat(4000)
+  const base = result('pass')
+  // about 12 MB: three times the worker's step, far below the writer's own checkpoint (64 MB)
+  for (let attempt = 1; attempt <= 3000; attempt++) {
+    const events = base.events.map(({ actor, event }, i) => {
+      const line = JSON.stringify({ ...event, ...(i === 0 ? { data } : {}) })
+      return { actor, event: keepRawLine(JSON.parse(line) as ProbeEvent, line) }
+    })
+    store.queueResult(runId, { ...base, attempt, events })
+  }
+  store.finishRun(runId, 'complete')
+  // the writer's own checkpoint moved out to 64 MB: what reaches the database file before close, the worker copied
+  t.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 16384, 'the writer left its checkpoints to the worker')
+  const reader = new Database(file, { readonly: true })
+  t.equal((reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n, 3000, 'a reader sees every result meanwhile')
+  reader.close()
+  const size = () => statSync(file).size
+  for (let i = 0; i < 100 && size() < 4 << 20; i++) await new Promise(r => setTimeout(r, 50))
+  t.ok(size() >= 4 << 20, `the database file holds what was checkpointed before close (${size()} bytes)`)
+  store.close()
+  t.notOk(existsSync(`${file}-wal`), 'the last close checkpointed the rest and removed the WAL')
+  const again = TraceStore.open(file, { readonly: true })
+  t.equal(again.results(runId).length, 3000)
+  t.equal(JSON.parse(again.events(again.results(runId)[1500]!.id)[0]!.details).data, data)
+  again.close()
 })
 
 t.test('a running run whose beacon is gone is marked aborted on open; live, foreign and old runs are not', async t => {

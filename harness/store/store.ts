@@ -20,6 +20,7 @@ import { rawLineOf } from '../trace/raw-line.js'
 import type { ScenarioResult } from '../trace/result.js'
 import type { Scenario } from '../scenario/types.js'
 import { listeningBeacons, thisLiveness } from './liveness.js'
+import { Checkpointer } from './checkpointer.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
 import { SignatureBuilder } from '../compare/signature.js'
 
@@ -460,6 +461,10 @@ export class TraceStore {
   private failure: unknown
   private statements: Statements | undefined
   private readonly scenarioIds = new Map<string, number>()
+  /** Checkpoints of what this connection writes (checkpointer.ts); made at the first result written. */
+  private checkpointer: Checkpointer | undefined
+  /** Bytes of the results written since the last commit, for the checkpointer. */
+  private bytes = 0
 
   static open(file: string, opts: { readonly?: boolean; mustExist?: boolean; copy?: boolean } = {}): TraceStore {
     let db: SqliteDatabase
@@ -534,6 +539,7 @@ export class TraceStore {
     } finally {
       queued.delete(this)
       if (this.timer) clearTimeout(this.timer)
+      this.checkpointer?.close()
       if (this.db.open) this.db.close()
     }
     if (this.copyDir) rmSync(this.copyDir, { recursive: true, force: true })
@@ -648,7 +654,16 @@ export class TraceStore {
   /** Write one result with its events and checks, in its own transaction (after anything queued). */
   recordResult(runId: number, result: ScenarioResult): number {
     this.flush()
-    return writeTransaction(this.db, () => this.writeResult(runId, result))
+    const id = writeTransaction(this.db, () => this.writeResult(runId, result))
+    this.committed()
+    return id
+  }
+
+  /** A write transaction of results committed: count its bytes towards the next checkpoint. */
+  private committed(): void {
+    this.checkpointer ??= new Checkpointer(this.db, this.file)
+    this.checkpointer.committed(this.bytes)
+    this.bytes = 0
   }
 
   /**
@@ -694,11 +709,14 @@ export class TraceStore {
     if (batch.length) {
       this.pending = []
       queued.delete(this)
+      this.bytes = 0
       try {
         writeTransaction(this.db, () => {
           for (const { runId, result } of batch) this.writeResult(runId, result)
         })
+        this.committed()
       } catch (err) {
+        this.bytes = 0
         this.scenarioIds.clear()
         // a full disk may still take the first few: keep what fits, in order
         for (const { runId, result } of batch) {
@@ -761,7 +779,10 @@ export class TraceStore {
         failed,
       ).lastInsertRowid,
     )
-    st.insertTrace.run(resultId, JSON.stringify(checks), events)
+    const checksText = JSON.stringify(checks)
+    st.insertTrace.run(resultId, checksText, events)
+    // the row's text and about a row's worth of b-tree and results columns
+    this.bytes += events.length + checksText.length + 256
     return resultId
   }
 
