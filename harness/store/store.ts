@@ -461,6 +461,7 @@ export class TraceStore {
   private failure: unknown
   private statements: Statements | undefined
   private readonly scenarioIds = new Map<string, number>()
+  private scenarioObjects = new WeakMap<Scenario, number>()
   /** Checkpoints of what this connection writes (checkpointer.ts); made at the first result written. */
   private checkpointer: Checkpointer | undefined
   /** Bytes of the results written since the last commit, for the checkpointer. */
@@ -626,9 +627,15 @@ export class TraceStore {
 
   /** Scenario row for this content (same id and hash: same row). Call inside a write transaction. */
   scenarioId(s: Scenario): number {
+    // a run hands the same scenario object with each of its results: known by identity without building a key
+    const seen = this.scenarioObjects.get(s)
+    if (seen !== undefined) return seen
     const key = `${s.id}\u0000${s.hash}`
     const known = this.scenarioIds.get(key)
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      this.scenarioObjects.set(s, known)
+      return known
+    }
     const st = this.prepared()
     const row = st.findScenario.get(s.id, s.hash) as { id: number } | undefined
     let id = row?.id
@@ -648,6 +655,7 @@ export class TraceStore {
     }
     // rows are never deleted, so the id stays valid for this connection; a rolled-back insert is forgotten in flush
     this.scenarioIds.set(key, id)
+    this.scenarioObjects.set(s, id)
     return id
   }
 
@@ -717,13 +725,13 @@ export class TraceStore {
         this.committed()
       } catch (err) {
         this.bytes = 0
-        this.scenarioIds.clear()
+        this.forgetScenarios()
         // a full disk may still take the first few: keep what fits, in order
         for (const { runId, result } of batch) {
           try {
             writeTransaction(this.db, () => this.writeResult(runId, result))
           } catch {
-            this.scenarioIds.clear()
+            this.forgetScenarios()
             break
           }
         }
@@ -733,6 +741,12 @@ export class TraceStore {
       this.lastCommit = Date.now()
     }
     this.throwFailure()
+  }
+
+  /** After a rollback: scenario rows inserted in it are gone. */
+  private forgetScenarios(): void {
+    this.scenarioIds.clear()
+    this.scenarioObjects = new WeakMap()
   }
 
   private writeResult(runId: number, result: ScenarioResult): number {
