@@ -5,7 +5,9 @@
  * batches: at once when nothing was committed for a commit window, else when
  * the window ends or the batch is full, and always before the run is marked
  * finished or aborted and at process exit. A kill -9 loses at most one
- * window, and the next open marks that run aborted (liveness.ts).
+ * window, and the next open marks that run aborted (liveness.ts). Once a
+ * store has written a few MB, WAL checkpoints run in a worker thread
+ * (checkpointer.ts), so commits do not wait for the disk.
  */
 import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
