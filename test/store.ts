@@ -484,9 +484,15 @@ t.test('signatures cut from the probe lines equal the object path on the package
       r.checks.map(c => ({ ...c, verdict: c.ok ? 'pass' : 'fail' })),
     )
     const row = store.db
-      .prepare('SELECT r.signature FROM results r JOIN scenarios s ON s.id = r.scenario_id WHERE s.scenario = ? AND r.variant = ?')
-      .get(r.scenario.id, r.variant) as { signature: string }
+      .prepare(
+        'SELECT r.signature, t.checks FROM results r JOIN scenarios s ON s.id = r.scenario_id JOIN traces t ON t.result_id = r.id WHERE s.scenario = ? AND r.variant = ?',
+      )
+      .get(r.scenario.id, r.variant) as { signature: string; checks: string }
     if (row.signature !== old) t.equal(row.signature, old, `${r.scenario.id} [${r.variant}]: the stored signature`)
+    const checks = JSON.stringify(
+      r.checks.map((c, i) => [i, c.step, c.actor, c.field, c.expected, c.observed, c.ok ? 'pass' : 'fail', c.claim ? 1 : 0]),
+    )
+    if (row.checks !== checks) t.equal(row.checks, checks, `${r.scenario.id} [${r.variant}]: the stored checks`)
   }
   store.close()
   t.ok(results.length > 100, `${results.length} results`)
@@ -592,6 +598,43 @@ process.exit(0)
   const d = new Database(exitDb, { readonly: true })
   t.equal((d.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n, 5, 'process.exit: every queued result is in the store')
   d.close()
+})
+
+t.test('checks with quotes, escapes and non-ASCII text: stored and signed as JSON.stringify writes them', async t => {
+  const store = TraceStore.open(join(dir, 'checks-text.db'))
+  const { id: runId } = store.beginRun(runInfo)
+  const base = result('fail')
+  const odd = ['say "hi"', 'back\\slash', 'tab\tnew\nline\u0001', 'ümlaut → ✓', 'lone \ud800 surrogate', '']
+  const checks = odd.map((text, i) => ({
+    step: `s${i}`,
+    actor: text,
+    field: 'errno',
+    expected: text,
+    observed: `${text}!`,
+    ok: i % 2 === 0,
+    claim: i === 1,
+  }))
+  const id = store.recordResult(runId, { ...base, checks })
+  const row = store.db
+    .prepare('SELECT r.signature, t.checks FROM results r JOIN traces t ON t.result_id = r.id WHERE r.id = ?')
+    .get(id) as {
+    signature: string
+    checks: string
+  }
+  t.equal(
+    row.checks,
+    JSON.stringify(checks.map((c, i) => [i, c.step, c.actor, c.field, c.expected, c.observed, c.ok ? 'pass' : 'fail', c.claim ? 1 : 0])),
+  )
+  const signed = signatureOf(
+    base.events.map(e => ({ actor: e.actor, op: e.event.op, raw: e.event })),
+    checks.map(c => ({ ...c, verdict: c.ok ? 'pass' : 'fail' })),
+  )
+  t.equal(row.signature, signed, 'the signature of the object path')
+  t.same(
+    store.checks(id).map(c => c.observed),
+    checks.map(c => c.observed),
+  )
+  store.close()
 })
 
 t.test('a burst of results is checkpointed by the worker while the run goes on, and close leaves no WAL', async t => {

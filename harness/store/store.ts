@@ -425,6 +425,9 @@ function maskOf(e: ProbeEvent): string | null {
   return list.length ? list.map(r => `${r.h}:${maskText(r.events)}`).join(' ') : '-'
 }
 
+/** One array element's JSON, as JSON.stringify writes it inside an array (undefined as null). */
+const jsonItem = (v: unknown): string => JSON.stringify(v) ?? 'null'
+
 /** Tables and views (events and checks are views over traces since schema 4). */
 const STORE_TABLES = ['runs', 'scenarios', 'results', 'traces', 'events', 'checks']
 
@@ -769,15 +772,18 @@ export class TraceStore {
       sig.probeEvent(actor, e, line)
     }
     events += ']'
-    const checks = new Array<CheckTuple>(result.checks.length)
+    // the checks' text (encodeChecks' tuples) and their signatures share each field's JSON, encoded once
+    let checksText = '['
     let failed = 0
     for (let idx = 0; idx < result.checks.length; idx++) {
       const c = result.checks[idx]!
-      const verdict = c.ok ? 'pass' : 'fail'
+      const verdict = c.ok ? '"pass"' : '"fail"'
       if (!c.ok) failed++
-      checks[idx] = [idx, c.step, c.actor, c.field, c.expected, c.observed, verdict, c.claim ? 1 : 0]
-      sig.check({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, verdict })
+      const head = `${jsonItem(c.step)},${jsonItem(c.actor)},${jsonItem(c.field)},${jsonItem(c.expected)}`
+      checksText += `${idx ? ',' : ''}[${idx},${head},${jsonItem(c.observed)},${verdict},${c.claim ? 1 : 0}]`
+      sig.checkJson(`[${head},${verdict}]`)
     }
+    checksText += ']'
     const resultId = Number(
       st.insertResult.run(
         runId,
@@ -795,7 +801,6 @@ export class TraceStore {
         failed,
       ).lastInsertRowid,
     )
-    const checksText = JSON.stringify(checks)
     st.insertTrace.run(resultId, checksText, events)
     // the row's text and about a row's worth of b-tree and results columns
     this.bytes += events.length + checksText.length + 256
