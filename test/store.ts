@@ -5,7 +5,18 @@ import t from 'tap'
 import Database from 'better-sqlite3'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,12 +28,13 @@ import { checkRunBundle, importRunBundle } from '../harness/store/import-bundle.
 import type { RunBundle } from '../harness/store/run-bundle.js'
 import { loadRunTraces } from '../harness/compare/load-run.js'
 import { firstDifference } from '../harness/compare/first-difference.js'
-import { signatureOfRows } from '../harness/compare/signature.js'
+import { lineKey, signatureOf, signatureOfRows } from '../harness/compare/signature.js'
+import { normaliseFields, PortNames } from '../harness/compare/normalise.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import { parseScenario } from '../harness/scenario/load.js'
 import type { ScenarioResult } from '../harness/trace/result.js'
 import type { ProbeEvent } from '../harness/trace/event.js'
-import { keepRawLine } from '../harness/trace/raw-line.js'
+import { keepRawLine, rawLineOf } from '../harness/trace/raw-line.js'
 import type { SockspecError } from '../harness/errors.js'
 import { sockspecAsync } from './fixtures/cli.js'
 
@@ -428,6 +440,112 @@ t.test('signatures: equal exactly where compare finds no difference, the same wr
   store.close()
 })
 
+t.test('signatures cut from the probe lines equal the object path on the packaged scenarios, run for real', async t => {
+  const { loadScenarios } = await import('../harness/scenario/load.js')
+  const { runPlan } = await import('../harness/runner/run.js')
+  const { loopbackHost } = await import('../harness/hosts/loopback.js')
+  const { systemInfo } = await import('../harness/hosts/system-info.js')
+  const { runInfoFor } = await import('../harness/runner/run-info.js')
+  const { scenarioDir } = await import('../harness/paths.js')
+  // packs whose events carry every member rule: addresses, ready lists, TCP_INFO, mib, wait_blocked,
+  // packet_expect, tun_open, share/pidfd (simulated hosts need root; without it those scenarios skip)
+  const packs = ['tcp-peer', 'shared', 'seed-claims', 'poll-parity', 'udp', 'man-pages', 'io-uring']
+  const store = TraceStore.open(join(dir, 'real-sig.db'))
+  const { id: runId } = store.beginRun(runInfoFor(systemInfo(), 'loopback', undefined, ['test']))
+  const { results } = await runPlan({
+    scenarios: loadScenarios(packs.map(p => join(scenarioDir, p))),
+    host: loopbackHost(),
+    system: systemInfo(),
+    store,
+    runId,
+    repeat: 1,
+  })
+  store.finishRun(runId, 'complete')
+  let cut = 0
+  let events = 0
+  const ops = new Set<string>()
+  for (const r of results) {
+    const ports = [new PortNames(), new PortNames()] as const
+    for (const { actor, event } of r.events) {
+      if (actor === 'wire') continue
+      events++
+      const line = rawLineOf(event)
+      const key = line === undefined ? undefined : lineKey(line, event, ports[1])
+      const old = JSON.stringify(normaliseFields(event, event.op, ports[0]))
+      if (key === undefined) JSON.stringify(normaliseFields(event, event.op, ports[1]))
+      else {
+        cut++
+        ops.add(event.op)
+        if (key !== old) t.equal(key, old, `${r.scenario.id} [${r.variant}] ${event.op}: the key cut from the line`)
+      }
+    }
+    const old = signatureOf(
+      r.events.map(e => ({ actor: e.actor, op: e.event.op, raw: e.event })),
+      r.checks.map(c => ({ ...c, verdict: c.ok ? 'pass' : 'fail' })),
+    )
+    const row = store.db
+      .prepare(
+        'SELECT r.signature, t.checks FROM results r JOIN scenarios s ON s.id = r.scenario_id JOIN traces t ON t.result_id = r.id WHERE s.scenario = ? AND r.variant = ?',
+      )
+      .get(r.scenario.id, r.variant) as { signature: string; checks: string }
+    if (row.signature !== old) t.equal(row.signature, old, `${r.scenario.id} [${r.variant}]: the stored signature`)
+    const checks = JSON.stringify(
+      r.checks.map((c, i) => [i, c.step, c.actor, c.field, c.expected, c.observed, c.ok ? 'pass' : 'fail', c.claim ? 1 : 0]),
+    )
+    if (row.checks !== checks) t.equal(row.checks, checks, `${r.scenario.id} [${r.variant}]: the stored checks`)
+  }
+  store.close()
+  t.ok(results.length > 100, `${results.length} results`)
+  t.ok(cut > 0.95 * events, `${cut} of ${events} events cut from their line`)
+  for (const op of ['socket', 'connect', 'epoll_wait', 'poll', 'getsockopt', 'accept4'])
+    t.ok(ops.has(op), `${op} events cut from their line`)
+  if (process.getuid?.() === 0) for (const op of ['tun_open', 'packet_expect', 'mib']) t.ok(ops.has(op), `${op} events cut from their line`)
+})
+
+t.test('signature lines that would not re-encode as they stand take the object path, with the same key', async t => {
+  const lines = [
+    // escapes, a 64-bit number, -0, a fraction, an exponent, whitespace, a key repeated, keys starting with a digit
+    '{"seq":1,"op":"recv","h":"S","data":"a\\u0001\\n","t0":5,"ret":3}',
+    '{"seq":1,"op":"getsockopt","h":"C","opt":"SO_MAX_PACING_RATE","value":18446744073709551615,"t0":5,"ret":0}',
+    '{"seq":1,"op":"getsockopt","h":"C","opt":"X","value":-0,"t0":5,"ret":0}',
+    '{"seq":1,"op":"getsockopt","h":"C","opt":"X","value":1.50,"t0":5,"ret":0}',
+    '{"seq":1,"op":"getsockopt","h":"C","opt":"X","value":{"a":1e3},"t0":5,"ret":0}',
+    '{"seq":1,"op":"socket","new":"C", "t0":5,"ret":3}',
+    '{"seq":1,"op":"socket","new":"C","new":"D","t0":5,"ret":3}',
+    '{"seq":1,"op":"getsockopt","h":"C","opt":"X","value":{"b":1,"2":3,"a":[{"c":1,"c":2}]},"t0":5,"ret":0}',
+    '{"seq":1,"1":2,"op":"socket","t0":5,"ret":3}',
+    // and lines that are cut: every member rule
+    '{"seq":1,"step":"s1","op":"socket","new":"L","t0":5,"t1":6,"ret":3}',
+    '{"seq":2,"step":"s2","op":"connect","h":"C","addr":{"family":"inet","addr":"127.0.0.1","port":40000},"t0":5,"ret":-1,"errno":"EINPROGRESS"}',
+    '{"seq":2,"step":"s2","op":"bind","h":"C","addr":{"family":"unix","path":"/tmp/sockspec-abcdef/s"},"t0":5,"ret":0}',
+    '{"seq":3,"op":"epoll_wait","h":"E","ready":[{"h":"S","events":["EPOLLOUT","EPOLLHUP"]},{"h":"C","events":[]}],"t0":5,"ret":2}',
+    '{"seq":4,"op":"getsockopt","h":"C","opt":"TCP_INFO","value":{"optlen":280,"state":"TCP_ESTABLISHED","rtt":17,"bytes_acked":1,"max_pacing_rate":18446744073709551615},"t0":5,"ret":0}',
+    '{"seq":5,"op":"share","h":"L","fd":3,"ino":6594643,"t0":5,"ret":0}',
+    '{"seq":6,"op":"wait_blocked","pid":9,"polls":3,"value":{"state":"S","syscall":"epoll_wait","wchan":"do_epoll_wait"},"t0":5,"ret":0}',
+    '{"seq":7,"op":"mib","mark":"after","value":{"TcpExtTCPAbortOnData":1,"IpInReceives":9,"Icmp6OutDestUnreachs":1},"t0":5,"ret":399}',
+    '{"seq":8,"op":"packet_expect","h":"P","value":{"flags":"SYN","ts_val":77,"len":0},"skipped":1,"t0":5,"ret":1}',
+    '{"seq":9,"op":"tun_open","ready_us":217,"new":"P","addr":{"family":"inet","addr":"198.18.0.2","port":8080},"t0":5,"ret":3}',
+    '{"seq":10,"op":"epoll_ctl","h":"E","ctl":"EPOLL_CTL_ADD","target":"S","events":["EPOLLIN"],"t0":5,"t1":6,"ret":0}',
+  ]
+  const cut: boolean[] = []
+  for (const line of lines) {
+    const event = keepRawLine(JSON.parse(line) as ProbeEvent, line)
+    const key = lineKey(line, event, new PortNames())
+    cut.push(key !== undefined)
+    t.equal(
+      key ?? JSON.stringify(normaliseFields(event, event.op, new PortNames())),
+      JSON.stringify(normaliseFields(event, event.op, new PortNames())),
+      line,
+    )
+  }
+  t.same(
+    cut.slice(0, 9),
+    Array(9).fill(false),
+    'refused: escapes, 64-bit numbers, -0, fractions, exponents, whitespace, repeated and digit keys',
+  )
+  t.same(cut.slice(9), Array(lines.length - 9).fill(true), 'cut: every member rule')
+})
+
 t.test('queued results: committed at once when idle, within the window, by a full batch, and at finish, abort, close and exit', async t => {
   const file = join(dir, 'queue.db')
   const store = TraceStore.open(file)
@@ -480,6 +598,74 @@ process.exit(0)
   const d = new Database(exitDb, { readonly: true })
   t.equal((d.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n, 5, 'process.exit: every queued result is in the store')
   d.close()
+})
+
+t.test('checks with quotes, escapes and non-ASCII text: stored and signed as JSON.stringify writes them', async t => {
+  const store = TraceStore.open(join(dir, 'checks-text.db'))
+  const { id: runId } = store.beginRun(runInfo)
+  const base = result('fail')
+  const odd = ['say "hi"', 'back\\slash', 'tab\tnew\nline\u0001', 'ümlaut → ✓', 'lone \ud800 surrogate', '']
+  const checks = odd.map((text, i) => ({
+    step: `s${i}`,
+    actor: text,
+    field: 'errno',
+    expected: text,
+    observed: `${text}!`,
+    ok: i % 2 === 0,
+    claim: i === 1,
+  }))
+  const id = store.recordResult(runId, { ...base, checks })
+  const row = store.db
+    .prepare('SELECT r.signature, t.checks FROM results r JOIN traces t ON t.result_id = r.id WHERE r.id = ?')
+    .get(id) as {
+    signature: string
+    checks: string
+  }
+  t.equal(
+    row.checks,
+    JSON.stringify(checks.map((c, i) => [i, c.step, c.actor, c.field, c.expected, c.observed, c.ok ? 'pass' : 'fail', c.claim ? 1 : 0])),
+  )
+  const signed = signatureOf(
+    base.events.map(e => ({ actor: e.actor, op: e.event.op, raw: e.event })),
+    checks.map(c => ({ ...c, verdict: c.ok ? 'pass' : 'fail' })),
+  )
+  t.equal(row.signature, signed, 'the signature of the object path')
+  t.same(
+    store.checks(id).map(c => c.observed),
+    checks.map(c => c.observed),
+  )
+  store.close()
+})
+
+t.test('a burst of results is checkpointed by the worker while the run goes on, and close leaves no WAL', async t => {
+  const file = join(dir, 'burst.db')
+  const store = TraceStore.open(file)
+  const { id: runId } = store.beginRun(runInfo)
+  const data = 'x'.repeat(4000)
+  const base = result('pass')
+  // about 12 MB: three times the worker's step, far below the writer's own checkpoint (64 MB)
+  for (let attempt = 1; attempt <= 3000; attempt++) {
+    const events = base.events.map(({ actor, event }, i) => {
+      const line = JSON.stringify({ ...event, ...(i === 0 ? { data } : {}) })
+      return { actor, event: keepRawLine(JSON.parse(line) as ProbeEvent, line) }
+    })
+    store.queueResult(runId, { ...base, attempt, events })
+  }
+  store.finishRun(runId, 'complete')
+  // the writer's own checkpoint moved out to 64 MB: what reaches the database file before close, the worker copied
+  t.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 16384, 'the writer left its checkpoints to the worker')
+  const reader = new Database(file, { readonly: true })
+  t.equal((reader.prepare('SELECT count(*) AS n FROM results').get() as { n: number }).n, 3000, 'a reader sees every result meanwhile')
+  reader.close()
+  const size = () => statSync(file).size
+  for (let i = 0; i < 100 && size() < 4 << 20; i++) await new Promise(r => setTimeout(r, 50))
+  t.ok(size() >= 4 << 20, `the database file holds what was checkpointed before close (${size()} bytes)`)
+  store.close()
+  t.notOk(existsSync(`${file}-wal`), 'the last close checkpointed the rest and removed the WAL')
+  const again = TraceStore.open(file, { readonly: true })
+  t.equal(again.results(runId).length, 3000)
+  t.equal(JSON.parse(again.events(again.results(runId)[1500]!.id)[0]!.details).data, data)
+  again.close()
 })
 
 t.test('a running run whose beacon is gone is marked aborted on open; live, foreign and old runs are not', async t => {

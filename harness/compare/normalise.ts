@@ -171,48 +171,125 @@ export function eventKey(actor: string, fields: Record<string, unknown>): string
 /** One event's compared fields, from its raw probe object (as stored in details); `ports` numbers ports per result. */
 export function normaliseFields(raw: Readonly<Record<string, unknown>>, op: string, ports: PortNames): Record<string, unknown> {
   const fields: Record<string, unknown> = {}
-  for (const k in raw) if (!DROPPED.has(k) && raw[k] !== undefined) fields[k] = raw[k]
-  fields['op'] = op
-  if (FD_RETURNING.has(op) && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
-  if ((op === 'share' || op === 'pidfd_getfd') && typeof fields['fd'] === 'number') fields['fd'] = 'fd'
-  // the pidfd a receiver opens on its way to pidfd_getfd is a descriptor number too
-  if (op === 'pidfd_open' && typeof fields['ret'] === 'number' && fields['ret'] >= 0) fields['ret'] = 'fd'
-  if (fields['addr'] !== undefined) fields['addr'] = normaliseAddr(fields['addr'], ports)
-  if (fields['ready'] !== undefined) fields['ready'] = normaliseReady(fields['ready'])
-  if (fields['revents'] !== undefined) fields['revents'] = normaliseReady(fields['revents'])
-  if (fields['opt'] === 'TCP_INFO' && fields['value'] && typeof fields['value'] === 'object') {
-    const info = fields['value'] as Record<string, unknown>
-    fields['value'] = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in info).map(k => [k, info[k]]))
+  for (const k in raw) {
+    const v = normaliseMember(k, raw[k], op, raw, ports)
+    if (v !== undefined) fields[k] = v
   }
-  if (op === 'wait_blocked') {
-    // how many polls it took is timing, and the wait channel names a kernel function that moves between versions
-    delete fields['polls']
-    const seen = fields['value']
-    if (seen && typeof seen === 'object') fields['value'] = { syscall: (seen as Record<string, unknown>)['syscall'] }
+  fields['op'] ??= op
+  return fields
+}
+
+/**
+ * One member of an event as normaliseFields keeps it: its normalised value, or undefined when it is left out.
+ * Each rule reads only its own member (and `raw.opt`), so the signature can take the members it does not
+ * change as they stand in the probe's line (memberPlan says which).
+ */
+export function normaliseMember(k: string, v: unknown, op: string, raw: Readonly<Record<string, unknown>>, ports: PortNames): unknown {
+  if (v === undefined || DROPPED.has(k)) return undefined
+  switch (k) {
+    case 'op':
+      return op
+    case 'ret':
+      // how many counters a kernel has grows with its version (mib below)
+      if (op === 'mib') return undefined
+      // the pidfd a receiver opens on its way to pidfd_getfd is a descriptor number too
+      if ((FD_RETURNING.has(op) || op === 'pidfd_open') && typeof v === 'number' && v >= 0) return 'fd'
+      return v
+    case 'fd':
+      return (op === 'share' || op === 'pidfd_getfd') && typeof v === 'number' ? 'fd' : v
+    case 'addr':
+      return normaliseAddr(v, ports)
+    case 'ready':
+    case 'revents':
+      return normaliseReady(v)
+    case 'value':
+      return normaliseValue(v, op, raw)
+    case 'polls':
+      // how many polls it took is timing
+      return op === 'wait_blocked' ? undefined : v
+    case 'ready_us':
+      // how long the TUN path took to come up is timing
+      return op === 'tun_open' ? undefined : v
+    case 'skipped':
+      // how many timer retransmissions a slow step let pass is timing
+      return op === 'packet_expect' ? undefined : v
+    default:
+      return v
   }
-  // A packet peer: the kernel's TS value is its clock plus a random per-connection
-  // offset (tcp_ts_offset), how long the TUN path took to come up and how many
-  // timer retransmissions a slow step let pass are timing, not behaviour.
-  if (op === 'tun_open') delete fields['ready_us']
+}
+
+function normaliseValue(v: unknown, op: string, raw: Readonly<Record<string, unknown>>): unknown {
+  if (!v || typeof v !== 'object') return v
+  let value = v as Record<string, unknown>
+  if (raw['opt'] === 'TCP_INFO') value = Object.fromEntries(TCP_INFO_KEPT.filter(k => k in value).map(k => [k, value[k]]))
+  // the wait channel names a kernel function that moves between versions
+  if (op === 'wait_blocked') value = { syscall: value['syscall'] }
   if (op === 'packet_expect') {
-    delete fields['skipped']
-    if (fields['value'] && typeof fields['value'] === 'object') {
-      const seg = { ...(fields['value'] as Record<string, unknown>) }
-      delete seg['ts_val']
-      fields['value'] = seg
-    }
+    // A packet peer: the kernel's TS value is its clock plus a random per-connection offset (tcp_ts_offset)
+    const seg = { ...value }
+    delete seg['ts_val']
+    value = seg
   }
   if (op === 'mib') {
     // How many counters a kernel has grows with its version, and IP/ND traffic
     // counts follow neighbour-cache timing: only the transport and ICMP error
     // counters say what the kernel did with the scenario's packets.
-    delete fields['ret']
-    const deltas = fields['value']
-    if (deltas && typeof deltas === 'object')
-      fields['value'] = Object.fromEntries(Object.entries(deltas as Record<string, unknown>).filter(([k]) => MIB_KEPT.test(k)))
+    value = Object.fromEntries(Object.entries(value).filter(([k]) => MIB_KEPT.test(k)))
   }
-  return fields
+  return value
 }
+
+/**
+ * What normaliseMember does to one member, for code that serialises members without calling it:
+ * - 'drop': leaves it out;
+ * - 'fd': 'fd' when the value is a number >= 0, else the value (the return of an fd-returning op);
+ * - 'fd-any': 'fd' when the value is a number, else the value;
+ * - 'ready': normaliseReady(value), a function of the value alone;
+ * - 'addr': normaliseAddr(value, ports): the port renamed when a number, the path cleaned when a string;
+ * - 'tcp-info': the TCP_INFO_KEPT members of an object value, in that order, else the value;
+ * - 'member': anything else normaliseMember does.
+ * Members without a rule are kept exactly as they are.
+ */
+export type MemberRule = 'drop' | 'fd' | 'fd-any' | 'ready' | 'addr' | 'tcp-info' | 'member'
+
+const plans = new Map<string, ReadonlyMap<string, MemberRule>>()
+
+/**
+ * The rule of each member of `op`'s events that normaliseMember drops or may change. `value` changes
+ * also whenever `opt` is TCP_INFO: its rule is 'tcp-info' then, unless the plan names one. One plan per
+ * op, made once.
+ */
+export function memberPlan(op: string): ReadonlyMap<string, MemberRule> {
+  let plan = plans.get(op)
+  if (plan) return plan
+  const p = new Map<string, MemberRule>()
+  for (const k of DROPPED) p.set(k, 'drop')
+  p.set('addr', 'addr')
+  p.set('ready', 'ready')
+  p.set('revents', 'ready')
+  if (op === 'mib') p.set('ret', 'drop')
+  else if (FD_RETURNING.has(op) || op === 'pidfd_open') p.set('ret', 'fd')
+  if (op === 'share' || op === 'pidfd_getfd') p.set('fd', 'fd-any')
+  if (op === 'wait_blocked' || op === 'packet_expect' || op === 'mib') p.set('value', 'member')
+  if (op === 'wait_blocked') p.set('polls', 'drop')
+  if (op === 'tun_open') p.set('ready_us', 'drop')
+  if (op === 'packet_expect') p.set('skipped', 'drop')
+  plan = p
+  if (plans.size < 4096) plans.set(op, plan)
+  return plan
+}
+
+/** The JSON text of a TCP_INFO value as normaliseMember keeps it (rule 'tcp-info'), built without the object. */
+export function tcpInfoJson(value: unknown): string {
+  if (!value || typeof value !== 'object') return JSON.stringify(value)
+  const info = value as Record<string, unknown>
+  let out = '{'
+  for (const k of TCP_INFO_KEPT) if (k in info) out += `${out.length > 1 ? ',' : ''}"${k}":${JSON.stringify(info[k])}`
+  return `${out}}`
+}
+
+/** normaliseReady, exported for the signature's cache of ready lists. */
+export { normaliseReady }
 
 /** MIB counters compared across runs: TCP, UDP, MPTCP, and ICMP errors by type. */
 const MIB_KEPT = /^(Tcp|TcpExt|Udp|Udp6|UdpLite|MPTcpExt)[A-Z]|^Icmp6?(In|Out)(DestUnreachs|TimeExcds|ParmProbs|PktTooBigs|Errors)$/

@@ -5,7 +5,9 @@
  * batches: at once when nothing was committed for a commit window, else when
  * the window ends or the batch is full, and always before the run is marked
  * finished or aborted and at process exit. A kill -9 loses at most one
- * window, and the next open marks that run aborted (liveness.ts).
+ * window, and the next open marks that run aborted (liveness.ts). Once a
+ * store has written a few MB, WAL checkpoints run in a worker thread
+ * (checkpointer.ts), so commits do not wait for the disk.
  */
 import { randomUUID } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -20,6 +22,7 @@ import { rawLineOf } from '../trace/raw-line.js'
 import type { ScenarioResult } from '../trace/result.js'
 import type { Scenario } from '../scenario/types.js'
 import { listeningBeacons, thisLiveness } from './liveness.js'
+import { Checkpointer } from './checkpointer.js'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js'
 import { SignatureBuilder } from '../compare/signature.js'
 
@@ -422,6 +425,9 @@ function maskOf(e: ProbeEvent): string | null {
   return list.length ? list.map(r => `${r.h}:${maskText(r.events)}`).join(' ') : '-'
 }
 
+/** One array element's JSON, as JSON.stringify writes it inside an array (undefined as null). */
+const jsonItem = (v: unknown): string => JSON.stringify(v) ?? 'null'
+
 /** Tables and views (events and checks are views over traces since schema 4). */
 const STORE_TABLES = ['runs', 'scenarios', 'results', 'traces', 'events', 'checks']
 
@@ -460,6 +466,11 @@ export class TraceStore {
   private failure: unknown
   private statements: Statements | undefined
   private readonly scenarioIds = new Map<string, number>()
+  private scenarioObjects = new WeakMap<Scenario, number>()
+  /** Checkpoints of what this connection writes (checkpointer.ts); made at the first result written. */
+  private checkpointer: Checkpointer | undefined
+  /** Bytes of the results written since the last commit, for the checkpointer. */
+  private bytes = 0
 
   static open(file: string, opts: { readonly?: boolean; mustExist?: boolean; copy?: boolean } = {}): TraceStore {
     let db: SqliteDatabase
@@ -534,6 +545,7 @@ export class TraceStore {
     } finally {
       queued.delete(this)
       if (this.timer) clearTimeout(this.timer)
+      this.checkpointer?.close()
       if (this.db.open) this.db.close()
     }
     if (this.copyDir) rmSync(this.copyDir, { recursive: true, force: true })
@@ -620,9 +632,15 @@ export class TraceStore {
 
   /** Scenario row for this content (same id and hash: same row). Call inside a write transaction. */
   scenarioId(s: Scenario): number {
+    // a run hands the same scenario object with each of its results: known by identity without building a key
+    const seen = this.scenarioObjects.get(s)
+    if (seen !== undefined) return seen
     const key = `${s.id}\u0000${s.hash}`
     const known = this.scenarioIds.get(key)
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      this.scenarioObjects.set(s, known)
+      return known
+    }
     const st = this.prepared()
     const row = st.findScenario.get(s.id, s.hash) as { id: number } | undefined
     let id = row?.id
@@ -642,13 +660,23 @@ export class TraceStore {
     }
     // rows are never deleted, so the id stays valid for this connection; a rolled-back insert is forgotten in flush
     this.scenarioIds.set(key, id)
+    this.scenarioObjects.set(s, id)
     return id
   }
 
   /** Write one result with its events and checks, in its own transaction (after anything queued). */
   recordResult(runId: number, result: ScenarioResult): number {
     this.flush()
-    return writeTransaction(this.db, () => this.writeResult(runId, result))
+    const id = writeTransaction(this.db, () => this.writeResult(runId, result))
+    this.committed()
+    return id
+  }
+
+  /** A write transaction of results committed: count its bytes towards the next checkpoint. */
+  private committed(): void {
+    this.checkpointer ??= new Checkpointer(this.db, this.file)
+    this.checkpointer.committed(this.bytes)
+    this.bytes = 0
   }
 
   /**
@@ -694,18 +722,21 @@ export class TraceStore {
     if (batch.length) {
       this.pending = []
       queued.delete(this)
+      this.bytes = 0
       try {
         writeTransaction(this.db, () => {
           for (const { runId, result } of batch) this.writeResult(runId, result)
         })
+        this.committed()
       } catch (err) {
-        this.scenarioIds.clear()
+        this.bytes = 0
+        this.forgetScenarios()
         // a full disk may still take the first few: keep what fits, in order
         for (const { runId, result } of batch) {
           try {
             writeTransaction(this.db, () => this.writeResult(runId, result))
           } catch {
-            this.scenarioIds.clear()
+            this.forgetScenarios()
             break
           }
         }
@@ -715,6 +746,12 @@ export class TraceStore {
       this.lastCommit = Date.now()
     }
     this.throwFailure()
+  }
+
+  /** After a rollback: scenario rows inserted in it are gone. */
+  private forgetScenarios(): void {
+    this.scenarioIds.clear()
+    this.scenarioObjects = new WeakMap()
   }
 
   private writeResult(runId: number, result: ScenarioResult): number {
@@ -728,21 +765,25 @@ export class TraceStore {
     for (let idx = 0; idx < result.events.length; idx++) {
       const { actor, event: e, clock } = result.events[idx]!
       const head = this.quotedActor(actor)
-      const details = rawLineOf(e) ?? JSON.stringify(e)
+      const line = rawLineOf(e)
+      const details = line ?? JSON.stringify(e)
       if (idx) events += ','
       events += clock === undefined || clock === 'local' ? `${head}${details}]` : `${head}${details},${JSON.stringify(clock)}]`
-      sig.event(actor, e.op, e as unknown as Record<string, unknown>)
+      sig.probeEvent(actor, e, line)
     }
     events += ']'
-    const checks = new Array<CheckTuple>(result.checks.length)
+    // the checks' text (encodeChecks' tuples) and their signatures share each field's JSON, encoded once
+    let checksText = '['
     let failed = 0
     for (let idx = 0; idx < result.checks.length; idx++) {
       const c = result.checks[idx]!
-      const verdict = c.ok ? 'pass' : 'fail'
+      const verdict = c.ok ? '"pass"' : '"fail"'
       if (!c.ok) failed++
-      checks[idx] = [idx, c.step, c.actor, c.field, c.expected, c.observed, verdict, c.claim ? 1 : 0]
-      sig.check({ step: c.step, actor: c.actor, field: c.field, expected: c.expected, verdict })
+      const head = `${jsonItem(c.step)},${jsonItem(c.actor)},${jsonItem(c.field)},${jsonItem(c.expected)}`
+      checksText += `${idx ? ',' : ''}[${idx},${head},${jsonItem(c.observed)},${verdict},${c.claim ? 1 : 0}]`
+      sig.checkJson(`[${head},${verdict}]`)
     }
+    checksText += ']'
     const resultId = Number(
       st.insertResult.run(
         runId,
@@ -760,7 +801,9 @@ export class TraceStore {
         failed,
       ).lastInsertRowid,
     )
-    st.insertTrace.run(resultId, JSON.stringify(checks), events)
+    st.insertTrace.run(resultId, checksText, events)
+    // the row's text and about a row's worth of b-tree and results columns
+    this.bytes += events.length + checksText.length + 256
     return resultId
   }
 
