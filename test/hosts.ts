@@ -1025,7 +1025,7 @@ t.test(
 )
 
 t.test(
-  "a plain static probe turned into the host helper by its `hosts` command (a guest's way): ip batches and deletion without ip; gates go to nft",
+  "a plain static probe turned into the host helper by its `hosts` command (a guest's way): ip batches, gates (nft as its child) and deletion",
   { skip: notRoot && 'needs root' },
   async t => {
     const calls: string[] = []
@@ -1048,11 +1048,18 @@ t.test(
     t.match(spawnSync('ip', ['-n', a!.ns, 'addr'], { encoding: 'utf8' }).stdout, new RegExp(`inet ${a!.inet.replace(/\./g, '\\.')}/24`))
     t.match(spawnSync('ip', ['-n', b!.ns, 'route'], { encoding: 'utf8' }).stdout, /blackhole 198\.18\.0\.1/)
     t.equal(spawnSync('ip', ['netns', 'exec', a!.ns, 'cat', '/proc/sys/net/core/somaxconn'], { encoding: 'utf8' }).stdout.trim(), '9')
-    // the static probe has no libnftables: the gate goes through `ip netns exec NS nft -f -`
+    // the static probe has no libnftables: its helper runs nft(8) as a child inside the namespace
     t.same(await topo.setPathGates('a', [{ dir: 'in', drop: ['syn'] }]), { ok: true, message: '' })
-    t.same(calls, [`ip netns exec ${a!.ns} nft -f -`], 'the gate, and only it, as a process')
+    t.match(
+      spawnSync('ip', ['netns', 'exec', a!.ns, 'nft', 'list', 'table', 'inet', 'sockspec'], { encoding: 'utf8' }).stdout,
+      /tcp flags syn \/ syn,ack counter packets 0 bytes 0 drop/,
+      'the gate is in that namespace',
+    )
+    const bad = await helper.nft(a!.ns, 'table inet sockspec { chain x { bogus } }\n')
+    t.equal(bad?.ok, false)
+    t.match(bad?.message, /syntax error/, "nft's own message")
     await topo.destroy()
-    t.same(calls.length, 1, 'deleted by the helper')
+    t.same(calls, [], 'gates and deletion by the helper: still no process of the harness')
     t.same(
       namespaces().filter(n => n.includes(tag)),
       [],
