@@ -116,8 +116,9 @@ export interface HostHelperStart {
  * the scenarios it serves. This machine's run has one (started on first use,
  * stopped after 5 s without work, or by close() at the end of the run); a vm
  * guest has one of its own, a probe on a port leased for the guest's life.
- * Where it cannot do a thing (no libnftables, it did not start) the caller
- * falls back to `ip` and `nft`.
+ * Without libnftables its gates run nft(8) as its child. Where it cannot do
+ * a thing (no nft at all, a line it does not know, it did not start) the
+ * caller falls back to `ip` and `nft`.
  */
 export class HostHelper {
   private proc: ProbeProcess | undefined
@@ -125,7 +126,7 @@ export class HostHelper {
   private busy = 0
   private idle: NodeJS.Timeout | undefined
   private token = 0
-  /** no libnftables here: gates go through nft */
+  /** neither libnftables nor nft for the helper: gates go through the caller's nft */
   private nftMissing = false
   private readonly start: HostHelperStart
   /** commands it answered (done), and those it could not (then the caller ran ip or nft) */

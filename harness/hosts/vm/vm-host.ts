@@ -6,12 +6,13 @@
  * A scenario with `hosts` gets its namespaces inside the guest, built as on
  * this machine: by the guest's host helper (a probe on a port leased for the
  * guest's life, turned into the helper by its `hosts` command: rtnetlink, no
- * process per batch), and the first actor on each host configures it from
- * inside (`hostnet`). What the helper cannot do (path gates: the static probe
- * has no libnftables) runs as ip(8)/nft through the guest's control port, a
- * shell and a dynamically linked program each, costly under emulation. Each
- * probe joins its host's namespace with the probe's `netns` command before
- * the first step (the guest's init starts the probes).
+ * process per batch; path gates through nft(8) as its child, the static probe
+ * having no libnftables), and the first actor on each host configures it from
+ * inside (`hostnet`). When the helper cannot (it did not start, a line it does
+ * not know) ip(8)/nft run through the guest's control port: a shell and a
+ * dynamically linked program each, costly under emulation. Each probe joins
+ * its host's namespace with the probe's `netns` command before the first
+ * step (the guest's init starts the probes).
  */
 import type { HostDriver, HostSession } from '../host.js'
 import { HostHelper, buildTopology, hostConfigurers, hostOfActor, probeSetupOf } from '../netns.js'
