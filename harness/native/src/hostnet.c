@@ -107,6 +107,7 @@ static int addr_add(int fd, int ifindex, int fam, const char *cidr, unsigned seq
 }
 
 static int wait_local(int fd, int ifindex, const char *cidr);
+static void wait_oper_up(int fd, int ifindex);
 
 void op_hostnet(const cmd_t *c)
 {
@@ -131,6 +132,8 @@ void op_hostnet(const cmd_t *c)
 		what = "inet6 address";
 	else if ((ret = wait_local(fd, ifindex, c->args[2])) < 0)
 		what = "inet6 address not yet local";
+	if (ret == 0)
+		wait_oper_up(fd, ifindex);
 	if (fd >= 0)
 		close(fd);
 	t1 = mono_ns();
@@ -505,6 +508,60 @@ static int wait_local(int fd, int ifindex, const char *cidr)
 		usleep(1000);
 	}
 	return -ETIMEDOUT;
+}
+
+/*
+ * Waits (at most ~2 s) until the link watcher has seen ifindex's carrier:
+ * its operstate UP. Until then the device keeps its noop qdisc and the
+ * bridge port of its veth peer is not forwarding, so a first ARP, neighbour
+ * solicitation or SYN would be lost (and a connect would wait for the
+ * retransmission). On a fast machine it has run by now; in an emulated
+ * guest, configured right before the scenario's first step, it may not
+ * have. Without it, the scenario runs all the same (as before this wait).
+ */
+/* RFC 2863's "up" (linux/if.h, which clashes with net/if.h) */
+#define OPER_UP 6
+
+static void wait_oper_up(int fd, int ifindex)
+{
+	for (int round = 0; round < 2000; round++) {
+		struct nlmsg m;
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+		char buf[8192];
+		int oper = -1, answered = 0;
+
+		memset(&m, 0, sizeof m);
+		m.nh.nlmsg_len = NLMSG_HDRLEN;
+		m.nh.nlmsg_type = RTM_GETLINK;
+		m.nh.nlmsg_flags = NLM_F_REQUEST;
+		m.nh.nlmsg_seq = 5000u + (unsigned)round;
+		nl_put(&m, &ifi, sizeof ifi);
+		if (send(fd, &m, m.nh.nlmsg_len, 0) < 0)
+			return;
+		while (!answered) {
+			ssize_t n = recv(fd, buf, sizeof buf, 0);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+				if (h->nlmsg_seq != m.nh.nlmsg_seq)
+					continue;
+				answered = 1;
+				if (h->nlmsg_type != RTM_NEWLINK)
+					continue;
+				int len = (int)IFLA_PAYLOAD(h);
+				for (struct rtattr *a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, len); a = RTA_NEXT(a, len))
+					if (a->rta_type == IFLA_OPERSTATE)
+						oper = *(unsigned char *)RTA_DATA(a);
+			}
+		}
+		if (oper == OPER_UP)
+			return;
+		usleep(1000);
+	}
 }
 
 static int nl_talk(struct nlmsg *m)
