@@ -10,9 +10,17 @@ import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { kitRoot } from '../harness/paths.js'
 import { runCommand, spawnCounts } from '../harness/deps/process.js'
-import { buildTopology, cleanupNamespaces, closeHostHelpers, hostHelper, openNetns, pidsInNamespace } from '../harness/hosts/netns.js'
+import {
+  HostHelper,
+  buildTopology,
+  cleanupNamespaces,
+  closeHostHelpers,
+  hostHelper,
+  openNetns,
+  pidsInNamespace,
+} from '../harness/hosts/netns.js'
 import { SharedCapture } from '../harness/probe/capture.js'
-import { probeBinary } from '../harness/paths.js'
+import { probeBinary, probeStaticBinary } from '../harness/paths.js'
 import type { NetnsExec } from '../harness/hosts/netns.js'
 import {
   deleteBatch,
@@ -1013,5 +1021,51 @@ t.test(
       namespaces().some(n => n.includes(`test-helper-nokey-${process.pid}`)),
       'nothing left of the skipped one',
     )
+  },
+)
+
+t.test(
+  "a plain static probe turned into the host helper by its `hosts` command (a guest's way): ip batches, gates (nft as its child) and deletion",
+  { skip: notRoot && 'needs root' },
+  async t => {
+    const calls: string[] = []
+    const counting = countingExec(calls)
+    // started as an ordinary probe, as a guest's init starts every port's
+    const helper = new HostHelper({ argv: [probeStaticBinary], viaCommand: true })
+    t.teardown(() => helper.close())
+    const scenario = {
+      id: 'x',
+      title: 't',
+      hosts: { a: { sysctl: { 'net.core.somaxconn': 9 } }, b: { routes: [{ to: 'a', type: 'blackhole' }] } },
+      steps: [{ id: 's1', actor: 'x', do: 'sleep', ms: 0 }],
+    } as unknown as Scenario
+    const tag = `test-viacmd-${process.pid}`
+    const topo = await buildTopology(scenario, counting, tag, new Set(), helper)
+    if ('skip' in topo) throw new Error(topo.skip)
+    t.teardown(() => topo.destroy())
+    t.same(calls, [], 'no ip process: the helper ran every batch')
+    const [a, b] = topo.plan.hosts
+    t.match(spawnSync('ip', ['-n', a!.ns, 'addr'], { encoding: 'utf8' }).stdout, new RegExp(`inet ${a!.inet.replace(/\./g, '\\.')}/24`))
+    t.match(spawnSync('ip', ['-n', b!.ns, 'route'], { encoding: 'utf8' }).stdout, /blackhole 198\.18\.0\.1/)
+    t.equal(spawnSync('ip', ['netns', 'exec', a!.ns, 'cat', '/proc/sys/net/core/somaxconn'], { encoding: 'utf8' }).stdout.trim(), '9')
+    // the static probe has no libnftables: its helper runs nft(8) as a child inside the namespace
+    t.same(await topo.setPathGates('a', [{ dir: 'in', drop: ['syn'] }]), { ok: true, message: '' })
+    t.match(
+      spawnSync('ip', ['netns', 'exec', a!.ns, 'nft', 'list', 'table', 'inet', 'sockspec'], { encoding: 'utf8' }).stdout,
+      /tcp flags syn \/ syn,ack counter packets 0 bytes 0 drop/,
+      'the gate is in that namespace',
+    )
+    const bad = await helper.nft(a!.ns, 'table inet sockspec { chain x { bogus } }\n')
+    t.equal(bad?.ok, false)
+    t.match(bad?.message, /syntax error/, "nft's own message")
+    await topo.destroy()
+    t.same(calls, [], 'gates and deletion by the helper: still no process of the harness')
+    t.same(
+      namespaces().filter(n => n.includes(tag)),
+      [],
+      'nothing left',
+    )
+    t.same(helper.stats.notDone, 0, 'every command answered')
+    t.ok(helper.stats.done >= 4, `${helper.stats.done} helper commands`)
   },
 )

@@ -17,6 +17,7 @@ import { closure, loadOrder } from '../harness/hosts/vm/module-deps.js'
 import { compareDebianVersions, installable, kernelsInIndex, newestPerSeries, parseKernelSpec } from '../harness/hosts/vm/kernel-spec.js'
 import { collectTools, initramfsEntries } from '../harness/hosts/vm/initramfs.js'
 import { consolePanic } from '../harness/hosts/vm/guest.js'
+import { guestToolExecs, hostHelperOf } from '../harness/hosts/vm/vm-host.js'
 import type { Guest } from '../harness/hosts/vm/guest.js'
 import { cacheRoot } from '../harness/hosts/vm/cache-dir.js'
 import { apt, privateApt } from '../harness/hosts/vm/debian-apt.js'
@@ -300,7 +301,16 @@ t.test(
     const lines: string[] = []
     const spec = { kind: 'debian', name: 'debian:5.10', series: '5.10' } as const
     const base = { store, reporter: () => quiet, jobs: 2, repeat: 1, log: (l: string) => void lines.push(l) }
-    const once = await runGuestKernel(spec, scenarios, { ...base, onBoot: (g, n) => (n === 0 ? crash(g) : Promise.resolve()) })
+    const booted: Guest[] = []
+    const once = await runGuestKernel(spec, scenarios, {
+      ...base,
+      onBoot: (g, n) => (booted.push(g), n === 0 ? crash(g) : Promise.resolve()),
+    })
+    // the guest booted again has a host helper of its own: no ip or nft through the control port, path gates included
+    const again = booted[1]!
+    t.same(guestToolExecs(again), { ip: 0, nft: 0 }, 'its host helper built every namespace, sysctl, link and gate')
+    const helperStats = (await hostHelperOf(again))?.stats
+    t.ok((helperStats?.done ?? 0) > 0 && helperStats?.notDone === 0, `the new guest's helper answered (${JSON.stringify(helperStats)})`)
     const passed = new Database(join(dir, 'panic.db'), { readonly: true })
     t.same(
       passed

@@ -109,12 +109,14 @@ export async function runGuestKernel(
   const kernel = await kernelFor(spec, {}, opts.log)
   opts.log(`kernel ${spec.name}: ${kernel.package} ${kernel.version}`)
   const jobs = opts.jobs ?? guestJobs(opts.cpus)
-  // a probe port per actor, plus one per packet capture (per scenario host, or the loopback); capped, sessions share them
+  // a probe port per actor, plus one per packet capture (per scenario host, or the loopback); capped, sessions share them;
+  // plus the guest's host helper's, held for the guest's life, when a scenario has hosts
   const perScenario = Math.max(
     1,
     ...scenarios.map(s => new Set(s.steps.map(step => step.actor)).size + Math.max(1, Object.keys(s.hosts ?? {}).length)),
   )
-  const probePorts = Math.max(perScenario, Math.min(MAX_PROBE_PORTS, jobs * perScenario))
+  const helperPort = scenarios.some(s => s.hosts) ? 1 : 0
+  const probePorts = Math.max(perScenario + helperPort, Math.min(MAX_PROBE_PORTS, jobs * perScenario + helperPort))
   let launched: LaunchedKernel | undefined
   let bootProblem: string | undefined
   try {

@@ -94,14 +94,31 @@ export type NetnsExec = (argv: readonly string[], opts?: { input?: string; timeo
 
 const localExec: NetnsExec = runCommand
 
+/** How a host helper process is started and kept. */
+export interface HostHelperStart {
+  /** argv of `sockspec-probe hosts`, or (viaCommand) of a probe that becomes the helper with its `hosts` command */
+  argv: readonly string[]
+  /** the probe is started as a plain probe (a vm guest's leased port): `hosts` turns it into the helper */
+  viaCommand?: boolean
+  /** stop after this long without work; undefined: keep it until close() */
+  lingerMs?: number
+  /** limit on each hello (a guest under emulation answers slower) */
+  helloMs?: number
+  /** limit on one command, counted from when it was sent */
+  commandMs?: number
+}
+
 /**
- * The run's host helper (`sockspec-probe hosts`): one process applies every
- * path gate (libnftables inside the namespace, what `ip netns exec NS nft
- * -f -` did with two execs per gate) and deletes every namespace (what `ip
- * netns del` does) of the run's local scenarios. Started on first use;
- * stopped after 5 s without work, or by close() at the end of the run. Where it cannot do a
- * thing (no libnftables, it did not start) the caller falls back to `ip`
- * and `nft`.
+ * A host helper (`sockspec-probe hosts`): one process applies every path
+ * gate (libnftables inside the namespace, what `ip netns exec NS nft -f -`
+ * did with two execs per gate), runs every ip batch of the kit's shapes
+ * over rtnetlink and deletes every namespace (what `ip netns del` does) of
+ * the scenarios it serves. This machine's run has one (started on first use,
+ * stopped after 5 s without work, or by close() at the end of the run); a vm
+ * guest has one of its own, a probe on a port leased for the guest's life.
+ * Without libnftables its gates run nft(8) as its child. Where it cannot do
+ * a thing (no nft at all, a line it does not know, it did not start) the
+ * caller falls back to `ip` and `nft`.
  */
 export class HostHelper {
   private proc: ProbeProcess | undefined
@@ -109,13 +126,25 @@ export class HostHelper {
   private busy = 0
   private idle: NodeJS.Timeout | undefined
   private token = 0
-  /** no libnftables here: gates go through nft */
+  /** neither libnftables nor nft for the helper: gates go through the caller's nft */
   private nftMissing = false
+  private readonly start: HostHelperStart
+  /** commands it answered (done), and those it could not (then the caller ran ip or nft) */
+  readonly stats = { done: 0, notDone: 0 }
 
-  constructor(
-    readonly binary: string,
-    private readonly lingerMs = 5000,
-  ) {}
+  constructor(start: string | HostHelperStart, lingerMs = 5000) {
+    this.start = typeof start === 'string' ? { argv: [start, 'hosts'], lingerMs } : start
+  }
+
+  /** Start the process and wait for the helper's hello (a probe's first, then the one after `hosts`). */
+  private async launch(proc: ProbeProcess): Promise<boolean> {
+    const helloMs = this.start.helloMs ?? 5000
+    if (!(await proc.waitHello(helloMs))) return false
+    if (!this.start.viaCommand) return true
+    proc.expectAnotherHello()
+    proc.send('hosts', 'hosts')
+    return proc.waitHello(helloMs)
+  }
 
   /** Run one command; its events, or undefined when the helper is not there. */
   private async run(command: string, timeoutMs = 10_000): Promise<ProbeEvent[] | undefined> {
@@ -124,24 +153,26 @@ export class HostHelper {
     this.idle = undefined
     try {
       if (!this.proc || this.proc.exit) {
-        this.proc = new ProbeProcess([this.binary, 'hosts'], 'hosts')
-        this.started = this.proc.waitHello(5000)
+        this.proc = new ProbeProcess(this.start.argv, 'hosts')
+        this.started = this.launch(this.proc)
       }
       const proc = this.proc
       if (!(await this.started)) {
         if (this.proc === proc) this.proc = undefined
         proc.kill()
+        this.stats.notDone++
         return undefined
       }
       const step = `h${++this.token}`
       proc.send(step, command)
-      const outcome = await proc.waitStep(step, timeoutMs)
+      const outcome = await proc.waitStep(step, this.start.commandMs ?? timeoutMs)
       // the helper keeps no events between commands
       proc.events = []
+      this.stats[outcome.status === 'done' ? 'done' : 'notDone']++
       return outcome.status === 'done' ? outcome.events : undefined
     } finally {
-      if (--this.busy === 0 && this.proc) {
-        this.idle = setTimeout(() => void this.close(), this.lingerMs)
+      if (--this.busy === 0 && this.proc && this.start.lingerMs !== undefined) {
+        this.idle = setTimeout(() => void this.close(), this.start.lingerMs)
         this.idle.unref()
       }
     }
@@ -376,6 +407,29 @@ const chunks = <T>(xs: readonly T[], n: number): T[][] =>
   Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n))
 
 /**
+ * The actor whose probe configures each host from inside (`hostnet`: one
+ * probe command instead of an ip batch per host): the first actor placed
+ * on it. Not a host routing through a gateway (its batch brings eth0 up
+ * before the route, in the routes pass), nor one with a packet host (a TUN
+ * device in its namespace, which its batch sets up with the TUN routes).
+ */
+export function hostConfigurers(scenario: Scenario): Map<string, string> {
+  const configurer = new Map<string, string>()
+  const viaGateway = hostsRoutingViaGateway(Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes])))
+  const packetHosts = Object.entries(scenario.hosts ?? {}).flatMap(([n, h]) => (h.packet !== undefined ? [n, h.packet] : []))
+  for (const s of scenario.steps) {
+    const host = hostOfActor(scenario, s.actor)
+    if (!configurer.has(host) && !viaGateway.has(host) && !packetHosts.includes(host)) configurer.set(host, s.actor)
+  }
+  return configurer
+}
+
+/** An actor's probe setup: join its host's namespace, and configure the host when it is the host's configurer. */
+export function probeSetupOf(configurer: ReadonlyMap<string, string>, h: TopologyPlan['hosts'][number], actor: string): string[] {
+  return configurer.get(h.name) === actor ? [`netns ${h.ns}`, hostnetCommand(h)] : [`netns ${h.ns}`]
+}
+
+/**
  * `wire`: the run's capture of namespaces (`capture --empty`), which each
  * scenario's interfaces join for its window; without it each scenario starts
  * a capture process of its own.
@@ -383,22 +437,12 @@ const chunks = <T>(xs: readonly T[], n: number): T[][] =>
 export async function openNetns(scenario: Scenario, probeBinary: string, wire?: SharedCapture): Promise<NetnsSession | { skip: string }> {
   if (process.getuid?.() !== 0) return { skip: 'needs root to create network namespaces' }
   await ensureBeacon()
-  // the first actor on each host configures it from inside (one probe command instead of one ip process per host)
-  const configurer = new Map<string, string>()
-  // except a host routing through a gateway: its batch brings eth0 up before the route (routes pass)
-  const viaGateway = hostsRoutingViaGateway(Object.fromEntries(Object.entries(scenario.hosts ?? {}).map(([n, h]) => [n, h.routes])))
-  // and packet hosts (a TUN device in another host's namespace, which its batch sets up with the TUN routes)
-  const packetHosts = Object.entries(scenario.hosts ?? {}).flatMap(([n, h]) => (h.packet !== undefined ? [n, h.packet] : []))
-  for (const s of scenario.steps) {
-    const host = hostOfActor(scenario, s.actor)
-    if (!configurer.has(host) && !viaGateway.has(host) && !packetHosts.includes(host)) configurer.set(host, s.actor)
-  }
-  const byProbe = new Set(configurer.keys())
+  const configurer = hostConfigurers(scenario)
   const topo = await buildTopology(
     scenario,
     localExec,
     `${process.pid}.${runToken}-${(++counter).toString(36)}`,
-    byProbe,
+    new Set(configurer.keys()),
     hostHelper(probeBinary),
   )
   if ('skip' in topo) return topo
@@ -408,10 +452,7 @@ export async function openNetns(scenario: Scenario, probeBinary: string, wire?: 
     plan,
     // the probe joins its host's namespace itself (setns), one exec instead of two
     probeArgv: () => [probeBinary],
-    probeSetup: actor => {
-      const h = hostPlan(actor)
-      return configurer.get(h.name) === actor ? [`netns ${h.ns}`, hostnetCommand(h)] : [`netns ${h.ns}`]
-    },
+    probeSetup: actor => probeSetupOf(configurer, hostPlan(actor), actor),
     defaultAddress: (actor, family) => (family === 'inet6' ? hostPlan(actor).inet6 : hostPlan(actor).inet),
     hostOf: actor => hostOfActor(scenario, actor),
     captureSpecs: () =>

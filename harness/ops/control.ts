@@ -81,6 +81,14 @@ const probeOnly: ProbeCommand[] = [
     doc: "the probe turns into a capture process (see Capture mode) and never takes another command: a second `hello` with `capture: [...]` follows, then `packet` events until EOF; send nothing else. For probes that cannot be started in capture mode (a vm guest's, after `netns`)",
   },
   {
+    name: 'hosts',
+    handler: 'op_hosts',
+    minArgs: 0,
+    maxArgs: 0,
+    usage: 'hosts',
+    doc: "the probe turns into the host helper (see Host helper mode) and never takes another command: a second `hello` follows, then the helper's commands (`TOKEN ip|nft|del ...`) until EOF or `quit`. For probes that cannot be started in helper mode (a vm guest's leased port)",
+  },
+  {
     name: 'hostnet',
     handler: 'op_hostnet',
     minArgs: 3,

@@ -3,13 +3,19 @@
  * one probe port per actor and gives them back (reset) when closed; the
  * actor's argv is the connector that pipes to its port.
  *
- * A scenario with `hosts` gets its namespaces inside the guest, built with
- * the same ip(8)/nft commands as on this machine, run through the guest's
- * control port; each probe joins its host's namespace with the probe's
- * `netns` command before the first step (the guest's init starts the probes).
+ * A scenario with `hosts` gets its namespaces inside the guest, built as on
+ * this machine: by the guest's host helper (a probe on a port leased for the
+ * guest's life, turned into the helper by its `hosts` command: rtnetlink, no
+ * process per batch; path gates through nft(8) as its child, the static probe
+ * having no libnftables), and the first actor on each host configures it from
+ * inside (`hostnet`). When the helper cannot (it did not start, a line it does
+ * not know) ip(8)/nft run through the guest's control port: a shell and a
+ * dynamically linked program each, costly under emulation. Each probe joins
+ * its host's namespace with the probe's `netns` command before the first
+ * step (the guest's init starts the probes).
  */
 import type { HostDriver, HostSession } from '../host.js'
-import { buildTopology, hostOfActor } from '../netns.js'
+import { HostHelper, buildTopology, hostConfigurers, hostOfActor, probeSetupOf } from '../netns.js'
 import { namespaceHosts } from '../topology.js'
 import type { NetnsExec, NetnsSession, Topology } from '../netns.js'
 import type { Guest } from './guest.js'
@@ -36,10 +42,38 @@ let sessions = 0
  * (its `ip` knows no netns), so the copied tools are named by path.
  */
 const GUEST_TOOL_PATHS: Record<string, string> = { ip: '/usr/sbin/ip', nft: '/usr/sbin/nft' }
+/** Per guest, the ip and nft commands its scenario hosts still cost through the control port (an nft gate counts as nft). */
+const toolExecs = new WeakMap<Guest, { ip: number; nft: number }>()
+export const guestToolExecs = (guest: Guest): { ip: number; nft: number } => ({ ...(toolExecs.get(guest) ?? { ip: 0, nft: 0 }) })
+
 const guestExec =
   (guest: Guest): NetnsExec =>
-  (argv, opts) =>
-    guest.exec([GUEST_TOOL_PATHS[argv[0]!] ?? argv[0]!, ...argv.slice(1)], opts)
+  (argv, opts) => {
+    let n = toolExecs.get(guest)
+    if (!n) toolExecs.set(guest, (n = { ip: 0, nft: 0 }))
+    n[argv.includes('nft') ? 'nft' : 'ip']++
+    return guest.exec([GUEST_TOOL_PATHS[argv[0]!] ?? argv[0]!, ...argv.slice(1)], opts)
+  }
+
+/** Each guest's host helper (a guest booted again after a panic gets a new one); undefined: none (ip runs every batch). */
+const helpers = new WeakMap<Guest, Promise<HostHelper | undefined>>()
+
+/** The guest's host helper: the probe of one port, leased at first use and kept for the guest's life. */
+export function guestHostHelper(guest: Guest, connect: (port: number) => string[]): Promise<HostHelper | undefined> {
+  let h = helpers.get(guest)
+  if (!h) {
+    h = guest.lease(1).then(
+      // limits for an emulated guest that may be busy with several sessions
+      ([port]) => new HostHelper({ argv: connect(port!), viaCommand: true, helloMs: 20_000, commandMs: 20_000 }),
+      () => undefined,
+    )
+    helpers.set(guest, h)
+  }
+  return h
+}
+
+/** The guest's host helper, once a session asked for it. */
+export const hostHelperOf = (guest: Guest): Promise<HostHelper | undefined> | undefined => helpers.get(guest)
 
 /** `current` may name the guest anew per session: a guest rebooted after a panic takes the sessions that follow. */
 export function vmHost(current: Guest | (() => Guest), connector?: string): HostDriver {
@@ -47,14 +81,23 @@ export function vmHost(current: Guest | (() => Guest), connector?: string): Host
     kind: 'vm',
     open: async scenario => {
       const guest = typeof current === 'function' ? current() : current
+      const connect = (port: number): string[] =>
+        connector ? [process.execPath, connector, guest.socketOf(port)] : [GUEST_PORT_PROGRAM, guest.socketOf(port)]
       let topo: Topology | undefined
+      const configurer = hostConfigurers(scenario)
       if (scenario.hosts) {
         const why = netnsUnavailable(guest)
         if (why) return { skip: why }
         // a packet host is a TUN device: built in, or the module loaded at boot
         if (Object.values(scenario.hosts ?? {}).some(h => h.packet !== undefined) && guest.info.modules['tun'] === 'failed')
           return { skip: 'a packet host needs the tun module, which did not load in the guest' }
-        const built = await buildTopology(scenario, guestExec(guest), `vm-${(++sessions).toString(36)}`)
+        const built = await buildTopology(
+          scenario,
+          guestExec(guest),
+          `vm-${(++sessions).toString(36)}`,
+          new Set(configurer.keys()),
+          await guestHostHelper(guest, connect),
+        )
         if ('skip' in built) return built
         topo = built
       }
@@ -70,8 +113,6 @@ export function vmHost(current: Guest | (() => Guest), connector?: string): Host
       }
       const portOf = new Map(actors.map((a, i) => [a, ports[i]!]))
       const capturePorts = ports.slice(actors.length)
-      const connect = (port: number): string[] =>
-        connector ? [process.execPath, connector, guest.socketOf(port)] : [GUEST_PORT_PROGRAM, guest.socketOf(port)]
       let closed: Promise<void> | undefined
       const session: HostSession = {
         scratchDir: guestScratchDir(ports[0]!),
@@ -93,7 +134,7 @@ export function vmHost(current: Guest | (() => Guest), connector?: string): Host
       const netns: NetnsSession = {
         ...session,
         plan: t.plan,
-        probeSetup: actor => [`netns ${t.hostPlan(actor).ns}`],
+        probeSetup: actor => probeSetupOf(configurer, t.hostPlan(actor), actor),
         defaultAddress: (actor, family) => (family === 'inet6' ? t.hostPlan(actor).inet6 : t.hostPlan(actor).inet),
         hostOf: actor => hostOfActor(scenario, actor),
         setPathGates: t.setPathGates,

@@ -107,6 +107,7 @@ static int addr_add(int fd, int ifindex, int fam, const char *cidr, unsigned seq
 }
 
 static int wait_local(int fd, int ifindex, const char *cidr);
+static void wait_oper_up(int fd, int ifindex);
 
 void op_hostnet(const cmd_t *c)
 {
@@ -131,6 +132,8 @@ void op_hostnet(const cmd_t *c)
 		what = "inet6 address";
 	else if ((ret = wait_local(fd, ifindex, c->args[2])) < 0)
 		what = "inet6 address not yet local";
+	if (ret == 0)
+		wait_oper_up(fd, ifindex);
 	if (fd >= 0)
 		close(fd);
 	t1 = mono_ns();
@@ -167,6 +170,7 @@ void op_hostnet(const cmd_t *c)
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 
 #define NS_DIR "/run/netns"
@@ -207,7 +211,7 @@ static int nft_load(void)
 		return nft.lib ? 0 : -1;
 	nft.tried = 1;
 #ifdef SOCKSPEC_STATIC
-	/* the static probe (guests, which apply gates with nft) has no loader */
+	/* the static probe (a guest's helper) has no loader: nft(8) runs the gates */
 	snprintf(nft.why, sizeof nft.why, "a static probe cannot load libnftables.so.1");
 	return -1;
 #else
@@ -247,24 +251,116 @@ static void helper_event(const char *step, const char *op, const char *ns, int64
 	ev_end(&e);
 }
 
+/* nft(8) on this system, for when libnftables cannot be loaded (the static probe), or NULL. */
+static const char *nft_program(void)
+{
+	static const char *const where[] = { "/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft" };
+
+	for (size_t i = 0; i < sizeof where / sizeof where[0]; i++)
+		if (access(where[i], X_OK) == 0)
+			return where[i];
+	return NULL;
+}
+
+/*
+ * `nft -f -` as a child that joins the namespace (nsfd) first: what the
+ * harness would do as `ip netns exec NS nft -f -`, without the ip process
+ * and, in a guest, the control port's shell round trip. stdout and stderr
+ * both go to msg (the helper's stdout carries the protocol). Returns 0, or
+ * a positive errno: EINVAL when nft refused the script, ENOSYS when it did
+ * not run (the harness then tries its own way).
+ */
+static int nft_child(const char *prog, int nsfd, const char *script, char *msg, size_t msglen)
+{
+	int in[2], out[2], status = 0;
+	size_t got = 0, len = strlen(script);
+	pid_t pid;
+
+	msg[0] = '\0';
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return snprintf(msg, msglen, "pipe"), errno;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		int err = errno;
+		close(in[0]);
+		close(in[1]);
+		return snprintf(msg, msglen, "pipe"), err;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)"nft", (char *)"-f", (char *)"-", NULL };
+
+		if (setns(nsfd, CLONE_NEWNET) < 0 || dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+			_exit(126);
+		execv(prog, argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (pid < 0) {
+		int err = errno;
+		close(in[1]);
+		close(out[0]);
+		return snprintf(msg, msglen, "fork"), err;
+	}
+	/* the kit's scripts are far below a pipe's buffer; nft reads all of its input before it answers */
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(in[1], script + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(in[1]);
+	for (;;) {
+		char buf[512];
+		ssize_t n = read(out[0], buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n && got + 1 < msglen; i++)
+			msg[got++] = buf[i] == '\n' ? ' ' : buf[i];
+	}
+	msg[got] = '\0';
+	close(out[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) >= 126 && !got) {
+		snprintf(msg, msglen, "%s did not run", prog);
+		return ENOSYS;
+	}
+	return EINVAL;
+}
+
 /*
  * Runs script inside namespace ns with a context made there (its netlink
  * socket belongs to the namespace it is opened in), then goes back home.
- * ENOSYS: no libnftables here (the harness then runs nft itself).
+ * Without libnftables (the static probe: a guest's helper) nft(8) runs it,
+ * as a child inside the namespace. ENOSYS: neither is here (the harness
+ * then runs nft itself).
  */
 static void helper_nft(const char *step, const char *ns, const char *script, int home)
 {
 	int64_t t0 = mono_ns();
 	char path[256], msg[512];
 	int fd, rc;
+	const char *prog = NULL;
 
 	if (!ns_name_ok(ns))
 		return helper_event(step, "nft", ns, t0, -1, EINVAL, "bad namespace name");
-	if (nft_load() < 0)
+	if (nft_load() < 0 && !(prog = nft_program()))
 		return helper_event(step, "nft", ns, t0, -1, ENOSYS, nft.why);
 	snprintf(path, sizeof path, NS_DIR "/%s", ns);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return helper_event(step, "nft", ns, t0, -1, errno, "no such namespace");
+	if (prog) {
+		int err = nft_child(prog, fd, script, msg, sizeof msg);
+		close(fd);
+		return helper_event(step, "nft", ns, t0, err ? -1 : 0, err, msg);
+	}
 	rc = setns(fd, CLONE_NEWNET);
 	close(fd);
 	if (rc < 0)
@@ -412,6 +508,60 @@ static int wait_local(int fd, int ifindex, const char *cidr)
 		usleep(1000);
 	}
 	return -ETIMEDOUT;
+}
+
+/*
+ * Waits (at most ~2 s) until the link watcher has seen ifindex's carrier:
+ * its operstate UP. Until then the device keeps its noop qdisc and the
+ * bridge port of its veth peer is not forwarding, so a first ARP, neighbour
+ * solicitation or SYN would be lost (and a connect would wait for the
+ * retransmission). On a fast machine it has run by now; in an emulated
+ * guest, configured right before the scenario's first step, it may not
+ * have. Without it, the scenario runs all the same (as before this wait).
+ */
+/* RFC 2863's "up" (linux/if.h, which clashes with net/if.h) */
+#define OPER_UP 6
+
+static void wait_oper_up(int fd, int ifindex)
+{
+	for (int round = 0; round < 2000; round++) {
+		struct nlmsg m;
+		struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+		char buf[8192];
+		int oper = -1, answered = 0;
+
+		memset(&m, 0, sizeof m);
+		m.nh.nlmsg_len = NLMSG_HDRLEN;
+		m.nh.nlmsg_type = RTM_GETLINK;
+		m.nh.nlmsg_flags = NLM_F_REQUEST;
+		m.nh.nlmsg_seq = 5000u + (unsigned)round;
+		nl_put(&m, &ifi, sizeof ifi);
+		if (send(fd, &m, m.nh.nlmsg_len, 0) < 0)
+			return;
+		while (!answered) {
+			ssize_t n = recv(fd, buf, sizeof buf, 0);
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return;
+			}
+			for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+				if (h->nlmsg_seq != m.nh.nlmsg_seq)
+					continue;
+				answered = 1;
+				if (h->nlmsg_type != RTM_NEWLINK)
+					continue;
+				int len = (int)IFLA_PAYLOAD(h);
+				for (struct rtattr *a = IFLA_RTA(NLMSG_DATA(h)); RTA_OK(a, len); a = RTA_NEXT(a, len))
+					if (a->rta_type == IFLA_OPERSTATE)
+						oper = *(unsigned char *)RTA_DATA(a);
+			}
+		}
+		if (oper == OPER_UP)
+			return;
+		usleep(1000);
+	}
 }
 
 static int nl_talk(struct nlmsg *m)

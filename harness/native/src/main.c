@@ -59,6 +59,21 @@ void op_capture(const cmd_t *c)
 }
 
 /*
+ * hosts: the probe becomes the host helper (as if started with
+ * `sockspec-probe hosts`, PROTOCOL.md "Host helper mode") and never returns
+ * to commands: a second hello, then the helper's commands until EOF or
+ * quit. For a vm guest, whose probes the harness cannot start with an argv
+ * of its own: one leased port's probe builds every scenario's namespaces
+ * over rtnetlink instead of an ip process per batch. stdin stays the same
+ * FILE, so lines already buffered are the helper's.
+ */
+void op_hosts(const cmd_t *c)
+{
+	(void)c;
+	exit(hosts_main());
+}
+
+/*
  * The network namespace the probe started in, kept open so `reset` can go
  * back to it after `netns`. Moved to a high descriptor so the scenario's
  * descriptors (and thus their numbers in traces) are those of a probe

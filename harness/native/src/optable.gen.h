@@ -67,6 +67,7 @@ void op_share(const cmd_t *c);
 void op_pidfd_getfd(const cmd_t *c);
 void op_netns(const cmd_t *c);
 void op_capture(const cmd_t *c);
+void op_hosts(const cmd_t *c);
 void op_hostnet(const cmd_t *c);
 void op_reset(const cmd_t *c);
 
@@ -130,6 +131,7 @@ void op_reset(const cmd_t *c);
 	X("pidfd_getfd", op_pidfd_getfd, 3, 3, "pidfd_getfd NEW <pid> <fd>") \
 	X("netns", op_netns, 1, 1, "netns <name|/path>") \
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
+	X("hosts", op_hosts, 0, 0, "hosts") \
 	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \
 	X("reset", op_reset, 0, 0, "reset") \
 	X("quit", NULL, 0, 0, "quit") \
