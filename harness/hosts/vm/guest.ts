@@ -1,6 +1,10 @@
 /**
  * A running guest: qemu started with the plan from qemu-argv.ts, its control
  * port connected, and a pool of probe ports leased to scenario sessions.
+ * A port's probe serves one session after another (its `reset DIR` empties
+ * the port's scratch dir); only an unfit one is killed through the control
+ * port and respawned by the guest. The last two ports hold the guest's two
+ * run-wide packet captures (its loopback, and the scenarios' namespaces).
  * Bounded everywhere: the boot, each port reset and the shutdown have limits;
  * past one the guest is killed and marked down, so its remaining scenarios
  * become `error` instead of hanging. Every qemu started here is killed when
@@ -15,9 +19,12 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { spawnLongLived } from '../../deps/process.js'
 import type { CommandResult, LongLivedChild } from '../../deps/process.js'
+import { SharedCapture } from '../../probe/capture.js'
+import { ProbePool } from '../../probe/pool.js'
 import { emptyGuestInfo, readInfoLine } from './guest-info.js'
 import type { GuestInfo } from './guest-info.js'
-import { guestEscape } from './init-script.js'
+import { guestEscape, guestScratchDir } from './init-script.js'
+import { GUEST_PORT_PROGRAM } from './port-child.js'
 import { consoleLog, controlSocket, probeSocket, qemuArgv } from './qemu-argv.js'
 import type { Accel } from './qemu-argv.js'
 
@@ -67,6 +74,16 @@ export function consolePanic(log: string): string | undefined {
   return picked.join(' | ').slice(0, 600)
 }
 
+/** Ports kept for the run-wide captures, the last of the guest's: its loopback's, then its namespaces'. */
+export const GUEST_CAPTURE_PORTS = 2
+
+/**
+ * How long a guest capture with no scenario stays up: restarting one costs
+ * the guest a probe respawn and a second hello, so it is kept through the
+ * gaps between scenarios (it reads nothing while idle).
+ */
+const CAPTURE_LINGER_MS = 10_000
+
 /** An exec the guest did not answer: why, as stderr, with a shell-like exit code. */
 const notRun = (exitCode: number, why: string): CommandResult => ({ exitCode, stdout: '', stderr: why, failed: true })
 
@@ -108,7 +125,14 @@ export class Guest {
   readonly workDir: string
   readonly accel: Accel
   readonly bootMs: number
+  /** probe ports scenario sessions lease (the capture ports are not among them) */
   readonly ports: number
+  /** the ports' probes between sessions: a session takes its ports' probes from here and gives them back */
+  readonly probes: ProbePool
+  /** run-wide capture of the guest's loopback (a scenario's window: from a sync at join to one after its steps) */
+  readonly loWire: SharedCapture
+  /** run-wide capture of the scenarios' namespaces (`capture --empty`; each adds its interfaces for its window) */
+  readonly netnsWire: SharedCapture
   /** commands run through exec and their summed round trips (ms): where a guest's slot time goes */
   readonly execStats = { count: 0, ms: 0 }
   /** why the guest is unusable, once it is */
@@ -120,6 +144,7 @@ export class Guest {
   private readonly resetWaiters = new Map<number, () => void>()
   private readonly execWaiters = new Map<number, (r: CommandResult) => void>()
   private execSeq = 0
+  private readonly portOf: (argv: readonly string[]) => number | undefined
 
   private constructor(
     qemu: LongLivedChild,
@@ -136,8 +161,25 @@ export class Guest {
     this.workDir = workDir
     this.accel = opts.accel
     this.bootMs = bootMs
-    this.ports = opts.probePorts
-    this.free = Array.from({ length: opts.probePorts }, (_, i) => i)
+    this.ports = opts.probePorts - GUEST_CAPTURE_PORTS
+    this.free = Array.from({ length: this.ports }, (_, i) => i)
+    const portOf = new Map(this.free.map(p => [this.socketOf(p), p]))
+    // a probe's argv ends with its port's socket (vm-host.ts)
+    const port = (argv: readonly string[]): number | undefined => portOf.get(argv[argv.length - 1] ?? '')
+    this.probes = new ProbePool({
+      accepts: argv => port(argv) !== undefined,
+      resetArg: argv => guestScratchDir(port(argv)!),
+      // an emulated guest on a busy machine answers slower than a local probe
+      resetTimeoutMs: 5000,
+    })
+    this.portOf = port
+    const wire = (i: number, command: string[], host: string): SharedCapture =>
+      new SharedCapture([GUEST_PORT_PROGRAM, this.socketOf(this.ports + i)], host, CAPTURE_LINGER_MS, {
+        command,
+        foreignClock: true,
+      })
+    this.loWire = wire(0, ['capture', 'lo'], 'local')
+    this.netnsWire = wire(1, ['capture', '--empty'], 'netns')
     lines.on('line', line => {
       const m = /^reset (\d+)$/.exec(line)
       if (m) this.resetWaiters.get(Number(m[1]))?.()
@@ -251,7 +293,7 @@ export class Guest {
   /** `count` free probe ports, waiting for other sessions to give theirs back. */
   lease(count: number): Promise<number[]> {
     if (this.downReason) return Promise.reject(new Error(`guest is down: ${this.downReason}`))
-    if (count > this.ports) return Promise.reject(new Error(`scenario needs ${count} probes, the guest has ${this.ports} ports`))
+    if (count > this.ports) return Promise.reject(new Error(`scenario needs ${count} probes, the guest has ${this.ports} probe ports`))
     return new Promise((resolve, reject) => {
       this.leaseWaiters.push({ count, resolve, reject })
       this.grant()
@@ -265,9 +307,14 @@ export class Guest {
     }
   }
 
-  /** Kill whatever probe still runs on these ports (a probe stuck in a blocking call never sees EOF), then free them. */
+  /**
+   * Free these ports. A port whose probe went back to the pool keeps it; on
+   * any other the guest kills whatever still runs (a probe stuck in a
+   * blocking call never sees EOF) and starts a fresh one.
+   */
   async release(ports: readonly number[]): Promise<void> {
-    await Promise.all(ports.map(p => this.reset(p)))
+    const kept = new Set(this.probes.idleProbes().flatMap(probe => (probe.exit ? [] : [this.portOf(probe.argv)])))
+    await Promise.all(ports.filter(p => !kept.has(p)).map(p => this.reset(p)))
     if (this.downReason) return
     this.free.push(...ports)
     this.grant()
@@ -342,6 +389,8 @@ export class Guest {
       await this.qemu.exited
     }
     this.markDown('shut down')
+    // qemu is gone: every port's socket closed, so these end at once
+    await Promise.all([this.probes.close(), this.loWire.close(), this.netnsWire.close()])
     this.control.destroy()
     if (!opts.keepLogs) rmSync(this.workDir, { recursive: true, force: true })
   }

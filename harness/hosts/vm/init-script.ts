@@ -4,7 +4,10 @@
  * host what kernel this is on the control port, then serves probes: one
  * respawning loop per virtio-serial port, and a control loop that resets a
  * port (kills its probe) when the host asks. Each fresh probe of port N gets
- * an empty scratch directory (guestScratchDir: unix socket paths of the session).
+ * an empty scratch directory (guestScratchDir: unix socket paths of the
+ * session). A probe normally outlives its session: the host resets it with
+ * `reset DIR`, which empties that directory, and leases the port again; only
+ * an unfit probe is killed here and started afresh.
  *
  * Control port lines, guest -> host: `uname-r R`, `uname-v V`, `sysctl k = v`,
  * `ipv6lo 0|1`, `module NAME ok|failed`, `tool NAME ok|missing`, `ready`,

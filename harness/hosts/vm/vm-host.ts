@@ -59,30 +59,32 @@ export function vmHost(current: Guest | (() => Guest), connector?: string): Host
         topo = built
       }
       const actors = [...new Set(scenario.steps.map(s => s.actor))]
-      // one more port per capture: each scenario host's namespace, or the guest's loopback
-      const captureHosts = topo ? namespaceHosts(topo.plan) : [undefined]
       let ports: number[]
       try {
-        ports = await guest.lease(actors.length + captureHosts.length)
+        ports = await guest.lease(actors.length)
       } catch (err) {
         await topo?.destroy()
         throw err
       }
       const portOf = new Map(actors.map((a, i) => [a, ports[i]!]))
-      const capturePorts = ports.slice(actors.length)
       const connect = (port: number): string[] =>
         connector ? [process.execPath, connector, guest.socketOf(port)] : [GUEST_PORT_PROGRAM, guest.socketOf(port)]
       let closed: Promise<void> | undefined
       const session: HostSession = {
         scratchDir: guestScratchDir(ports[0]!),
         probeArgv: actor => connect(portOf.get(actor) ?? ports[0]!),
-        // capture runs in a probe of its own, told to join the namespace and turn into a capture
-        captureSpecs: () =>
-          captureHosts.map((h, i) =>
-            h
-              ? { host: h.name, argv: connect(capturePorts[i]!), setup: [`netns ${h.ns}`], capture: ['eth0', 'lo'] }
-              : { host: 'local', argv: connect(capturePorts[i]!), capture: ['lo'] },
-          ),
+        // a port's probe serves the sessions that follow when its reset answers clean
+        probePool: guest.probes,
+        // the guest's run-wide captures: its loopback, or its namespaces' interfaces added for this window
+        captureSpecs: () => {
+          if (!topo) return [{ host: 'local', argv: [...guest.loWire.argv], shared: guest.loWire }]
+          const hosts = namespaceHosts(topo.plan)
+          const add = {
+            interfaces: hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`]),
+            hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
+          }
+          return [{ host: hosts.map(h => h.name).join(','), argv: [...guest.netnsWire.argv], shared: guest.netnsWire, add }]
+        },
         // the guest's own CLOCK_MONOTONIC: comparable between its probes, not with this machine
         clockOf: () => 'guest',
         // probes first (a reset kills what still runs), then the namespaces
