@@ -1,10 +1,12 @@
 /**
- * Packet capture for one scenario run. In a namespace of the scenario's own
- * (netns hosts, a guest) a `sockspec-probe capture IFNAME` process runs
- * from before the first step to after the last. The machine's own `lo` is
- * shared by every scenario of a run, so it has one capture for the whole run
- * (SharedCapture): a scenario takes the segments of its window, from when it
- * joined to a `sync` answered after its last step. Either way segments
+ * Packet capture for one scenario run. Without a run-wide capture a
+ * `sockspec-probe capture IFNAME` process runs from before the first step
+ * to after the last. A machine's own `lo` is shared by every scenario of a
+ * run, so it has one capture for the whole run (SharedCapture): a scenario
+ * takes the segments of its window, from when it joined to a `sync`
+ * answered after its last step; the scenarios' namespaces share one too,
+ * each adding its interfaces for its window. A vm guest runs both kinds in
+ * probes on two ports of its own. Either way segments
  * (and ICMP errors, filed under the ports of the packet they quote)
  * become trace events of the actor `wire`, and only those touching the
  * scenario's own ports are kept.
@@ -19,12 +21,6 @@ export interface CaptureSpec {
   /** Scenario host the interface belongs to ("local" on loopback). */
   host: string
   argv: string[]
-  /**
-   * When argv starts an ordinary probe (a vm guest's port): commands to run
-   * first (`netns NAME`), then the interfaces for its `capture` command.
-   */
-  setup?: string[]
-  capture?: string[]
   /** A run-wide capture to join instead of starting one (argv is then unused). */
   shared?: SharedCapture
   /** With `shared`: the interfaces this scenario adds to it for its window (its namespaces') */
@@ -267,18 +263,7 @@ export async function startCaptures(
         },
       }
       running.push(c)
-      let ok = await c.process.waitHello(timeoutMs)
-      if (ok && spec.capture) {
-        const failed = await c.process.runSetup(spec.setup ?? [], 'capture.setup', timeoutMs)
-        if (failed) {
-          problems.push(`packet capture on ${c.host}: setup ${failed}`)
-          return
-        }
-        c.process.expectAnotherHello()
-        c.process.send('capture', `capture ${spec.capture.join(' ')}`)
-        ok = await c.process.waitHello(timeoutMs)
-      }
-      if (!ok) {
+      if (!(await c.process.waitHello(timeoutMs))) {
         const err = c.process.events.find(e => e.op === 'capture' && e.error)
         problems.push(`packet capture on ${c.host} did not start${err ? `: ${err.error}` : ''}`)
       }
