@@ -42,6 +42,8 @@ export interface PoolOptions {
   /** the argument of a probe's `reset` (a guest port's scratch dir, emptied by it), by argv */
   resetArg?: (argv: readonly string[]) => string | undefined
   resetTimeoutMs?: number
+  /** A probe was stopped instead of kept: why (busy, exited, undoable, a failed reset, ...). */
+  onStop?: (probe: ProbeProcess, why: string) => void
 }
 
 export class ProbePool {
@@ -99,6 +101,7 @@ export class ProbePool {
     if (!poolable || unfit) {
       await probe.stop()
       if (poolable) this.discarded(unfit!)
+      this.opts.onStop?.(probe, unfit ?? (reusable ? 'pool closed' : 'undoable'))
       return probe.detach()
     }
     const record = probe.detach()
@@ -108,6 +111,7 @@ export class ProbePool {
     if (why || this.closed || idle.length >= this.maxIdlePerKind) {
       if (why) this.discarded(why)
       await probe.stop()
+      this.opts.onStop?.(probe, why ?? 'pool full')
       return record
     }
     idle.push(probe)

@@ -84,6 +84,12 @@ export const GUEST_CAPTURE_PORTS = 2
  */
 const CAPTURE_LINGER_MS = 10_000
 
+/**
+ * How long a released port waits for the guest to say its stopped probe
+ * ended (it reads EOF when the host end closes) before it is killed instead.
+ */
+const EXIT_WAIT_MS = 3000
+
 /** An exec the guest did not answer: why, as stderr, with a shell-like exit code. */
 const notRun = (exitCode: number, why: string): CommandResult => ({ exitCode, stdout: '', stderr: why, failed: true })
 
@@ -145,6 +151,11 @@ export class Guest {
   private readonly execWaiters = new Map<number, (r: CommandResult) => void>()
   private execSeq = 0
   private readonly portOf: (argv: readonly string[]) => number | undefined
+  /** per port: pids of probes the guest said ended (`exited N PID`) and nobody waited for yet */
+  private readonly ended = new Map<number, Set<number>>()
+  private readonly endWaiters = new Map<string, (ended: boolean) => void>()
+  /** per port: the pid of the probe the pool stopped though it was idle (it ends on EOF, no reset needed) */
+  private readonly stoppedIdle = new Map<number, number>()
 
   private constructor(
     qemu: LongLivedChild,
@@ -171,6 +182,12 @@ export class Guest {
       resetArg: argv => guestScratchDir(port(argv)!),
       // an emulated guest on a busy machine answers slower than a local probe
       resetTimeoutMs: 5000,
+      // one stuck in a step never sees EOF, one without a hello is unknown: those are reset through the control port
+      onStop: (probe, why) => {
+        const pid = (probe.hello as { pid?: unknown } | undefined)?.pid
+        const p = port(probe.argv)
+        if (p !== undefined && typeof pid === 'number' && why !== 'busy') this.stoppedIdle.set(p, pid)
+      },
     })
     this.portOf = port
     const wire = (i: number, command: string[], host: string): SharedCapture =>
@@ -183,6 +200,13 @@ export class Guest {
     lines.on('line', line => {
       const m = /^reset (\d+)$/.exec(line)
       if (m) this.resetWaiters.get(Number(m[1]))?.()
+      const e = /^exited (\d+) (\d+)$/.exec(line)
+      if (e) {
+        const [p, pid] = [Number(e[1]), Number(e[2])]
+        const waiter = this.endWaiters.get(`${p} ${pid}`)
+        if (waiter) waiter(true)
+        else this.ended.set(p, (this.ended.get(p) ?? new Set()).add(pid))
+      }
       const x = /^exec (\d+) (\d+) b(\S*) b(\S*)$/.exec(line)
       if (x) {
         const exitCode = Number(x[2])
@@ -303,21 +327,51 @@ export class Guest {
   private grant(): void {
     while (this.leaseWaiters.length && this.leaseWaiters[0]!.count <= this.free.length) {
       const w = this.leaseWaiters.shift()!
-      w.resolve(this.free.splice(0, w.count))
+      const ports = this.free.splice(0, w.count)
+      // what ended before this lease is no news to it (and keeps the sets small)
+      for (const p of ports) this.ended.delete(p)
+      w.resolve(ports)
     }
   }
 
   /**
-   * Free these ports. A port whose probe went back to the pool keeps it; on
-   * any other the guest kills whatever still runs (a probe stuck in a
-   * blocking call never sees EOF) and starts a fresh one.
+   * Free these ports. A port whose probe went back to the pool keeps it; one
+   * whose probe the guest said ended has a fresh one already; on any other the
+   * guest kills whatever still runs (a probe stuck in a blocking call never
+   * sees EOF) and starts a fresh one.
    */
   async release(ports: readonly number[]): Promise<void> {
     const kept = new Set(this.probes.idleProbes().flatMap(probe => (probe.exit ? [] : [this.portOf(probe.argv)])))
-    await Promise.all(ports.filter(p => !kept.has(p)).map(p => this.reset(p)))
+    await Promise.all(
+      ports
+        .filter(p => !kept.has(p))
+        .map(async p => {
+          const pid = this.stoppedIdle.get(p)
+          this.stoppedIdle.delete(p)
+          if (pid === undefined || !(await this.probeEnded(p, pid))) await this.reset(p)
+        }),
+    )
     if (this.downReason) return
     this.free.push(...ports)
     this.grant()
+  }
+
+  /** Whether the guest says port `port`'s probe `pid` ended (bounded wait). */
+  private probeEnded(port: number, pid: number): Promise<boolean> {
+    if (this.ended.get(port)?.delete(pid)) return Promise.resolve(true)
+    if (this.downReason) return Promise.resolve(false)
+    const key = `${port} ${pid}`
+    return new Promise(resolve => {
+      const timer = setTimeout(() => {
+        this.endWaiters.delete(key)
+        resolve(false)
+      }, EXIT_WAIT_MS)
+      this.endWaiters.set(key, ended => {
+        clearTimeout(timer)
+        this.endWaiters.delete(key)
+        resolve(ended)
+      })
+    })
   }
 
   private reset(port: number): Promise<void> {
@@ -368,6 +422,7 @@ export class Guest {
     this.downReason = reason
     for (const w of this.leaseWaiters.splice(0)) w.reject(new Error(`guest is down: ${reason}`))
     for (const done of [...this.resetWaiters.values()]) done()
+    for (const done of [...this.endWaiters.values()]) done(false)
     for (const done of [...this.execWaiters.values()]) done(notRun(255, `guest is down: ${reason}`))
   }
 
