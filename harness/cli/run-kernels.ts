@@ -203,12 +203,12 @@ export async function runGuestKernel(
       progressLabel: tag,
     })
     const t = tally(outcome.results)
-    const probes = booted.reduce((n, g) => ({ started: n.started + g.probes.counts.spawned, reused: n.reused + g.probes.counts.reused }), {
-      started: 0,
-      reused: 0,
-    })
+    const probes = booted.reduce(
+      (n, g) => ({ started: n.started + g.probes.counts.spawned, reused: n.reused + g.probes.counts.reused, killed: n.killed + g.kills }),
+      { started: 0, reused: 0, killed: 0 },
+    )
     opts.log(
-      `kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s${reboots ? ` (${reboots} reboot)` : ''}${guest ? `; ${guest.execStats.count} guest commands, ${(guest.execStats.ms / 1000).toFixed(1)} s summed; probes: ${probes.started} started, ${probes.reused} reused` : ''}`,
+      `kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s${reboots ? ` (${reboots} reboot)` : ''}${guest ? `; ${guest.execStats.count} guest commands, ${(guest.execStats.ms / 1000).toFixed(1)} s summed; probes: ${probes.started} started, ${probes.reused} reused, ${probes.killed} killed` : ''}`,
     )
     return { code: outcome.code, interrupted: outcome.interrupted }
   } finally {

@@ -139,6 +139,8 @@ export class Guest {
   readonly loWire: SharedCapture
   /** run-wide capture of the scenarios' namespaces (`capture --empty`; each adds its interfaces for its window) */
   readonly netnsWire: SharedCapture
+  /** probes killed through the control port on release (stuck in a step, or not known to have ended) */
+  kills = 0
   /** commands run through exec and their summed round trips (ms): where a guest's slot time goes */
   readonly execStats = { count: 0, ms: 0 }
   /** why the guest is unusable, once it is */
@@ -376,6 +378,7 @@ export class Guest {
 
   private reset(port: number): Promise<void> {
     if (this.downReason) return Promise.resolve()
+    this.kills++
     return new Promise(resolve => {
       const timer = setTimeout(() => {
         this.resetWaiters.delete(port)
