@@ -347,42 +347,50 @@ t.test(
   },
 )
 
-t.test(
-  'one shared capture, one window per scenario: joined late sees nothing earlier',
-  { skip: !isRoot && 'needs CAP_NET_RAW (root)' },
-  async t => {
-    const shared = new SharedCapture([probeBinary, 'capture', 'lo'], 'local', 50)
-    t.teardown(() => shared.close())
-    const spec = { host: 'local', argv: [], shared }
-    const a = await startCaptures([spec])
-    t.same(a.problems, [])
-    const portX = await converse('127.0.0.1', 'first')
-    const b = await startCaptures([spec])
-    t.equal(b.running[0]!.process, a.running[0]!.process, 'the second scenario joins the same process')
-    const portY = await converse('::1', 'second')
-    const both = new Set([portX, portY])
-    const fromA = await stopCaptures(a.running, both)
-    const fromB = await stopCaptures(b.running, both)
-    const ports = (segs: ProbeEvent[]): number[] =>
-      [...new Set(segs.map(e => (both.has(Number(e.sport)) ? Number(e.sport) : Number(e.dport))))].sort()
-    t.same(ports(fromA), [portX, portY].sort(), 'the first window saw both conversations')
-    t.same(ports(fromB), [portY], 'the second window starts when it joined')
-    const key = (e: ProbeEvent): string => `${e.sport}>${e.dport} ${flagsOf(e)} ${e.tcp_seq} ${e.len}`
-    t.equal(new Set(fromA.map(key)).size, fromA.length, 'each segment once')
-    t.ok(
-      fromA.every(e => e.host === 'local'),
-      'segments carry the host',
-    )
-    t.same([a.running[0]!.invalid, b.running[0]!.invalid], [[], []])
-    const first = a.running[0]!.process
-    for (let i = 0; i < 50 && !first.exit; i++) await sleep(20)
-    t.same(first.exit, { code: 0, signal: undefined }, 'stopped once idle, cleanly')
-    const c = await startCaptures([spec])
-    t.not(c.running[0]!.process, first, 'a later scenario starts a new one')
-    await shared.close()
-    t.ok(c.running[0]!.process.exit, 'close() stops it')
-  },
-)
+// as on this machine, and as in a guest: an ordinary probe told to capture, its windows timed by a sync (another clock)
+for (const [kind, make] of [
+  ['', () => new SharedCapture([probeBinary, 'capture', 'lo'], 'local', 50)],
+  [
+    ' (a probe told to capture, windows by sync)',
+    () => new SharedCapture([probeBinary], 'local', 50, { command: ['capture', 'lo'], foreignClock: true }),
+  ],
+] as const)
+  t.test(
+    `one shared capture, one window per scenario: joined late sees nothing earlier${kind}`,
+    { skip: !isRoot && 'needs CAP_NET_RAW (root)' },
+    async t => {
+      const shared = make()
+      t.teardown(() => shared.close())
+      const spec = { host: 'local', argv: [], shared }
+      const a = await startCaptures([spec])
+      t.same(a.problems, [])
+      const portX = await converse('127.0.0.1', 'first')
+      const b = await startCaptures([spec])
+      t.equal(b.running[0]!.process, a.running[0]!.process, 'the second scenario joins the same process')
+      const portY = await converse('::1', 'second')
+      const both = new Set([portX, portY])
+      const fromA = await stopCaptures(a.running, both)
+      const fromB = await stopCaptures(b.running, both)
+      const ports = (segs: ProbeEvent[]): number[] =>
+        [...new Set(segs.map(e => (both.has(Number(e.sport)) ? Number(e.sport) : Number(e.dport))))].sort()
+      t.same(ports(fromA), [portX, portY].sort(), 'the first window saw both conversations')
+      t.same(ports(fromB), [portY], 'the second window starts when it joined')
+      const key = (e: ProbeEvent): string => `${e.sport}>${e.dport} ${flagsOf(e)} ${e.tcp_seq} ${e.len}`
+      t.equal(new Set(fromA.map(key)).size, fromA.length, 'each segment once')
+      t.ok(
+        fromA.every(e => e.host === 'local'),
+        'segments carry the host',
+      )
+      t.same([a.running[0]!.invalid, b.running[0]!.invalid], [[], []])
+      const first = a.running[0]!.process
+      for (let i = 0; i < 50 && !first.exit; i++) await sleep(20)
+      t.same(first.exit, { code: 0, signal: undefined }, 'stopped once idle, cleanly')
+      const c = await startCaptures([spec])
+      t.not(c.running[0]!.process, first, 'a later scenario starts a new one')
+      await shared.close()
+      t.ok(c.running[0]!.process.exit, 'close() stops it')
+    },
+  )
 
 t.test('NS:IFNAME captures inside another namespace, beside this one', { skip: !isRoot && 'needs root' }, async t => {
   const ns = `sockspec-captest-${process.pid}`

@@ -5,7 +5,20 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
@@ -925,4 +938,65 @@ t.test('ProbePool: a clean probe is reused, a busy or dead one is stopped', asyn
   t.same(pool.discardReasons, ['busy', 'exited'])
   t.same(pool.counts, { spawned: 2, reused: 1, discarded: 2 })
   t.equal(pool.idleProbes().length, 0)
+})
+
+t.test("reset DIR: a guest port's scratch dir emptied, its stderr log truncated; a path elsewhere is refused", async t => {
+  const dir = `/tmp/sockspec-vm-test-${process.pid}`
+  rmSync(dir, { recursive: true, force: true })
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  mkdirSync(join(dir, 'sub', 'deeper'), { recursive: true })
+  writeFileSync(join(dir, 'sock-path'), '')
+  writeFileSync(join(dir, 'sub', 'deeper', 'f'), 'x')
+  // a link is removed, never followed
+  const outside = mkdtempSync(join(tmpdir(), 'sockspec-keep-'))
+  t.teardown(() => rmSync(outside, { recursive: true, force: true }))
+  writeFileSync(join(outside, 'kept'), 'x')
+  symlinkSync(outside, join(dir, 'link'))
+  // the guest's per-port log: the probe's stderr is a regular file with an earlier session's lines
+  const log = join(outside, 'err.log')
+  writeFileSync(log, 'an earlier session wrote this\n')
+  const fd = openSync(log, 'r+')
+  const r = spawnSync(probeBinary, [], {
+    input: `r1 reset ${dir}\nr2 reset /tmp/elsewhere-${process.pid}\nr3 reset ${dir}/../etc\nr4 reset\n`,
+    stdio: ['pipe', 'pipe', fd],
+    encoding: 'utf8',
+  })
+  closeSync(fd)
+  const events = r.stdout
+    .split('\n')
+    .filter(l => l.startsWith('{"seq"'))
+    .map(l => JSON.parse(l) as ProbeEvent & { emptied?: number })
+  t.match(events[1], { op: 'reset', ret: 0, emptied: 5 }, 'five entries removed: the path, the link, sub, deeper, f')
+  t.same(readdirSync(dir), [], 'the dir is empty')
+  t.same(readdirSync(outside).sort(), ['err.log', 'kept'], 'what the link pointed to stays')
+  t.equal(statSync(log).size, 0, 'the stderr log starts empty again')
+  t.match(events[2], { op: 'reset', ret: -1, errno: 'EPERM' }, 'a dir that is no guest scratch dir is refused')
+  t.match(events[3], { op: 'reset', ret: -1, errno: 'EPERM' }, 'so is one that climbs out of it')
+  t.match(events[4], { op: 'reset', ret: 0 }, 'without DIR as before')
+  t.notOk('emptied' in events[4]!, 'no emptied without DIR')
+})
+
+t.test("ProbePool of a session (a guest's ports): its own argv, and its reset empties the port's scratch dir", async t => {
+  const { ProbePool } = await import('../harness/probe/pool.js')
+  const dir = `/tmp/sockspec-vm-test-${process.pid}-pool`
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const wrapped = ['env', probeBinary]
+  const pool = new ProbePool({ accepts: argv => argv[0] === 'env', resetArg: () => dir })
+  t.teardown(() => pool.close())
+  t.ok(pool.accepts(wrapped), 'takes the argv it was made for')
+  t.notOk(pool.accepts([probeBinary]), "the plain binary is the run pool's")
+  t.notOk(new ProbePool().accepts(wrapped), 'the run pool takes no wrapped probe')
+  const a = pool.take(wrapped, 'a')
+  t.ok(await a.waitHello(5000))
+  await call(a, 'socket U unix stream 0')
+  t.equal(last(await call(a, `bind U unix ${dir}/s`)).ret, -1, 'no dir yet: bind fails')
+  await pool.give(a, true)
+  t.same(readdirSync(dir), [], 'the reset made the dir')
+  t.equal(pool.take(wrapped, 'b'), a, 'reused')
+  await call(a, 'socket U unix stream 0')
+  t.equal(last(await call(a, `bind U unix ${dir}/s`)).ret, 0)
+  t.same(readdirSync(dir), ['s'], 'the socket path exists after its handle')
+  await pool.give(a, true)
+  t.same(readdirSync(dir), [], 'and is gone after the reset')
+  t.same(pool.counts, { spawned: 1, reused: 1, discarded: 0 })
 })

@@ -507,6 +507,13 @@ t.test(
     t.match(hang?.message, /did not finish within 300 ms/)
     t.equal(r.status, 1, 'exit 1 (the broken pack)')
     t.match(r.stderr, /kernel debian:6\.1: 6\.1\.\S+ booted in [\d.]+ s \((kvm|tcg)\)/, 'says which kernel booted')
+    // a port's probe serves result after result; only the crashed, the hung and the aborted are started afresh,
+    // and only the hung one (stuck in accept, deaf to EOF) needs the guest to kill it
+    const probes = /probes: (\d+) started, (\d+) reused, (\d+) killed/.exec(r.stderr)
+    const [fresh, reused, killed] = [1, 2, 3].map(i => Number(probes?.[i] ?? 0)) as [number, number, number]
+    t.ok(fresh > 0 && fresh <= 16, `few guest probes started (${probes?.[0]})`)
+    t.ok(reused >= 2 * fresh, 'most results ran on reused probes')
+    t.ok(killed >= 1 && killed < fresh, 'the hung probe was killed; probes that ended by themselves were not')
     const store = new Database(db, { readonly: true })
     const runs = store
       .prepare(`SELECT kernel_release AS release, kernel_version AS version, host_kind AS kind, status FROM runs`)

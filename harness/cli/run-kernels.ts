@@ -8,7 +8,7 @@
  * it broke are run again; if it dies again, they stay `error` naming the Oops.
  */
 import { availableParallelism, hostname, loadavg } from 'node:os'
-import { GuestBootError, guestCpus } from '../hosts/vm/guest.js'
+import { GUEST_CAPTURE_PORTS, GuestBootError, guestCpus } from '../hosts/vm/guest.js'
 import type { Guest } from '../hosts/vm/guest.js'
 import { MAX_PROBE_PORTS } from '../hosts/vm/qemu-argv.js'
 import { vmHost } from '../hosts/vm/vm-host.js'
@@ -109,14 +109,12 @@ export async function runGuestKernel(
   const kernel = await kernelFor(spec, {}, opts.log)
   opts.log(`kernel ${spec.name}: ${kernel.package} ${kernel.version}`)
   const jobs = opts.jobs ?? guestJobs(opts.cpus)
-  // a probe port per actor, plus one per packet capture (per scenario host, or the loopback); capped, sessions share them;
-  // plus the guest's host helper's, held for the guest's life, when a scenario has hosts
-  const perScenario = Math.max(
-    1,
-    ...scenarios.map(s => new Set(s.steps.map(step => step.actor)).size + Math.max(1, Object.keys(s.hosts ?? {}).length)),
-  )
+  // a probe port per actor, capped (sessions share them), plus the guest's two run-wide captures, plus the
+  // guest's host helper's, held for the guest's life, when a scenario has hosts
+  const perScenario = Math.max(1, ...scenarios.map(s => new Set(s.steps.map(step => step.actor)).size))
   const helperPort = scenarios.some(s => s.hosts) ? 1 : 0
-  const probePorts = Math.max(perScenario + helperPort, Math.min(MAX_PROBE_PORTS, jobs * perScenario + helperPort))
+  const fixed = GUEST_CAPTURE_PORTS + helperPort
+  const probePorts = Math.max(perScenario, Math.min(MAX_PROBE_PORTS - fixed, jobs * perScenario)) + fixed
   let launched: LaunchedKernel | undefined
   let bootProblem: string | undefined
   try {
@@ -150,6 +148,8 @@ export async function runGuestKernel(
     sysctls: {},
   }
   let guest: Guest | undefined = launched?.guest
+  // every guest this run booted (a reboot adds one): their probe counts add up
+  const booted: Guest[] = guest ? [guest] : []
   // the guest each (scenario, variant) opened its session on: an error is retried only when that guest died
   const openedOn = new Map<string, Guest>()
   const keyOf = (scenario: string, variant: string): string => `${scenario}\0${variant}`
@@ -168,6 +168,7 @@ export async function runGuestKernel(
       opts.progress?.phase(`booting ${tag} again`)
       const next = await launchKernel(kernel, { probePorts, cpus: opts.cpus })
       guest = next.guest
+      booted.push(next.guest)
       opts.log(`kernel ${spec.name}: booted again in ${(next.guest.bootMs / 1000).toFixed(1)} s`)
       await opts.onBoot?.(next.guest, reboots)
       return true
@@ -208,8 +209,12 @@ export async function runGuestKernel(
       progressLabel: tag,
     })
     const t = tally(outcome.results)
+    const probes = booted.reduce(
+      (n, g) => ({ started: n.started + g.probes.counts.spawned, reused: n.reused + g.probes.counts.reused, killed: n.killed + g.kills }),
+      { started: 0, reused: 0, killed: 0 },
+    )
     opts.log(
-      `kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s${reboots ? ` (${reboots} reboot)` : ''}${guest ? `; ${guest.execStats.count} guest commands, ${(guest.execStats.ms / 1000).toFixed(1)} s summed` : ''}`,
+      `kernel ${spec.name}: ${system.kernelRelease}: ${t.pass} pass, ${t.fail} fail, ${t.error} error, ${t.skip} skip in ${((performance.now() - started) / 1000).toFixed(1)} s${reboots ? ` (${reboots} reboot)` : ''}${guest ? `; ${guest.execStats.count} guest commands, ${(guest.execStats.ms / 1000).toFixed(1)} s summed; probes: ${probes.started} started, ${probes.reused} reused, ${probes.killed} killed` : ''}`,
     )
     return { code: outcome.code, interrupted: outcome.interrupted }
   } finally {

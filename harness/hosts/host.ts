@@ -4,6 +4,7 @@
  * created when closed. A driver may decline a scenario with a skip reason.
  */
 import type { CaptureSpec } from '../probe/capture.js'
+import type { ProbePool } from '../probe/pool.js'
 import type { Scenario, VariantName } from '../scenario/types.js'
 import type { PathGate } from './topology.js'
 
@@ -28,6 +29,8 @@ export interface HostSession {
    * `path_gate` step is a problem of the run).
    */
   setPathGates?(host: string, gates: readonly PathGate[]): Promise<{ ok: boolean; message: string }>
+  /** Where this session's probes come from and go back to, instead of the run's pool (a guest's ports keep theirs). */
+  probePool?: ProbePool
   /** Remove what the session created (namespaces, processes, files). Idempotent. */
   close(): Promise<void>
 }

@@ -106,6 +106,8 @@ export interface HostHelperStart {
   helloMs?: number
   /** limit on one command, counted from when it was sent */
   commandMs?: number
+  /** where the probe comes from (a guest's port pool holds the port's live probe between sessions); default: a new process */
+  spawn?: (argv: readonly string[]) => ProbeProcess
 }
 
 /**
@@ -153,7 +155,7 @@ export class HostHelper {
     this.idle = undefined
     try {
       if (!this.proc || this.proc.exit) {
-        this.proc = new ProbeProcess(this.start.argv, 'hosts')
+        this.proc = this.start.spawn ? this.start.spawn(this.start.argv) : new ProbeProcess(this.start.argv, 'hosts')
         this.started = this.launch(this.proc)
       }
       const proc = this.proc

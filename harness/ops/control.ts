@@ -100,9 +100,9 @@ const probeOnly: ProbeCommand[] = [
     name: 'reset',
     handler: 'op_reset',
     minArgs: 0,
-    maxArgs: 0,
-    usage: 'reset',
-    doc: 'returns the probe to the state of a fresh one, for the next result: closes every handle (epoll sets and gates go with their sockets) and any other descriptor but 0-2, `setns()` back to the namespace it started in, and the next event is seq 1 again. One event, op `reset`: `closed` (handles), `stray` (other descriptors), `netns` (`home` or `back`), `fds` (descriptors left besides 0-2 and its own namespace handle; 0 when clean); `ret` -1 with `errno` when it could not check or go back',
+    maxArgs: 1,
+    usage: 'reset [DIR]',
+    doc: "returns the probe to the state of a fresh one, for the next result: closes every handle (epoll sets and gates go with their sockets) and any other descriptor but 0-2, `setns()` back to the namespace it started in, and the next event is seq 1 again. One event, op `reset`: `closed` (handles), `stray` (other descriptors), `netns` (`home` or `back`), `fds` (descriptors left besides 0-2 and its own namespace handle; 0 when clean); `ret` -1 with `errno` when it could not check or go back. With DIR (a vm guest port's scratch dir, only `/tmp/sockspec-vm*`, else EPERM): DIR is emptied (made if missing; `emptied`: entries removed) and a stderr that is a regular file is truncated, so the next session finds neither its predecessor's socket paths nor its stderr",
   },
   { name: 'quit', handler: null, minArgs: 0, maxArgs: 0, usage: 'quit', doc: 'closes every handle, writes nothing more, exits 0' },
 ]

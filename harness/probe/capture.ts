@@ -1,10 +1,12 @@
 /**
- * Packet capture for one scenario run. In a namespace of the scenario's own
- * (netns hosts, a guest) a `sockspec-probe capture IFNAME` process runs
- * from before the first step to after the last. The machine's own `lo` is
- * shared by every scenario of a run, so it has one capture for the whole run
- * (SharedCapture): a scenario takes the segments of its window, from when it
- * joined to a `sync` answered after its last step. Either way segments
+ * Packet capture for one scenario run. Without a run-wide capture a
+ * `sockspec-probe capture IFNAME` process runs from before the first step
+ * to after the last. A machine's own `lo` is shared by every scenario of a
+ * run, so it has one capture for the whole run (SharedCapture): a scenario
+ * takes the segments of its window, from when it joined to a `sync`
+ * answered after its last step; the scenarios' namespaces share one too,
+ * each adding its interfaces for its window. A vm guest runs both kinds in
+ * probes on two ports of its own. Either way segments
  * (and ICMP errors, filed under the ports of the packet they quote)
  * become trace events of the actor `wire`, and only those touching the
  * scenario's own ports are kept.
@@ -19,12 +21,6 @@ export interface CaptureSpec {
   /** Scenario host the interface belongs to ("local" on loopback). */
   host: string
   argv: string[]
-  /**
-   * When argv starts an ordinary probe (a vm guest's port): commands to run
-   * first (`netns NAME`), then the interfaces for its `capture` command.
-   */
-  setup?: string[]
-  capture?: string[]
   /** A run-wide capture to join instead of starting one (argv is then unused). */
   shared?: SharedCapture
   /** With `shared`: the interfaces this scenario adds to it for its window (its namespaces') */
@@ -99,23 +95,52 @@ let syncCounter = 0
  * `capture --empty`) adds them on join and drops them on leave, and its
  * events are exactly those of its namespaces.
  */
+export interface SharedCaptureOptions {
+  /**
+   * argv starts an ordinary probe (a vm guest's port): the probe command
+   * that turns it into this capture (`capture lo`, `capture --empty`).
+   */
+  command?: string[]
+  /**
+   * The capture's CLOCK_MONOTONIC is not this machine's (a guest's): a window
+   * on the shared interfaces starts at a `sync` answered when joining, not at
+   * a time, so what it reads is exactly what came after the answer.
+   */
+  foreignClock?: boolean
+}
+
 export class SharedCapture {
   private current: SharedState | undefined
   private idle: NodeJS.Timeout | undefined
+  /** the last capture being ended: a guest port takes one connection, so the next waits for it */
+  private stopping: Promise<void> = Promise.resolve()
 
   constructor(
     readonly argv: readonly string[],
     readonly host: string,
     private readonly lingerMs = 300,
+    private readonly opts: SharedCaptureOptions = {},
   ) {}
+
+  /** Hello, and for an ordinary probe its capture command and the capture's hello. */
+  private async start(process: ProbeProcess, timeoutMs: number): Promise<boolean> {
+    if (!(await process.waitHello(timeoutMs))) return false
+    if (!this.opts.command) return true
+    process.expectAnotherHello()
+    process.send('capture', this.opts.command.join(' '))
+    return process.waitHello(timeoutMs)
+  }
 
   /** Join: the window starts now. A capture that cannot start is reported and retried by the next scenario. */
   async join(timeoutMs: number, add?: CaptureAdd): Promise<{ capture?: RunningCapture; problem?: string }> {
     if (this.idle) clearTimeout(this.idle)
     this.idle = undefined
     if (!this.current || this.current.process.exit) {
+      await this.stopping
+    }
+    if (!this.current || this.current.process.exit) {
       const process = new ProbeProcess(this.argv, `wire@${this.host}`)
-      this.current = { process, started: process.waitHello(timeoutMs), holders: new Set(), base: 0 }
+      this.current = { process, started: this.start(process, timeoutMs), holders: new Set(), base: 0 }
     }
     const cur = this.current
     if (!(await cur.started)) {
@@ -128,13 +153,24 @@ export class SharedCapture {
       owner: this,
       state: cur,
       from: cur.base + cur.process.events.length,
-      sinceNs: Number(process.hrtime.bigint()),
+      sinceNs: this.opts.foreignClock ? -Infinity : Number(process.hrtime.bigint()),
       invalidFrom: cur.process.invalid.length,
       stderrFrom: cur.process.stderr.length,
       ...(add ? { namespaces: new Set(Object.keys(add.hostOfNs)) } : {}),
     }
     cur.holders.add(lease)
     const capture: RunningCapture = { host: this.host, process: cur.process, lease, hostOfNs: add?.hostOfNs, stderr: '', invalid: [] }
+    if (this.opts.foreignClock && !add) {
+      // everything the capture wrote before answering was on the wire before this window
+      const token = `sync.${++syncCounter}`
+      cur.process.send(token, 'sync')
+      const outcome = await cur.process.waitStep(token, timeoutMs)
+      if (outcome.status !== 'done') {
+        await this.leave(capture, timeoutMs)
+        return { problem: `packet capture on ${this.host} did not start (no answer to sync: ${outcome.status})` }
+      }
+      lease.from = cur.base + cur.process.events.length
+    }
     if (add) {
       for (let i = 0; i < add.interfaces.length; i += ADD_CHUNK) {
         const token = `add.${++syncCounter}`
@@ -186,7 +222,7 @@ export class SharedCapture {
     const cur = this.current
     if (!cur || cur.holders.size) return
     this.current = undefined
-    await cur.process.endCapture()
+    await (this.stopping = cur.process.endCapture())
   }
 
   /** Stop now (end of a run). Windows still open get what was read so far. */
@@ -195,7 +231,8 @@ export class SharedCapture {
     this.idle = undefined
     const cur = this.current
     this.current = undefined
-    if (cur) await cur.process.endCapture()
+    if (cur) await (this.stopping = cur.process.endCapture())
+    await this.stopping
   }
 }
 
@@ -226,18 +263,7 @@ export async function startCaptures(
         },
       }
       running.push(c)
-      let ok = await c.process.waitHello(timeoutMs)
-      if (ok && spec.capture) {
-        const failed = await c.process.runSetup(spec.setup ?? [], 'capture.setup', timeoutMs)
-        if (failed) {
-          problems.push(`packet capture on ${c.host}: setup ${failed}`)
-          return
-        }
-        c.process.expectAnotherHello()
-        c.process.send('capture', `capture ${spec.capture.join(' ')}`)
-        ok = await c.process.waitHello(timeoutMs)
-      }
-      if (!ok) {
+      if (!(await c.process.waitHello(timeoutMs))) {
         const err = c.process.events.find(e => e.op === 'capture' && e.error)
         problems.push(`packet capture on ${c.host} did not start${err ? `: ${err.error}` : ''}`)
       }

@@ -7,8 +7,10 @@
  * still runs a command, wrote a bad line, answered reset wrongly or ran a
  * step whose effect reset cannot undo is stopped instead.
  *
- * Only probes started as the plain local binary are pooled (argv of one
- * word): a probe behind nsenter, ssh or a guest port belongs to its session.
+ * The run's pool keeps only probes started as the plain local binary (argv
+ * of one word): a probe behind nsenter or ssh belongs to its session. A vm
+ * guest keeps a pool of its own (one probe per port, its argv naming the
+ * port), whose resets also empty the port's scratch dir.
  */
 import { ProbeProcess } from './process.js'
 import type { ProbeRecord } from './process.js'
@@ -27,12 +29,21 @@ const PEER_OPS: ReadonlySet<string> = new Set(['tun_open', 'packet_send', 'packe
 
 export const undoable = (op: string): boolean => UNDOABLE_OPS.has(op) || op.startsWith('uring_') || PEER_OPS.has(op)
 
-const RESET_TIMEOUT_MS = 2000
-
 export interface PoolCounts {
   spawned: number
   reused: number
   discarded: number
+}
+
+export interface PoolOptions {
+  maxIdlePerKind?: number
+  /** the probes this pool keeps, by argv (default: the plain local binary, ProbePool.poolable) */
+  accepts?: (argv: readonly string[]) => boolean
+  /** the argument of a probe's `reset` (a guest port's scratch dir, emptied by it), by argv */
+  resetArg?: (argv: readonly string[]) => string | undefined
+  resetTimeoutMs?: number
+  /** A probe was stopped instead of kept: why (busy, exited, undoable, a failed reset, ...). */
+  onStop?: (probe: ProbeProcess, why: string) => void
 }
 
 export class ProbePool {
@@ -41,11 +52,21 @@ export class ProbePool {
   readonly counts: PoolCounts = { spawned: 0, reused: 0, discarded: 0 }
   /** Why the last probes were not reused (bounded; for tests and debugging). */
   readonly discardReasons: string[] = []
+  private readonly maxIdlePerKind: number
+  private readonly opts: PoolOptions
 
-  constructor(private readonly maxIdlePerKind = 64) {}
+  constructor(opts: PoolOptions = {}) {
+    this.maxIdlePerKind = opts.maxIdlePerKind ?? 64
+    this.opts = opts
+  }
 
   static poolable(argv: readonly string[]): boolean {
     return argv.length === 1
+  }
+
+  /** Whether this pool keeps probes started with argv. */
+  accepts(argv: readonly string[]): boolean {
+    return (this.opts.accepts ?? ProbePool.poolable)(argv)
   }
 
   /** An idle probe started with this argv, or a new one. */
@@ -67,7 +88,7 @@ export class ProbePool {
    * reset into the pool or stopped. `reusable` false: stop it whatever it says.
    */
   async give(probe: ProbeProcess, reusable: boolean): Promise<ProbeRecord> {
-    const poolable = !this.closed && reusable && ProbePool.poolable(probe.argv)
+    const poolable = !this.closed && reusable && this.accepts(probe.argv)
     const unfit = !probe.hello
       ? 'no hello'
       : probe.exit
@@ -80,15 +101,17 @@ export class ProbePool {
     if (!poolable || unfit) {
       await probe.stop()
       if (poolable) this.discarded(unfit!)
+      this.opts.onStop?.(probe, unfit ?? (reusable ? 'pool closed' : 'undoable'))
       return probe.detach()
     }
     const record = probe.detach()
-    const why = await probe.reset(RESET_TIMEOUT_MS)
+    const why = await probe.reset(this.opts.resetTimeoutMs ?? 2000, this.opts.resetArg?.(probe.argv))
     const key = probe.argv.join('\0')
     const idle = this.idle.get(key) ?? []
     if (why || this.closed || idle.length >= this.maxIdlePerKind) {
       if (why) this.discarded(why)
       await probe.stop()
+      this.opts.onStop?.(probe, why ?? 'pool full')
       return record
     }
     idle.push(probe)

@@ -250,11 +250,12 @@ export class ProbeProcess {
 
   /**
    * Return the probe to the state of a fresh one (the probe's `reset`
-   * command). Undefined when it answered clean, else why not: then it must
-   * not be reused. Whatever it answered is dropped from its events.
+   * command; with `dir`, that scratch dir is emptied too). Undefined when it
+   * answered clean, else why not: then it must not be reused. Whatever it
+   * answered is dropped from its events.
    */
-  async reset(timeoutMs: number): Promise<string | undefined> {
-    this.send(RESET_STEP, 'reset')
+  async reset(timeoutMs: number, dir?: string): Promise<string | undefined> {
+    this.send(RESET_STEP, dir ? `reset ${dir}` : 'reset')
     const outcome = await this.waitStep(RESET_STEP, timeoutMs)
     const answer = outcome.events.find(e => e.op === 'reset') as (ProbeEvent & { fds?: number }) | undefined
     const why =

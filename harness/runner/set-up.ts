@@ -13,7 +13,8 @@ import { liveBeaconToken } from '../hosts/netns.js'
 import { scenarioPorts, startCaptures, stopCaptures } from '../probe/capture.js'
 import type { CaptureSpec, RunningCapture } from '../probe/capture.js'
 import type { ProbeEvent } from '../trace/event.js'
-import { ProbePool, undoable } from '../probe/pool.js'
+import { undoable } from '../probe/pool.js'
+import type { ProbePool } from '../probe/pool.js'
 import { ProbeProcess } from '../probe/process.js'
 import type { ProbeRecord } from '../probe/process.js'
 import type { Scenario, VariantName } from '../scenario/types.js'
@@ -100,7 +101,8 @@ export function newStage(session: HostSession, pool?: ProbePool): Stage {
     tmpDir: session.scratchDir ?? mkdtempSync(join(scratchRoot(), 'sockspec-')),
     probes: new Map(),
     captures: [],
-    pool,
+    // a session with probes of its own to reuse (a guest's ports) brings their pool
+    pool: session.probePool ?? pool,
     reusable: new Set(),
   }
 }
@@ -128,7 +130,7 @@ export async function startStage(
   const actors = [...new Set(scenario.steps.map(s => s.actor))]
   for (const actor of actors) {
     const argv = stage.session.probeArgv(actor)
-    const probe = stage.pool && ProbePool.poolable(argv) ? stage.pool.take(argv, actor) : new ProbeProcess(argv, actor)
+    const probe = stage.pool?.accepts(argv) ? stage.pool.take(argv, actor) : new ProbeProcess(argv, actor)
     if (!scenario.steps.some(s => s.actor === actor && undoable(s.do))) stage.reusable.add(actor)
     stage.probes.set(actor, probe)
     opts.onProbe?.(probe)

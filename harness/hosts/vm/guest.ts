@@ -1,6 +1,10 @@
 /**
  * A running guest: qemu started with the plan from qemu-argv.ts, its control
  * port connected, and a pool of probe ports leased to scenario sessions.
+ * A port's probe serves one session after another (its `reset DIR` empties
+ * the port's scratch dir); only an unfit one is killed through the control
+ * port and respawned by the guest. The last two ports hold the guest's two
+ * run-wide packet captures (its loopback, and the scenarios' namespaces).
  * Bounded everywhere: the boot, each port reset and the shutdown have limits;
  * past one the guest is killed and marked down, so its remaining scenarios
  * become `error` instead of hanging. Every qemu started here is killed when
@@ -15,9 +19,12 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { spawnLongLived } from '../../deps/process.js'
 import type { CommandResult, LongLivedChild } from '../../deps/process.js'
+import { SharedCapture } from '../../probe/capture.js'
+import { ProbePool } from '../../probe/pool.js'
 import { emptyGuestInfo, readInfoLine } from './guest-info.js'
 import type { GuestInfo } from './guest-info.js'
-import { guestEscape } from './init-script.js'
+import { guestEscape, guestScratchDir } from './init-script.js'
+import { GUEST_PORT_PROGRAM } from './port-child.js'
 import { consoleLog, controlSocket, probeSocket, qemuArgv } from './qemu-argv.js'
 import type { Accel } from './qemu-argv.js'
 
@@ -67,6 +74,22 @@ export function consolePanic(log: string): string | undefined {
   return picked.join(' | ').slice(0, 600)
 }
 
+/** Ports kept for the run-wide captures, the last of the guest's: its loopback's, then its namespaces'. */
+export const GUEST_CAPTURE_PORTS = 2
+
+/**
+ * How long a guest capture with no scenario stays up: restarting one costs
+ * the guest a probe respawn and a second hello, so it is kept through the
+ * gaps between scenarios (it reads nothing while idle).
+ */
+const CAPTURE_LINGER_MS = 10_000
+
+/**
+ * How long a released port waits for the guest to say its stopped probe
+ * ended (it reads EOF when the host end closes) before it is killed instead.
+ */
+const EXIT_WAIT_MS = 3000
+
 /** An exec the guest did not answer: why, as stderr, with a shell-like exit code. */
 const notRun = (exitCode: number, why: string): CommandResult => ({ exitCode, stdout: '', stderr: why, failed: true })
 
@@ -108,7 +131,16 @@ export class Guest {
   readonly workDir: string
   readonly accel: Accel
   readonly bootMs: number
+  /** probe ports scenario sessions lease (the capture ports are not among them) */
   readonly ports: number
+  /** the ports' probes between sessions: a session takes its ports' probes from here and gives them back */
+  readonly probes: ProbePool
+  /** run-wide capture of the guest's loopback (a scenario's window: from a sync at join to one after its steps) */
+  readonly loWire: SharedCapture
+  /** run-wide capture of the scenarios' namespaces (`capture --empty`; each adds its interfaces for its window) */
+  readonly netnsWire: SharedCapture
+  /** probes killed through the control port on release (stuck in a step, or not known to have ended) */
+  kills = 0
   /** commands run through exec and their summed round trips (ms): where a guest's slot time goes */
   readonly execStats = { count: 0, ms: 0 }
   /** why the guest is unusable, once it is */
@@ -120,6 +152,12 @@ export class Guest {
   private readonly resetWaiters = new Map<number, () => void>()
   private readonly execWaiters = new Map<number, (r: CommandResult) => void>()
   private execSeq = 0
+  private readonly portOf: (argv: readonly string[]) => number | undefined
+  /** per port: pids of probes the guest said ended (`exited N PID`) and nobody waited for yet */
+  private readonly ended = new Map<number, Set<number>>()
+  private readonly endWaiters = new Map<string, (ended: boolean) => void>()
+  /** per port: the pid of the probe the pool stopped though it was idle (it ends on EOF, no reset needed) */
+  private readonly stoppedIdle = new Map<number, number>()
 
   private constructor(
     qemu: LongLivedChild,
@@ -136,11 +174,41 @@ export class Guest {
     this.workDir = workDir
     this.accel = opts.accel
     this.bootMs = bootMs
-    this.ports = opts.probePorts
-    this.free = Array.from({ length: opts.probePorts }, (_, i) => i)
+    this.ports = opts.probePorts - GUEST_CAPTURE_PORTS
+    this.free = Array.from({ length: this.ports }, (_, i) => i)
+    const portOf = new Map(this.free.map(p => [this.socketOf(p), p]))
+    // a probe's argv ends with its port's socket (vm-host.ts)
+    const port = (argv: readonly string[]): number | undefined => portOf.get(argv[argv.length - 1] ?? '')
+    this.probes = new ProbePool({
+      accepts: argv => port(argv) !== undefined,
+      resetArg: argv => guestScratchDir(port(argv)!),
+      // an emulated guest on a busy machine answers slower than a local probe
+      resetTimeoutMs: 5000,
+      // one stuck in a step never sees EOF, one without a hello is unknown: those are reset through the control port
+      onStop: (probe, why) => {
+        const pid = (probe.hello as { pid?: unknown } | undefined)?.pid
+        const p = port(probe.argv)
+        if (p !== undefined && typeof pid === 'number' && why !== 'busy') this.stoppedIdle.set(p, pid)
+      },
+    })
+    this.portOf = port
+    const wire = (i: number, command: string[], host: string): SharedCapture =>
+      new SharedCapture([GUEST_PORT_PROGRAM, this.socketOf(this.ports + i)], host, CAPTURE_LINGER_MS, {
+        command,
+        foreignClock: true,
+      })
+    this.loWire = wire(0, ['capture', 'lo'], 'local')
+    this.netnsWire = wire(1, ['capture', '--empty'], 'netns')
     lines.on('line', line => {
       const m = /^reset (\d+)$/.exec(line)
       if (m) this.resetWaiters.get(Number(m[1]))?.()
+      const e = /^exited (\d+) (\d+)$/.exec(line)
+      if (e) {
+        const [p, pid] = [Number(e[1]), Number(e[2])]
+        const waiter = this.endWaiters.get(`${p} ${pid}`)
+        if (waiter) waiter(true)
+        else this.ended.set(p, (this.ended.get(p) ?? new Set()).add(pid))
+      }
       const x = /^exec (\d+) (\d+) b(\S*) b(\S*)$/.exec(line)
       if (x) {
         const exitCode = Number(x[2])
@@ -251,7 +319,7 @@ export class Guest {
   /** `count` free probe ports, waiting for other sessions to give theirs back. */
   lease(count: number): Promise<number[]> {
     if (this.downReason) return Promise.reject(new Error(`guest is down: ${this.downReason}`))
-    if (count > this.ports) return Promise.reject(new Error(`scenario needs ${count} probes, the guest has ${this.ports} ports`))
+    if (count > this.ports) return Promise.reject(new Error(`scenario needs ${count} probes, the guest has ${this.ports} probe ports`))
     return new Promise((resolve, reject) => {
       this.leaseWaiters.push({ count, resolve, reject })
       this.grant()
@@ -261,20 +329,56 @@ export class Guest {
   private grant(): void {
     while (this.leaseWaiters.length && this.leaseWaiters[0]!.count <= this.free.length) {
       const w = this.leaseWaiters.shift()!
-      w.resolve(this.free.splice(0, w.count))
+      const ports = this.free.splice(0, w.count)
+      // what ended before this lease is no news to it (and keeps the sets small)
+      for (const p of ports) this.ended.delete(p)
+      w.resolve(ports)
     }
   }
 
-  /** Kill whatever probe still runs on these ports (a probe stuck in a blocking call never sees EOF), then free them. */
+  /**
+   * Free these ports. A port whose probe went back to the pool keeps it; one
+   * whose probe the guest said ended has a fresh one already; on any other the
+   * guest kills whatever still runs (a probe stuck in a blocking call never
+   * sees EOF) and starts a fresh one.
+   */
   async release(ports: readonly number[]): Promise<void> {
-    await Promise.all(ports.map(p => this.reset(p)))
+    const kept = new Set(this.probes.idleProbes().flatMap(probe => (probe.exit ? [] : [this.portOf(probe.argv)])))
+    await Promise.all(
+      ports
+        .filter(p => !kept.has(p))
+        .map(async p => {
+          const pid = this.stoppedIdle.get(p)
+          this.stoppedIdle.delete(p)
+          if (pid === undefined || !(await this.probeEnded(p, pid))) await this.reset(p)
+        }),
+    )
     if (this.downReason) return
     this.free.push(...ports)
     this.grant()
   }
 
+  /** Whether the guest says port `port`'s probe `pid` ended (bounded wait). */
+  private probeEnded(port: number, pid: number): Promise<boolean> {
+    if (this.ended.get(port)?.delete(pid)) return Promise.resolve(true)
+    if (this.downReason) return Promise.resolve(false)
+    const key = `${port} ${pid}`
+    return new Promise(resolve => {
+      const timer = setTimeout(() => {
+        this.endWaiters.delete(key)
+        resolve(false)
+      }, EXIT_WAIT_MS)
+      this.endWaiters.set(key, ended => {
+        clearTimeout(timer)
+        this.endWaiters.delete(key)
+        resolve(ended)
+      })
+    })
+  }
+
   private reset(port: number): Promise<void> {
     if (this.downReason) return Promise.resolve()
+    this.kills++
     return new Promise(resolve => {
       const timer = setTimeout(() => {
         this.resetWaiters.delete(port)
@@ -321,6 +425,7 @@ export class Guest {
     this.downReason = reason
     for (const w of this.leaseWaiters.splice(0)) w.reject(new Error(`guest is down: ${reason}`))
     for (const done of [...this.resetWaiters.values()]) done()
+    for (const done of [...this.endWaiters.values()]) done(false)
     for (const done of [...this.execWaiters.values()]) done(notRun(255, `guest is down: ${reason}`))
   }
 
@@ -342,6 +447,8 @@ export class Guest {
       await this.qemu.exited
     }
     this.markDown('shut down')
+    // qemu is gone: every port's socket closed, so these end at once
+    await Promise.all([this.probes.close(), this.loWire.close(), this.netnsWire.close()])
     this.control.destroy()
     if (!opts.keepLogs) rmSync(this.workDir, { recursive: true, force: true })
   }

@@ -4,11 +4,15 @@
  * host what kernel this is on the control port, then serves probes: one
  * respawning loop per virtio-serial port, and a control loop that resets a
  * port (kills its probe) when the host asks. Each fresh probe of port N gets
- * an empty scratch directory (guestScratchDir: unix socket paths of the session).
+ * an empty scratch directory (guestScratchDir: unix socket paths of the
+ * session). A probe normally outlives its session: the host resets it with
+ * `reset DIR`, which empties that directory, and leases the port again; only
+ * an unfit probe is killed here and started afresh.
  *
  * Control port lines, guest -> host: `uname-r R`, `uname-v V`, `sysctl k = v`,
  * `ipv6lo 0|1`, `module NAME ok|failed`, `tool NAME ok|missing`, `ready`,
- * `reset N` (ack), `exec ID RC bOUT bERR` (a finished exec; OUT and ERR are
+ * `reset N` (ack), `exited N PID` (port N's probe PID ended, whatever ended
+ * it; a fresh one follows), `exec ID RC bOUT bERR` (a finished exec; OUT and ERR are
  * base64 after a literal `b`, so an empty one is just `b`).
  * Host -> guest: `reset N`, `exec ID bSCRIPT bINPUT` (runs SCRIPT <INPUT in a
  * subshell in the background, so several sessions build their namespaces at
@@ -73,14 +77,18 @@ while [ ! -c "$(port ${CONTROL_PORT})" ] && [ $n -lt 250 ]; do usleep 20000; sca
 ctl=$(port ${CONTROL_PORT})
 if [ -z "$ctl" ]; then echo "sockspec-guest: no control port"; poweroff -f; fi
 
+exec 3<>"$ctl"
 serve() {
   while true; do
     rm -rf "$3" && mkdir -p "$3"
     /bin/sockspec-probe <>"$2" >&0 2>/tmp/err.$1 &
-    echo $! > /run/probe.$1
-    wait $!
+    p=$!
+    echo $p > /run/probe.$1
+    wait $p
     rc=$?
     rm -f /run/probe.$1
+    # the probe that said hello with this pid is gone: the host may lease the port without a reset
+    echo "exited $1 $p" >&3
     if [ $rc -ne 0 ]; then
       { sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g' -e 's/[^ -~]/?/g' -e 's/^/{"guest-stderr":"/' -e 's/$/"}/' /tmp/err.$1; echo "{\\"guest-exit\\":$rc}"; } <>"$2" >&0
     fi
@@ -93,7 +101,6 @@ while [ $i -lt ${probePorts} ]; do
   i=$((i + 1))
 done
 
-exec 3<>"$ctl"
 {
   echo "uname-r $(uname -r)"
   echo "uname-v $(uname -v)"

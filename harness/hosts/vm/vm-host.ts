@@ -23,8 +23,6 @@ import { guestScratchDir } from './init-script.js'
 import { NETNS_MODULES } from './module-deps.js'
 import { GUEST_PORT_PROGRAM } from './port-child.js'
 
-/** The connector as a program of its own (a child per probe); vmHost connects in this process unless given one. */
-
 /** Why this guest cannot build scenario hosts, or undefined when it can. */
 export function netnsUnavailable(guest: Pick<Guest, 'info'>): string | undefined {
   const missingTools = ['ip', 'nft'].filter(t => guest.info.tools[t] !== 'ok')
@@ -64,7 +62,15 @@ export function guestHostHelper(guest: Guest, connect: (port: number) => string[
   if (!h) {
     h = guest.lease(1).then(
       // limits for an emulated guest that may be busy with several sessions
-      ([port]) => new HostHelper({ argv: connect(port!), viaCommand: true, helloMs: 20_000, commandMs: 20_000 }),
+      ([port]) =>
+        new HostHelper({
+          argv: connect(port!),
+          viaCommand: true,
+          helloMs: 20_000,
+          commandMs: 20_000,
+          // the port's probe may be in the guest's pool from an earlier session: a port takes one connection at a time
+          spawn: argv => guest.probes.take(argv, 'hosts'),
+        }),
       () => undefined,
     )
     helpers.set(guest, h)
@@ -76,13 +82,13 @@ export function guestHostHelper(guest: Guest, connect: (port: number) => string[
 export const hostHelperOf = (guest: Guest): Promise<HostHelper | undefined> | undefined => helpers.get(guest)
 
 /** `current` may name the guest anew per session: a guest rebooted after a panic takes the sessions that follow. */
-export function vmHost(current: Guest | (() => Guest), connector?: string): HostDriver {
+export function vmHost(current: Guest | (() => Guest)): HostDriver {
   return {
     kind: 'vm',
     open: async scenario => {
       const guest = typeof current === 'function' ? current() : current
-      const connect = (port: number): string[] =>
-        connector ? [process.execPath, connector, guest.socketOf(port)] : [GUEST_PORT_PROGRAM, guest.socketOf(port)]
+      // the port's connector runs in this process (port-child.ts)
+      const connect = (port: number): string[] => [GUEST_PORT_PROGRAM, guest.socketOf(port)]
       let topo: Topology | undefined
       const configurer = hostConfigurers(scenario)
       if (scenario.hosts) {
@@ -102,28 +108,30 @@ export function vmHost(current: Guest | (() => Guest), connector?: string): Host
         topo = built
       }
       const actors = [...new Set(scenario.steps.map(s => s.actor))]
-      // one more port per capture: each scenario host's namespace, or the guest's loopback
-      const captureHosts = topo ? namespaceHosts(topo.plan) : [undefined]
       let ports: number[]
       try {
-        ports = await guest.lease(actors.length + captureHosts.length)
+        ports = await guest.lease(actors.length)
       } catch (err) {
         await topo?.destroy()
         throw err
       }
       const portOf = new Map(actors.map((a, i) => [a, ports[i]!]))
-      const capturePorts = ports.slice(actors.length)
       let closed: Promise<void> | undefined
       const session: HostSession = {
         scratchDir: guestScratchDir(ports[0]!),
         probeArgv: actor => connect(portOf.get(actor) ?? ports[0]!),
-        // capture runs in a probe of its own, told to join the namespace and turn into a capture
-        captureSpecs: () =>
-          captureHosts.map((h, i) =>
-            h
-              ? { host: h.name, argv: connect(capturePorts[i]!), setup: [`netns ${h.ns}`], capture: ['eth0', 'lo'] }
-              : { host: 'local', argv: connect(capturePorts[i]!), capture: ['lo'] },
-          ),
+        // a port's probe serves the sessions that follow when its reset answers clean
+        probePool: guest.probes,
+        // the guest's run-wide captures: its loopback, or its namespaces' interfaces added for this window
+        captureSpecs: () => {
+          if (!topo) return [{ host: 'local', argv: [...guest.loWire.argv], shared: guest.loWire }]
+          const hosts = namespaceHosts(topo.plan)
+          const add = {
+            interfaces: hosts.flatMap(h => [`${h.ns}:eth0`, `${h.ns}:lo`]),
+            hostOfNs: Object.fromEntries(hosts.map(h => [h.ns, h.name])),
+          }
+          return [{ host: hosts.map(h => h.name).join(','), argv: [...guest.netnsWire.argv], shared: guest.netnsWire, add }]
+        },
         // the guest's own CLOCK_MONOTONIC: comparable between its probes, not with this machine
         clockOf: () => 'guest',
         // probes first (a reset kills what still runs), then the namespaces

@@ -131,6 +131,76 @@ static int sweep_fds(int close_them)
 	return n;
 }
 
+/* The only place `reset DIR` empties: a vm guest's per-port scratch dirs. */
+#define SCRATCH_PREFIX "/tmp/sockspec-vm"
+
+/* Removes everything inside the directory dfd (closed here), at most 16
+ * levels deep, symlinks not followed. Returns the entries removed, or -1
+ * with errno (what it could remove is gone). */
+static int empty_dir_fd(int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int n = 0, err = 0;
+
+	if (!d) {
+		err = errno;
+		close(dfd);
+		errno = err;
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+			n++;
+			continue;
+		}
+		if (errno != EISDIR && errno != EPERM) {
+			err = errno;
+			continue;
+		}
+		int sub = depth < 16 ? openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		int k = sub < 0 ? -1 : empty_dir_fd(sub, depth + 1);
+
+		if (k < 0) {
+			err = sub < 0 && depth >= 16 ? ELOOP : errno;
+			continue;
+		}
+		n += k;
+		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+			n++;
+		else
+			err = errno;
+	}
+	closedir(d);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return n;
+}
+
+/* Empties (or makes) a scratch dir under SCRATCH_PREFIX; -1 with errno
+ * (EPERM for a path elsewhere: reset removes nothing it was not made for). */
+static int empty_scratch(const char *path)
+{
+	int fd;
+
+	if (strncmp(path, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)) != 0 || strstr(path, "/..") ||
+	    strchr(path + strlen(SCRATCH_PREFIX), '/')) {
+		errno = EPERM;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdir(path, 0755) < 0)
+			return -1;
+		return 0;
+	}
+	return fd < 0 ? -1 : empty_dir_fd(fd, 0);
+}
+
 /*
  * reset: return the probe to the state of a fresh one, so the harness can
  * give it the next result (PROTOCOL.md, "Reuse"). Closes every handle (and
@@ -139,13 +209,31 @@ static int sweep_fds(int close_them)
  * counter. One event, op "reset": closed (handles), stray (other fds),
  * netns ("home" or "back"), fds (descriptors left besides 0-2: 0 when
  * clean); ret -1 with errno when it could not check or go back.
+ *
+ * reset DIR (a vm guest's probe, whose port outlives one session): DIR, a
+ * scratch dir of the session's unix socket paths, is emptied ("emptied":
+ * entries removed), and a stderr that is a regular file (the guest's
+ * per-port log, sent back when the probe dies) starts empty again, so the
+ * next session sees neither. Failing to empty it fails the reset.
  */
 void op_reset(const cmd_t *c)
 {
 	int64_t t0 = mono_ns(), t1;
-	int closed = handles_close_all(), stray, left, ret = 0, err = 0, back = 0;
+	int closed = handles_close_all(), stray, left, ret = 0, err = 0, back = 0, emptied = 0;
 	struct stat home, now;
 	ev_t e;
+
+	if (c->nargs == 1) {
+		struct stat st;
+
+		emptied = empty_scratch(c->args[0]);
+		if (emptied < 0) {
+			ret = -1;
+			err = errno;
+		}
+		if (fstat(2, &st) == 0 && S_ISREG(st.st_mode) && ftruncate(2, 0) == 0)
+			(void)lseek(2, 0, SEEK_SET);
+	}
 
 	handles_reset_generations();
 	mib_reset();
@@ -160,20 +248,24 @@ void op_reset(const cmd_t *c)
 		(void)sigtimedwait(&pipe_set, NULL, &zero);
 	}
 	stray = sweep_fds(1);
-	if (stray < 0) {
+	/* every step runs whatever failed before it; the first failure is the one reported */
+	if (stray < 0 && ret == 0) {
 		ret = -1;
 		err = errno;
 	}
 	if (home_ns < 0) {
+		if (ret == 0)
+			err = ENOENT;
 		ret = -1;
-		err = ENOENT;
 	} else if (fstat(home_ns, &home) < 0 || stat("/proc/self/ns/net", &now) < 0) {
+		if (ret == 0)
+			err = errno;
 		ret = -1;
-		err = errno;
 	} else if (home.st_ino != now.st_ino || home.st_dev != now.st_dev) {
 		if (setns(home_ns, CLONE_NEWNET) < 0) {
+			if (ret == 0)
+				err = errno;
 			ret = -1;
-			err = errno;
 		} else
 			back = 1;
 	}
@@ -188,6 +280,8 @@ void op_reset(const cmd_t *c)
 	ev_kint(&e, "stray", stray < 0 ? 0 : stray);
 	ev_kstr(&e, "netns", back ? "back" : "home");
 	ev_kint(&e, "fds", left);
+	if (c->nargs == 1)
+		ev_kint(&e, "emptied", emptied < 0 ? 0 : emptied);
 	ev_result(&e, t0, t1, ret, err);
 	ev_end(&e);
 	seq_restart = 1;

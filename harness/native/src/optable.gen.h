@@ -133,7 +133,7 @@ void op_reset(const cmd_t *c);
 	X("capture", op_capture, 1, 16, "capture IFNAME [IFNAME...]") \
 	X("hosts", op_hosts, 0, 0, "hosts") \
 	X("hostnet", op_hostnet, 3, 3, "hostnet IFNAME ADDR4/LEN ADDR6/LEN") \
-	X("reset", op_reset, 0, 0, "reset") \
+	X("reset", op_reset, 0, 1, "reset [DIR]") \
 	X("quit", NULL, 0, 0, "quit") \
 	/* end */
 
