@@ -14,7 +14,7 @@ import { answerSummary, changedFacets, schedulesAgree } from '../harness/compare
 import type { AnswerSummary } from '../harness/compare/answer-summary.js'
 import { kitRoot } from '../harness/paths.js'
 import { loadScenarioFile } from '../harness/scenario/load.js'
-import { atlasModel, explainChange, sysctlDifferences } from '../harness/site/atlas.js'
+import { atlasModel, explainChange, sysctlDifferences, sysctlsNamedBy } from '../harness/site/atlas.js'
 import type { AtlasChange, AtlasKernel, AtlasRow } from '../harness/site/atlas.js'
 import { loadReportData, traceSource } from '../harness/site/load.js'
 import type { ReportResult, ReportRun, ReportScenario } from '../harness/site/model.js'
@@ -285,10 +285,18 @@ t.test('packet fields: only those the expectation names; window, scale and flags
     [],
     'tcp_syn_linear_timeouts, absent before 6.5, is the kernel, not configuration',
   )
+  const rst = [{ kind: 'packets' as const, from: '→ ←', to: '→ ←1 RST' }]
   t.same(
-    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), [{ kind: 'packets', from: '→ ←', to: '→ ←1 RST' }]).map(d => d.name),
+    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), rst),
+    [],
+    'a queue sysctl counts only where the scenario fills a queue',
+  )
+  const named = sysctlsNamedBy({ description: 'the SYN queue holds tcp_max_syn_backlog requests' }, Object.keys(sysctlsOf('6.18.44')!))
+  t.same([...named], ['net.ipv4.tcp_max_syn_backlog'], 'a scenario names the sysctls it depends on in its text')
+  t.same(
+    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), rst, named).map(d => d.name),
     ['net.ipv4.tcp_max_syn_backlog'],
-    'segments follow the handshake and queue sysctls',
+    'and then any change can follow them: 2048 here, 128 in the guests',
   )
 })
 

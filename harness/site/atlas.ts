@@ -190,16 +190,17 @@ export function explainChange(
 
 const answered = (r: ReportResult): boolean => r.verdict === 'pass' || r.verdict === 'fail'
 
-/** Sysctls that rule SYN and SYN|ACK retransmits, timers and the accept queue: what segment counts and times can follow. */
+/**
+ * Sysctls that rule SYN and SYN|ACK retransmits and timers: what segment
+ * counts and times can follow. The accept-queue ones (tcp_abort_on_overflow,
+ * tcp_max_syn_backlog, somaxconn, syncookies) matter only to a scenario
+ * that fills a queue: they count where the scenario names them.
+ */
 const HANDSHAKE_SYSCTLS: ReadonlySet<string> = new Set([
   'net.ipv4.tcp_syn_retries',
   'net.ipv4.tcp_synack_retries',
   'net.ipv4.tcp_syn_linear_timeouts',
   'net.ipv4.tcp_fin_timeout',
-  'net.ipv4.tcp_abort_on_overflow',
-  'net.ipv4.tcp_max_syn_backlog',
-  'net.ipv4.tcp_syncookies',
-  'net.core.somaxconn',
 ])
 /** Buffer sizes and their maxima: what byte counts, windows and window scales follow. */
 const BUFFER_SYSCTLS: ReadonlySet<string> = new Set(['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem'])
@@ -231,15 +232,23 @@ export interface FacetDelta {
 }
 
 /**
- * The sysctls a changed facet can follow: segment counts and times the
- * handshake and queue sysctls; an answer that changed in its numbers only
- * (a byte count, a window, a window scale) the buffer sysctls; any other
- * answer (an errno, a mask) none.
+ * The sysctls a changed facet can follow: any the scenario names (its text
+ * mentions `tcp_abort_on_overflow`); segment counts and times the SYN timer
+ * sysctls; an answer that changed in its numbers only (a byte count, a
+ * window, a window scale) the buffer sysctls; any other answer (an errno, a
+ * mask) no other.
  */
-function relevantSysctls(d: FacetDelta): ReadonlySet<string> {
-  if (d.kind === 'packets' || d.kind === 'time') return HANDSHAKE_SYSCTLS
+function relevantSysctl(d: FacetDelta, name: string, named: ReadonlySet<string>): boolean {
+  if (named.has(name)) return true
+  if (d.kind === 'packets' || d.kind === 'time') return HANDSHAKE_SYSCTLS.has(name)
   const shape = (t: string | null): string | null => (t === null ? null : t.replace(/-?\d+/g, '#'))
-  return d.from !== null && d.to !== null && shape(d.from) === shape(d.to) ? BUFFER_SYSCTLS : new Set()
+  return d.from !== null && d.to !== null && shape(d.from) === shape(d.to) && BUFFER_SYSCTLS.has(name)
+}
+
+/** Recorded sysctls whose name (its last part) the scenario's text mentions. */
+export function sysctlsNamedBy(doc: unknown, sysctls: Iterable<string>): Set<string> {
+  const text = JSON.stringify(doc ?? null)
+  return new Set([...sysctls].filter(name => text.includes(name.slice(name.lastIndexOf('.') + 1))))
 }
 
 /** The recorded sysctls that differ as configuration between two runs and can move every one of these changed facets. */
@@ -247,13 +256,15 @@ export function sysctlDifferences(
   from: Readonly<Record<string, string>> | undefined,
   to: Readonly<Record<string, string>> | undefined,
   deltas: readonly FacetDelta[],
+  /** sysctls the scenario names: relevant to any facet */
+  named: ReadonlySet<string> = new Set(),
 ): SysctlDifference[] {
   if (!from || !to || !deltas.length) return []
   const differing = Object.keys(from)
     .filter(name => configDiffers(from[name], to[name]))
     .sort()
   // each changed facet needs a sysctl that can move it; the ones named are those that can
-  const per = deltas.map(d => differing.filter(name => relevantSysctls(d).has(name)))
+  const per = deltas.map(d => differing.filter(name => relevantSysctl(d, name, named)))
   if (per.some(list => !list.length)) return []
   return [...new Set(per.flat())].sort().map(name => ({ name, from: from[name]!, to: to[name]! }))
 }
@@ -343,6 +354,7 @@ export function atlasModel(
                   const facet = (x: AnswerSummary): string | null => x.facets.find(f => f.key === k)?.compared ?? null
                   return { kind: all.get(k)?.kind ?? 'packets', from: facet(before), to: facet(after) }
                 }),
+                sysctlsNamedBy(scenarios.get(row.scenario)?.doc, Object.keys(runById.get(cell.result.runId)?.sysctls ?? {})),
               )
             : []
           row.changes.push({
