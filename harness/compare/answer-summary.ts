@@ -3,7 +3,8 @@
  * across kernels: per answered step the return value and errno (fds as
  * `fd`, as compare normalises them), the masks of waits, values the
  * scenario checks, TCP_INFO fields it reads, the time of timer-bound steps
- * in timer units, and the captured segments per direction. Pure: the
+ * in timer units, and the captured segments per direction (FIN and RST
+ * by count, SYN and SYN|ACK by retransmission schedule). Pure: the
  * scenario's steps, a trace's events and checks in, facets out. The atlas
  * renders these; compare labels pairs with them.
  *
