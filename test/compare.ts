@@ -932,3 +932,72 @@ t.test("a packet peer's segments compare by what the kernel decided: its TS cloc
     normaliseFields({ seq: 1, op: 'tun_open', ready_us: 20412, ret: 3, t0: 9 }, 'tun_open', ports),
   )
 })
+
+t.test('compare labels real matrix pairs by the answer summary the atlas reads', async t => {
+  const { compareRuns } = await import('../harness/compare/compare-runs.js')
+  const { signatureOfRows } = await import('../harness/compare/signature.js')
+  // results read back from the 9-kernel Debian matrix store (see test/site.ts)
+  const matrix = JSON.parse(readFileSync(join(kitRoot, 'test', 'fixtures', 'atlas-matrix.json'), 'utf8')) as {
+    runs: Array<{ id: number; uuid: string; host: string; kernel: string; kernelVersion: string; arch: string; startedAt: string }>
+    scenarios: Record<string, { doc: Record<string, unknown> }>
+    results: Array<{
+      id: number
+      runId: number
+      scenario: string
+      variant: string
+      verdict: 'pass'
+      events: EventRow[]
+      checks: CheckRow[]
+    }>
+  }
+  const byId = new Map(matrix.results.map(r => [r.id, r]))
+  const read = (id: number) => byId.get(id)!
+  const side = (scenario: string, variant: string, kernel: string): RunTraces => {
+    const run = matrix.runs.find(r => r.kernel.startsWith(kernel))!
+    const r = matrix.results.find(x => x.scenario === scenario && x.variant === variant && x.runId === run.id)!
+    return {
+      run: {
+        id: run.id,
+        uuid: run.uuid,
+        host: run.host,
+        kernelRelease: run.kernel,
+        kernelVersion: run.kernelVersion,
+        arch: run.arch,
+        distro: null,
+        startedAt: run.startedAt,
+        status: 'complete',
+      },
+      results: [
+        {
+          resultId: r.id,
+          scenario,
+          hash: scenario,
+          title: scenario,
+          variant,
+          attempt: 1,
+          verdict: r.verdict,
+          claim: null,
+          message: '',
+          signature: signatureOfRows(r.events, r.checks),
+          failedChecks: [],
+        },
+      ],
+    }
+  }
+  const label = (scenario: string, variant: string, a: string, b: string) =>
+    compareRuns(side(scenario, variant, a), side(scenario, variant, b), read, {
+      scenarioBody: id => matrix.scenarios[byId.get(id)!.scenario]!.doc,
+    }).pairs[0]!
+  t.equal(label('seed-claims/claim-3-synsent', 'ipv4', '6.18.44', '7.2.13').label, 'same', 'a held handshake one retransmit shorter')
+  t.equal(label('routes/via-gateway-forwards', 'ipv6', '6.12.118', '6.16.12').label, 'same', '4 against 6 SYNs while the path came up')
+  const send = label('tcp-send/msg-dontwait-blocking-socket', 'ipv4', '6.1.0', '6.12.118')
+  t.equal(send.label, 'same', '40960 and 49152 bytes both inside the bound the scenario gives')
+  t.equal(label('tcp-peer/passive-handshake-accept', 'ipv4', '6.18.15', '6.18.44').label, 'same', 'window scale 7 against 10')
+  t.equal(label('tcp-peer/mss-splits-a-write', 'ipv4', '5.10.0', '6.1.0').label, 'same', 'ACK against PSH|ACK, both allowed')
+  const timeout = label('io-uring/connect-timeout', 'ipv4', '6.1.0', '6.12.118')
+  t.equal(timeout.label, 'expected', 'the linear SYN timeouts of 6.5, as the per-kernel cases say')
+  t.match(timeout.facets, [{ key: 'packets', a: /→ 2 SYN/, b: /→ 3 SYN/ }])
+  const rdhup = label('io-uring/poll-refused', 'ipv4', '6.1.0', '6.12.118')
+  t.equal(rdhup.label, 'differs', 'the RDHUP of 6.12.118 is a real difference')
+  t.match(rdhup.facets, [{ key: 's9', a: /RDHUP/, b: /^(?!.*RDHUP)/ }])
+})

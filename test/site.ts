@@ -1,15 +1,27 @@
 // The atlas's account of a change between two kernels: which per-kernel
 // expectations of the scenario (its ranges and sources) explain it, and what
 // none explains. The scenario is the packaged file, read by the kit's loader;
-// the kernels are the Debian matrix's upstream versions.
+// the kernels are the Debian matrix's upstream versions. Then how the answer
+// summary reads real results of that matrix (test/fixtures/atlas-matrix.json:
+// results read back from the 9-kernel store with their stored scenario
+// bodies and the runs' recorded sysctls) and of a run on this machine.
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { answerSummary, changedFacets, schedulesAgree } from '../harness/compare/answer-summary.js'
+import type { AnswerSummary } from '../harness/compare/answer-summary.js'
 import { kitRoot } from '../harness/paths.js'
 import { loadScenarioFile } from '../harness/scenario/load.js'
-import { explainChange } from '../harness/site/atlas.js'
+import { atlasModel, explainChange, sysctlDifferences, sysctlsNamedBy } from '../harness/site/atlas.js'
 import type { AtlasChange, AtlasKernel, AtlasRow } from '../harness/site/atlas.js'
-import type { ReportResult, ReportScenario } from '../harness/site/model.js'
+import { loadReportData, traceSource } from '../harness/site/load.js'
+import type { ReportResult, ReportRun, ReportScenario } from '../harness/site/model.js'
+import { emptyCounts } from '../harness/site/palette.js'
 import { renderAtlas } from '../harness/site/render-atlas.js'
+import type { CheckRow, EventRow } from '../harness/store/store.js'
+import { TraceStore } from '../harness/store/store.js'
 
 const file = join(kitRoot, 'scenarios', 'mptcp', 'peer-reset-mask.yaml')
 const loaded = loadScenarioFile(file)
@@ -81,7 +93,7 @@ t.test('the atlas page says which changes are expected, with range and source, a
   }
   const change = (from: string, to: string): AtlasChange => {
     const why = explainChange(scenario, k(from), k(to), facets)
-    return { from: k(from), to: k(to), facets: ['s12 epoll_wait', 's15 getsockopt SO_ERROR', 'packets'], ...why }
+    return { from: k(from), to: k(to), facets: ['s12 epoll_wait', 's15 getsockopt SO_ERROR', 'packets'], ...why, sysctls: [] }
   }
   const row: AtlasRow = {
     key: 'mptcp/peer-reset-mask\u0000ipv4',
@@ -114,4 +126,272 @@ t.test('the atlas page says which changes are expected, with range and source, a
   t.match(items[1], /not expected<\/span> by any per-kernel case: s12, s15, packets/)
   t.match(page, /data-unexpected="1"/, 'the row is marked')
   t.match(page, /<strong>0<\/strong> only where their per-kernel expectations say the kernels differ/, 'the summary counts it')
+})
+
+interface FixtureResult extends ReportResult {
+  events: EventRow[]
+  checks: CheckRow[]
+}
+const matrix = JSON.parse(readFileSync(join(kitRoot, 'test', 'fixtures', 'atlas-matrix.json'), 'utf8')) as {
+  runs: Omit<ReportRun, 'counts'>[]
+  scenarios: Record<string, ReportScenario>
+  results: FixtureResult[]
+}
+const runs: ReportRun[] = matrix.runs.map(r => ({ ...r, counts: emptyCounts() }))
+const runOf = (r: ReportResult): ReportRun => runs.find(x => x.id === r.runId)!
+/** The fixture's result of a scenario and variant on the kernel whose release starts with `kernel`. */
+function result(scenario: string, variant: string, kernel: string): FixtureResult {
+  const r = matrix.results.find(x => x.scenario === scenario && x.variant === variant && runOf(x).kernel.startsWith(kernel))
+  if (!r) throw new Error(`no fixture result ${scenario} ${variant} ${kernel}`)
+  return r
+}
+function summary(r: FixtureResult, body = matrix.scenarios[r.scenario]!.doc, checks = r.checks): AnswerSummary {
+  return answerSummary(body.steps, r.events, checks, body.across)
+}
+const facet = (s: AnswerSummary, key: string) => s.facets.find(f => f.key === key)!
+
+t.test(
+  'SYN and SYN|ACK by retransmission schedule: a hold that crossed one more RTO is no change, the 6.5 linear timeouts are',
+  async t => {
+    // claim 3 holds the client in SYN_SENT for 250 ms; the SYN and SYN|ACK timers (1 s) race the ungate
+    const host = summary(result('seed-claims/claim-3-synsent', 'ipv4', '6.18.44'))
+    const v72 = summary(result('seed-claims/claim-3-synsent', 'ipv4', '7.2.13'))
+    t.match(facet(host, 'packets').text, /→ 2 SYN · ← 3 SYN\|ACK/, 'the counts are shown as captured')
+    t.match(facet(v72, 'packets').text, /→ 1 SYN · ← 2 SYN\|ACK/)
+    t.same(
+      facet(host, 'packets').retransmits,
+      [
+        { key: '← local#1 SYN|ACK', units: ['1', '0'], open: true },
+        { key: '→ local#1 SYN', units: ['1'], open: true },
+      ],
+      'the SYN|ACK timer after 1 s and an answer to the retransmitted SYN at once',
+    )
+    t.same(
+      facet(v72, 'packets').retransmits?.map(r => r.units),
+      [['1'], []],
+    )
+    t.match(facet(host, 'packets').detail, /retransmits in 1 s units: ← local#1 SYN\|ACK \+1, \+0; → local#1 SYN \+1/)
+    t.same(changedFacets(host, v72), [], 'both handshakes completed: one schedule is a prefix of the other')
+    const closed = (s: AnswerSummary) => facet(s, 'packets').retransmits!.map(r => ({ ...r, open: false }))
+    t.notOk(schedulesAgree(closed(host), closed(v72)), 'had neither completed, the schedules would have to be equal')
+
+    // connect to a blackhole: SYN retransmits until the connect times out (3 s); 6.5+ retransmits linearly
+    for (const scenario of ['io-uring/connect-timeout', 'routes/router-blackhole']) {
+      const v61 = summary(result(scenario, 'ipv4', '6.1.0'))
+      const v612 = summary(result(scenario, 'ipv4', '6.12.118'))
+      const syn = (s: AnswerSummary) => facet(s, 'packets').retransmits!.find(r => r.key.endsWith(' SYN'))!
+      t.same(
+        [syn(v61).units, syn(v61).open],
+        [['1'], false],
+        `${scenario} 6.1.192: one retransmit after 1 s, then the 2 s timer outlives the connect`,
+      )
+      t.same([syn(v612).units, syn(v612).open], [['1', '1'], false], `${scenario} 6.12.118: 1 s, 1 s (tcp_syn_linear_timeouts)`)
+      t.same(changedFacets(v61, v612), ['packets'], `${scenario}: the schedule changed`)
+    }
+
+    // through a gateway, IPv6: the client's SYNs wait for the path (one or two retransmits), g forwards them at once
+    const gw612 = summary(result('routes/via-gateway-forwards', 'ipv6', '6.12.118'))
+    const gw616 = summary(result('routes/via-gateway-forwards', 'ipv6', '6.16.12'))
+    t.same(
+      facet(gw616, 'packets').retransmits!.map(r => [r.key, r.units.join(',')]),
+      [
+        ['← s#1 SYN|ACK', '0'],
+        ['→ c#1 SYN', '1,1'],
+        ['→ g#1 SYN', '0,0'],
+      ],
+      'each machine its own schedule',
+    )
+    t.equal(
+      facet(gw612, 'packets')
+        .retransmits!.find(r => r.key === '→ c#1 SYN')!
+        .units.join(','),
+      '1',
+    )
+    t.same(changedFacets(gw612, gw616), [], '4 against 6 SYNs captured: no change')
+  },
+)
+
+t.test('a value bounded by a range compares by the bound it met; the number stays in the cell', async t => {
+  const scenario = 'tcp-send/msg-dontwait-blocking-socket'
+  const v61 = result(scenario, 'ipv4', '6.1.0')
+  const v612 = result(scenario, 'ipv4', '6.12.118')
+  const v616 = result(scenario, 'ipv4', '6.16.12')
+  const sums = [v61, v612, v616].map(r => summary(r))
+  t.same(
+    sums.map(s => facet(s, 's10').text),
+    ['s10 send: 40960', 's10 send: 49152', 's10 send: 47104'],
+    'each kernel shows its count',
+  )
+  t.same(
+    sums.map(s => facet(s, 's10').compared),
+    ['⊨>=1', '⊨>=1', '⊨>=1'],
+    'and compares the bound its check met',
+  )
+  t.same(changedFacets(sums[0]!, sums[1]!), [])
+  t.same(changedFacets(sums[1]!, sums[2]!), [])
+  // the same traces without their ret checks: no bound was met, the counts themselves are compared
+  const unchecked = (r: FixtureResult) =>
+    summary(
+      r,
+      undefined,
+      r.checks.filter(c => c.field !== 'ret'),
+    )
+  t.same(changedFacets(unchecked(v61), unchecked(v612)), ['s10'], 'without a met bound the count is the answer')
+  const failed = (r: FixtureResult) => r.checks.map(c => (c.step === 's10' && c.field === 'ret' ? { ...c, verdict: 'fail' } : c))
+  t.equal(facet(summary(v61, undefined, failed(v61)), 's10').compared, '40960', 'a bound not met compares the value')
+})
+
+t.test('packet fields: only those the expectation names; window, scale and flags outside them are the machine', async t => {
+  const scenario = 'tcp-peer/passive-handshake-accept'
+  const v617 = summary(result(scenario, 'ipv4', '6.17.13'))
+  const v618 = summary(result(scenario, 'ipv4', '6.18.15'))
+  const host = summary(result(scenario, 'ipv4', '6.18.44'))
+  t.same(
+    [v617, v618, host].map(s => /"wscale":(\d+)/.exec(facet(s, 'synack').text)?.[1]),
+    ['6', '7', '10'],
+    'the SYN|ACK window scale follows rmem_max and tcp_rmem: 6.18 raised rmem_max, this machine sets tcp_rmem to 32 MiB',
+  )
+  t.same(
+    [v617, v618, host].map(s => facet(s, 'synack').compared),
+    Array(3).fill('1 value{flags=SYN|ACK seq=0 ack=1 len=0 options=mss,sackOK,TS,nop,wscale ts_ecr=700}'),
+    'the segment the step waits for and the echoed timestamp: what the scenario asserts',
+  )
+  t.same([changedFacets(v617, v618), changedFacets(v618, host)], [[], []])
+  const m510 = summary(result('tcp-peer/mss-splits-a-write', 'ipv4', '5.10.0'))
+  const m61 = summary(result('tcp-peer/mss-splits-a-write', 'ipv4', '6.1.0'))
+  t.match(facet(m510, 's12').text, /"flags":"ACK"/)
+  t.match(facet(m61, 's12').text, /"flags":"PSH\|ACK"/)
+  t.equal(facet(m61, 's12').compared, '1 value{seq=1001 ack=1 len=1000 flags⊨{"one_of":["ACK","PSH|ACK"]}}', 'flags bounded by one_of')
+  t.same(changedFacets(m510, m61), [], 'PSH on the first of two MSS-sized segments is no change')
+
+  // the runs' recorded sysctls: this machine's 32 MiB tcp_rmem is configuration, the guests' memory-sized maxima drift
+  const sysctlsOf = (kernel: string) => runs.find(r => r.kernel.startsWith(kernel))!.sysctls
+  const numeric = [{ kind: 'answer' as const, from: '1 value{wscale=7}', to: '1 value{wscale=10}' }]
+  t.same(
+    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), numeric).map(d => d.name),
+    ['net.ipv4.tcp_rmem'],
+    'a number that changed follows the buffer sysctl that differs as configuration',
+  )
+  t.same(sysctlDifferences(sysctlsOf('6.17.13'), sysctlsOf('6.18.15'), numeric), [], 'two guests: tcp_rmem differs by a few percent only')
+  t.same(
+    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), [
+      { kind: 'answer', from: '28 C:ERR|HUP|OUT', to: '8220 C:ERR|HUP|OUT|RDHUP' },
+    ]),
+    [],
+    'a mask follows no sysctl',
+  )
+  t.same(
+    sysctlDifferences(sysctlsOf('6.1.0'), sysctlsOf('6.12.118'), [{ kind: 'packets', from: '→ ←', to: '→ ←1 RST' }]),
+    [],
+    'tcp_syn_linear_timeouts, absent before 6.5, is the kernel, not configuration',
+  )
+  const rst = [{ kind: 'packets' as const, from: '→ ←', to: '→ ←1 RST' }]
+  t.same(
+    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), rst),
+    [],
+    'a queue sysctl counts only where the scenario fills a queue',
+  )
+  const named = sysctlsNamedBy({ description: 'the SYN queue holds tcp_max_syn_backlog requests' }, Object.keys(sysctlsOf('6.18.44')!))
+  t.same([...named], ['net.ipv4.tcp_max_syn_backlog'], 'a scenario names the sysctls it depends on in its text')
+  t.same(
+    sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), rst, named).map(d => d.name),
+    ['net.ipv4.tcp_max_syn_backlog'],
+    'and then any change can follow them: 2048 here, 128 in the guests',
+  )
+})
+
+t.test('the atlas of the matrix results: real changes stay, noise goes', async t => {
+  const scenarios = new Map(Object.entries(matrix.scenarios))
+  const results = [...matrix.results].sort((a, b) => b.runId - a.runId)
+  const byId = new Map(matrix.results.map(r => [r.id, r]))
+  const readTrace = (r: ReportResult) => ({
+    result: r,
+    run: runOf(r),
+    events: byId.get(r.id)!.events,
+    checks: byId.get(r.id)!.checks,
+    stderr: {},
+    invalid: [],
+  })
+  const m = atlasModel(
+    [...runs].sort((a, b) => b.id - a.id),
+    results,
+    scenarios,
+    readTrace,
+    '2026-11-26T00:00:00.000Z',
+  )
+  const changes = Object.fromEntries(
+    m.rows.map(r => [
+      `${r.scenario} ${r.variant}`,
+      r.changes.map(
+        c =>
+          `${c.from.upstream}->${c.to.upstream} ${c.expected.length ? `expected ${c.expected.map(e => e.step).join(',')}` : ''}${c.unexpected.length ? `not expected ${c.unexpected.join(',')}` : ''}`,
+      ),
+    ]),
+  )
+  t.same(
+    changes,
+    {
+      'io-uring/connect-timeout ipv4': ['6.1.192->6.12.118 expected s9'],
+      'io-uring/poll-refused ipv4': ['6.1.192->6.12.118 not expected s9 uring_wait', '6.12.118->6.16.12 not expected s9 uring_wait'],
+      'routes/router-blackhole ipv4': ['6.1.192->6.12.118 expected s10'],
+      'routes/via-gateway-forwards ipv6': [],
+      'seed-claims/claim-3-synsent ipv4': [],
+      'tcp-peer/mss-splits-a-write ipv4': [],
+      'tcp-peer/passive-handshake-accept ipv4': [],
+      'tcp-send/msg-dontwait-blocking-socket ipv4': [],
+    },
+    'the linear SYN timeouts expected by their cases; the RDHUP of 6.12.118 (located after this store was run) still not expected',
+  )
+  const page = renderAtlas({ ...m, resultHref: r => `traces/${r.id}.html` })
+  t.match(page, /<strong>2<\/strong> only where their per-kernel expectations say the kernels differ/)
+  t.match(page, /<strong>0<\/strong> otherwise only beside a difference of the runs' recorded sysctls/)
+  t.match(page, /<strong>1<\/strong> with a change no per-kernel case accounts for/)
+  // a change beside a configuration difference is said so, not "not expected"
+  const row = m.rows.find(r => r.scenario === 'io-uring/poll-refused')!
+  const configured = {
+    ...row.changes[0]!,
+    sysctls: [{ name: 'net.ipv4.tcp_rmem', from: '4096 131072 2674752', to: '4096 131072 33554432' }],
+  }
+  const both = renderAtlas({ ...m, rows: [{ ...row, changes: [configured] }], resultHref: () => '' })
+  t.match(
+    both,
+    /follows a sysctl difference<\/span>: s9 uring_wait <span class="muted">\(no per-kernel case; the runs recorded net\.ipv4\.tcp_rmem 4096 131072 2674752 on 6\.1\.192, 4096 131072 33554432 on 6\.12\.118\)/,
+  )
+  t.notMatch(both, /not expected<\/span>/)
+  t.match(both, /data-unexpected="0" data-sysctl="1"/)
+})
+
+t.test('SO_REUSEPORT listeners on this machine: which one the hash picked is no change, how many answered is', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockspec-site-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const db = join(dir, 'reuse.db')
+  const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+  // 2 x 12 connections: each listener is picked about half the time, both at least once but with odds of 2^-23 against
+  const run = spawnSync(
+    process.execPath,
+    [bin, 'run', join(kitRoot, 'scenarios', 'bind', 'reuseport-listeners.yaml'), '--repeat', '12', '--db', db],
+    {
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  )
+  t.equal(run.status, 0, run.stderr + run.stdout)
+  const store = TraceStore.open(db, { readonly: true, mustExist: true })
+  t.teardown(() => store.close())
+  const data = loadReportData(store)
+  const read = traceSource(store, data)
+  const body = data.scenarios.get('bind/reuseport-listeners')!.doc
+  t.ok(body.across?.length, 'the scenario says it with across')
+  const traces = data.results.map(read)
+  const picked = (x: (typeof traces)[number]) => /\((p1|p2)\)/.exec(x.checks.find(c => c.step === 'across[0]')!.observed)![1]
+  const p1 = traces.find(x => picked(x) === 'p1')!
+  const p2 = traces.find(x => picked(x) === 'p2')!
+  t.ok(p1 && p2, 'both listeners were picked')
+  const sa = answerSummary(body.steps, p1.events, p1.checks, body.across)
+  const sb = answerSummary(body.steps, p2.events, p2.checks, body.across)
+  t.match(facet(sa, 'p1').text, /p1 poll: 1 P1:IN/)
+  t.match(facet(sb, 'p1').text, /p1 poll: 0/)
+  t.same(changedFacets(sa, sb), [], 'the across groups answered alike')
+  const alone = (x: typeof p1) => answerSummary(body.steps, x.events, x.checks)
+  t.same(changedFacets(alone(p1), alone(p2)), ['p1', 'p2', 'p1again', 'p2again'], 'step by step the other listener answered')
 })

@@ -49,6 +49,18 @@ export interface AtlasChange {
   expected: AtlasExpected[]
   /** Changed facets no per-kernel expectation accounts for: timing noise, or a change not located yet. */
   unexpected: string[]
+  /**
+   * Recorded sysctls that differ between the two runs and can move the
+   * unexpected facets: when there are any, those facets follow the machines'
+   * configuration as much as the kernel.
+   */
+  sysctls: SysctlDifference[]
+}
+
+export interface SysctlDifference {
+  name: string
+  from: string
+  to: string
 }
 
 export interface AtlasRow {
@@ -179,6 +191,85 @@ export function explainChange(
 const answered = (r: ReportResult): boolean => r.verdict === 'pass' || r.verdict === 'fail'
 
 /**
+ * Sysctls that rule SYN and SYN|ACK retransmits and timers: what segment
+ * counts and times can follow. The accept-queue ones (tcp_abort_on_overflow,
+ * tcp_max_syn_backlog, somaxconn, syncookies) matter only to a scenario
+ * that fills a queue: they count where the scenario names them.
+ */
+const HANDSHAKE_SYSCTLS: ReadonlySet<string> = new Set([
+  'net.ipv4.tcp_syn_retries',
+  'net.ipv4.tcp_synack_retries',
+  'net.ipv4.tcp_syn_linear_timeouts',
+  'net.ipv4.tcp_fin_timeout',
+])
+/** Buffer sizes and their maxima: what byte counts, windows and window scales follow. */
+const BUFFER_SYSCTLS: ReadonlySet<string> = new Set(['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem'])
+
+/**
+ * Two recorded values differ as configuration: a sysctl present on one
+ * kernel only is the kernel's (tcp_syn_linear_timeouts came in 6.5), and
+ * the memory-sized maxima of tcp_rmem/tcp_wmem drift a few percent between
+ * guests of one size (tcp_init sizes them from free pages), so numbers
+ * count only when some field is twice the other or more.
+ */
+function configDiffers(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined || a === b) return false
+  const na = a.split(' ').map(Number)
+  const nb = b.split(' ').map(Number)
+  if (na.length !== nb.length || [...na, ...nb].some(n => !Number.isFinite(n))) return true
+  return na.some((x, i) => {
+    const y = nb[i]!
+    const [lo, hi] = x < y ? [x, y] : [y, x]
+    return lo <= 0 ? hi !== lo : hi / lo >= 2
+  })
+}
+
+/** One changed facet as each side compared it. */
+export interface FacetDelta {
+  kind: AnswerFacet['kind']
+  from: string | null
+  to: string | null
+}
+
+/**
+ * The sysctls a changed facet can follow: any the scenario names (its text
+ * mentions `tcp_abort_on_overflow`); segment counts and times the SYN timer
+ * sysctls; an answer that changed in its numbers only (a byte count, a
+ * window, a window scale) the buffer sysctls; any other answer (an errno, a
+ * mask) no other.
+ */
+function relevantSysctl(d: FacetDelta, name: string, named: ReadonlySet<string>): boolean {
+  if (named.has(name)) return true
+  if (d.kind === 'packets' || d.kind === 'time') return HANDSHAKE_SYSCTLS.has(name)
+  const shape = (t: string | null): string | null => (t === null ? null : t.replace(/-?\d+/g, '#'))
+  return d.from !== null && d.to !== null && shape(d.from) === shape(d.to) && BUFFER_SYSCTLS.has(name)
+}
+
+/** Recorded sysctls whose name (its last part) the scenario's text mentions. */
+export function sysctlsNamedBy(doc: unknown, sysctls: Iterable<string>): Set<string> {
+  const text = JSON.stringify(doc ?? null)
+  return new Set([...sysctls].filter(name => text.includes(name.slice(name.lastIndexOf('.') + 1))))
+}
+
+/** The recorded sysctls that differ as configuration between two runs and can move every one of these changed facets. */
+export function sysctlDifferences(
+  from: Readonly<Record<string, string>> | undefined,
+  to: Readonly<Record<string, string>> | undefined,
+  deltas: readonly FacetDelta[],
+  /** sysctls the scenario names: relevant to any facet */
+  named: ReadonlySet<string> = new Set(),
+): SysctlDifference[] {
+  if (!from || !to || !deltas.length) return []
+  const differing = Object.keys(from)
+    .filter(name => configDiffers(from[name], to[name]))
+    .sort()
+  // each changed facet needs a sysctl that can move it; the ones named are those that can
+  const per = deltas.map(d => differing.filter(name => relevantSysctl(d, name, named)))
+  if (per.some(list => !list.length)) return []
+  return [...new Set(per.flat())].sort().map(name => ({ name, from: from[name]!, to: to[name]! }))
+}
+
+/**
  * `results` newest run first, then attempt (as site.ts sorts them); the first
  * attempt of the newest run on a kernel is that kernel's answer.
  */
@@ -192,6 +283,7 @@ export function atlasModel(
 ): AtlasModel {
   const byKey = new Map<string, AtlasKernel>()
   const kernelOfRun = new Map<number, string>()
+  const runById = new Map(runs.map(r => [r.id, r]))
   for (const run of runs) {
     const key = kernelKey(run)
     kernelOfRun.set(run.id, key)
@@ -236,7 +328,7 @@ export function atlasModel(
     row.cells.set(k, { result: r, summary, changed: [], previous: null })
   }
   for (const row of rows.values()) {
-    let prev: { kernel: AtlasKernel; summary: AnswerSummary } | null = null
+    let prev: { kernel: AtlasKernel; summary: AnswerSummary; result: ReportResult } | null = null
     for (const kernel of kernels) {
       const cell = row.cells.get(kernel.key)
       if (!cell?.summary) continue
@@ -253,16 +345,29 @@ export function atlasModel(
             kernel,
             cell.changed.map(k => all.get(k) ?? { key: k, step: null }),
           )
+          const [before, after] = [prev.summary, cell.summary]
+          const sysctls = why.unexpected.length
+            ? sysctlDifferences(
+                runById.get(prev.result.runId)?.sysctls,
+                runById.get(cell.result.runId)?.sysctls,
+                why.unexpected.map(k => {
+                  const facet = (x: AnswerSummary): string | null => x.facets.find(f => f.key === k)?.compared ?? null
+                  return { kind: all.get(k)?.kind ?? 'packets', from: facet(before), to: facet(after) }
+                }),
+                sysctlsNamedBy(scenarios.get(row.scenario)?.doc, Object.keys(runById.get(cell.result.runId)?.sysctls ?? {})),
+              )
+            : []
           row.changes.push({
             from: prev.kernel,
             to: kernel,
             facets: cell.changed.map(name),
             expected: why.expected,
             unexpected: why.unexpected.map(name),
+            sysctls,
           })
         }
       }
-      prev = { kernel, summary: cell.summary }
+      prev = { kernel, summary: cell.summary, result: cell.result }
     }
   }
   const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)

@@ -24,6 +24,7 @@ export function loadReportData(store: TraceStore, now = new Date()): ReportData 
     startedAt: r.started_at,
     status: r.status,
     counts: emptyCounts(),
+    sysctls: parseJson<Record<string, string>>(r.sysctls, {}),
   }))
   const runById = new Map(runs.map(r => [r.id, r]))
   const results: ReportResult[] = allResultRows(store).map(r => ({

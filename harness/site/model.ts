@@ -19,6 +19,8 @@ export interface ReportRun {
   startedAt: string
   status: string
   counts: VerdictCounts
+  /** The sysctls the run recorded (system-info.ts RELEVANT_SYSCTLS); absent in hand-built models. */
+  sysctls?: Record<string, string>
 }
 
 export interface ReportResult {

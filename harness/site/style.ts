@@ -126,8 +126,8 @@ ul.facets li { padding: 0 .2em; font-family: ui-monospace, 'DejaVu Sans Mono', M
 ul.facets li.changed, .facet-sample.changed { background: var(--diff); color: #000; }
 ul.facets li.changed .muted { color: #333; }
 .change-mark { display: inline-block; background: var(--diff); color: #000; font-weight: 700; padding: 0 .3em; border-radius: 3px; }
-.change-expected, .change-unexpected { margin: .1em 0 .2em 1.2em; }
-.change-unexpected .tag { font-weight: 700; }
+.change-expected, .change-unexpected, .change-sysctl { margin: .1em 0 .2em 1.2em; }
+.change-unexpected .tag, .change-sysctl .tag { font-weight: 700; }
 ul.changes li { margin-top: .2em; }
 ul.atlas-sources li, div.atlas-sources { color: var(--muted); font-size: 11.5px; margin-top: .15em; }
 /* claims summary */
