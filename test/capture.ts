@@ -17,7 +17,7 @@ import { compileSchemaFile } from '../harness/deps/ajv.js'
 import { probeBinary, schemaDir } from '../harness/paths.js'
 import type { ProbeEvent } from '../harness/trace/event.js'
 import { ProbeProcess } from '../harness/probe/process.js'
-import { SharedCapture, startCaptures, stopCaptures } from '../harness/probe/capture.js'
+import { SharedCapture, endCaptures, scenarioPackets, scenarioPorts, startCaptures, stopCaptures } from '../harness/probe/capture.js'
 import dgram from 'node:dgram'
 import { describePacketSpec, matchingPackets, optionMatches } from '../harness/expect/packets.js'
 import type { PacketContext } from '../harness/expect/packets.js'
@@ -369,8 +369,8 @@ for (const [kind, make] of [
       t.equal(b.running[0]!.process, a.running[0]!.process, 'the second scenario joins the same process')
       const portY = await converse('::1', 'second')
       const both = new Set([portX, portY])
-      const fromA = await stopCaptures(a.running, both)
-      const fromB = await stopCaptures(b.running, both)
+      const fromA = await stopCaptures(a.running, { tcp: both, udp: new Set() })
+      const fromB = await stopCaptures(b.running, { tcp: both, udp: new Set() })
       const ports = (segs: ProbeEvent[]): number[] =>
         [...new Set(segs.map(e => (both.has(Number(e.sport)) ? Number(e.sport) : Number(e.dport))))].sort()
       t.same(ports(fromA), [portX, portY].sort(), 'the first window saw both conversations')
@@ -512,7 +512,15 @@ t.test(
       sent.push({ family: type === 'udp4' ? 'inet' : 'inet6', sport: s.address().port, dport: closed })
       s.close()
     }
-    const events = await stopCaptures(started.running, new Set(sent.map(x => x.sport)))
+    const udpPorts = new Set(sent.map(x => x.sport))
+    const seen = await endCaptures(started.running)
+    // the same numbers as TCP ports (another scenario's sockets): an error quoting a UDP datagram is not theirs
+    t.same(
+      scenarioPackets(started.running, seen, { tcp: udpPorts, udp: new Set() }),
+      [],
+      'TCP ports of the same numbers keep no error quoting UDP',
+    )
+    const events = scenarioPackets(started.running, seen, { tcp: new Set(), udp: udpPorts })
     const icmp = events.filter(e => e.op === 'icmp')
     t.equal(icmp.length, 2, 'one error per datagram, nothing else kept')
     for (const [i, x] of sent.entries()) {
@@ -530,6 +538,26 @@ t.test(
     t.same(started.running[0]!.invalid, [], 'icmp events validate against event.schema.json')
   },
 )
+
+t.test("a scenario's ports per transport: a UDP and a TCP socket bound by a real probe", async t => {
+  const p = new ProbeProcess([probeBinary], 'app')
+  t.teardown(() => p.stop())
+  t.ok(await p.waitHello(5000))
+  for (const [step, line] of [
+    ['s1', 'socket U inet dgram udp 0'],
+    ['s2', 'bind U inet 127.0.0.1 0'],
+    ['s3', 'socket T inet stream tcp 0'],
+    ['s4', 'bind T inet 127.0.0.1 0'],
+  ] as const) {
+    p.send(step, line)
+    t.equal((await p.waitStep(step, 5000)).status, 'done')
+  }
+  const portOf = (h: string): number => Number(p.events.filter(e => e.h === h && e.op === 'getsockname').pop()?.addr?.port)
+  const ports = scenarioPorts(p.events, new Set(['U']))
+  t.same([...ports.udp], [portOf('U')], "the datagram socket's port is UDP's")
+  t.same([...ports.tcp], [portOf('T')], 'the stream socket is TCP')
+  t.same([...scenarioPorts(p.events).tcp].sort(), [portOf('U'), portOf('T')].sort(), 'without handles named, every port counts as TCP')
+})
 
 t.test('packet specs: options by value, comparison, presence and absence; ICMP by name or type; labels', async t => {
   const syn = {

@@ -272,32 +272,52 @@ export async function startCaptures(
   return { running, problems }
 }
 
-/** Ports that belong to this scenario: every address its sockets bound, connected to or accepted. */
-export function scenarioPorts(events: readonly ProbeEvent[]): Set<number> {
-  const ports = new Set<number>()
-  const add = (a: SockAddr | undefined): void => {
-    if (a && (a.family === 'inet' || a.family === 'inet6') && a.port) ports.add(a.port)
-  }
+/** A scenario's ports per transport: TCP and UDP number their ports apart, so one number can be two sockets of two scenarios at once. */
+export interface ScenarioPorts {
+  tcp: Set<number>
+  udp: Set<number>
+}
+
+/**
+ * Ports that belong to this scenario: every address its sockets bound,
+ * connected to or accepted, filed under UDP for the handles `udpHandles`
+ * names (its datagram sockets) and under TCP otherwise.
+ */
+export function scenarioPorts(events: readonly ProbeEvent[], udpHandles: ReadonlySet<string> = new Set()): ScenarioPorts {
+  const ports: ScenarioPorts = { tcp: new Set(), udp: new Set() }
   for (const e of events) {
-    if (ADDRESS_EVENTS.has(e.op)) add(e.addr)
+    if (!ADDRESS_EVENTS.has(e.op)) continue
+    const a: SockAddr | undefined = e.addr
+    if (a && (a.family === 'inet' || a.family === 'inet6') && a.port)
+      ports[typeof e['h'] === 'string' && udpHandles.has(e['h']) ? 'udp' : 'tcp'].add(a.port)
   }
   return ports
 }
 
 /** Stop the captures (EOF; a shared one: the end of this window) and keep the segments of this scenario. */
-export async function stopCaptures(running: readonly RunningCapture[], ports: ReadonlySet<number>): Promise<ProbeEvent[]> {
-  const seen = await Promise.all(
+export async function stopCaptures(running: readonly RunningCapture[], scenario: ScenarioPorts): Promise<ProbeEvent[]> {
+  return scenarioPackets(running, await endCaptures(running), scenario)
+}
+
+/** What each capture saw until now (a shared one: in this scenario's window), ending it. */
+export function endCaptures(running: readonly RunningCapture[]): Promise<ProbeEvent[][]> {
+  return Promise.all(
     running.map(async c => {
       if (c.lease) return c.lease.owner.leave(c)
       await c.process.endCapture()
       return c.process.events
     }),
   )
+}
+
+/** Pure: of what the captures saw, the segments and ICMP errors on the scenario's own ports, with their host, in time order. */
+export function scenarioPackets(running: readonly RunningCapture[], seen: readonly ProbeEvent[][], scenario: ScenarioPorts): ProbeEvent[] {
   const packets: ProbeEvent[] = []
   running.forEach((c, i) => {
-    for (const e of seen[i]!) {
+    for (const e of seen[i] ?? []) {
       if (e.op !== 'packet' && e.op !== 'icmp') continue
-      // an ICMP error belongs to the connection of the packet it quotes
+      // an ICMP error belongs to the connection of the packet it quotes (of its transport); a captured segment is TCP
+      const ports = e.op === 'icmp' && e['orig_proto'] === 'udp' ? scenario.udp : scenario.tcp
       const sport = Number(e.op === 'icmp' ? e['orig_sport'] : e['sport'])
       const dport = Number(e.op === 'icmp' ? e['orig_dport'] : e['dport'])
       // a listener's port is always known; a connection's other port is found through it
@@ -308,5 +328,5 @@ export async function stopCaptures(running: readonly RunningCapture[], ports: Re
       packets.push(ns === undefined ? extendEvent(e, { host: c.host }) : { ...e, host: ns, if: at.slice(colon + 1) })
     }
   })
-  return packets.sort((a, b) => a.t0 - b.t0)
+  return packets.sort((x, y) => x.t0 - y.t0)
 }

@@ -18,7 +18,7 @@ import type { LogEntry } from './judge.js'
 import { unmetRequirement } from './requirements.js'
 import { rangeRelease } from '../scenario/kernel-range.js'
 import type { ScenarioResult, TraceEvent } from '../trace/result.js'
-import { newStage, openSession, startStage, tearDown } from './set-up.js'
+import { newStage, openSession, startStage, tearDown, udpHandles } from './set-up.js'
 
 export interface RunScenarioOptions {
   host: HostDriver
@@ -83,7 +83,7 @@ export async function runScenario(scenario: Scenario, variant: VariantPlan, opts
       harnessEvents = driven.harnessEvents
     }
   } finally {
-    ;({ packets, records } = await tearDown(stage))
+    ;({ packets, records } = await tearDown(stage, udpHandles(scenario.steps)))
   }
 
   const clockOf = (actor: string): string => session.clockOf?.(actor) ?? 'local'

@@ -17,7 +17,7 @@ import { undoable } from '../probe/pool.js'
 import type { ProbePool } from '../probe/pool.js'
 import { ProbeProcess } from '../probe/process.js'
 import type { ProbeRecord } from '../probe/process.js'
-import type { Scenario, VariantName } from '../scenario/types.js'
+import type { Scenario, Step, VariantName } from '../scenario/types.js'
 import { SETUP_STEP } from './assemble-trace.js'
 
 let scratchParent: string | undefined
@@ -147,13 +147,24 @@ export async function startStage(
   return problems
 }
 
+/** The handles a scenario's steps open as UDP sockets (datagram, not unix). */
+export function udpHandles(steps: readonly Pick<Step, 'do' | 'sock' | 'type' | 'proto' | 'family'>[]): Set<string> {
+  return new Set(
+    steps.flatMap(s => (s.do === 'socket' && s.sock && s.family !== 'unix' && (s.type === 'dgram' || s.proto === 'udp') ? [s.sock] : [])),
+  )
+}
+
 /**
  * Stop (or reset into the pool) the probes, stop the captures, remove the
  * temp dir, close the session; what each probe recorded, and the segments
  * on the scenario's own ports. Probes are reset before the session closes,
  * so none still sits in a namespace being deleted.
  */
-export async function tearDown(stage: Stage): Promise<{ packets: ProbeEvent[]; records: Map<string, ProbeRecord> }> {
+export async function tearDown(
+  stage: Stage,
+  /** the scenario's datagram socket handles: their ports are UDP's (capture.ts scenarioPorts) */
+  udpHandles: ReadonlySet<string> = new Set(),
+): Promise<{ packets: ProbeEvent[]; records: Map<string, ProbeRecord> }> {
   const ended = await Promise.all(
     [...stage.probes].map(async ([actor, p]) => {
       const record = stage.pool ? await stage.pool.give(p, stage.reusable.has(actor)) : (await p.stop(), p.detach())
@@ -162,7 +173,7 @@ export async function tearDown(stage: Stage): Promise<{ packets: ProbeEvent[]; r
   )
   const records = new Map(ended)
   const all = ended.flatMap(([, r]) => r.events)
-  const packets = await stopCaptures(stage.captures, scenarioPorts(all))
+  const packets = await stopCaptures(stage.captures, scenarioPorts(all, udpHandles))
   if (!stage.session.scratchDir) rmSync(stage.tmpDir, { recursive: true, force: true })
   await stage.session.close()
   // a packet peer reports what it sent and read (segments, ICMP errors) in the captured shape: on the wire with the rest
