@@ -609,6 +609,13 @@ function kernelMatrix(all: boolean): void {
   const runs = store
     .prepare(`SELECT kernel_release AS k, count(*) AS n FROM runs JOIN results ON results.run_id = runs.id GROUP BY runs.id`)
     .all() as Array<{ k: string; n: number }>
+  // which ones, so a bench that saw them says what to look at
+  const badOnes = store
+    .prepare(
+      `SELECT runs.kernel_release AS k, s.scenario AS id, b.variant AS v, b.verdict AS verdict, b.message AS message
+       FROM (${last}) b JOIN runs ON runs.id = b.run_id JOIN scenarios s ON s.id = b.scenario_id WHERE b.verdict IN ('fail', 'error')`,
+    )
+    .all() as Array<{ k: string; id: string; v: string; verdict: string; message: string }>
   store.close()
   line(
     name,
@@ -616,6 +623,7 @@ function kernelMatrix(all: boolean): void {
   )
   for (const g of guestTimes(r.stderr ?? ''))
     line(`  ${g.kernel}`, `boot ${g.bootS?.toFixed(1) ?? '-'} s, run ${g.runS?.toFixed(1) ?? '-'} s (${g.tally ?? 'no tally'})`)
+  for (const b of badOnes) line(`  ${b.verdict} on ${b.k}`, `${b.id} [${b.v}]: ${b.message.slice(0, 160)}`)
   figure({ figure: name, measured: `${seconds.toFixed(0)} s`, goal: all ? '< 600 s' : '<= 120 s', ratio: seconds / goalS })
   figure({ figure: `${name}: fail + error`, measured: String(bad), goal: '0', ratio: bad ? Infinity : 0 })
   if (!all) figure({ figure: 'kernel matrix: within errors', measured: String(within), goal: '0', ratio: within ? Infinity : 0 })
