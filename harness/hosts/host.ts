@@ -29,6 +29,12 @@ export interface HostSession {
    * `path_gate` step is a problem of the run).
    */
   setPathGates?(host: string, gates: readonly PathGate[]): Promise<{ ok: boolean; message: string }>
+  /**
+   * How long a probe or a packet capture may take to say hello, and a probe
+   * to finish its set-up (default 5 s). An emulated guest just booted on a
+   * busy machine may still be starting its ports' probes.
+   */
+  startLimitMs?: number
   /** Where this session's probes come from and go back to, instead of the run's pool (a guest's ports keep theirs). */
   probePool?: ProbePool
   /** Remove what the session created (namespaces, processes, files). Idempotent. */

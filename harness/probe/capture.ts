@@ -107,6 +107,12 @@ export interface SharedCaptureOptions {
    * a time, so what it reads is exactly what came after the answer.
    */
   foreignClock?: boolean
+  /**
+   * After a capture that did not start was given up: make its argv fit to
+   * start again (a guest port whose probe still runs takes no second
+   * connection that would say hello: its probe is killed and respawned).
+   */
+  abandon?: () => Promise<void>
 }
 
 export class SharedCapture {
@@ -144,7 +150,10 @@ export class SharedCapture {
     }
     const cur = this.current
     if (!(await cur.started)) {
-      if (this.current === cur) this.current = undefined
+      if (this.current === cur) {
+        this.current = undefined
+        if (this.opts.abandon) this.stopping = this.opts.abandon()
+      }
       cur.process.kill()
       const err = cur.process.events.find(e => e.op === 'capture' && e.error)
       return { problem: `packet capture on ${this.host} did not start${err ? `: ${err.error}` : ''}` }

@@ -121,9 +121,9 @@ export async function startStage(
   opts: StartOptions,
 ): Promise<string[]> {
   const problems: string[] = []
-  const helloMs = opts.helloTimeoutMs ?? 5000
+  const helloMs = stage.session.startLimitMs ?? opts.helloTimeoutMs ?? 5000
   if (captureSpecs) {
-    const started = await startCaptures(captureSpecs)
+    const started = await startCaptures(captureSpecs, helloMs)
     stage.captures = started.running
     problems.push(...started.problems)
   }

@@ -196,6 +196,8 @@ export class Guest {
       new SharedCapture([GUEST_PORT_PROGRAM, this.socketOf(this.ports + i)], host, CAPTURE_LINGER_MS, {
         command,
         foreignClock: true,
+        // a capture given up may still run in the guest, holding the port: killed there, the port's next probe says hello
+        abandon: () => this.reset(this.ports + i),
       })
     this.loWire = wire(0, ['capture', 'lo'], 'local')
     this.netnsWire = wire(1, ['capture', '--empty'], 'netns')

@@ -54,6 +54,15 @@ const guestExec =
   }
 
 /** Each guest's host helper (a guest booted again after a panic gets a new one); undefined: none (ip runs every batch). */
+/**
+ * A guest probe's or capture's hello, set-up and helper commands: an emulated
+ * guest just booted on a busy machine may still be starting its ports' probes
+ * (a CI run once lost all three first sessions of a 6.1 guest after about
+ * 5 s, the then limit; the messages were not kept). Only a broken port waits
+ * this long.
+ */
+const GUEST_START_LIMIT_MS = 20_000
+
 const helpers = new WeakMap<Guest, Promise<HostHelper | undefined>>()
 
 /** The guest's host helper: the probe of one port, leased at first use and kept for the guest's life. */
@@ -66,8 +75,8 @@ export function guestHostHelper(guest: Guest, connect: (port: number) => string[
         new HostHelper({
           argv: connect(port!),
           viaCommand: true,
-          helloMs: 20_000,
-          commandMs: 20_000,
+          helloMs: GUEST_START_LIMIT_MS,
+          commandMs: GUEST_START_LIMIT_MS,
           // the port's probe may be in the guest's pool from an earlier session: a port takes one connection at a time
           spawn: argv => guest.probes.take(argv, 'hosts'),
         }),
@@ -119,6 +128,8 @@ export function vmHost(current: Guest | (() => Guest)): HostDriver {
       let closed: Promise<void> | undefined
       const session: HostSession = {
         scratchDir: guestScratchDir(ports[0]!),
+        // the guest starts its ports' probes one after another under emulation; the capture ports come last
+        startLimitMs: GUEST_START_LIMIT_MS,
         probeArgv: actor => connect(portOf.get(actor) ?? ports[0]!),
         // a port's probe serves the sessions that follow when its reset answers clean
         probePool: guest.probes,
