@@ -493,6 +493,16 @@ t.test('share and actors: expanded at load into one step per actor, every mistak
     ],
   )
   t.match(s.steps[2], { target: 'w1', sock: 'L', new: 'L', expect: { ret: '>=0' } }, "a receiver takes the holder's L under its name")
+  // the share's skip_if is its receivers': their pidfd_getfd is what a kernel before 5.6 refuses (ENOSYS)
+  const skipping = parseScenario(
+    text.replace('with: [w2, w3] }', 'with: [w2, w3], skip_if: { errno: ENOSYS, why: "no pidfd_getfd" } }'),
+    'g.yaml',
+  )
+  t.same(
+    skipping.steps.filter(x => x.skip_if).map(x => `${x.id} ${JSON.stringify(x.skip_if)}`),
+    ['sh-w2 {"errno":"ENOSYS","why":"no pidfd_getfd"}', 'sh-w3 {"errno":"ENOSYS","why":"no pidfd_getfd"}'],
+    'skip_if moves to the receivers',
+  )
   t.same(
     s.steps.filter(x => x.do === 'await').map(x => x.step),
     ['acc-w1', 'acc-w2', 'acc-w3'],

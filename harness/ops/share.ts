@@ -10,7 +10,7 @@ import type { OpDef, OpFamily } from './types.js'
 
 const share: OpDef = {
   name: 'share',
-  doc: "Shares handle `sock` of this actor with the actors of `with` (a list), in one step: each of them then holds the same open file description under the same name, as after SCM_RIGHTS or fork. This actor's probe reports the descriptor (fstat(2): `fd`, `ino`); each receiver takes it with pidfd_open(2) + pidfd_getfd(2) (Linux 5.6, ptrace access: root), as a step `<id>-<receiver>` whose answer is pidfd_getfd's (`expect` given here is checked there; default ret >= 0; `across` may name this step's id for all of them). Every actor must be on one machine.",
+  doc: "Shares handle `sock` of this actor with the actors of `with` (a list), in one step: each of them then holds the same open file description under the same name, as after SCM_RIGHTS or fork. This actor's probe reports the descriptor (fstat(2): `fd`, `ino`); each receiver takes it with pidfd_open(2) + pidfd_getfd(2) (Linux 5.6, ptrace access: root), as a step `<id>-<receiver>` whose answer is pidfd_getfd's (`expect`, `claim` and `skip_if` given here apply there: `skip_if: {errno: ENOSYS}` skips a kernel without pidfd_getfd; default ret >= 0; `across` may name this step's id for all of them). Every actor must be on one machine.",
   answers: 'share',
   fields: { sock: 'required', with: 'required' },
   impliedExpect: () => ({ ret: 0 }),

@@ -92,7 +92,8 @@ export function expandSteps(written: readonly WrittenStep[], across: readonly Ac
     // a list anywhere else stays a list: the checks refuse it at its position
     const step = refs({ ...rest, ...(target !== undefined ? { target: target as string } : {}), actor: w.actor ?? '', id })
     if (step.do === 'share' && Array.isArray(step.with)) {
-      const { expect, claim, ...holder } = step
+      // what the share is judged by is each receiver's pidfd_getfd: its expect, claim and skip_if (ENOSYS before 5.6)
+      const { expect, claim, skip_if, ...holder } = step
       steps.push(holder)
       origins.push({ index })
       const receivers = step.with.map((actor, member) => {
@@ -105,6 +106,7 @@ export function expandSteps(written: readonly WrittenStep[], across: readonly Ac
           new: step.sock,
           expect: expect ?? RECEIVED,
           ...(claim ? { claim } : {}),
+          ...(skip_if ? { skip_if } : {}),
           ...(step.limit_ms !== undefined ? { limit_ms: step.limit_ms } : {}),
         }
         steps.push(r)
