@@ -17,7 +17,7 @@ import { kitRoot, schemaDir } from '../harness/paths.js'
 import { PortNames, normaliseFields, normaliseTrace } from '../harness/compare/normalise.js'
 import { selectBySelector } from '../harness/compare/select-run.js'
 import type { CompareDocument } from '../harness/compare/render-json.js'
-import type { Pair, RunTraces } from '../harness/compare/types.js'
+import type { Comparison, Pair, RunTraces } from '../harness/compare/types.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../harness/store/migrations.js'
 import type { CheckRow, EventRow, RunRow } from '../harness/store/store.js'
 import { overflowHeader, overflowSteps } from './fixtures/overflow.js'
@@ -906,6 +906,19 @@ t.test('compare --rerun: a regression reproduced on this kernel stands, one that
     /flaky overflow\/expects-drop \[ipv4\]: pass -> fail\n(?:.*\n)*?\s+re-run 1x on b's kernel: 0 answered as b, 1 as a \(pass\): not reproduced every time/,
   )
   t.equal(sockspec(['compare', '--db', all, ub, ua, '--rerun', '0']).code, 2, 'a count of 0 is a usage error')
+  t.match(pairs['overflow/expects-drop [ipv4]']!.rerun, { answered: 2 }, 'both re-runs answered')
+
+  // a re-run that ended in a kit error says nothing of the kernel: a regression no re-run answered stands
+  const { applyRerun } = await import('../harness/compare/rerun.js')
+  const judged = (verdicts: Array<'pass' | 'fail' | 'error' | 'skip'>, answered: number, asB: number): string => {
+    const c = { counts: { regression: 1, flaky: 0 } } as unknown as Comparison
+    const p = { label: 'regression', rerun: null } as unknown as Pair
+    applyRerun(c, p, { runs: verdicts.length, answered, asA: answered - asB, asB, verdicts })
+    return `${p.label} ${JSON.stringify(c.counts)}`
+  }
+  t.equal(judged(['error', 'error'], 0, 0), 'regression {"regression":1,"flaky":0}', 'no re-run answered: stands')
+  t.equal(judged(['error', 'fail'], 1, 1), 'regression {"regression":1,"flaky":0}', 'every answered re-run reproduced it')
+  t.equal(judged(['error', 'pass'], 1, 0), 'flaky {"regression":0,"flaky":1}', 'an answered re-run did not')
 })
 
 t.test("a packet peer's segments compare by what the kernel decided: its TS clock and the set-up time are left out", async t => {

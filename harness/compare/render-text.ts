@@ -57,8 +57,15 @@ function pairLines(p: Pair): string[] {
   if (p.facets.length) lines.push(`    answers changed: ${p.facets.map(f => f.key).join(', ')}`)
   if (p.rerun) {
     const r = p.rerun
+    const unanswered = r.runs - (r.answered ?? r.runs)
+    const why =
+      p.label === 'flaky'
+        ? ': not reproduced every time, not counted as a regression'
+        : r.answered === 0
+          ? ': no re-run answered, the pair stands as recorded'
+          : ''
     lines.push(
-      `    re-run ${r.runs}x on b's kernel: ${r.asB} answered as b, ${r.asA} as a (${r.verdicts.join(', ')})${p.label === 'flaky' ? ': not reproduced every time, not counted as a regression' : ''}`,
+      `    re-run ${r.runs}x on b's kernel: ${r.asB} answered as b, ${r.asA} as a${unanswered ? `, ${unanswered} not answered (kit error or skip)` : ''} (${r.verdicts.join(', ')})${why}`,
     )
   }
   if (p.label === 'regression') {

@@ -88,18 +88,34 @@ export function judgeReruns(p: Pair, results: readonly RerunResult[], rerunStore
   const tb = ctx.read(p.b.resultId)
   let asA = 0
   let asB = 0
+  let answered = 0
   for (const res of taken) {
+    if (!answeredRerun(res.verdict, p.b.verdict)) continue
+    answered++
     const tr = rerunStore.trace(res.id)
     if (res.verdict === p.b.verdict && sameAnswer(body, tb, tr)) asB++
     else if (res.verdict === p.a.verdict && sameAnswer(body, ta, tr)) asA++
   }
-  return { runs: taken.length, asA, asB, verdicts: taken.map(x => x.verdict) }
+  return { runs: taken.length, answered, asA, asB, verdicts: taken.map(x => x.verdict) }
 }
 
-/** Record the outcome on the pair; one not reproduced every time becomes flaky. */
+/**
+ * A re-run that the kernel answered: pass or fail, or the verdict b itself
+ * recorded. One that ended in a kit error (a guest too slow, a probe that
+ * did not start) or a skip says nothing of the kernel either way.
+ */
+const answeredRerun = (verdict: Verdict, bVerdict: Verdict): boolean => verdict === 'pass' || verdict === 'fail' || verdict === bVerdict
+
+/**
+ * Record the outcome on the pair; one not reproduced by every answered
+ * re-run becomes flaky. When no re-run answered, the pair stands as
+ * recorded: a kit error must not turn a regression into a flaky pair the
+ * gate lets through.
+ */
 export function applyRerun(c: Comparison, p: Pair, outcome: RerunOutcome): void {
   p.rerun = outcome
-  if (outcome.runs === 0 || outcome.asB < outcome.runs) {
+  const answered = outcome.answered ?? outcome.runs
+  if (answered > 0 && outcome.asB < answered) {
     c.counts[p.label]--
     p.label = 'flaky'
     c.counts.flaky++

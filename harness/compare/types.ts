@@ -130,6 +130,8 @@ export interface Pair {
 /** What re-running one pair's side b said. */
 export interface RerunOutcome {
   runs: number
+  /** Re-runs the kernel answered (pass, fail, or b's own verdict); kit errors and skips are not counted against b. */
+  answered?: number
   /** Re-runs that answered as b did (same verdict, same facets as b). */
   asB: number
   /** Re-runs that answered as a did (same verdict, same facets as a). */
