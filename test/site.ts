@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { answerSummary, changedFacets, schedulesAgree } from '../harness/compare/answer-summary.js'
 import type { AnswerSummary } from '../harness/compare/answer-summary.js'
 import { kitRoot } from '../harness/paths.js'
+import { systemInfo } from '../harness/hosts/system-info.js'
 import { loadScenarioFile } from '../harness/scenario/load.js'
 import { atlasModel, explainChange, sysctlDifferences, sysctlsNamedBy } from '../harness/site/atlas.js'
 import type { AtlasChange, AtlasKernel, AtlasRow } from '../harness/site/atlas.js'
@@ -273,6 +274,18 @@ t.test('packet fields: only those the expectation names; window, scale and flags
     'a number that changed follows the buffer sysctl that differs as configuration',
   )
   t.same(sysctlDifferences(sysctlsOf('6.17.13'), sysctlsOf('6.18.15'), numeric), [], 'two guests: tcp_rmem differs by a few percent only')
+  // the buffer caps are recorded too (this machine's, here): a changed default explains a changed byte count or window scale
+  const caps = systemInfo().sysctls
+  t.match(caps, { 'net.core.rmem_max': /^\d+$/, 'net.core.wmem_max': /^\d+$/ }, 'a run records the buffer caps')
+  t.same(
+    sysctlDifferences(
+      { ...sysctlsOf('6.17.13'), 'net.core.rmem_max': '212992', 'net.core.wmem_max': '212992' },
+      { ...sysctlsOf('6.17.13'), 'net.core.rmem_max': '4194304', 'net.core.wmem_max': '4194304' },
+      [{ kind: 'answer', from: '1 value{wscale=6}', to: '1 value{wscale=7}' }],
+    ).map(d => d.name),
+    ['net.core.rmem_max', 'net.core.wmem_max'],
+    "6.18's 4 MiB caps: the window scale follows them",
+  )
   t.same(
     sysctlDifferences(sysctlsOf('6.18.15'), sysctlsOf('6.18.44'), [
       { kind: 'answer', from: '28 C:ERR|HUP|OUT', to: '8220 C:ERR|HUP|OUT|RDHUP' },

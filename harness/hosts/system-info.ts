@@ -26,6 +26,9 @@ export const RELEVANT_SYSCTLS = [
   'net.ipv4.tcp_fin_timeout',
   'net.ipv4.tcp_rmem',
   'net.ipv4.tcp_wmem',
+  // SO_RCVBUF/SO_SNDBUF caps, and (rmem_max) the window scale a SYN offers: 4 MiB by default from 6.18 (a6d4f25888b8)
+  'net.core.rmem_max',
+  'net.core.wmem_max',
   'net.ipv4.ip_local_port_range',
   'net.ipv6.conf.lo.disable_ipv6',
 ]

@@ -203,7 +203,7 @@ const HANDSHAKE_SYSCTLS: ReadonlySet<string> = new Set([
   'net.ipv4.tcp_fin_timeout',
 ])
 /** Buffer sizes and their maxima: what byte counts, windows and window scales follow. */
-const BUFFER_SYSCTLS: ReadonlySet<string> = new Set(['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem'])
+const BUFFER_SYSCTLS: ReadonlySet<string> = new Set(['net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem', 'net.core.rmem_max', 'net.core.wmem_max'])
 
 /**
  * Two recorded values differ as configuration: a sysctl present on one
