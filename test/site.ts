@@ -7,7 +7,8 @@
 // bodies and the runs' recorded sysctls) and of a run on this machine.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { answerSummary, changedFacets, schedulesAgree } from '../harness/compare/answer-summary.js'
@@ -407,4 +408,66 @@ t.test('SO_REUSEPORT listeners on this machine: which one the hash picked is no 
   t.same(changedFacets(sa, sb), [], 'the across groups answered alike')
   const alone = (x: typeof p1) => answerSummary(body.steps, x.events, x.checks)
   t.same(changedFacets(alone(p1), alone(p2)), ['p1', 'p2', 'p1again', 'p2again'], 'step by step the other listener answered')
+})
+
+t.test('the atlas reads each result with the scenario version it ran; an edit between two runs is marked, not unexpected', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'sockspec-site-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const db = join(dir, 'edit.db')
+  const bin = join(kitRoot, 'dist', 'harness', 'cli', 'bin.js')
+  const cli = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 })
+  const pack = join(dir, 'edit')
+  mkdirSync(pack)
+  const file = join(pack, 'so-error.yaml')
+  const head = 'title: A fresh TCP socket has no pending error\nsources: [{ man: socket(7) SO_ERROR }]\nvariants: [ipv4]\nsteps:\n'
+  const check = '  - { actor: client, do: getsockopt, sock: C, level: socket, opt: SO_ERROR, expect: { ret: 0, value: "0" } }\n'
+  writeFileSync(file, `${head}  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n${check}`)
+  t.equal(cli(['run', pack, '--db', db]).status, 0)
+  // the first version's run, as if made on another kernel: exported, given a 6.1 identity, imported
+  const first = cli(['export', 'latest', '--db', db])
+  t.equal(first.status, 0, first.stderr)
+  const bundle = JSON.parse(first.stdout) as { run: Record<string, unknown> }
+  Object.assign(bundle.run, {
+    uuid: randomUUID(),
+    kernel_release: '6.1.0-99-amd64',
+    kernel_version: '#1 SMP Debian 6.1.100-1 (2026-01-01)',
+  })
+  writeFileSync(join(dir, 'b.json'), JSON.stringify(bundle))
+  t.equal(cli(['import', join(dir, 'b.json'), '--db', db]).status, 0)
+  // the second version: a step first, so every step id after it moves (s2 is now the socket, s3 the getsockopt)
+  writeFileSync(
+    file,
+    `${head}  - { actor: client, do: socket, sock: D, type: dgram, expect: { ret: ">=0" } }\n  - { actor: client, do: socket, sock: C, expect: { ret: ">=0" } }\n${check}`,
+  )
+  t.equal(cli(['run', pack, '--db', db]).status, 0)
+
+  const store = TraceStore.open(db, { readonly: true, mustExist: true })
+  t.teardown(() => store.close())
+  const data = loadReportData(store)
+  const results = [...data.results].sort((a, b) => b.runId - a.runId)
+  const model = (versions?: ReadonlyMap<number, ReportScenario>) =>
+    atlasModel(
+      [...data.runs].sort((a, b) => b.id - a.id),
+      results,
+      data.scenarios,
+      traceSource(store, data),
+      data.generatedAt,
+      24,
+      versions,
+    )
+  const row = (m: ReturnType<typeof model>) => m.rows.find(r => r.scenario === 'edit/so-error')!
+  const old = row(model()).cells.get(model().kernels[0]!.key)!
+  t.match(
+    old.summary!.facets.map(f => f.text).join(' | '),
+    /no answer/,
+    "read with the newest version's steps, the 6.1 result has no answer",
+  )
+  const m = model(data.scenarioVersions)
+  t.equal(m.kernels[0]!.upstream, '6.1.100')
+  const cell = row(m).cells.get(m.kernels[0]!.key)!
+  t.notMatch(cell.summary!.facets.map(f => f.text).join(' | '), /no answer/, 'read with the steps it ran, it answered')
+  t.ok(row(m).changes.length > 0 && row(m).changes.every(c => c.scenarioEdited), 'the change is between two versions of the file')
+  const html = renderAtlas({ ...m, resultHref: r => `r/${r.id}.html` })
+  t.match(html, /scenario edited<\/span> between these runs/)
+  t.notMatch(html, /data-unexpected="1"/, 'nothing is called not expected')
 })

@@ -29,6 +29,8 @@ export interface AtlasCell {
   changed: string[]
   /** The kernel this cell is compared with. */
   previous: AtlasKernel | null
+  /** The stored scenario version the result ran, when known: its own steps read its trace. */
+  version?: number
 }
 
 /** A step whose per-kernel expectation puts the two kernels of a change in different cases: the scenario's account of it. */
@@ -55,6 +57,12 @@ export interface AtlasChange {
    * configuration as much as the kernel.
    */
   sysctls: SysctlDifference[]
+  /**
+   * The two results ran different versions of the scenario file: what changed
+   * may be the scenario's edit, not the kernel, so nothing is called
+   * unexpected.
+   */
+  scenarioEdited?: boolean
 }
 
 export interface SysctlDifference {
@@ -280,6 +288,8 @@ export function atlasModel(
   readTrace: TraceSource,
   generatedAt: string,
   maxKernels = 24,
+  /** Every stored scenario version by id (ReportData.scenarioVersions): a result is read with the steps it ran. */
+  versions?: ReadonlyMap<number, ReportScenario>,
 ): AtlasModel {
   const byKey = new Map<string, AtlasKernel>()
   const kernelOfRun = new Map<number, string>()
@@ -320,15 +330,17 @@ export function atlasModel(
     }
     if (row.cells.has(k)) continue
     let summary: AnswerSummary | null = null
-    const s = scenarios.get(r.scenario)
+    // the version the result ran: an older body's steps read an older trace (the newest one's would find no answer)
+    const ran = r.scenarioVersion !== undefined ? versions?.get(r.scenarioVersion) : undefined
+    const s = ran ?? scenarios.get(r.scenario)
     if (s && answered(r) && Array.isArray(s.doc.steps)) {
       const trace = readTrace(r)
       summary = answerSummary(s.doc.steps, trace.events, trace.checks, s.doc.across)
     }
-    row.cells.set(k, { result: r, summary, changed: [], previous: null })
+    row.cells.set(k, { result: r, summary, changed: [], previous: null, ...(ran ? { version: r.scenarioVersion } : {}) })
   }
   for (const row of rows.values()) {
-    let prev: { kernel: AtlasKernel; summary: AnswerSummary; result: ReportResult } | null = null
+    let prev: { kernel: AtlasKernel; summary: AnswerSummary; result: ReportResult; version?: number } | null = null
     for (const kernel of kernels) {
       const cell = row.cells.get(kernel.key)
       if (!cell?.summary) continue
@@ -346,17 +358,19 @@ export function atlasModel(
             cell.changed.map(k => all.get(k) ?? { key: k, step: null }),
           )
           const [before, after] = [prev.summary, cell.summary]
-          const sysctls = why.unexpected.length
-            ? sysctlDifferences(
-                runById.get(prev.result.runId)?.sysctls,
-                runById.get(cell.result.runId)?.sysctls,
-                why.unexpected.map(k => {
-                  const facet = (x: AnswerSummary): string | null => x.facets.find(f => f.key === k)?.compared ?? null
-                  return { kind: all.get(k)?.kind ?? 'packets', from: facet(before), to: facet(after) }
-                }),
-                sysctlsNamedBy(scenarios.get(row.scenario)?.doc, Object.keys(runById.get(cell.result.runId)?.sysctls ?? {})),
-              )
-            : []
+          const edited = prev.version !== undefined && cell.version !== undefined && prev.version !== cell.version
+          const sysctls =
+            why.unexpected.length && !edited
+              ? sysctlDifferences(
+                  runById.get(prev.result.runId)?.sysctls,
+                  runById.get(cell.result.runId)?.sysctls,
+                  why.unexpected.map(k => {
+                    const facet = (x: AnswerSummary): string | null => x.facets.find(f => f.key === k)?.compared ?? null
+                    return { kind: all.get(k)?.kind ?? 'packets', from: facet(before), to: facet(after) }
+                  }),
+                  sysctlsNamedBy(scenarios.get(row.scenario)?.doc, Object.keys(runById.get(cell.result.runId)?.sysctls ?? {})),
+                )
+              : []
           row.changes.push({
             from: prev.kernel,
             to: kernel,
@@ -364,10 +378,11 @@ export function atlasModel(
             expected: why.expected,
             unexpected: why.unexpected.map(name),
             sysctls,
+            ...(edited ? { scenarioEdited: true } : {}),
           })
         }
       }
-      prev = { kernel, summary: cell.summary, result: cell.result }
+      prev = { kernel, summary: cell.summary, result: cell.result, version: cell.version }
     }
   }
   const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)

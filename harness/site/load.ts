@@ -37,17 +37,21 @@ export function loadReportData(store: TraceStore, now = new Date()): ReportData 
     verdict: asVerdict(r.verdict),
     claim: r.claim === 'holds' || r.claim === 'refuted' ? (r.claim as ClaimOutcome) : null,
     message: r.message,
+    scenarioVersion: r.scenario_id,
   }))
   for (const r of results) {
     const run = runById.get(r.runId)
     if (run) run.counts[r.verdict]++
   }
   const scenarios = new Map<string, ReportScenario>()
+  const scenarioVersions = new Map<number, ReportScenario>()
   // newest version last, so it wins
   for (const s of scenarioVersionRows(store)) {
-    scenarios.set(s.scenario, { id: s.scenario, pack: s.pack, title: s.title, doc: JSON.parse(s.body) as ReportScenario['doc'] })
+    const version: ReportScenario = { id: s.scenario, pack: s.pack, title: s.title, doc: JSON.parse(s.body) as ReportScenario['doc'] }
+    scenarios.set(s.scenario, version)
+    scenarioVersions.set(s.id, version)
   }
-  return { generatedAt: now.toISOString(), runs, results, scenarios }
+  return { generatedAt: now.toISOString(), runs, results, scenarios, scenarioVersions }
 }
 
 function parseJson<T>(text: string, fallback: T): T {

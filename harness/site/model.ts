@@ -33,6 +33,8 @@ export interface ReportResult {
   verdict: Verdict
   claim: ClaimOutcome | null
   message: string
+  /** The stored version of the scenario file this result ran (the store's scenarios.id); absent in hand-built models. */
+  scenarioVersion?: number
 }
 
 /** The newest stored version of a scenario file. */
@@ -60,6 +62,8 @@ export interface ReportData {
   /** Every result, in no particular order. */
   results: ReportResult[]
   scenarios: Map<string, ReportScenario>
+  /** Every stored version of every scenario, by ReportResult.scenarioVersion: what each result really ran. */
+  scenarioVersions?: Map<number, ReportScenario>
 }
 
 /** Reads one result's trace on demand (the store is the I/O edge). */

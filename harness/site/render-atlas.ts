@@ -43,17 +43,20 @@ function expectedText(c: AtlasChange): SafeHtml {
   }${
     !c.unexpected.length
       ? ''
-      : c.sysctls.length
-        ? html`<div class="change-sysctl"><span class="tag">follows a sysctl difference</span>: ${c.unexpected.join(', ')} <span class="muted">(no per-kernel case; the runs recorded ${c.sysctls
-            .map(d => `${d.name} ${d.from} on ${c.from.upstream}, ${d.to} on ${c.to.upstream}`)
-            .join('; ')})</span></div>`
-        : html`<div class="change-unexpected"><span class="tag">not expected</span> by any per-kernel case: ${c.unexpected.join(', ')} <span class="muted">(timing noise, or a change not yet located)</span></div>`
+      : c.scenarioEdited
+        ? html`<div class="change-edited"><span class="tag">scenario edited</span> between these runs: ${c.unexpected.join(', ')} <span class="muted">(each result is read with the steps it ran; run both kernels with one version to tell the kernel's part)</span></div>`
+        : c.sysctls.length
+          ? html`<div class="change-sysctl"><span class="tag">follows a sysctl difference</span>: ${c.unexpected.join(', ')} <span class="muted">(no per-kernel case; the runs recorded ${c.sysctls
+              .map(d => `${d.name} ${d.from} on ${c.from.upstream}, ${d.to} on ${c.to.upstream}`)
+              .join('; ')})</span></div>`
+          : html`<div class="change-unexpected"><span class="tag">not expected</span> by any per-kernel case: ${c.unexpected.join(', ')} <span class="muted">(timing noise, or a change not yet located)</span></div>`
   }`
 }
 
 /** A change no per-kernel case accounts for and no recorded sysctl difference goes with. */
-const unexplained = (c: AtlasChange): boolean => c.unexpected.length > 0 && !c.sysctls.length
+const unexplained = (c: AtlasChange): boolean => c.unexpected.length > 0 && !c.sysctls.length && !c.scenarioEdited
 const bySysctl = (c: AtlasChange): boolean => c.unexpected.length > 0 && c.sysctls.length > 0
+const byEdit = (c: AtlasChange): boolean => c.unexpected.length > 0 && c.scenarioEdited === true
 
 function cell(row: AtlasRow, kernel: AtlasKernel, c: AtlasCell | undefined, href: (r: ReportResult) => string): SafeHtml {
   if (!c) return html`<td class="atlas-cell empty muted" data-kernel="${kernel.key}">not run</td>`
@@ -81,6 +84,7 @@ export function renderAtlas(m: AtlasPageModel): string {
   const differing = m.rows.filter(r => r.changes.length).length
   const notExpected = m.rows.filter(r => r.changes.some(unexplained)).length
   const configured = m.rows.filter(r => !r.changes.some(unexplained) && r.changes.some(bySysctl)).length
+  const edited = m.rows.filter(r => !r.changes.some(unexplained) && !r.changes.some(bySysctl) && r.changes.some(byEdit)).length
   const groups = packs.map(pack => {
     const trs = m.rows
       .filter(r => r.pack === pack)
@@ -111,7 +115,11 @@ ${joinHtml(m.kernels.map(k => cell(row, k, row.cells.get(k.key), m.resultHref)))
   )
   const body = html`<h1>Atlas: what each kernel answers</h1>
 <p>For each behaviour (scenario × variant), the latest answer of each kernel, oldest kernel left: the return value and errno of every checked step, the masks of the waits, the time of timer-bound steps in units of the scenario's timers, the TCP_INFO fields the scenario reads and the handshake and teardown segments per direction (→ towards the listener, ← back) and the ICMP errors by type. A value the scenario bounds (a range, one of a list) is compared by the bound it met, a captured segment by the fields the scenario asserts, SYNs and SYN|ACKs by their retransmission schedule (a handshake that got through one retransmit sooner is no change). A cell marked <span class="change-mark">${CHANGE_SYMBOL}</span> answers differently from the kernel before it that answered; the facets that changed are highlighted. Skipped and errored results show their reason and are not compared.</p>
-<p>${m.kernels.length} kernels${m.omittedKernels ? html` (${m.omittedKernels} older ones left out)` : ''}, ${m.rows.length} behaviours, <strong>${differing}</strong> answer differently on some kernel: <strong>${differing - notExpected - configured}</strong> only where their per-kernel expectations say the kernels differ (each change with its range and source), <strong>${configured}</strong> otherwise only beside a difference of the runs' recorded sysctls (marked <em>follows a sysctl difference</em>: the machines' configuration, not the kernel), <strong>${notExpected}</strong> with a change no per-kernel case accounts for (marked <em>not expected</em>: timing noise, or a change still to be located).</p>
+<p>${m.kernels.length} kernels${m.omittedKernels ? html` (${m.omittedKernels} older ones left out)` : ''}, ${m.rows.length} behaviours, <strong>${differing}</strong> answer differently on some kernel: <strong>${differing - notExpected - configured - edited}</strong> only where their per-kernel expectations say the kernels differ (each change with its range and source), <strong>${configured}</strong> otherwise only beside a difference of the runs' recorded sysctls (marked <em>follows a sysctl difference</em>: the machines' configuration, not the kernel), ${
+    edited
+      ? html`<strong>${edited}</strong> otherwise only between results of two versions of the scenario file (marked <em>scenario edited</em>), `
+      : ''
+  }<strong>${notExpected}</strong> with a change no per-kernel case accounts for (marked <em>not expected</em>: timing noise, or a change still to be located).</p>
 ${legend()}<p class="legend"><span><span class="change-mark">${CHANGE_SYMBOL}</span> answers differently from the kernel before it</span><span><span class="facet-sample changed">a changed facet</span></span></p>
 <form id="filters" class="filters" hidden>
 <label>search <input type="search" name="q" placeholder="scenario, title, kernel" autocomplete="off"></label>

@@ -246,7 +246,10 @@ export function* buildSite(
   yield { path: CLAIMS_PAGE, html: renderClaimsPage(claims) }
   yield {
     path: ATLAS_PAGE,
-    html: renderAtlas({ ...atlasModel(data.runs, results, data.scenarios, readTrace, data.generatedAt), resultHref: fromRoot }),
+    html: renderAtlas({
+      ...atlasModel(data.runs, results, data.scenarios, readTrace, data.generatedAt, undefined, data.scenarioVersions),
+      resultHref: fromRoot,
+    }),
   }
 
   if (runTraces) yield* diffSite(data, diffs, diffPath, runTraces)

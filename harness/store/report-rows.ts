@@ -16,10 +16,13 @@ export interface ReportResultRow {
   verdict: string
   claim: string | null
   message: string
+  /** the stored scenario version (scenarios.id) the result ran */
+  scenario_id: number
 }
 
 /** One stored version of a scenario file; `body` is its JSON text. */
 export interface ScenarioVersionRow {
+  id: number
   scenario: string
   pack: string
   title: string
@@ -52,14 +55,15 @@ export function allResultRows(store: TraceStore): ReportResultRow[] {
   for (const [id, run_id, scenarioId, variant, attempt, verdict, claim, message] of rows) {
     const name = names.get(scenarioId)
     // a result always names a stored scenario (foreign key); a damaged store skips the row rather than invent one
-    if (name) out.push({ id, run_id, scenario: name.scenario, pack: name.pack, variant, attempt, verdict, claim, message })
+    if (name)
+      out.push({ id, run_id, scenario: name.scenario, pack: name.pack, variant, attempt, verdict, claim, message, scenario_id: scenarioId })
   }
   return out
 }
 
 /** Every stored scenario version, oldest first (so a map keyed by scenario keeps the newest); streamed. */
 export function scenarioVersionRows(store: TraceStore): Iterable<ScenarioVersionRow> {
-  return store.db.prepare(`SELECT scenario, pack, title, body FROM scenarios ORDER BY id`).iterate() as Iterable<ScenarioVersionRow>
+  return store.db.prepare(`SELECT id, scenario, pack, title, body FROM scenarios ORDER BY id`).iterate() as Iterable<ScenarioVersionRow>
 }
 
 /** A result's stderr and invalid-line columns by result id. */
