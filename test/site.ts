@@ -471,3 +471,24 @@ t.test('the atlas reads each result with the scenario version it ran; an edit be
   t.match(html, /scenario edited<\/span> between these runs/)
   t.notMatch(html, /data-unexpected="1"/, 'nothing is called not expected')
 })
+
+t.test('trace diff: the exact alignment on what differs, a bounded one past MAX_ALIGN_CELLS', async t => {
+  const { commonIndices, MAX_ALIGN_CELLS } = await import('../harness/site/trace-diff.js')
+  t.same([...commonIndices(['a', 'x', 'b', 'c'], ['a', 'b', 'y', 'c'])].sort(), [0, 2, 3], 'a longest common subsequence')
+  // two long lanes of one scenario that differ in one event: prefix and suffix match, the middle is one cell
+  const long = Array.from({ length: 200_000 }, (_, i) => `e${i % 7}`)
+  const other = [...long]
+  other[100_000] = 'changed'
+  const kept = commonIndices(long, other)
+  t.equal(kept.size, long.length - 1)
+  t.notOk(kept.has(100_000), 'the changed event differs')
+  // a middle too large to align exactly (3000 x 3000 cells > the bound) counts as differing, prefix and suffix stay matched
+  const side = Math.ceil(Math.sqrt(MAX_ALIGN_CELLS)) + 1000
+  const a = ['same', ...Array.from({ length: side }, (_, i) => `a${i}`), 'end']
+  const b = ['same', ...Array.from({ length: side }, (_, i) => `a${(i + 1) % side}`), 'end']
+  t.same(
+    [...commonIndices(a, b)].sort((x, y) => x - y),
+    [0, side + 1],
+    'only the common prefix and suffix',
+  )
+})

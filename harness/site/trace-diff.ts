@@ -21,8 +21,32 @@ export function traceSignature(events: readonly EventRow[]): string {
   return events.map(normaliseEvent).join('\n')
 }
 
-/** Indices (into `a`) of the elements that belong to a longest common subsequence with `b`. */
-function commonIndices(a: readonly string[], b: readonly string[]): Set<number> {
+/**
+ * The largest table the exact alignment fills (cells of n x m, 4 bytes each):
+ * beyond it the middle left after the common prefix and suffix counts as
+ * differing, so a page of two long, very different lanes costs milliseconds,
+ * not gigabytes.
+ */
+export const MAX_ALIGN_CELLS = 4_000_000
+
+/**
+ * Indices (into `a`) of the elements that belong to a longest common
+ * subsequence with `b`. The common prefix and suffix are matched first (two
+ * traces of one scenario mostly agree); only the middle is aligned exactly.
+ */
+export function commonIndices(a: readonly string[], b: readonly string[]): Set<number> {
+  const kept = new Set<number>()
+  let start = 0
+  while (start < a.length && start < b.length && a[start] === b[start]) kept.add(start++)
+  let endA = a.length
+  let endB = b.length
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) (kept.add(--endA), endB--)
+  if ((endA - start) * (endB - start) > MAX_ALIGN_CELLS) return kept
+  for (const i of middleCommon(a.slice(start, endA), b.slice(start, endB))) kept.add(start + i)
+  return kept
+}
+
+function middleCommon(a: readonly string[], b: readonly string[]): Set<number> {
   const n = a.length
   const m = b.length
   const table: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1))
