@@ -23,6 +23,7 @@ export const MSG_FLAGS = t('MSG_FLAGS', [
   ['confirm', 'MSG_CONFIRM'],
   ['eor', 'MSG_EOR'],
   ['errqueue', 'MSG_ERRQUEUE', 'recvmsg: read the IP_RECVERR/IPV6_RECVERR queue'],
+  ['zerocopy', 'MSG_ZEROCOPY', 'send: pin the pages instead of copying them (needs SO_ZEROCOPY); completions come on the error queue'],
 ])
 
 export const FAMILIES = t('FAMILIES', [

@@ -56,6 +56,7 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
       ...o('bool', 'SO_RCVMARK', 'SO_PASSPIDFD'),
       ...o('int', 'SO_PEERPIDFD'),
       ...o('bool', 'SO_PASSRIGHTS'),
+      ...o('bool', 'SO_ZEROCOPY'),
     ],
   },
   {

@@ -152,6 +152,7 @@ void op_reset(const cmd_t *c);
 	X("confirm", MSG_CONFIRM) \
 	X("eor", MSG_EOR) \
 	X("errqueue", MSG_ERRQUEUE) \
+	X("zerocopy", MSG_ZEROCOPY) \
 	/* end */
 
 #define OPTABLE_FAMILIES(X) \
@@ -295,6 +296,7 @@ void op_reset(const cmd_t *c);
 	X("socket", SO_PASSPIDFD, K_INT) \
 	X("socket", SO_PEERPIDFD, K_INT) \
 	X("socket", SO_PASSRIGHTS, K_INT) \
+	X("socket", SO_ZEROCOPY, K_INT) \
 	X("tcp", TCP_NODELAY, K_INT) \
 	X("tcp", TCP_MAXSEG, K_INT) \
 	X("tcp", TCP_CORK, K_INT) \
