@@ -57,6 +57,8 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
       ...o('int', 'SO_PEERPIDFD'),
       ...o('bool', 'SO_PASSRIGHTS'),
       ...o('bool', 'SO_ZEROCOPY'),
+      // SOF_TIMESTAMPING_* flags as a number (TX timestamps come on the error queue)
+      ...o('int', 'SO_TIMESTAMPING'),
     ],
   },
   {

@@ -297,6 +297,7 @@ void op_reset(const cmd_t *c);
 	X("socket", SO_PEERPIDFD, K_INT) \
 	X("socket", SO_PASSRIGHTS, K_INT) \
 	X("socket", SO_ZEROCOPY, K_INT) \
+	X("socket", SO_TIMESTAMPING, K_INT) \
 	X("tcp", TCP_NODELAY, K_INT) \
 	X("tcp", TCP_MAXSEG, K_INT) \
 	X("tcp", TCP_CORK, K_INT) \

@@ -430,6 +430,9 @@ static void ev_cmsgs(ev_t *e, struct msghdr *msg)
 			ev_kstr(e, "type_name", "SCM_RIGHTS");
 			ev_kint(e, "fds", (long long)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int)));
 		}
+		/* a TX timestamp on the error queue: three timespecs (software, legacy, hardware), not reported */
+		if (cm->cmsg_level == SOL_SOCKET && (cm->cmsg_type == 37 || cm->cmsg_type == 65))
+			ev_kstr(e, "type_name", "SCM_TIMESTAMPING");
 		if (((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
 		     (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)) &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
