@@ -401,6 +401,7 @@ t.test('every op of the op table, sent to the real probe, answers with the event
     { do: 'close_keep', sock: 'C2' },
     { do: 'open', sock: 'F', path: 'plain.txt' },
     { do: 'drop_cap', cap: 'CAP_BLOCK_SUSPEND' },
+    { do: 'setrlimit', resource: 'NOFILE', limit: 1024 },
     { do: 'mib', mark: 'M0' },
     { do: 'mib', mark: 'M1', since: 'M0' },
     { do: 'uring_setup', ring: 'R', entries: 4 },

@@ -17,7 +17,7 @@ import {
   names,
 } from './flags.js'
 import { OPTION_LEVELS } from './options.js'
-import { CAPS, SELECT_SETS } from './readiness.js'
+import { CAPS, RLIMITS, SELECT_SETS } from './readiness.js'
 
 /** What a step's answer is checked against: the same fields for `expect` and `claim`. */
 const EXPECTATION_FIELDS = {
@@ -334,6 +334,17 @@ export const STEP_FIELDS: Record<string, Record<string, unknown>> = {
     type: 'string',
     enum: names(CAPS),
     description: 'drop_cap: the capability to remove from the effective set.',
+  },
+  resource: {
+    type: 'string',
+    enum: names(RLIMITS),
+    description: 'setrlimit: the resource whose soft limit is set (NOFILE: descriptors).',
+  },
+  limit: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 1048576,
+    description: 'setrlimit: the new soft limit (not above the hard limit).',
   },
   mark: {
     type: 'string',

@@ -29,6 +29,12 @@ export const CAPS: NameTable = {
   ],
 }
 
+/** Resources setrlimit can lower (include/uapi/asm-generic/resource.h). */
+export const RLIMITS: NameTable = {
+  id: 'RLIMITS',
+  entries: [{ name: 'NOFILE', kernel: 'RLIMIT_NOFILE', doc: 'descriptors: a new one is EMFILE at the limit' }],
+}
+
 const pollEntries = (fds: Record<string, readonly string[]> | undefined): Array<[string, string]> =>
   Object.entries(fds ?? {}).map(([name, ev]): [string, string] => [`${token(name, 'fds')}:${flagSet(ev)}`, 'fds'])
 
@@ -188,7 +194,25 @@ const dropCap: OpDef = {
   format: step => line(['drop_cap', 'op'], [step.cap, 'cap']),
 }
 
+const setrlimit: OpDef = {
+  name: 'setrlimit',
+  doc: "setrlimit(2): sets this actor's soft limit of `resource` to `limit`, the hard limit kept (NOFILE: the next descriptor past it is EMFILE). For the rest of the actor's life: its probe is not reused.",
+  answers: 'setrlimit',
+  fields: { resource: 'required', limit: 'required' },
+  commands: [
+    {
+      name: 'setrlimit',
+      handler: 'op_setrlimit',
+      minArgs: 2,
+      maxArgs: 2,
+      usage: `setrlimit <${choice(RLIMITS)}> <limit>`,
+      doc: '`getrlimit()` then `setrlimit()` with the soft limit changed (op `setrlimit`, `resource`, `limit`)',
+    },
+  ],
+  format: step => line(['setrlimit', 'op'], [step.resource, 'resource'], [step.limit ?? 0, 'limit']),
+}
+
 export const family: OpFamily = {
-  tables: [SELECT_SETS, CAPS],
-  ops: [ppoll, select, epollPwait2, dup, closeKeep, open, epollFdinfo, dropCap],
+  tables: [SELECT_SETS, CAPS, RLIMITS],
+  ops: [ppoll, select, epollPwait2, dup, closeKeep, open, epollFdinfo, dropCap, setrlimit],
 }

@@ -22,7 +22,7 @@ import type { ProbeRecord } from './process.js'
  * next result's blocking calls with EINTR (seen as epoll_wait and a connect
  * with SO_SNDTIMEO failing EINTR in a reused probe).
  */
-export const UNDOABLE_OPS: ReadonlySet<string> = new Set(['drop_cap', 'abort'])
+export const UNDOABLE_OPS: ReadonlySet<string> = new Set(['drop_cap', 'setrlimit', 'abort'])
 
 // a packet peer's connection state (learned ISNs, the TUN device) lives in the probe beside its handles: not reused either
 const PEER_OPS: ReadonlySet<string> = new Set(['tun_open', 'packet_send', 'packet_expect', 'icmp_send'])

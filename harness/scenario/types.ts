@@ -110,6 +110,9 @@ export interface Step {
   sets?: Record<string, string[]>
   /** drop_cap: the capability */
   cap?: string
+  /** setrlimit: the resource (NOFILE) and its new soft limit */
+  resource?: string
+  limit?: number
   /** mib: the name of this snapshot; since: an earlier one */
   mark?: string
   since?: string

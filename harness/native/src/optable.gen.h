@@ -50,6 +50,7 @@ void op_close_keep(const cmd_t *c);
 void op_open(const cmd_t *c);
 void op_epoll_fdinfo(const cmd_t *c);
 void op_drop_cap(const cmd_t *c);
+void op_setrlimit(const cmd_t *c);
 void op_mib(const cmd_t *c);
 void op_uring_setup(const cmd_t *c);
 void op_uring_poll_add(const cmd_t *c);
@@ -114,6 +115,7 @@ void op_reset(const cmd_t *c);
 	X("open", op_open, 2, 2, "open NEW <absolute path>") \
 	X("epoll_fdinfo", op_epoll_fdinfo, 1, 1, "epoll_fdinfo E") \
 	X("drop_cap", op_drop_cap, 1, 1, "drop_cap <CAP_BLOCK_SUSPEND>") \
+	X("setrlimit", op_setrlimit, 2, 2, "setrlimit <NOFILE> <limit>") \
 	X("mib", op_mib, 1, 2, "mib <mark> [since]") \
 	X("uring_setup", op_uring_setup, 2, 2, "uring_setup R <entries>") \
 	X("uring_poll_add", op_uring_poll_add, 5, 5, "uring_poll_add R H <events> <0|multishot> <ud>") \
@@ -257,6 +259,10 @@ void op_reset(const cmd_t *c);
 
 #define OPTABLE_CAPS(X) \
 	X("CAP_BLOCK_SUSPEND", CAP_BLOCK_SUSPEND) \
+	/* end */
+
+#define OPTABLE_RLIMITS(X) \
+	X("NOFILE", RLIMIT_NOFILE) \
 	/* end */
 
 /* Socket option levels (options.c): X(arg, reported name, level). */

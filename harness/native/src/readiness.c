@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@
 
 static const flagdef_t set_defs[] = { OPTABLE_SELECT_SETS(FLAGDEF_) { NULL, 0 } };
 static const flagdef_t cap_defs[] = { OPTABLE_CAPS(FLAGDEF_) { NULL, 0 } };
+static const flagdef_t rlimit_defs[] = { OPTABLE_RLIMITS(FLAGDEF_) { NULL, 0 } };
 static const flagname_t set_names[] = { { 1, "read" }, { 2, "write" }, { 4, "except" }, { 0, NULL } };
 
 /* "H:<flags>" -> slot and flags; -1 + error event on failure. */
@@ -355,6 +357,38 @@ void op_drop_cap(const cmd_t *c)
 	TIMED_CALL(t0, t1, ret, err, (int)syscall(SYS_capset, &hdr, data));
 	ev_begin(&e, c->step, "capset");
 	ev_kstr(&e, "cap", c->args[0]);
+	ev_result(&e, t0, t1, ret, err);
+	ev_end(&e);
+}
+
+/*
+ * setrlimit: the soft limit of one resource (RLIMIT_NOFILE) set to N, the
+ * hard limit kept. For the rest of the probe's life (the pool does not
+ * reuse it).
+ */
+void op_setrlimit(const cmd_t *c)
+{
+	unsigned long resource;
+	long long limit;
+
+	if (cmd_keyword(c, c->args[0], rlimit_defs, "resource", &resource) < 0 ||
+	    cmd_int(c, c->args[1], "limit", 0, 1048576LL, &limit) < 0)
+		return;
+
+	struct rlimit rl;
+	int64_t t0, t1;
+	int ret, err;
+	ev_t e;
+
+	if (getrlimit((int)resource, &rl) < 0) {
+		cmd_error(c, "getrlimit: %s", strerror(errno));
+		return;
+	}
+	rl.rlim_cur = (rlim_t)limit;
+	TIMED_CALL(t0, t1, ret, err, setrlimit((int)resource, &rl));
+	ev_begin(&e, c->step, "setrlimit");
+	ev_kstr(&e, "resource", c->args[0]);
+	ev_kint(&e, "limit", limit);
 	ev_result(&e, t0, t1, ret, err);
 	ev_end(&e);
 }
