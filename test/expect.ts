@@ -70,6 +70,17 @@ t.test('matchStep: ret and errno', async t => {
   )
 })
 
+t.test('matchStep: a scalar value may be a bound; a name or "0" stays exact', async t => {
+  const outq = (value: number) => ev({ op: 'ioctl', ret: 0, value })
+  const ok = (expected: string | number, e = outq(148480)) => matchStep({ value: expected }, e, ctx()).map(c => [c.observed, c.ok])
+  t.same(ok('>=131072'), [['148480', true]])
+  t.same(ok('<131072'), [['148480', false]])
+  t.same(ok('!=0'), [['148480', true]])
+  t.same(ok('0', outq(0)), [['0', true]], 'a plain number as a string is equality')
+  t.same(ok('>=1', ev({ op: 'getsockopt', ret: 0, value: 111, value_name: 'ECONNREFUSED' })), [['ECONNREFUSED', true]])
+  t.same(ok('ECONNREFUSED', ev({ op: 'getsockopt', ret: 0, value: 111, value_name: 'ECONNREFUSED' })), [['ECONNREFUSED', true]])
+})
+
 t.test('matchStep: no event or a probe error fails every expectation', async t => {
   t.same(
     matchStep({ ret: 0 }, undefined, ctx()).map(c => c.ok),

@@ -173,6 +173,9 @@ function checkSets(
  * depending on a delayed ACK). `absentIsZero`: mib deltas leave unchanged
  * counters out, so a missing counter is 0.
  */
+/** A comparison against a number: ">=1", "<3", "!=0". */
+const COMPARISON = /^(>=|<=|>|<|!=|==)-?\d+$/
+
 function fieldMatches(expected: unknown, observed: unknown, absentIsZero: boolean): boolean {
   const o = observed === undefined && absentIsZero ? 0 : observed
   if (expected && typeof expected === 'object' && !Array.isArray(expected)) {
@@ -180,7 +183,7 @@ function fieldMatches(expected: unknown, observed: unknown, absentIsZero: boolea
     if (Array.isArray(rec.one_of) && Object.keys(rec).length === 1) return rec.one_of.some(x => fieldMatches(x, o, absentIsZero))
     return matchesPartial(rec, o, false)
   }
-  if (typeof expected === 'string' && typeof o === 'number' && /^(>=|<=|>|<|!=|==)-?\d+$/.test(expected)) return checkRet(expected, o)
+  if (typeof expected === 'string' && typeof o === 'number' && COMPARISON.test(expected)) return checkRet(expected, o)
   return o === expected
 }
 
@@ -278,6 +281,8 @@ export function matchStep(exp: ExpectFields, event: ProbeEvent | undefined, ctx:
     const v = exp.value
     const one = (x: unknown): boolean => {
       if (typeof x === 'number') return event.value === x
+      // a bound on a number (SIOCOUTQ ">=131072"), as a structured field may have
+      if (typeof x === 'string' && typeof event.value === 'number' && COMPARISON.test(x)) return checkRet(x, event.value)
       if (typeof x === 'string') return (event.value_name ?? String(event.value)) === x
       if (x && typeof x === 'object') return matchesPartial(x as Record<string, unknown>, event.value, event.op === 'mib')
       return false
