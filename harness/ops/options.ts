@@ -77,6 +77,7 @@ export const OPTION_LEVELS: readonly LevelDef[] = [
       ...o('int', 'TCP_NOTSENT_LOWAT'),
       ...o('string', 'TCP_CONGESTION'),
       ...o('int', 'TCP_RTO_MAX_MS'),
+      ...o('bool', 'TCP_IS_MPTCP'),
     ],
   },
   {

@@ -322,6 +322,7 @@ void op_reset(const cmd_t *c);
 	X("tcp", TCP_NOTSENT_LOWAT, K_INT) \
 	X("tcp", TCP_CONGESTION, K_STRING) \
 	X("tcp", TCP_RTO_MAX_MS, K_INT) \
+	X("tcp", TCP_IS_MPTCP, K_INT) \
 	X("ip", IP_TTL, K_INT) \
 	X("ip", IP_TOS, K_INT) \
 	X("ip", IP_RECVERR, K_INT) \
