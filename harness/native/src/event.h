@@ -46,6 +46,9 @@ void ev_uint(ev_t *e, unsigned long long v);
 void ev_bool(ev_t *e, int v);
 void ev_str(ev_t *e, const char *s);
 void ev_bytes(ev_t *e, const void *p, size_t n); /* string from raw bytes */
+/* Received bytes as "data": at most EV_DATA_MAX of them, the rest counted in "data_more". */
+#define EV_DATA_MAX 4096
+void ev_kdata(ev_t *e, const void *p, size_t n);
 void ev_obj_open(ev_t *e);
 void ev_obj_close(ev_t *e);
 void ev_arr_open(ev_t *e);

@@ -524,8 +524,7 @@ static void recv_into(const cmd_t *c, int kind, int slot, size_t n, int flags, c
 	ev_kint(&e, "bytes", (long long)n);
 	if (ret >= 0) {
 		/* With MSG_TRUNC, ret may exceed the buffer (datagram length). */
-		ev_key(&e, "data");
-		ev_bytes(&e, buf, (size_t)ret < n ? (size_t)ret : n);
+		ev_kdata(&e, buf, (size_t)ret < n ? (size_t)ret : n);
 		if (kind == 1 && len > 0) {
 			ev_key(&e, "addr");
 			ev_addr(&e, (struct sockaddr *)&ss, len);

@@ -580,8 +580,7 @@ static void report_cqe(const cmd_t *c, struct ring *r, const struct io_uring_cqe
 		ev_arr_close(&e);
 	}
 	if (t && t->opcode == IORING_OP_RECV && cqe->res >= 0) {
-		ev_key(&e, "data");
-		ev_bytes(&e, t->buf, (size_t)cqe->res < t->buflen ? (size_t)cqe->res : t->buflen);
+		ev_kdata(&e, t->buf, (size_t)cqe->res < t->buflen ? (size_t)cqe->res : t->buflen);
 	}
 	if (t && t->opcode == IORING_OP_ACCEPT && cqe->res >= 0) {
 		/* the first accepted socket takes the step's name; later ones of a multishot accept NAME_2, NAME_3 ... */
