@@ -446,6 +446,18 @@ static struct rtattr *nl_attr(struct nlmsg *m, unsigned short type, const void *
 	return rta;
 }
 
+/* A fresh request: the header, then the message's family header (ifinfomsg, rtmsg). */
+static void nl_begin(struct nlmsg *m, unsigned short type, unsigned short flags, unsigned seq,
+		     const void *family_hdr, size_t len)
+{
+	memset(m, 0, sizeof *m);
+	m->nh.nlmsg_len = NLMSG_HDRLEN;
+	m->nh.nlmsg_type = type;
+	m->nh.nlmsg_flags = flags;
+	m->nh.nlmsg_seq = seq;
+	nl_put(m, family_hdr, len);
+}
+
 static void nl_nest_end(struct nlmsg *m, struct rtattr *nest)
 {
 	nest->rta_len = (unsigned short)((char *)m + m->nh.nlmsg_len - (char *)nest);
@@ -478,12 +490,7 @@ static int wait_local(int fd, int ifindex, const char *cidr)
 		char buf[4096];
 		int local = 0, answered = 0;
 
-		memset(&m, 0, sizeof m);
-		m.nh.nlmsg_len = NLMSG_HDRLEN;
-		m.nh.nlmsg_type = RTM_GETROUTE;
-		m.nh.nlmsg_flags = NLM_F_REQUEST;
-		m.nh.nlmsg_seq = 1000u + (unsigned)round;
-		nl_put(&m, &r, sizeof r);
+		nl_begin(&m, RTM_GETROUTE, NLM_F_REQUEST, 1000u + (unsigned)round, &r, sizeof r);
 		nl_attr(&m, RTA_DST, want, 16);
 		if (send(fd, &m, m.nh.nlmsg_len, 0) < 0)
 			return 0;
@@ -530,12 +537,7 @@ static void wait_oper_up(int fd, int ifindex)
 		char buf[8192];
 		int oper = -1, answered = 0;
 
-		memset(&m, 0, sizeof m);
-		m.nh.nlmsg_len = NLMSG_HDRLEN;
-		m.nh.nlmsg_type = RTM_GETLINK;
-		m.nh.nlmsg_flags = NLM_F_REQUEST;
-		m.nh.nlmsg_seq = 5000u + (unsigned)round;
-		nl_put(&m, &ifi, sizeof ifi);
+		nl_begin(&m, RTM_GETLINK, NLM_F_REQUEST, 5000u + (unsigned)round, &ifi, sizeof ifi);
 		if (send(fd, &m, m.nh.nlmsg_len, 0) < 0)
 			return;
 		while (!answered) {
@@ -695,11 +697,7 @@ static int link_add(char **w, int n, int exec, const char **what)
 		ifi.ifi_flags = IFF_UP;
 		ifi.ifi_change = IFF_UP;
 	}
-	memset(&m, 0, sizeof m);
-	m.nh.nlmsg_len = NLMSG_HDRLEN;
-	m.nh.nlmsg_type = RTM_NEWLINK;
-	m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	nl_put(&m, &ifi, sizeof ifi);
+	nl_begin(&m, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, &ifi, sizeof ifi);
 	nl_attr(&m, IFLA_IFNAME, name, strlen(name) + 1);
 	if (netns) {
 		if ((nsfd = ns_open(netns)) < 0)
@@ -831,11 +829,7 @@ static int route_line(char **w, int n, int exec, const char **what)
 		.rtm_scope = fam == AF_INET && type == RTN_UNICAST && !via ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE,
 	};
 
-	memset(&m, 0, sizeof m);
-	m.nh.nlmsg_len = NLMSG_HDRLEN;
-	m.nh.nlmsg_type = RTM_NEWROUTE;
-	m.nh.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	nl_put(&m, &r, sizeof r);
+	nl_begin(&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, 0, &r, sizeof r);
 	nl_attr(&m, RTA_DST, bin, (size_t)alen);
 	if (via)
 		nl_attr(&m, RTA_GATEWAY, gw, (size_t)alen);
